@@ -1,0 +1,1 @@
+"""Built-in demo tasks: pure numpy, batched, no MuJoCo."""
