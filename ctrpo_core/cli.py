@@ -28,6 +28,38 @@ def _cmd_tasks(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    from . import api
+    from .config import ALGORITHM_IDS
+
+    if args.resume:
+        given = [k for k in ("task", "algo", "beta", "bh", "delta", "cost_limit", "steps_per_epoch",
+                             "num_envs", "seed", "name", "barrier") if getattr(args, k) is not None]
+        if given:
+            raise UsageError(f"--resume: continues a run with its own settings; drop --{given[0].replace('_', '-')}")
+        run = api.open_resumable(args.resume)
+        state = _train_and_report(lambda: api.resume(run.path, progress=None, total_steps=args.total_steps), run)
+        return 0 if state in ("finished", "stopped") else 1
+    if args.task is None:
+        raise UsageError("--task: required (see `ctrpo tasks`)")
+    if args.algo is None:
+        raise UsageError(f"--algo: required, one of {', '.join(ALGORITHM_IDS)}")
+    settings = {k: getattr(args, k) for k in ("beta", "bh", "delta", "cost_limit", "total_steps",
+                                              "steps_per_epoch", "num_envs", "seed", "name", "barrier")}
+    cfg = api.resolve(args.task, args.algo, runs_dir=args.runs_dir, **settings)
+    run = api.prepare_new_run(cfg)
+    state = _train_and_report(lambda: api.Trainer(cfg, run, progress=None).execute(), run)
+    return 0 if state in ("finished", "stopped") else 1
+
+
+def _train_and_report(start, run) -> str:
+    start()
+    status = run.read_status()
+    print(f"{run.path}: {status['state']}" + (f" ({status['message']})" if status.get("message") else ""),
+          file=sys.stderr)
+    return status["state"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ctrpo", description="C-TRPO Explorer command line")
     parser.add_argument("--version", action="version", version=f"ctrpo {__version__}")
@@ -35,16 +67,36 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = sub.add_parser("tasks", help="list the task ids the trainer accepts")
     tasks.add_argument("ids", nargs="*", help="show only these tasks (unknown ids are an error)")
     tasks.set_defaults(func=_cmd_tasks)
+
+    from .config import ALGORITHM_IDS
+
+    train = sub.add_parser("train", help="train one run into a run directory")
+    train.add_argument("--task", help="task id (see `ctrpo tasks`)")
+    train.add_argument("--algo", help=f"algorithm: {', '.join(ALGORITHM_IDS)}")
+    train.add_argument("--beta", type=float, help="barrier weight β >= 0 (C-TRPO; default 1)")
+    train.add_argument("--bh", type=float, help="hysteresis fraction b_H in (0, 1] (C-TRPO; default 0.8)")
+    train.add_argument("--barrier", choices=["entropy", "log"], help="barrier form φ (C-TRPO; default entropy)")
+    train.add_argument("--delta", type=float, help="trust radius δ > 0")
+    train.add_argument("--cost-limit", type=float, help="cost limit b > 0 (default: the task's)")
+    train.add_argument("--total-steps", type=int, help="environment steps in all")
+    train.add_argument("--steps-per-epoch", type=int, help="environment steps per epoch")
+    train.add_argument("--num-envs", type=int, help="parallel environments")
+    train.add_argument("--seed", type=int, help="random seed (default 0)")
+    train.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/)")
+    train.add_argument("--name", help="run directory name (default: task_algo_seed_time)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run")
+    train.set_defaults(func=_cmd_train)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .config import ConfigError
     from .envs import UnknownTaskError
 
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
-    except (UsageError, UnknownTaskError) as exc:
+    except (UsageError, UnknownTaskError, ConfigError) as exc:
         message = exc.args[0] if exc.args else str(exc)
         print(f"ctrpo: error: {message}", file=sys.stderr)
         return 2

@@ -1,0 +1,63 @@
+"""C-TRPO (Milosevic, Müller & Scherf, ICML 2025): TRPO whose trust region is measured with the
+constrained divergence D_C = KL + β·φ(α), so the region shrinks toward the boundary V_c = b.
+"""
+
+from __future__ import annotations
+
+from ..engine.base import OnPolicyAlgorithm
+from ..engine.divergence import constrained_divergence, cost_surrogate, phi_second_derivative_at_zero
+
+NORMAL, RECOVERY = "normal", "recovery"
+
+
+def next_mode(mode: str, cost_estimate: float, cost_limit: float, bh: float) -> str:
+    """Hysteresis on Ĵ_c (ALGORITHM.md step 3): leave recovery only once Ĵ_c < b_H·b."""
+    if (mode == NORMAL and cost_estimate < cost_limit) or (mode == RECOVERY and cost_estimate < bh * cost_limit):
+        return NORMAL
+    return RECOVERY
+
+
+class CTRPO(OnPolicyAlgorithm):
+    name = "c-trpo"
+
+    def __init__(self, cfg, env):
+        super().__init__(cfg, env)
+        self.mode = RECOVERY  # as the authors start; flips to normal at once when Ĵ_c < b_H·b
+
+    def update_policy(self, batch):
+        cfg = self.cfg
+        self.mode = next_mode(self.mode, batch.cost_estimate, batch.cost_limit, cfg.bh)
+        if self.mode == RECOVERY:
+            # Recovery: minimise the cost surrogate mean(ratio·Â_c) inside the plain KL ball.
+            stats = self.trust_region_step(
+                batch,
+                objective=lambda ev: (ev["ratio"] * batch.adv_c).mean(),
+                divergence=lambda ev: ev["kl"],
+            )
+            return {**stats, "recovery": 1, "budget": batch.budget}
+
+        budget = batch.budget  # Δb = b − Ĵ_c(π_k) > 0 in normal mode
+
+        def alpha(ev):  # α(θ), surrogate cost increase
+            return cost_surrogate(ev["ratio"], batch.adv_c, cfg.gamma)
+
+        def divergence(ev):  # D_C(θ) = KL(π_k‖π_θ) + β·φ(α(θ))
+            return constrained_divergence(ev["kl"], alpha(ev), cfg.beta, budget, cfg.barrier)
+
+        # Hessian of D_C at θ_k: F + β φ''(0) ∇α ∇αᵀ (α(θ_k) = 0 and φ'(0) = 0).
+        curvature = cfg.beta * phi_second_derivative_at_zero(budget, cfg.barrier)
+        stats = self.trust_region_step(
+            batch,
+            objective=lambda ev: -(ev["ratio"] * batch.adv_r).mean(),
+            divergence=divergence,
+            stiff_direction=alpha,
+            curvature=curvature,
+        )
+        barrier = stats["divergence"] - stats["kl"]  # β·φ(α) at the accepted step
+        return {**stats, "recovery": 0, "budget": budget, "barrier": barrier, "curvature": curvature}
+
+    def algo_state(self):
+        return {"mode": self.mode}
+
+    def load_algo_state(self, state):
+        self.mode = state["mode"]

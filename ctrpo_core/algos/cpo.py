@@ -1,0 +1,101 @@
+"""CPO (Achiam et al., 2017): one trust-region step solving the linearised constrained problem
+
+    max_x gᵀx   s.t.  ½ xᵀHx <= δ,   c + bᵀx <= 0
+
+through its dual, with the infeasible-case recovery step that only lowers the cost. g is the
+gradient of the reward surrogate, b that of the cost surrogate α (same units as C-TRPO's α),
+c = Ĵ_c − b the current constraint violation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..engine import trust_region as tr
+from ..engine.base import OnPolicyAlgorithm
+from ..engine.divergence import cost_surrogate
+
+EPS = 1e-8
+
+
+def cpo_direction(g, b, c, Hinv_g, Hinv_b, delta):
+    """The CPO step and its case (0: infeasible recovery, 1-2: constrained, 3-4: plain TRPO step)."""
+    q, r, s = g @ Hinv_g, g @ Hinv_b, b @ Hinv_b
+    if b @ b <= 1e-8 and c < 0:
+        case = 4
+    else:
+        A = q - r**2 / (s + EPS)
+        B = 2 * delta - c**2 / (s + EPS)
+        if c < 0 and B < 0:
+            case = 3  # the whole trust region is feasible
+        elif c < 0 <= B:
+            case = 2
+        elif c >= 0 and B >= 0:
+            case = 1
+        else:
+            case = 0  # infeasible: the trust region does not reach the constraint set
+    if case in (3, 4):
+        return math.sqrt(2 * delta / (q + EPS)) * Hinv_g, case
+    if case == 0:
+        return -math.sqrt(2 * delta / (s + EPS)) * Hinv_b, case
+    # cases 1, 2: the dual max over λ >= 0, ν >= 0 (Achiam et al., App. 10.2)
+    lam_a, lam_b = math.sqrt(max(A, 0.0) / (B + EPS)), math.sqrt(q / (2 * delta))
+    split = r / (c + EPS)
+    clamp = lambda x, lo, hi: min(max(x, lo), hi)
+    if c < 0:
+        lam_a, lam_b = clamp(lam_a, 0.0, split), clamp(lam_b, split, math.inf)
+    else:
+        lam_a, lam_b = clamp(lam_a, split, math.inf), clamp(lam_b, 0.0, split)
+    f_a = -0.5 * (A / (lam_a + EPS) + B * lam_a) - r * c / (s + EPS)
+    f_b = -0.5 * (q / (lam_b + EPS) + 2 * delta * lam_b)
+    lam = lam_a if f_a >= f_b else lam_b
+    nu = max(lam * c - r, 0.0) / (s + EPS)
+    return (Hinv_g - nu * Hinv_b) / (lam + EPS), case
+
+
+class CPO(OnPolicyAlgorithm):
+    name = "cpo"
+
+    def linearised_problem(self, batch):
+        """g, b (gradients of reward and cost surrogates), H⁻¹g, H⁻¹b, and what the line search needs."""
+        cfg = self.cfg
+        old_dist, old_logp = self.old_policy(batch)
+        ev = self.evaluate(batch, old_dist, old_logp)
+        reward_surrogate = (ev["ratio"] * batch.adv_r).mean()
+        alpha = cost_surrogate(ev["ratio"], batch.adv_c, cfg.gamma)
+        g = tr.flat_grad(reward_surrogate, self.policy, retain_graph=True)
+        b = tr.flat_grad(alpha, self.policy)
+        Fv = tr.kl_hessian_vector_product(self.policy, batch.obs)
+        A = lambda v: Fv(v) + cfg.cg_damping * v
+        Hinv_g = tr.conjugate_gradient(A, g, cfg.cg_iters)
+        Hinv_b = tr.conjugate_gradient(A, b, cfg.cg_iters)
+        return g, b, Hinv_g, Hinv_b, old_dist, old_logp, reward_surrogate.item()
+
+    def measure(self, batch, old_dist, old_logp):
+        ev = self.evaluate(batch, old_dist, old_logp)
+        return {"reward": (ev["ratio"] * batch.adv_r).mean().item(),
+                "alpha": cost_surrogate(ev["ratio"], batch.adv_c, self.cfg.gamma).item(),
+                "kl": ev["kl"].item()}
+
+    def update_policy(self, batch):
+        cfg = self.cfg
+        c = batch.cost_estimate - batch.cost_limit
+        theta_k = tr.flat_params(self.policy)
+        g, b, Hinv_g, Hinv_b, old_dist, old_logp, reward_k = self.linearised_problem(batch)
+        step, case = cpo_direction(g, b, c, Hinv_g, Hinv_b, cfg.delta)
+
+        def accept(m):
+            if not all(math.isfinite(v) for v in m.values()) or m["kl"] > cfg.delta:
+                return False
+            if case > 1 and m["reward"] - reward_k < 0:
+                return False
+            return m["alpha"] <= max(-c, 0.0)  # the cost surrogate may rise only into the slack
+
+        result = tr.backtracking_line_search(self.policy, theta_k, step,
+                                             lambda: self.measure(batch, old_dist, old_logp),
+                                             accept, cfg.ls_tries, cfg.ls_decay)
+        result.info["divergence"] = result.info.get("kl", 0.0)
+        stats = self.step_stats(result, theta_k)
+        return {**stats, "recovery": int(case == 0), "budget": batch.budget, "cpo_case": case}

@@ -1,0 +1,28 @@
+"""TRPO-Lag: TRPO on the Lagrangian advantage, λ updated from the episode cost."""
+
+from ..engine.base import OnPolicyAlgorithm
+from .lagrange import LagrangeMultiplier
+
+
+class TRPOLag(OnPolicyAlgorithm):
+    name = "trpo-lag"
+
+    def __init__(self, cfg, env):
+        super().__init__(cfg, env)
+        self.multiplier = LagrangeMultiplier(cfg.lagrange_init, cfg.lagrange_lr)
+
+    def update_policy(self, batch):
+        self.multiplier.update(batch.cost_estimate, batch.cost_limit)
+        adv = self.multiplier.lagrangian_advantage(batch.adv_r, batch.adv_c)
+        stats = self.trust_region_step(
+            batch,
+            objective=lambda ev: -(ev["ratio"] * adv).mean(),
+            divergence=lambda ev: ev["kl"],
+        )
+        return {**stats, "recovery": 0, "budget": batch.budget, "lagrange_multiplier": self.multiplier.value}
+
+    def algo_state(self):
+        return {"lagrange_multiplier": self.multiplier.value}
+
+    def load_algo_state(self, state):
+        self.multiplier.value = float(state["lagrange_multiplier"])

@@ -1,0 +1,1 @@
+"""The one on-policy trust-region engine every algorithm runs on."""

@@ -1,0 +1,80 @@
+"""Actor and critic networks: MLP 64-64 tanh (ALGORITHM.md, 'Networks')."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.distributions import Categorical, Normal
+
+
+def mlp(sizes: list[int], out_scale: float = 1.0) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(nn.Tanh())
+    with torch.no_grad():  # a small last layer starts the policy near uniform / zero mean
+        layers[-1].weight.mul_(out_scale)
+        layers[-1].bias.zero_()
+    return nn.Sequential(*layers)
+
+
+class GaussianPolicy(nn.Module):
+    """Diagonal Gaussian with a state-independent log std (initialised 0)."""
+
+    discrete = False
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...] = (64, 64)):
+        super().__init__()
+        self.mean = mlp([obs_dim, *hidden, act_dim], out_scale=0.01)
+        self.log_std = nn.Parameter(torch.zeros(act_dim))
+        self.act_dim = act_dim
+
+    def distribution(self, obs: torch.Tensor) -> Normal:
+        return Normal(self.mean(obs), self.log_std.exp().expand(obs.shape[0], -1))
+
+    def log_prob(self, dist: Normal, actions: torch.Tensor) -> torch.Tensor:
+        return dist.log_prob(actions).sum(-1)
+
+    def kl(self, old: Normal, new: Normal) -> torch.Tensor:
+        """Per-sample KL(old‖new) averaged over action dimensions (the authors' convention:
+        the mean runs over batch and action dims, so divide the summed KL by act_dim)."""
+        return torch.distributions.kl_divergence(old, new).mean(-1)
+
+    def detached(self, dist: Normal) -> Normal:
+        return Normal(dist.loc.detach(), dist.scale.detach())
+
+
+class CategoricalPolicy(nn.Module):
+    discrete = True
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (64, 64)):
+        super().__init__()
+        self.logits = mlp([obs_dim, *hidden, n_actions], out_scale=0.01)
+
+    def distribution(self, obs: torch.Tensor) -> Categorical:
+        return Categorical(logits=self.logits(obs))
+
+    def log_prob(self, dist: Categorical, actions: torch.Tensor) -> torch.Tensor:
+        return dist.log_prob(actions.long())
+
+    def kl(self, old: Categorical, new: Categorical) -> torch.Tensor:
+        return torch.distributions.kl_divergence(old, new)
+
+    def detached(self, dist: Categorical) -> Categorical:
+        return Categorical(logits=dist.logits.detach())
+
+
+def make_policy(spec, hidden=(64, 64)) -> nn.Module:
+    if spec.discrete:
+        return CategoricalPolicy(spec.obs_dim, spec.act_dim, hidden)
+    return GaussianPolicy(spec.obs_dim, spec.act_dim, hidden)
+
+
+class Critic(nn.Module):
+    def __init__(self, obs_dim: int, hidden: tuple[int, ...] = (64, 64)):
+        super().__init__()
+        self.net = mlp([obs_dim, *hidden, 1])
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs).squeeze(-1)

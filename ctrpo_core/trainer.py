@@ -1,0 +1,215 @@
+"""The training loop: epochs of rollout → policy update → critic update, written into a run directory.
+
+Resumable and interruption-safe: a checkpoint is written before the first epoch and after every
+epoch (after that epoch's metrics row), SIGTERM/SIGINT end the run as ``stopped`` at the last
+finished epoch, and a NaN/inf ends it as ``failed`` with the last good checkpoint kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .algos import make_algorithm
+from .config import ConfigError, TrainConfig, validate_name
+from .engine.base import NonFiniteError, StopRequested
+from .envs import make_vec_env
+from .runs import RunDir, package_versions
+
+CHECKPOINT_FORMAT = 1
+
+
+def default_name(cfg: TrainConfig) -> str:
+    return f"{cfg.task}_{cfg.algo}_s{cfg.seed}_{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
+
+
+def _json_default(x):
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(type(x))
+
+
+def prepare_new_run(cfg: TrainConfig) -> RunDir:
+    """Decide the run directory of a new run (without creating it); error if it exists."""
+    if cfg.name is None:
+        cfg.name = default_name(cfg)
+    validate_name(cfg.name)
+    run = RunDir(Path(cfg.runs_dir) / cfg.name)
+    if run.path.exists():
+        raise ConfigError("--name", f"run directory {str(run.path)!r} already exists (use --resume to continue it)")
+    return run
+
+
+def open_resumable(path) -> RunDir:
+    run = RunDir(path)
+    if not run.is_run() or not (run.path / "checkpoint.pt").is_file():
+        raise ConfigError("--resume", f"{str(path)!r} is not a run directory (it needs config.json and checkpoint.pt)")
+    return run
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, run: RunDir, resume: bool = False,
+                 progress: bool | None = None, stop_event: threading.Event | None = None):
+        self.cfg, self.run, self.resume = cfg, run, resume
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.stop_event = stop_event or threading.Event()
+        self.stop_reason = ""
+        self.epoch = 0
+        self.total_steps = 0
+        self.cost_regret = 0.0
+        self.elapsed = 0.0
+
+    # ------------------------------------------------------------------ state
+    def checkpoint_state(self) -> dict:
+        env_state = json.dumps(self.env.get_state(), default=_json_default) if self.env.supports_state else ""
+        return {
+            "format": CHECKPOINT_FORMAT, "epoch": self.epoch, "total_steps": self.total_steps,
+            "cost_regret": self.cost_regret, "elapsed": self.elapsed,
+            "algo": self.algo.state_dict(), "torch_rng": torch.get_rng_state(), "env_state": env_state,
+        }
+
+    def _restore(self, ckpt: dict) -> None:
+        self.epoch, self.total_steps = int(ckpt["epoch"]), int(ckpt["total_steps"])
+        self.cost_regret, self.elapsed = float(ckpt["cost_regret"]), float(ckpt["elapsed"])
+        self.algo.load_state_dict(ckpt["algo"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        if ckpt["env_state"] and self.env.supports_state:
+            self.env.reset(self.cfg.seed)
+            self.env.set_state(json.loads(ckpt["env_state"]))
+        else:  # MuJoCo tasks: the episodes in flight restart (fresh seed so they differ)
+            self.algo.obs = self.algo.normalizer(self.env.reset(self.cfg.seed + 7919 * (self.epoch + 1)))
+        self.run.truncate_metrics(self.epoch)
+
+    # ------------------------------------------------------------------ loop
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+
+        def handler(signum, frame):
+            self.stop_reason = signal.Signals(signum).name
+            self.stop_event.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, handler)
+        return previous
+
+    def execute(self, callback: Callable[[dict], None] | None = None) -> str:
+        """Train to the end (or until stopped/failed). Returns the final state."""
+        cfg = self.cfg
+        torch.set_num_threads(cfg.torch_threads)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        self.env = make_vec_env(cfg.task, cfg.num_envs, cfg.seed, max_episode_steps=cfg.max_episode_steps)
+        try:
+            self.algo = make_algorithm(cfg, self.env)
+            self.algo.should_stop = self.stop_event.is_set
+            if self.resume:
+                self._restore(self.run.load_checkpoint())
+            else:
+                self.algo.start()
+                config = {**cfg.to_dict(), "epochs": cfg.epochs, "versions": package_versions(),
+                          "metrics_window": f"ep_return/ep_cost/ep_len and Ĵ_c: mean over the last "
+                                            f"{cfg.episode_window} finished episodes"}
+                self.run.create(config)
+                self.run.save_checkpoint(self.checkpoint_state())
+            previous = self._install_signal_handlers()
+            try:
+                return self._loop(callback)
+            finally:
+                for sig, h in previous.items():
+                    signal.signal(sig, h)
+        finally:
+            self.env.close()
+
+    def _status(self, state: str, message: str = "") -> None:
+        self.run.write_status(state, message, epoch=self.epoch, epochs=self.cfg.epochs,
+                              total_steps=self.total_steps, elapsed=self.elapsed)
+
+    def _loop(self, callback) -> str:
+        cfg = self.cfg
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+            bar = tqdm(total=cfg.epochs, initial=self.epoch, desc=self.run.name, unit="epoch", file=sys.stderr)
+        self._status("running", "resumed" if self.resume else "")
+        try:
+            while self.epoch < cfg.epochs:
+                if self.stop_event.is_set():
+                    raise StopRequested()
+                row = self._one_epoch()
+                self.run.append_metrics(row)
+                self.run.save_checkpoint(self.checkpoint_state())
+                self._status("running")
+                line = self._progress_line(row)
+                self.run.log(line)
+                if bar is not None:
+                    bar.set_postfix_str(line.split(": ", 1)[1], refresh=False)
+                    bar.update(1)
+                else:
+                    print(line, flush=True)
+                if callback is not None:
+                    callback(row)
+        except StopRequested:
+            message = f"stopped by {self.stop_reason or 'request'}; checkpoint at epoch {self.epoch}"
+            self._status("stopped", message)
+            return "stopped"
+        except NonFiniteError as exc:
+            self._status("failed", f"{exc} (epoch {self.epoch + 1}); last good checkpoint: epoch {self.epoch}")
+            return "failed"
+        except Exception as exc:
+            self._status("failed", f"{type(exc).__name__}: {exc} (epoch {self.epoch + 1})")
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        self._status("finished", f"{self.epoch} epochs, {self.total_steps} steps")
+        return "finished"
+
+    def _one_epoch(self) -> dict:
+        cfg, algo = self.cfg, self.algo
+        start = time.perf_counter()
+        finished_before = algo.episodes_finished
+        batch = algo.collect()
+        stats = algo.update_policy(batch)
+        stats.update(algo.update_critics(batch))
+        for key, value in stats.items():
+            if isinstance(value, float) and not math.isfinite(value) and key != "budget":
+                raise NonFiniteError(f"non-finite {key} in the {cfg.algo} update")
+        duration = time.perf_counter() - start
+        self.epoch += 1
+        self.total_steps += len(batch)
+        self.elapsed += duration
+        ep_cost = float(np.mean(algo.episode_costs)) if algo.episode_costs else math.nan
+        if not math.isnan(ep_cost):
+            self.cost_regret += max(0.0, ep_cost - cfg.cost_limit)  # Reg+ (paper): Σ_k max(0, Ĵ_c,k − b)
+        mean = lambda d: float(np.mean(d)) if d else math.nan
+        return {
+            "epoch": self.epoch, "total_steps": self.total_steps,
+            "ep_return": mean(algo.episode_returns), "ep_cost": ep_cost, "ep_len": mean(algo.episode_lengths),
+            "cost_regret": self.cost_regret, "trust_radius": cfg.delta,
+            "episodes": algo.episodes_finished - finished_before,
+            "time_s": round(self.elapsed, 4), "steps_per_s": round(len(batch) / duration, 1),
+            **stats,
+        }
+
+    def _progress_line(self, row: dict) -> str:
+        def f(key, fmt="{:.3g}"):
+            v = row.get(key)
+            return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
+
+        return (f"{self.run.name} epoch {row['epoch']}/{self.cfg.epochs}: return {f('ep_return')} "
+                f"cost {f('ep_cost')} (b={self.cfg.cost_limit:g}) Reg+ {f('cost_regret')} "
+                f"kl {f('kl')} frac {f('step_fraction')} rec {f('recovery')} {f('steps_per_s', '{:.0f}')} steps/s")
