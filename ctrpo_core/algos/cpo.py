@@ -22,7 +22,10 @@ EPS = 1e-8
 
 def cpo_direction(g, b, c, Hinv_g, Hinv_b, delta):
     """The CPO step and its case (0: infeasible recovery, 1-2: constrained, 3-4: plain TRPO step)."""
-    q, r, s = g @ Hinv_g, g @ Hinv_b, b @ Hinv_b
+    # r is −gᵀH⁻¹b: with the constraint written c + bᵀx <= 0, the dual's optimum is
+    # ν = (λc − r)/s in this sign convention (Achiam et al.'s formulas), which puts an active
+    # constraint exactly on c + bᵀx = 0.
+    q, r, s = g @ Hinv_g, -(g @ Hinv_b), b @ Hinv_b
     if b @ b <= 1e-8 and c < 0:
         case = 4
     else:

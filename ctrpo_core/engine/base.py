@@ -61,6 +61,9 @@ class OnPolicyAlgorithm:
         T, n = cfg.steps_per_env, env.num_envs
         act_shape = () if self.spec.discrete else (self.spec.act_dim,)
         buf = RolloutBuffer(T, n, self.spec.obs_dim, act_shape)
+        for module, what in ((self.policy, "policy"), (self.critic_r, "reward critic"), (self.critic_c, "cost critic")):
+            if not all(torch.isfinite(p).all() for p in module.parameters()):
+                raise NonFiniteError(f"non-finite {what} parameters at the start of the rollout")
         for t in range(T):
             if self.should_stop():
                 raise StopRequested()

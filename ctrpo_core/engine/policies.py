@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.distributions import Categorical, Normal
+from torch.distributions import Categorical, Distribution, Normal
+
+# Argument validation costs time on every call and turns a NaN into a ValueError deep inside
+# torch; the engine checks actions and parameters for NaN/inf itself and says where.
+Distribution.set_default_validate_args(False)
 
 
 def mlp(sizes: list[int], out_scale: float = 1.0) -> nn.Sequential:

@@ -1,0 +1,1 @@
+"""Exact tabular CMDP machinery (evaluation, constrained optimum by linear programming)."""
