@@ -51,8 +51,10 @@ def cpo_direction(g, b, c, Hinv_g, Hinv_b, delta):
         lam_a, lam_b = clamp(lam_a, 0.0, split), clamp(lam_b, split, math.inf)
     else:
         lam_a, lam_b = clamp(lam_a, split, math.inf), clamp(lam_b, 0.0, split)
-    f_a = -0.5 * (A / (lam_a + EPS) + B * lam_a) - r * c / (s + EPS)
-    f_b = -0.5 * (q / (lam_b + EPS) + 2 * delta * lam_b)
+    # split < 0 leaves one of the two λ ranges empty (the clamp then returns the negative split):
+    # that branch of the dual does not exist, so it must never be chosen.
+    f_a = -0.5 * (A / (lam_a + EPS) + B * lam_a) - r * c / (s + EPS) if lam_a >= 0 else -math.inf
+    f_b = -0.5 * (q / (lam_b + EPS) + 2 * delta * lam_b) if lam_b >= 0 else -math.inf
     lam = lam_a if f_a >= f_b else lam_b
     nu = max(lam * c - r, 0.0) / (s + EPS)
     return (Hinv_g - nu * Hinv_b) / (lam + EPS), case
