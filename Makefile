@@ -27,6 +27,7 @@ test: $(TEST_STAMP)
 
 bench: $(APP_STAMP)
 	$(PY) benchmarks/env_throughput.py
+	$(PY) benchmarks/train_throughput.py
 
 clean-venv:
 	rm -rf $(VENV)

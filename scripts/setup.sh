@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 what=${1:-app}
 [ -x .venv/bin/python ] || python3 -m venv .venv
 pip=".venv/bin/python -m pip"
+if [ "$what" = test ]; then  # the Makefile runs `app` first; tests only add their tools
+  $pip install --quiet --disable-pip-version-check -r requirements/test.txt
+  exit 0
+fi
 $pip install --quiet --disable-pip-version-check --upgrade pip
 $pip install --quiet --disable-pip-version-check -r requirements/base.txt
 $pip install --quiet --disable-pip-version-check --no-deps -r requirements/nodeps.txt
 $pip install --quiet --disable-pip-version-check --no-deps -e .
-if [ "$what" = test ]; then
-  $pip install --quiet --disable-pip-version-check -r requirements/test.txt
-fi

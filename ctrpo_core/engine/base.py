@@ -16,7 +16,7 @@ import torch
 from ..config import TrainConfig
 from ..envs import RunningNormalizer, VecEnv
 from . import trust_region as tr
-from .policies import Critic, make_policy
+from .policies import Critics, make_policy
 from .rollout import Batch, RolloutBuffer
 
 
@@ -36,10 +36,8 @@ class OnPolicyAlgorithm:
         self.env = env
         self.spec = env.spec
         self.policy = make_policy(self.spec, cfg.hidden)
-        self.critic_r = Critic(self.spec.obs_dim, cfg.hidden)
-        self.critic_c = Critic(self.spec.obs_dim, cfg.hidden)
-        self.critic_params = list(self.critic_r.parameters()) + list(self.critic_c.parameters())
-        self.critic_opt = torch.optim.Adam(self.critic_params, lr=cfg.critic_lr)
+        self.critics = Critics(self.spec.obs_dim, cfg.hidden)  # V_r and V_c
+        self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=cfg.critic_lr, foreach=True)
         self.normalizer = RunningNormalizer(self.spec.obs_dim)
         self.episode_returns: deque = deque(maxlen=cfg.episode_window)
         self.episode_costs: deque = deque(maxlen=cfg.episode_window)
@@ -61,7 +59,7 @@ class OnPolicyAlgorithm:
         T, n = cfg.steps_per_env, env.num_envs
         act_shape = () if self.spec.discrete else (self.spec.act_dim,)
         buf = RolloutBuffer(T, n, self.spec.obs_dim, act_shape)
-        for module, what in ((self.policy, "policy"), (self.critic_r, "reward critic"), (self.critic_c, "cost critic")):
+        for module, what in ((self.policy, "policy"), (self.critics, "critic")):
             if not all(torch.isfinite(p).all() for p in module.parameters()):
                 raise NonFiniteError(f"non-finite {what} parameters at the start of the rollout")
         for t in range(T):
@@ -70,8 +68,7 @@ class OnPolicyAlgorithm:
             obs_t = torch.as_tensor(self.obs, dtype=torch.float32)
             with torch.no_grad():
                 action = self.policy.distribution(obs_t).sample()
-                buf.values_r[t] = self.critic_r(obs_t).numpy()
-                buf.values_c[t] = self.critic_c(obs_t).numpy()
+                buf.values_r[t], buf.values_c[t] = self.critics(obs_t).numpy()
             action_np = action.numpy()
             if not np.all(np.isfinite(action_np)):
                 raise NonFiniteError(f"non-finite action from the policy during the rollout (step {t})")
@@ -83,8 +80,7 @@ class OnPolicyAlgorithm:
             if truncated.any():  # bootstrap time-limited episodes from their final observation
                 final = torch.as_tensor(self.normalizer.normalize(info["final_obs"][truncated]))
                 with torch.no_grad():
-                    buf.final_values_r[t, truncated] = self.critic_r(final).numpy()
-                    buf.final_values_c[t, truncated] = self.critic_c(final).numpy()
+                    buf.final_values_r[t, truncated], buf.final_values_c[t, truncated] = self.critics(final).numpy()
             done = terminated | truncated
             if done.any():
                 self.episodes_finished += int(done.sum())
@@ -96,28 +92,27 @@ class OnPolicyAlgorithm:
             raise NonFiniteError("non-finite observation from the environment")
         with torch.no_grad():
             last = torch.as_tensor(self.obs, dtype=torch.float32)
-            last_r, last_c = self.critic_r(last).numpy(), self.critic_c(last).numpy()
+            last_r, last_c = self.critics(last).numpy()
         return buf.to_batch(last_r, last_c, cfg.gamma, cfg.lam, self.cost_estimate(), cfg.cost_limit)
 
     # ----------------------------------------------------------------- critics
     def update_critics(self, batch: Batch) -> dict:
         """10 passes of minibatch Adam on MSE + critic_l2·Σ‖w‖², gradient norm clipped (ALGORITHM.md §7)."""
         cfg = self.cfg
+        targets = torch.stack([batch.target_r, batch.target_c])  # (2, N)
+        params = list(self.critics.parameters())
         losses = []
         for _ in range(cfg.critic_passes):
             for idx in torch.randperm(len(batch)).split(cfg.critic_minibatch):
-                obs = batch.obs[idx]
-                loss_r = ((self.critic_r(obs) - batch.target_r[idx]) ** 2).mean()
-                loss_c = ((self.critic_c(obs) - batch.target_c[idx]) ** 2).mean()
-                l2 = sum((p**2).sum() for p in self.critic_params)
-                loss = loss_r + loss_c + cfg.critic_l2 * l2
+                mse = ((self.critics(batch.obs[idx]) - targets[:, idx]) ** 2).mean(1)  # per critic
+                l2 = sum((p**2).sum() for p in params)  # Σ‖w‖² over both critics' parameters
+                loss = mse.sum() + cfg.critic_l2 * l2
                 self.critic_opt.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.critic_r.parameters(), cfg.grad_clip)
-                torch.nn.utils.clip_grad_norm_(self.critic_c.parameters(), cfg.grad_clip)
+                self.critics.clip_grad_norms_(cfg.grad_clip)
                 self.critic_opt.step()
-                losses.append((loss_r.item(), loss_c.item()))
-        loss_r, loss_c = np.mean(losses, axis=0)
+                losses.append(mse.detach())
+        loss_r, loss_c = torch.stack(losses).mean(0).tolist()
         if not (math.isfinite(loss_r) and math.isfinite(loss_c)):
             raise NonFiniteError("non-finite critic loss in the critic update")
         return {"value_loss_r": float(loss_r), "value_loss_c": float(loss_c)}
@@ -204,8 +199,7 @@ class OnPolicyAlgorithm:
     def state_dict(self) -> dict:
         return {
             "policy": self.policy.state_dict(),
-            "critic_r": self.critic_r.state_dict(),
-            "critic_c": self.critic_c.state_dict(),
+            "critics": self.critics.state_dict(),
             "critic_opt": self.critic_opt.state_dict(),
             "normalizer": {k: torch.as_tensor(v) for k, v in self.normalizer.state_dict().items()},
             "obs": torch.as_tensor(self.obs),
@@ -220,8 +214,7 @@ class OnPolicyAlgorithm:
 
     def load_state_dict(self, state: dict) -> None:
         self.policy.load_state_dict(state["policy"])
-        self.critic_r.load_state_dict(state["critic_r"])
-        self.critic_c.load_state_dict(state["critic_c"])
+        self.critics.load_state_dict(state["critics"])
         self.critic_opt.load_state_dict(state["critic_opt"])
         self.normalizer.load_state_dict({k: v.numpy() for k, v in state["normalizer"].items()})
         self.obs = state["obs"].numpy().copy()
