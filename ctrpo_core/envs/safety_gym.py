@@ -1,9 +1,10 @@
-"""Safety-Gymnasium tasks stepped in subprocess workers (several envs per worker).
+"""Safety-Gymnasium tasks stepped in parallel processes (several envs per process).
 
-MuJoCo steps release no GIL and the navigation tasks spend most of their time in Python, so
-parallelism needs processes. Each worker owns a contiguous slice of the envs, rescales actions
-from [-1, 1] to the task's bounds, auto-resets finished episodes and sends whole slices back, so
-there is one pipe round trip per worker per step.
+MuJoCo steps hold the GIL and the navigation tasks spend most of their time in Python, so
+parallelism needs processes. The envs are split into contiguous slices, one per core: this
+process steps the first slice itself while worker processes step the others. Each slice rescales
+actions from [-1, 1] to the task's bounds and auto-resets finished episodes, reading actions from
+and writing results to shared memory; per step, a pipe carries one short wake-up message each way.
 """
 
 from __future__ import annotations
@@ -50,123 +51,171 @@ def make_single(task_id: str, **kwargs):
     return import_safety_gymnasium().make(task_id, **kwargs)
 
 
-class _WorkerEnvs:
-    """The envs of one worker process, stepped as a slice."""
+class SharedBuffers:
+    """Actions in and step results out, in shared memory: a step sends one byte per worker.
 
-    def __init__(self, task_id: str, count: int, max_episode_steps: int | None):
+    Pickling six small arrays through a pipe per step costs more than a fast MuJoCo step; here
+    the pipe only carries a wake-up byte and every process reads/writes its own rows in place.
+    """
+
+    FIELDS = {  # name: (dtype code, numpy dtype, per-env width attribute)
+        "actions": ("d", np.float64, "act_dim"), "obs": ("f", np.float32, "obs_dim"),
+        "final_obs": ("f", np.float32, "obs_dim"), "reward": ("d", np.float64, None),
+        "cost": ("d", np.float64, None), "terminated": ("B", np.uint8, None), "truncated": ("B", np.uint8, None),
+    }
+
+    def __init__(self, ctx, spec: TaskSpec, num_envs: int, raws: dict | None = None):
+        self.raws = raws or {
+            name: ctx.RawArray(code, num_envs * (getattr(spec, width) if width else 1))
+            for name, (code, _, width) in self.FIELDS.items()
+        }
+        self.views = {}
+        for name, (_, dtype, width) in self.FIELDS.items():
+            view = np.frombuffer(self.raws[name], dtype=dtype)
+            self.views[name] = view.reshape(num_envs, getattr(spec, width)) if width else view
+
+    def rows(self, index) -> dict:
+        return {name: view[index] for name, view in self.views.items()}
+
+
+class _SliceEnvs:
+    """The envs of one slice (a worker process, or the parent's own share), stepped in place."""
+
+    def __init__(self, task_id: str, count: int, max_episode_steps: int | None, rows: dict):
         self.envs = [make_single(task_id) for _ in range(count)]
         space = self.envs[0].action_space
         self.low, self.high = space.low.astype(np.float64), space.high.astype(np.float64)
         self.max_episode_steps = max_episode_steps
         self.elapsed = np.zeros(count, dtype=np.int64)
+        self.rows = rows  # views of this slice's rows in the shared buffers
 
-    def reset(self, seeds):
+    def reset(self, seeds) -> None:
         self.elapsed[:] = 0
-        return np.stack([env.reset(seed=int(s))[0] for env, s in zip(self.envs, seeds)]).astype(np.float32)
+        for i, (env, seed) in enumerate(zip(self.envs, seeds)):
+            self.rows["obs"][i] = env.reset(seed=int(seed))[0]
 
-    def step(self, actions: np.ndarray):
-        n = len(self.envs)
-        scaled = self.low + (np.clip(actions, -1.0, 1.0) + 1.0) * 0.5 * (self.high - self.low)
-        obs, final_obs = [], []
-        reward, cost = np.zeros(n), np.zeros(n)
-        terminated, truncated = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    def step(self) -> None:
+        rows = self.rows
+        scaled = self.low + (np.clip(rows["actions"], -1.0, 1.0) + 1.0) * 0.5 * (self.high - self.low)
         self.elapsed += 1
         for i, env in enumerate(self.envs):
-            o, reward[i], cost[i], terminated[i], truncated[i], _ = env.step(scaled[i])
+            obs, reward, cost, terminated, truncated, _ = env.step(scaled[i])
             if self.max_episode_steps is not None and self.elapsed[i] >= self.max_episode_steps:
-                truncated[i] = not terminated[i]
-            if terminated[i] or truncated[i]:
-                final_obs.append(o)
-                o, _ = env.reset()
+                truncated = not terminated
+            rows["reward"][i], rows["cost"][i] = reward, cost
+            rows["terminated"][i], rows["truncated"][i] = terminated, truncated
+            if terminated or truncated:
+                rows["final_obs"][i] = obs
+                obs, _ = env.reset()
                 self.elapsed[i] = 0
             else:
-                final_obs.append(np.zeros_like(o))
-            obs.append(o)
-        return (np.stack(obs).astype(np.float32), reward, cost, terminated, truncated,
-                np.stack(final_obs).astype(np.float32))
+                rows["final_obs"][i] = 0.0
+            rows["obs"][i] = obs
 
-    def render(self, index: int = 0):
-        return self.envs[index].render()
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
 
 
-def _worker(conn, task_id: str, count: int, max_episode_steps: int | None) -> None:
+def _worker(conn, spec: TaskSpec, num_envs: int, raws: dict, index: list[int],
+            max_episode_steps: int | None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
-        envs = _WorkerEnvs(task_id, count, max_episode_steps)
-        conn.send(("ok", None))
+        buffers = SharedBuffers(None, spec, num_envs, raws)
+        envs = _SliceEnvs(spec.id, len(index), max_episode_steps, buffers.rows(slice(index[0], index[-1] + 1)))
+        conn.send_bytes(b"ok")
     except Exception:
-        conn.send(("error", traceback.format_exc()))
+        conn.send_bytes(traceback.format_exc().encode())
         return
     while True:
         try:
-            command, payload = conn.recv()
+            message = conn.recv_bytes()
         except EOFError:
             break
-        if command == "close":
+        if message == b"close":
             break
         try:
-            result = getattr(envs, command)(payload)
-            conn.send(("ok", result))
+            if message == b"step":
+                envs.step()
+            else:  # b"reset <seed0> <seed1> ..."
+                envs.reset(message.split()[1:])
+            conn.send_bytes(b"ok")
         except Exception:
-            conn.send(("error", traceback.format_exc()))
-    for env in envs.envs:
-        env.close()
+            conn.send_bytes(traceback.format_exc().encode())
+    envs.close()
     conn.close()
 
 
 class SubprocVecEnv(VecEnv):
+    """Safety-Gymnasium envs in ``cores`` slices: one stepped by this process, the others by worker
+    processes at the same time (so at most cores − 1 workers, never more workers than cores)."""
+
     def __init__(self, spec: TaskSpec, num_envs: int, seed: int = 0,
                  max_episode_steps: int | None = None, num_workers: int | None = None):
         self.spec = spec
         self.num_envs = int(num_envs)
         self.seed = seed
         cores = os.cpu_count() or 1
-        self.num_workers = max(1, min(self.num_envs, num_workers or cores, cores))
-        # Contiguous slices: env i is seeded seed + i whatever the worker count.
-        self.slices = np.array_split(np.arange(self.num_envs), self.num_workers)
+        num_slices = max(1, min(self.num_envs, num_workers or cores, cores))
+        # Contiguous slices: env i is seeded seed + i whatever the slice count.
+        self.slices = [idx for idx in np.array_split(np.arange(self.num_envs), num_slices)]
         self.tracker = EpisodeTracker(self.num_envs)
         ctx = mp.get_context("forkserver")
+        self.buffers = SharedBuffers(ctx, spec, self.num_envs)
         self.conns, self.procs = [], []
-        for idx in self.slices:
+        self.closed = False
+        for idx in self.slices[1:]:
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child, spec.id, len(idx), max_episode_steps), daemon=True)
+            proc = ctx.Process(target=_worker, daemon=True,
+                               args=(child, spec, self.num_envs, self.buffers.raws, idx.tolist(), max_episode_steps))
             proc.start()
             child.close()
             self.conns.append(parent)
             self.procs.append(proc)
-        self.closed = False
+        own = self.slices[0]
+        self.local = _SliceEnvs(spec.id, len(own), max_episode_steps, self.buffers.rows(slice(own[0], own[-1] + 1)))
         for conn in self.conns:
             self._receive(conn)
 
-    def _receive(self, conn):
+    def _receive(self, conn) -> None:
         try:
-            status, payload = conn.recv()
+            reply = conn.recv_bytes()
         except EOFError:
             self.close()
             raise RuntimeError(f"a {self.spec.id} worker process died") from None
-        if status == "error":
+        if reply != b"ok":
             self.close()
-            raise RuntimeError(f"{self.spec.id} worker failed:\n{payload}")
-        return payload
+            raise RuntimeError(f"{self.spec.id} worker failed:\n{reply.decode()}")
 
-    def _call(self, command: str, payloads):
-        for conn, payload in zip(self.conns, payloads):
-            conn.send((command, payload))
-        return [self._receive(conn) for conn in self.conns]
+    def _run(self, messages: list[bytes], local_call) -> None:
+        for conn, message in zip(self.conns, messages):
+            conn.send_bytes(message)
+        local_call()  # this process's share, while the workers step theirs
+        for conn in self.conns:
+            self._receive(conn)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         if seed is not None:
             self.seed = seed
         self.tracker = EpisodeTracker(self.num_envs)
-        return np.concatenate(self._call("reset", [self.seed + idx for idx in self.slices]))
+        seeds = [[self.seed + int(i) for i in idx] for idx in self.slices]
+        self._run([("reset " + " ".join(map(str, s))).encode() for s in seeds[1:]],
+                  lambda: self.local.reset(seeds[0]))
+        return self.buffers.views["obs"].copy()
 
     def step(self, actions: np.ndarray):
-        actions = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, self.spec.act_dim)
-        parts = self._call("step", [actions[idx] for idx in self.slices])
-        obs, reward, cost, terminated, truncated, final_obs = (np.concatenate(p) for p in zip(*parts))
+        views = self.buffers.views
+        views["actions"][:] = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, self.spec.act_dim)
+        self._run([b"step"] * len(self.conns), self.local.step)
+        terminated, truncated = views["terminated"].astype(bool), views["truncated"].astype(bool)
+        reward, cost = views["reward"].copy(), views["cost"].copy()
         info = self.tracker.record(reward, cost, terminated | truncated)
-        info["final_obs"] = final_obs
-        return obs, reward, cost, terminated, truncated, info
+        info["final_obs"] = views["final_obs"].copy()
+        return views["obs"].copy(), reward, cost, terminated, truncated, info
+
+    def render(self, index: int = 0):
+        """A frame of env ``index`` of this process's own slice (made with render_mode)."""
+        return self.local.envs[index].render()
 
     def close(self) -> None:
         if getattr(self, "closed", True):
@@ -174,13 +223,15 @@ class SubprocVecEnv(VecEnv):
         self.closed = True
         for conn in self.conns:
             try:
-                conn.send(("close", None))
+                conn.send_bytes(b"close")
             except (BrokenPipeError, OSError):
                 pass
         for proc in self.procs:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.kill()
+        if hasattr(self, "local"):
+            self.local.close()
 
     def __del__(self):
         self.close()
