@@ -1,27 +1,15 @@
-"""C-TRPO Explorer: the app's home page (``streamlit run app/main.py``)."""
+"""C-TRPO Explorer (``streamlit run app/main.py``): the pages are thin views over ctrpo_core."""
 
-import pandas as pd
 import streamlit as st
 
-from ctrpo_core import __version__
-from ctrpo_core.envs import TASKS
-
 st.set_page_config(page_title="C-TRPO Explorer", layout="wide")
-st.title("C-TRPO Explorer")
-st.caption(f"ctrpo_core {__version__}: Constrained Trust Region Policy Optimization "
-           "(Milosevic, Müller & Scherf, ICML 2025)")
-st.markdown(
-    "C-TRPO measures the trust region with a divergence that carries a barrier on the remaining "
-    "cost budget **b − V_c**, so every policy inside the region satisfies the cost constraint."
-)
-st.subheader("Tasks")
-st.dataframe(
-    pd.DataFrame(
-        [{"task": s.id, "source": s.source, "obs dim": s.obs_dim,
-          "actions": f"{s.act_dim} ({'discrete' if s.discrete else 'continuous'})",
-          "episode steps": s.max_episode_steps, "default cost limit b": s.cost_limit,
-          "about": s.description} for s in TASKS.values()]
-    ),
-    hide_index=True,
-    use_container_width=True,
-)
+pages = [
+    st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("views/train.py", title="Train", icon=":material/play_arrow:"),
+    st.Page("views/live.py", title="Live", icon=":material/monitoring:"),
+    st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("views/sensitivity.py", title="Sensitivity", icon=":material/grid_on:"),
+    st.Page("views/geometry.py", title="Geometry", icon=":material/architecture:"),
+    st.Page("views/rollout.py", title="Rollout", icon=":material/movie:"),
+]
+st.navigation(pages).run()

@@ -60,6 +60,24 @@ def _train_and_report(start, run) -> str:
     return status["state"]
 
 
+def _cmd_sweep(args) -> int:
+    from .sweep import LocalBackend, parse_list, plan_sweep, run_sweep
+
+    if args.parallel is not None and args.parallel < 1:
+        raise UsageError(f"--parallel: must be a positive integer, got {args.parallel}")
+    grid = dict(
+        betas=parse_list("--beta", args.beta), bhs=parse_list("--bh", args.bh),
+        deltas=parse_list("--delta", args.delta) if args.delta else [None],
+        seeds=parse_list("--seeds", args.seeds, int),
+    )
+    settings = {k: getattr(args, k) for k in ("cost_limit", "total_steps", "steps_per_epoch", "num_envs")}
+    plan = plan_sweep(args.task, args.algo, runs_dir=args.runs_dir, name=args.name, **grid, **settings)
+    results = run_sweep(plan, LocalBackend(args.parallel), report=lambda line: print(line, flush=True))
+    counts = {state: list(results.values()).count(state) for state in sorted(set(results.values()))}
+    print(f"sweep {plan.name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), flush=True)
+    return 0 if all(state == "finished" for state in results.values()) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ctrpo", description="C-TRPO Explorer command line")
     parser.add_argument("--version", action="version", version=f"ctrpo {__version__}")
@@ -86,6 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--name", help="run directory name (default: task_algo_seed_time)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run")
     train.set_defaults(func=_cmd_train)
+
+    sweep = sub.add_parser("sweep", help="train a grid over β × b_H × δ × seeds (skips finished runs)")
+    sweep.add_argument("--task", required=True, help="task id (see `ctrpo tasks`)")
+    sweep.add_argument("--algo", default="c-trpo", help="algorithm (default c-trpo)")
+    sweep.add_argument("--beta", default="1", help="comma list of β values (default 1)")
+    sweep.add_argument("--bh", default="0.8", help="comma list of b_H values (default 0.8)")
+    sweep.add_argument("--delta", help="comma list of δ values (default: the task's δ)")
+    sweep.add_argument("--seeds", default="0", help="comma list of seeds (default 0)")
+    sweep.add_argument("--cost-limit", type=float, help="cost limit b (default: the task's)")
+    sweep.add_argument("--total-steps", type=int, help="environment steps per run")
+    sweep.add_argument("--steps-per-epoch", type=int, help="environment steps per epoch")
+    sweep.add_argument("--num-envs", type=int, help="parallel environments per run")
+    sweep.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/)")
+    sweep.add_argument("--name", help="sweep name, the prefix of its run names (default sweep-TASK-ALGO)")
+    sweep.add_argument("--parallel", type=int, help="runs at a time (default: number of cores)")
+    sweep.set_defaults(func=_cmd_sweep)
     return parser
 
 

@@ -1,0 +1,28 @@
+import streamlit as st
+
+from ctrpo_core.catalog import default_runs_dir, resolve_run, run_table
+from ctrpo_core.rollout import render_episode
+
+st.title("Rollout")
+st.caption("One episode of a run's latest checkpoint (MuJoCo tasks render offscreen; built-ins are drawn).")
+runs_dir = default_runs_dir()
+table = run_table(runs_dir)
+table = table[table.state != "damaged"] if not table.empty else table
+if table.empty:
+    st.info("No runs yet.")
+    st.stop()
+name = st.selectbox("Run", table.name.tolist(), key="ro_run")
+c1, c2, c3 = st.columns(3)
+seed = c1.number_input("Episode seed", value=0, min_value=0, step=1, key="ro_seed")
+deterministic = c2.toggle("Deterministic actions (mean / most likely)", value=True, key="ro_det")
+max_steps = c3.number_input("Max steps", value=300, min_value=10, max_value=2000, step=50, key="ro_steps")
+if st.button("Render episode", type="primary"):
+    try:
+        with st.spinner("rendering ..."):
+            episode = render_episode(resolve_run(runs_dir, name), seed=int(seed), deterministic=deterministic,
+                                     max_steps=int(max_steps))
+    except Exception as exc:  # a damaged run or a missing renderer: say so, don't crash the page
+        st.warning(f"Could not render {name}: {type(exc).__name__}: {exc}")
+    else:
+        st.image(episode["gif"], caption=f"return {episode['return']:.3g}, cost {episode['cost']:.3g}, "
+                                         f"{episode['steps']} steps")

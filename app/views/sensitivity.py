@@ -1,0 +1,73 @@
+import os
+
+import streamlit as st
+
+from ctrpo_core.catalog import default_runs_dir, run_table
+from ctrpo_core.config import ALGORITHM_IDS, ConfigError
+from ctrpo_core.envs import TASKS
+from ctrpo_core.plots import sensitivity_figures
+from ctrpo_core.sweep import launch_sweep, list_sweeps, parse_list, sweep_manifest
+
+st.title("Sensitivity")
+st.caption("A grid over β × b_H (× δ) × seeds on one task, run locally with at most one process per core.")
+runs_dir = default_runs_dir()
+
+with st.form("sweep"):
+    c1, c2 = st.columns(2)
+    task = c1.selectbox("Task", list(TASKS), key="sw_task")
+    algo = c2.selectbox("Algorithm", ALGORITHM_IDS, key="sw_algo")
+    betas = c1.text_input("β values", "0.1,1,10", key="sw_beta", help="Comma list, each ≥ 0.")
+    err_beta = c1.empty()
+    bhs = c2.text_input("b_H values", "0.8,1", key="sw_bh", help="Comma list, each in (0, 1].")
+    err_bh = c2.empty()
+    deltas = c1.text_input("δ values (empty: the task's default)", "", key="sw_delta")
+    err_delta = c1.empty()
+    seeds = c2.text_input("Seeds", "0,1", key="sw_seeds")
+    err_seeds = c2.empty()
+    total = c1.number_input("Steps per run (0: the task's default)", value=0, step=1000, key="sw_steps")
+    err_steps = c1.empty()
+    name = c2.text_input("Sweep name (prefix of its runs)", "", key="sw_name")
+    err_name = c2.empty()
+    submitted = st.form_submit_button("Launch sweep", type="primary")
+
+if submitted:
+    fields = {"--beta": err_beta, "--bh": err_bh, "--delta": err_delta, "--seeds": err_seeds,
+              "--total-steps": err_steps, "--steps-per-epoch": err_steps, "--name": err_name}
+    try:
+        plan = launch_sweep(task, algo, parse_list("--beta", betas), parse_list("--bh", bhs),
+                            parse_list("--delta", deltas) if deltas.strip() else [None],
+                            parse_list("--seeds", seeds, int), runs_dir=str(runs_dir), name=name.strip() or None,
+                            parallel=os.cpu_count(), total_steps=int(total) or None)
+    except ConfigError as exc:
+        fields.get(exc.param, st).error(str(exc))
+    else:
+        st.session_state["sweep"] = plan.name
+        st.success(f"Sweep {plan.name}: {len(plan.configs)} runs queued")
+
+sweeps = list_sweeps(runs_dir)
+if not sweeps:
+    st.info("No sweep yet.")
+    st.stop()
+current = st.session_state.get("sweep")
+chosen = st.selectbox("Sweep", sweeps, index=sweeps.index(current) if current in sweeps else len(sweeps) - 1,
+                      key="sw_show")
+
+
+@st.fragment(run_every=2.0)
+def sweep_view():
+    manifest = sweep_manifest(runs_dir, chosen) or {"runs": []}
+    table = run_table(runs_dir)
+    runs = table[table.name.isin(manifest["runs"])] if not table.empty else table
+    finished = int((runs.state == "finished").sum()) if len(runs) else 0
+    st.progress(finished / max(1, len(manifest["runs"])),
+                text=f"{finished} of {len(manifest['runs'])} runs finished, "
+                     f"{int((runs.state == 'running').sum()) if len(runs) else 0} running")
+    if runs.empty:
+        return
+    figures = sensitivity_figures(runs)
+    for row in (figures[:3], figures[3:]):
+        for col, fig, i in zip(st.columns(3), row, range(3)):
+            col.plotly_chart(fig, key=f"sens_{id(row)}_{i}")
+
+
+sweep_view()

@@ -1,0 +1,123 @@
+"""Plotly figures of training curves (the app's Live and Compare pages, the notebooks)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from .catalog import pool_seeds
+
+TITLES = {
+    "ep_return": "episode return", "ep_cost": "episode cost", "cost_regret": "Reg+ (cumulative cost regret)",
+}
+
+
+def _band_color(color: str) -> str:
+    color = color.lstrip("#")
+    r, g, b = (int(color[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},0.2)"
+
+
+def curve_figure(curves, y: str, pooled: bool = True, cost_limit: float | None = None,
+                 x: str = "total_steps", height: int = 320) -> go.Figure:
+    """One metric against steps: a line per label (seeds pooled: mean ± std band) or per run."""
+    fig = go.Figure()
+    palette = qualitative.Plotly
+    if len(curves):
+        if pooled:
+            data = pool_seeds(curves, y, x)
+            for i, (name, g) in enumerate(data.groupby("label", sort=True)):
+                color = palette[i % len(palette)]
+                fig.add_trace(go.Scatter(x=list(g[x]) + list(g[x])[::-1], y=list(g["high"]) + list(g["low"])[::-1],
+                                         fill="toself", fillcolor=_band_color(color), line=dict(width=0),
+                                         hoverinfo="skip", showlegend=False, legendgroup=name))
+                fig.add_trace(go.Scatter(x=g[x], y=g["mean"], name=f"{name} (n={int(g['count'].max())})",
+                                         line=dict(color=color), legendgroup=name))
+        else:
+            for i, (name, g) in enumerate(curves.groupby("run", sort=True)):
+                fig.add_trace(go.Scatter(x=g[x], y=g[y], name=name, line=dict(color=palette[i % len(palette)])))
+    if cost_limit is not None:
+        fig.add_hline(y=cost_limit, line_dash="dash", line_color="red", annotation_text=f"b = {cost_limit:g}")
+    fig.update_layout(title=TITLES.get(y, y), height=height, margin=dict(l=40, r=10, t=40, b=30),
+                      xaxis_title="environment steps", legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+SHRINKAGE_PANELS = [  # (row, col, columns, title)
+    (1, 1, ("kl", "divergence", "trust_radius"), "accepted KL, D_C and δ"),
+    (1, 2, ("barrier",), "barrier β·φ at the accepted step"),
+    (2, 1, ("budget",), "budget Δb = b − Ĵ_c"),
+    (2, 2, ("curvature",), "barrier curvature β·φ''(0)"),
+    (3, 1, ("step_fraction",), "accepted line-search fraction"),
+    (3, 2, ("ls_tries",), "line-search tries"),
+]
+DASH = {"kl": "solid", "divergence": "dot", "trust_radius": "dash"}
+
+
+def shrinkage_figure(curves, x: str = "total_steps", height: int = 720) -> go.Figure:
+    """The trust region over training, one colour per run; epochs in recovery mode are shaded
+    (those of the first run)."""
+    fig = make_subplots(rows=3, cols=2, shared_xaxes=True, vertical_spacing=0.09,
+                        subplot_titles=[title for *_, title in SHRINKAGE_PANELS])
+    palette = qualitative.Plotly
+    runs = list(curves.groupby("run", sort=True)) if len(curves) else []
+    for i, (name, g) in enumerate(runs):
+        color = palette[i % len(palette)]
+        for row, col, columns, _ in SHRINKAGE_PANELS:
+            for column in columns:
+                fig.add_trace(go.Scatter(x=g[x], y=g[column], name=f"{name}: {column}", legendgroup=name,
+                                         showlegend=(row, col) == (1, 1),
+                                         line=dict(color=color, dash=DASH.get(column, "solid"))), row, col)
+    if runs:
+        for start, end in _recovery_spans(runs[0][1], x):
+            for row, col, *_ in SHRINKAGE_PANELS:
+                fig.add_vrect(x0=start, x1=end, fillcolor="orange", opacity=0.15, line_width=0, row=row, col=col)
+    fig.update_layout(height=height, margin=dict(l=40, r=10, t=50, b=30), legend=dict(orientation="h", y=-0.08),
+                      title="trust-region shrinkage (shaded: recovery epochs)")
+    return fig
+
+
+def _recovery_spans(g, x):
+    spans, start, previous = [], None, None
+    for xv, flag in zip(g[x], g["recovery"].fillna(0)):
+        if flag >= 0.5 and start is None:
+            start = previous if previous is not None else xv
+        if flag < 0.5 and start is not None:
+            spans.append((start, previous))
+            start = None
+        previous = xv
+    if start is not None:
+        spans.append((start, previous))
+    return spans
+
+
+SENSITIVITY_METRICS = [("final_return", "final return"), ("final_cost", "final cost"), ("reg_plus", "Reg+")]
+
+
+def sensitivity_figures(summaries) -> list[go.Figure]:
+    """Heatmaps over β × b_H (means over seeds and δ) of final return, final cost and Reg+, and
+    the same three against β with one line per b_H."""
+    done = summaries[summaries.epoch > 0] if len(summaries) else summaries
+    figures = []
+    for column, title in SENSITIVITY_METRICS:
+        grid = done.pivot_table(index="bh", columns="beta", values=column, aggfunc="mean") if len(done) else None
+        fig = go.Figure()
+        if grid is not None and grid.size:
+            fig.add_trace(go.Heatmap(z=grid.values, x=[f"{b:g}" for b in grid.columns],
+                                     y=[f"{b:g}" for b in grid.index], colorscale="Viridis",
+                                     text=[[f"{v:.3g}" for v in row] for row in grid.values], texttemplate="%{text}"))
+        fig.update_layout(title=f"{title} over β × b_H", xaxis_title="β", yaxis_title="b_H", height=320,
+                          margin=dict(l=40, r=10, t=40, b=30))
+        figures.append(fig)
+    for column, title in SENSITIVITY_METRICS:
+        fig = go.Figure()
+        if len(done):
+            means = done.groupby(["bh", "beta"])[column].agg(["mean", "std"]).reset_index()
+            for bh, g in means.groupby("bh"):
+                fig.add_trace(go.Scatter(x=g["beta"], y=g["mean"], error_y=dict(array=g["std"].fillna(0)),
+                                         mode="lines+markers", name=f"b_H={bh:g}"))
+        fig.update_layout(title=f"{title} against β", xaxis_title="β", xaxis_type="log", height=320,
+                          margin=dict(l=40, r=10, t=40, b=30))
+        figures.append(fig)
+    return figures

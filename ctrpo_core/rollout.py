@@ -1,0 +1,127 @@
+"""Render an episode of a run's latest checkpoint as an animated GIF.
+
+The built-in tasks are drawn with Pillow; Safety-Gymnasium tasks use MuJoCo's offscreen renderer
+(``MUJOCO_GL=egl``, set before MuJoCo is imported).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from .config import TrainConfig
+from .engine.policies import make_policy
+from .envs import RunningNormalizer, get_spec, make_vec_env
+from .envs.builtin import grid_hazard, point_hazard
+from .runs import RunDir
+
+SIZE = 320
+
+
+def load_policy(run_dir):
+    """The policy and observation normaliser of a run's latest checkpoint, and its config."""
+    run = RunDir(run_dir)
+    cfg = TrainConfig.from_dict(run.read_config())
+    spec = get_spec(cfg.task)
+    state = run.load_checkpoint()["algo"]
+    policy = make_policy(spec, cfg.hidden)
+    policy.load_state_dict(state["policy"])
+    normalizer = RunningNormalizer(spec.obs_dim)
+    normalizer.load_state_dict({k: v.numpy() for k, v in state["normalizer"].items()})
+    return policy, normalizer, cfg
+
+
+def act(policy, normalizer, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+    with torch.no_grad():
+        dist = policy.distribution(torch.as_tensor(normalizer.normalize(obs)))
+        if not deterministic:
+            return dist.sample().numpy()
+        return (dist.probs.argmax(-1) if policy.discrete else dist.mean).numpy()
+
+
+def _draw_grid(state: int) -> Image.Image:
+    cell = SIZE // grid_hazard.COLS
+    img = Image.new("RGB", (cell * grid_hazard.COLS, cell * grid_hazard.ROWS), "white")
+    draw = ImageDraw.Draw(img)
+    for r in range(grid_hazard.ROWS):
+        for c in range(grid_hazard.COLS):
+            s = grid_hazard.cell(r, c)
+            fill = "#f4a3a3" if grid_hazard.IS_HAZARD[s] else "#a8e6a1" if s == grid_hazard.GOAL_STATE else "white"
+            draw.rectangle([c * cell, r * cell, (c + 1) * cell - 1, (r + 1) * cell - 1], fill=fill, outline="#999")
+    r, c = divmod(int(state), grid_hazard.COLS)
+    pad = cell // 4
+    draw.ellipse([c * cell + pad, r * cell + pad, (c + 1) * cell - pad, (r + 1) * cell - pad], fill="#1f5fbf")
+    return img
+
+
+def _draw_point(trail: list[np.ndarray]) -> Image.Image:
+    img = Image.new("RGB", (SIZE, SIZE), "white")
+    draw = ImageDraw.Draw(img)
+    scale = SIZE / (2 * point_hazard.ARENA)
+    to_px = lambda p: ((p[0] + point_hazard.ARENA) * scale, (point_hazard.ARENA - p[1]) * scale)
+
+    def disc(center, radius, fill):
+        x, y = to_px(center)
+        draw.ellipse([x - radius * scale, y - radius * scale, x + radius * scale, y + radius * scale], fill=fill)
+
+    disc(point_hazard.HAZARD, point_hazard.HAZARD_RADIUS, "#f4a3a3")
+    disc(point_hazard.GOAL, point_hazard.GOAL_RADIUS, "#a8e6a1")
+    if len(trail) > 1:
+        draw.line([to_px(p) for p in trail], fill="#7aa6e6", width=2)
+    disc(trail[-1], 0.06, "#1f5fbf")
+    return img
+
+
+def _builtin_episode(policy, normalizer, cfg, seed, deterministic, max_steps):
+    env = make_vec_env(cfg.task, 1, seed)
+    obs = env.reset()
+    frames, total_r, total_c, trail = [], 0.0, 0.0, []
+    for _ in range(max_steps):
+        if cfg.task == "GridHazard-v0":
+            frames.append(_draw_grid(env.states[0]))
+        else:
+            trail.append(env.pos[0].copy())
+            frames.append(_draw_point(trail))
+        obs, reward, cost, terminated, truncated, _ = env.step(act(policy, normalizer, obs, deterministic))
+        total_r += float(reward[0])
+        total_c += float(cost[0])
+        if terminated[0] or truncated[0]:
+            break
+    return frames, total_r, total_c
+
+
+def _mujoco_episode(policy, normalizer, cfg, seed, deterministic, max_steps):
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from .envs.safety_gym import make_single
+
+    env = make_single(cfg.task, render_mode="rgb_array", width=SIZE, height=SIZE)
+    low, high = env.action_space.low, env.action_space.high
+    obs, _ = env.reset(seed=seed)
+    frames, total_r, total_c = [], 0.0, 0.0
+    try:
+        for _ in range(max_steps):
+            frames.append(Image.fromarray(env.render()))
+            a = act(policy, normalizer, obs[None].astype(np.float32), deterministic)[0]
+            obs, reward, cost, terminated, truncated, _ = env.step(low + (np.clip(a, -1, 1) + 1) * 0.5 * (high - low))
+            total_r += float(reward)
+            total_c += float(cost)
+            if terminated or truncated:
+                break
+    finally:
+        env.close()
+    return frames, total_r, total_c
+
+
+def render_episode(run_dir, seed: int = 0, deterministic: bool = True, max_steps: int = 300,
+                   frame_ms: int = 60) -> dict:
+    """One episode of the run's latest policy: {'gif': bytes, 'return', 'cost', 'steps'}."""
+    policy, normalizer, cfg = load_policy(run_dir)
+    episode = _builtin_episode if get_spec(cfg.task).source == "built-in" else _mujoco_episode
+    frames, total_r, total_c = episode(policy, normalizer, cfg, seed, deterministic, max_steps)
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return {"gif": buffer.getvalue(), "return": total_r, "cost": total_c, "steps": len(frames)}
