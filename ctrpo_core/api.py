@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -57,12 +58,26 @@ def _spawn(args: list[str], log_path: Path) -> subprocess.Popen:
                                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
-def launch(task: str, algo: str, **settings) -> RunDir:
-    """Validate, then start ``ctrpo train`` detached (it outlives the caller). Raises ConfigError."""
+def _wait_started(proc: subprocess.Popen, run: RunDir, log_path: Path, timeout: float) -> None:
+    """Return once the run has written its status (so every view lists it at once)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (run.path / "status.json").exists():
+            return
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] if log_path.exists() else []
+            raise RuntimeError(f"training process exited with status {proc.returncode}: {' '.join(tail)}")
+        time.sleep(0.05)
+
+
+def launch(task: str, algo: str, wait: float = 60.0, **settings) -> RunDir:
+    """Validate, then start ``ctrpo train`` detached (it outlives the caller) and wait until its run
+    directory exists (at most ``wait`` seconds). Raises ConfigError on bad settings."""
     cfg = resolve(task, algo, **settings)
     run = prepare_new_run(cfg)
-    proc = _spawn(cli_args(cfg), Path(cfg.runs_dir) / ".launch" / f"{cfg.name}.log")
-    run.launcher_pid = proc.pid
+    log_path = Path(cfg.runs_dir) / ".launch" / f"{cfg.name}.log"
+    proc = _spawn(cli_args(cfg), log_path)
+    _wait_started(proc, run, log_path, wait)
     return run
 
 

@@ -128,9 +128,7 @@ def threading_main() -> bool:
 def run_sweep(plan: SweepPlan, backend=None, report=print) -> dict[str, str]:
     """Run every point that is not finished; returns {run name: final state}."""
     backend = backend or LocalBackend()
-    sweeps = plan.runs_dir / ".sweeps"
-    sweeps.mkdir(parents=True, exist_ok=True)
-    (sweeps / f"{plan.name}.json").write_text(json.dumps(plan.manifest(), indent=1))
+    write_manifest(plan)
     results, jobs = {}, []
     for cfg in plan.configs:
         state = run_state(cfg)
@@ -144,6 +142,14 @@ def run_sweep(plan: SweepPlan, backend=None, report=print) -> dict[str, str]:
            f"or running, {len(jobs)} to run, {getattr(backend, 'parallel', '?')} at a time")
     results.update(backend.run(jobs, report))
     return results
+
+
+def write_manifest(plan: SweepPlan) -> None:
+    sweeps = plan.runs_dir / ".sweeps"
+    sweeps.mkdir(parents=True, exist_ok=True)
+    tmp = sweeps / f".{plan.name}.json.tmp"
+    tmp.write_text(json.dumps(plan.manifest(), indent=1))
+    tmp.replace(sweeps / f"{plan.name}.json")
 
 
 def sweep_manifest(runs_dir, name: str) -> dict | None:
@@ -170,8 +176,8 @@ def launch_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs
     for key, value in settings.items():
         if value is not None:
             args += [f"--{key.replace('_', '-')}", str(value)]
+    write_manifest(plan)  # the app lists the sweep at once
     log = Path(runs_dir) / ".sweeps" / f"{plan.name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         subprocess.Popen([sys.executable, "-m", "ctrpo_core.cli", "sweep", *args], stdout=out, stderr=out,
                          stdin=subprocess.DEVNULL, start_new_session=True)

@@ -41,14 +41,14 @@ if submitted:
     except ConfigError as exc:
         fields.get(exc.param, st).error(str(exc))
     else:
-        st.session_state["sweep"] = plan.name
+        st.session_state["current_sweep"] = plan.name
         st.success(f"Sweep {plan.name}: {len(plan.configs)} runs queued")
 
 sweeps = list_sweeps(runs_dir)
 if not sweeps:
     st.info("No sweep yet.")
     st.stop()
-current = st.session_state.get("sweep")
+current = st.session_state.get("current_sweep")
 chosen = st.selectbox("Sweep", sweeps, index=sweeps.index(current) if current in sweeps else len(sweeps) - 1,
                       key="sw_show")
 

@@ -55,8 +55,8 @@ def fisher_pinv(ev: Evaluation, x: np.ndarray) -> np.ndarray:
 
 def natural_gradient(ev: Evaluation, A: np.ndarray) -> np.ndarray:
     """G_K⁺ (η ∘ A) = A − mean_a A on states with d(s) > 0, 0 elsewhere (A: an advantage, (N, S, A))."""
-    out = A - A.mean(axis=-1, keepdims=True)
-    return np.where(ev.d[..., None] > 0, out, 0.0)
+    out = A - A.sum(axis=-1, keepdims=True) / A.shape[-1]
+    return out if np.all(ev.d > 0) else np.where(ev.d[..., None] > 0, out, 0.0)
 
 
 def cnpg_direction(ev: Evaluation, beta, b: float) -> np.ndarray:
@@ -70,12 +70,12 @@ def cnpg_direction(ev: Evaluation, beta, b: float) -> np.ndarray:
     h = natural_gradient(ev, ev.A_c)
     u = ev.grad_c
     beta = np.broadcast_to(np.asarray(beta, dtype=float), (N,))
-    with np.errstate(divide="ignore"):
-        s = np.where(beta > 0, np.maximum(b - ev.V_c, 0.0) / np.where(beta > 0, beta, 1.0), np.inf)
+    positive = beta > 0
+    s = np.maximum(b - ev.V_c, 0.0) / np.where(positive, beta, 1.0)  # 1/(β φ''(b − V_c)); only used where β > 0
     ug = np.einsum("nsa,nsa->n", u, g)
     uh = np.einsum("nsa,nsa->n", u, h)
     denom = s + uh
-    coef = np.where(np.isinf(s), 0.0, ug / np.where(denom > 0, denom, 1.0))
+    coef = np.where(positive & (denom > 0), ug / np.where(denom > 0, denom, 1.0), 0.0)
     return g - coef[:, None, None] * h
 
 

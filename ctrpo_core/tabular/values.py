@@ -44,8 +44,11 @@ def _inverse(M: np.ndarray) -> np.ndarray:
     """Batched inverse; 2×2 by the adjugate (the toy: LAPACK's per-call overhead dominates there)."""
     if M.shape[-1] != 2:
         return np.linalg.inv(M)
-    a, b, c, d = M[..., 0, 0], M[..., 0, 1], M[..., 1, 0], M[..., 1, 1]
-    return np.stack([np.stack([d, -b], -1), np.stack([-c, a], -1)], -2) / (a * d - b * c)[..., None, None]
+    det = M[..., 0, 0] * M[..., 1, 1] - M[..., 0, 1] * M[..., 1, 0]
+    out = np.empty_like(M)
+    out[..., 0, 0], out[..., 1, 1] = M[..., 1, 1], M[..., 0, 0]
+    out[..., 0, 1], out[..., 1, 0] = -M[..., 0, 1], -M[..., 1, 0]
+    return out / det[..., None, None]
 
 
 def evaluate(cmdp: CMDP, pi: np.ndarray) -> Evaluation:
