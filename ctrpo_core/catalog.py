@@ -18,7 +18,7 @@ from .runs import RunDir, pid_alive
 from .stats import summarize
 
 FINAL_EPOCHS = 5  # "final" return/cost: mean over the last epochs of a run
-CONFIG_KEYS = ["task", "algo", "seed", "beta", "bh", "delta", "cost_limit", "barrier"]
+CONFIG_KEYS = ["task", "algo", "seed", "beta", "bh", "delta", "cost_limit"]  # none is a metric column
 
 
 def default_runs_dir() -> Path:
@@ -50,6 +50,7 @@ def summarize_run(path) -> dict:
     except Exception as exc:  # deleted or damaged under us
         return {**row, "state": "damaged", "message": f"{type(exc).__name__}: {exc}"}
     row.update({k: config.get(k) for k in CONFIG_KEYS})
+    row["barrier_form"] = config.get("barrier")
     row["label"] = label(config)
     epochs = int(config.get("epochs") or 1)
     epoch = int(metrics.epoch.iloc[-1]) if len(metrics) else 0

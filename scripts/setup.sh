@@ -7,10 +7,24 @@ cd "$(dirname "$0")/.."
 what=${1:-app}
 [ -x .venv/bin/python ] || python3 -m venv .venv
 pip=".venv/bin/python -m pip"
+
+# Debian packages: installed when missing (root, or sudo without a password); otherwise a warning.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"; } >/dev/null; then
+    echo "warning: could not install Debian packages: $*" >&2
+    return 1
+  fi
+}
 if [ "$what" = test ]; then  # the Makefile runs `app` first; tests only add their tools
   $pip install --quiet --disable-pip-version-check -r requirements/test.txt
+  # the real-browser test drives Debian's Chromium (Playwright's own browser download does not work here)
+  command -v chromium >/dev/null || apt_install chromium
   exit 0
 fi
+# MuJoCo renders offscreen through EGL (the Rollout page); Mesa's EGL may be missing on a fresh machine
+ldconfig -p 2>/dev/null | grep -q libEGL_mesa || apt_install libegl1 libegl-mesa0 || true
 $pip install --quiet --disable-pip-version-check --upgrade pip
 $pip install --quiet --disable-pip-version-check -r requirements/base.txt
 $pip install --quiet --disable-pip-version-check --no-deps -r requirements/nodeps.txt
