@@ -25,9 +25,10 @@ app: $(APP_STAMP)
 test: $(TEST_STAMP)
 	$(PY) -m pytest -q tests
 
-bench: $(APP_STAMP)
+bench: $(TEST_STAMP)
 	$(PY) benchmarks/env_throughput.py
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/app_perf.py
 
 clean-venv:
 	rm -rf $(VENV)
