@@ -78,6 +78,53 @@ def _cmd_sweep(args) -> int:
     return 0 if all(state == "finished" for state in results.values()) else 1
 
 
+def _cmd_cnpg(args) -> int:
+    """Exact tabular C-NPG pictures of the toy CMDP (computation in ctrpo_core.tabular.figures)."""
+    import importlib.util
+    import math
+    from pathlib import Path
+
+    try:
+        betas = [float(v) for v in args.beta.split(",")]
+    except ValueError:
+        betas = []
+    if not betas or not all(math.isfinite(v) and v >= 0 for v in betas):
+        raise UsageError(f"--beta: a comma-separated list of numbers >= 0, e.g. 0.0001,0.01,1,2 (got {args.beta!r})")
+    if not (math.isfinite(args.delta) and args.delta > 0):
+        raise UsageError(f"--delta: a number > 0 (got {args.delta:g})")
+    if not 1 <= args.starts <= 100:
+        raise UsageError(f"--starts: an integer in [1, 100] (got {args.starts})")
+    if args.seed < 0:
+        raise UsageError(f"--seed: an integer >= 0 (got {args.seed})")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} exists and is not a directory")
+
+    from .tabular.figures import policy_space_figure, trust_region_figure, value_curves_figure
+
+    positive = sorted({b for b in betas if b > 0})
+    figures = {
+        "policy_space": policy_space_figure(betas, n_starts=args.starts, seed=args.seed),
+        "trust_regions": trust_region_figure(delta=args.delta, beta=max(betas)),
+        "value_curves": value_curves_figure(betas=positive, n_starts=min(args.starts, 3), seed=args.seed),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    png = importlib.util.find_spec("kaleido") is not None
+    for name, fig in figures.items():
+        fig.write_html(out / f"{name}.html", include_plotlyjs=True, full_html=True)  # plotly.js inline: works offline
+        if png:
+            fig.write_image(out / f"{name}.png")
+    meta = figures["policy_space"].layout.meta
+    for beta, crossed, over in zip(meta["betas"], meta["crossed"], meta["overshoot"]):
+        print(f"beta={beta:g}: {crossed}/{args.starts} normalised-step paths crossed b={meta['b']:g}, max overshoot {over:.2e}")
+    tr = figures["trust_regions"].layout.meta
+    print("trust-region areas (beta={:g}, delta={:g}): D_C {} vs KL {}".format(
+        tr["beta"], tr["delta"], ", ".join(f"{a:.4f}" for a in tr["area_D_C"]), ", ".join(f"{a:.4f}" for a in tr["area_KL"])))
+    print(f"wrote {', '.join(f'{n}.html' for n in figures)} to {out}"
+          + ("" if png else " (PNG export skipped: kaleido is not installed)"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ctrpo", description="C-TRPO Explorer command line")
     parser.add_argument("--version", action="version", version=f"ctrpo {__version__}")
@@ -104,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--name", help="run directory name (default: task_algo_seed_time)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run")
     train.set_defaults(func=_cmd_train)
+
+    cnpg = sub.add_parser("cnpg", help="exact C-NPG pictures of the 2-state toy CMDP (HTML files)")
+    cnpg.add_argument("--beta", default="0.0001,0.01,1,2", help="comma-separated barrier weights β >= 0 (0 = NPG)")
+    cnpg.add_argument("--seed", type=int, default=0, help="random seed of the safe starts (default 0)")
+    cnpg.add_argument("--delta", type=float, default=0.05, help="trust radius δ > 0 of the trust-region picture (default 0.05)")
+    cnpg.add_argument("--starts", type=int, default=10, help="random strictly safe starts, 1-100 (default 10)")
+    cnpg.add_argument("--out", default="runs/cnpg", help="output directory (default runs/cnpg)")
+    cnpg.set_defaults(func=_cmd_cnpg)
 
     sweep = sub.add_parser("sweep", help="train a grid over β × b_H × δ × seeds (skips finished runs)")
     sweep.add_argument("--task", required=True, help="task id (see `ctrpo tasks`)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import time
 import traceback
 
 import numpy as np
@@ -117,6 +118,18 @@ class _SliceEnvs:
             env.close()
 
 
+SPIN_S = 0.002  # poll this long before blocking on a pipe
+
+
+def _recv_spinning(conn) -> bytes:
+    """Receive, polling briefly first: on virtual machines a blocked process's idle vCPU can take
+    100+ µs to wake, longer than a fast MuJoCo step; a short spin keeps the round trip short."""
+    deadline = time.perf_counter() + SPIN_S
+    while not conn.poll() and time.perf_counter() < deadline:
+        pass
+    return conn.recv_bytes()
+
+
 def _worker(conn, spec: TaskSpec, num_envs: int, raws: dict, index: list[int],
             max_episode_steps: int | None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -129,7 +142,7 @@ def _worker(conn, spec: TaskSpec, num_envs: int, raws: dict, index: list[int],
         return
     while True:
         try:
-            message = conn.recv_bytes()
+            message = _recv_spinning(conn)
         except EOFError:
             break
         if message == b"close":
@@ -179,7 +192,7 @@ class SubprocVecEnv(VecEnv):
 
     def _receive(self, conn) -> None:
         try:
-            reply = conn.recv_bytes()
+            reply = _recv_spinning(conn)
         except EOFError:
             self.close()
             raise RuntimeError(f"a {self.spec.id} worker process died") from None

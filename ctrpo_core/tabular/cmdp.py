@@ -50,9 +50,9 @@ def toy_cmdp(b: float = 0.2) -> CMDP:
     return CMDP(P=P, r=r, c=c, mu=np.array([0.8, 0.2]), gamma=0.9, b=float(b), name="toy")
 
 
-# GridHazard-v0 in normalised discounted units (γ = 0.99): the cheapest policy (the detour) has
-# V_c = 0 and the unconstrained optimum (straight through the hazards) V_c ≈ 0.035; at b = 0.01 the
-# constraint binds and the LP optimum is a mix of the two routes.
+# GridHazard-v0 in normalised discounted units (γ = 0.99): the least-cost policy has V_c ≈ 0.0003 (slips
+# can still land on a hazard), the unconstrained optimum (straight through the hazards, V_r ≈ 0.0067)
+# V_c ≈ 0.036; at b = 0.01 the constraint binds (LP optimum V_r ≈ 0.00585 at V_c = b).
 GRID_HAZARD_B = 0.01
 
 

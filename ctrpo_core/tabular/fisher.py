@@ -39,7 +39,10 @@ def kakade_fisher(ev: Evaluation) -> np.ndarray:
 
 
 def cnpg_metric(ev: Evaluation, beta, b: float) -> np.ndarray:
-    """Dense G_C = G_K + β/(b − V_c) ∇V_c ∇V_cᵀ (N, S·A, S·A), for V_c < b."""
+    """Dense G_C = G_K + β/(b − V_c) ∇V_c ∇V_cᵀ (N, S·A, S·A), for V_c < b.
+
+    The rank-one term is the Hessian of the barrier divergence itself (β φ''(x_k) ∇x∇xᵀ, x = b − V_c),
+    not the authors' script's Gramian built from the Jacobian of the log occupancy."""
     N = len(ev.V_c)
     u = ev.grad_c.reshape(N, -1)
     k = np.broadcast_to(np.asarray(beta, dtype=float), (N,)) / (b - ev.V_c)  # β φ''(b − V_c), φ''(x) = 1/x
@@ -81,5 +84,5 @@ def cnpg_direction(ev: Evaluation, beta, b: float) -> np.ndarray:
 
 def lagrangian_direction(ev: Evaluation, lam) -> np.ndarray:
     """Primal-dual NPG: θ̇ = G_K⁺(∇V_r − λ∇V_c) = Ã_r − λ Ã_c (N, S, A)."""
-    lam = np.broadcast_to(np.asarray(lam, dtype=float), ev.V_c.shape)
+    lam = np.maximum(np.broadcast_to(np.asarray(lam, dtype=float), ev.V_c.shape), 0.0)
     return natural_gradient(ev, ev.A_r) - lam[:, None, None] * natural_gradient(ev, ev.A_c)

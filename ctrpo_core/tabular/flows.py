@@ -144,13 +144,18 @@ def normalised_flow(cmdp: CMDP, theta0, params, *, kind: str = "cnpg", dt: float
         stopped=(stopped_step >= 0).reshape(B, N))
 
 
-def ode_flow(cmdp: CMDP, theta0, params, *, kind: str = "cnpg", t_end: float = 50.0, n_record: int = 201,
-             method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10, lam0: float = 0.0) -> Trajectories:
+def ode_flow(cmdp: CMDP, theta0, params, *, kind: str = "cnpg", t_end: float = 30.0, n_record: int = 201,
+             method: str | None = None, rtol: float = 1e-8, atol: float = 1e-10, lam0: float = 0.0,
+             max_evals: int = 500_000) -> Trajectories:
     """The exact flow θ̇ = G_C⁺∇V_r (or the Lagrangian one) by scipy's solve_ivp, one start at a time.
 
     Recorded on an even time grid through the solver's dense output; ``max_V_c`` is taken over every
     accepted solver step as well as the grid. Nothing is stopped or clipped: a crossing would show.
+    Default method: LSODA for C-NPG (stiff near the boundary when β is small: the distance to it decays
+    at a rate ∝ 1/β), RK45 for the Lagrangian flow (LSODA stalls on the kink of the projection λ >= 0).
+    ``max_evals`` bounds the vector-field evaluations per trajectory (RuntimeError beyond).
     """
+    method = method or ("LSODA" if kind == "cnpg" else "RK45")
     theta0, params = _check(kind, theta0, params)
     B, N = len(params), len(theta0)
     S, A = theta0.shape[1:]
@@ -163,7 +168,13 @@ def ode_flow(cmdp: CMDP, theta0, params, *, kind: str = "cnpg", t_end: float = 5
     for bi, param in enumerate(params):
         p = np.array([param])
         for ni in range(N):
+            n_evals = [0]
+
             def rhs(_t, y):
+                n_evals[0] += 1
+                if n_evals[0] > max_evals:
+                    raise RuntimeError(f"solve_ivp ({method}) needed more than {max_evals} evaluations "
+                                       f"({kind}, param={param}, start {ni}); loosen rtol/atol or shorten t_end")
                 th = y[:n_th].reshape(1, S, A)
                 lam = y[n_th:] if kind == "lagrangian" else None
                 direction, _, _, dlam = _field(cmdp, kind, th, p, lam)

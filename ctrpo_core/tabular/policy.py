@@ -41,7 +41,7 @@ def safe_starts(cmdp, n: int, seed: int, margin: float | None = None, scale: flo
                 max_tries: int = 100_000) -> np.ndarray:
     """n random θ (n, S, A) with V_c(π_θ) < b − margin (default margin b/2: 0.1 on the toy), by rejection.
 
-    The toy samples (x, y) uniformly in [0.02, 0.98]². Other CMDPs (where a random θ is rarely safe)
+    The toy (``cmdp.name == "toy"``) samples (x, y) uniformly in [0.02, 0.98]². Other CMDPs (where a random θ is rarely safe)
     sample θ = log(0.7 π_min + 0.3 uniform) + N(0, scale²), π_min the least-cost policy (an LP).
     """
     from .lp import constrained_optimum_discounted

@@ -83,9 +83,3 @@ def values(cmdp: CMDP, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ev = evaluate(cmdp, pi.reshape(-1, *pi.shape[-2:]))
     return ev.V_r.reshape(lead), ev.V_c.reshape(lead)
 
-
-def state_occupancy(cmdp: CMDP, pi: np.ndarray) -> np.ndarray:
-    """d_π (..., S) for policies π (..., S, A), any leading shape."""
-    pi = np.asarray(pi, dtype=np.float64)
-    lead = pi.shape[:-2]
-    return evaluate(cmdp, pi.reshape(-1, *pi.shape[-2:])).d.reshape(*lead, cmdp.n_states)
