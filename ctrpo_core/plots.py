@@ -69,11 +69,13 @@ def shrinkage_figure(curves, x: str = "total_steps", height: int = 720) -> go.Fi
                 fig.add_trace(go.Scatter(x=g[x], y=g[column], name=f"{name}: {column}", legendgroup=name,
                                          showlegend=(row, col) == (1, 1),
                                          line=dict(color=color, dash=DASH.get(column, "solid"))), row, col)
-    if runs:
-        for start, end in _recovery_spans(runs[0][1], x):
-            for row, col, *_ in SHRINKAGE_PANELS:
-                fig.add_vrect(x0=start, x1=end, fillcolor="orange", opacity=0.15, line_width=0, row=row, col=col)
-    fig.update_layout(height=height, margin=dict(l=40, r=10, t=50, b=30), legend=dict(orientation="h", y=-0.08),
+    shapes = []  # built as plain dicts: one add_vrect per span and panel re-validates the whole figure
+    for start, end in _recovery_spans(runs[0][1], x) if runs else []:
+        for i in range(len(SHRINKAGE_PANELS)):
+            axis = "" if i == 0 else str(i + 1)
+            shapes.append(dict(type="rect", xref=f"x{axis}", yref=f"y{axis} domain", x0=start, x1=end, y0=0, y1=1,
+                               fillcolor="orange", opacity=0.15, line_width=0, layer="below"))
+    fig.update_layout(shapes=shapes, height=height, margin=dict(l=40, r=10, t=50, b=30), legend=dict(orientation="h", y=-0.08),
                       title="trust-region shrinkage (shaded: recovery epochs)")
     return fig
 

@@ -20,21 +20,22 @@ def iqm(values) -> float:
     return float(_stats.trim_mean(values, 0.25))
 
 
-def bootstrap_ci(samples, statistic=iqm, reps: int = 2000, confidence: float = 0.95, seed: int = 0):
-    """Percentile-bootstrap CI of ``statistic``.
+def bootstrap_ci(samples, statistic=None, reps: int = 2000, confidence: float = 0.95, seed: int = 0):
+    """Percentile-bootstrap CI of ``statistic`` (default: the IQM).
 
     ``samples`` is either a 1-D array of runs (one task) or a list of 1-D arrays, one per task:
     then each replicate resamples runs within every task (stratified bootstrap) and applies
-    ``statistic`` to all resampled values together. Returns (low, high).
+    ``statistic`` to all resampled values together. ``statistic`` maps a (reps, n) array to
+    (reps,) values along axis 1; all replicates are drawn and evaluated at once. Returns (low, high).
     """
+    statistic = statistic or (lambda values: _stats.trim_mean(values, 0.25, axis=1))
     strata = [np.asarray(samples, dtype=float)] if np.ndim(samples[0]) == 0 else [np.asarray(s, dtype=float) for s in samples]
     strata = [s[~np.isnan(s)] for s in strata]
     if any(s.size == 0 for s in strata):
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    replicates = np.empty(reps)
-    for i in range(reps):
-        replicates[i] = statistic(np.concatenate([s[rng.integers(0, s.size, s.size)] for s in strata]))
+    resampled = np.concatenate([s[rng.integers(0, s.size, (reps, s.size))] for s in strata], axis=1)
+    replicates = statistic(resampled)
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(replicates, [tail, 100 - tail])
     return float(low), float(high)

@@ -63,7 +63,9 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, run: RunDir, resume: bool = False,
                  progress: bool | None = None, stop_event: threading.Event | None = None):
         self.cfg, self.run, self.resume = cfg, run, resume
-        self.progress = sys.stderr.isatty() if progress is None else progress
+        # progress: True → progress bar, None → a bar on a terminal and plain lines otherwise,
+        # False → quiet (lines still go to train.log)
+        self.progress = progress
         self.stop_event = stop_event or threading.Event()
         self.stop_reason = ""
         self.epoch = 0
@@ -140,8 +142,8 @@ class Trainer:
 
     def _loop(self, callback) -> str:
         cfg = self.cfg
-        bar = None
-        if self.progress:
+        bar, quiet = None, self.progress is False
+        if self.progress or (self.progress is None and sys.stderr.isatty()):
             from tqdm import tqdm
             bar = tqdm(total=cfg.epochs, initial=self.epoch, desc=self.run.name, unit="epoch", file=sys.stderr)
         self._status("running", "resumed" if self.resume else "")
@@ -158,7 +160,7 @@ class Trainer:
                 if bar is not None:
                     bar.set_postfix_str(line.split(": ", 1)[1], refresh=False)
                     bar.update(1)
-                else:
+                elif not quiet:
                     print(line, flush=True)
                 if callback is not None:
                     callback(row)

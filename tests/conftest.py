@@ -4,6 +4,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,3 +19,22 @@ def run_cli(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:
 @pytest.fixture
 def runs_dir(tmp_path):
     return tmp_path / "runs"
+
+
+def randomise(module: nn.Module, scale: float = 0.5, seed: int = 0) -> None:
+    """Move the parameters away from the near-uniform init so every block of a Hessian matters."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+
+
+class DistOf(nn.Module):
+    """Wraps a policy so torch.func.functional_call can return its distribution."""
+
+    def __init__(self, policy):
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, obs):
+        return self.policy.distribution(obs)

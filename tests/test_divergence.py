@@ -9,6 +9,8 @@ import math
 
 import pytest
 import torch
+
+from conftest import DistOf as _DistOf, randomise
 from torch import nn
 
 from ctrpo_core.algos import make_algorithm
@@ -51,21 +53,6 @@ def derivatives(alpha: float, budget: float, form: str):
     return value.item(), d1.item(), d2.item()
 
 
-def randomise(module: nn.Module, scale: float = 0.5, seed: int = 0) -> None:
-    """Move the parameters away from the near-uniform init so every block of the Hessian matters."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=gen, dtype=p.dtype))
-
-
-class _DistOf(nn.Module):
-    def __init__(self, policy):
-        super().__init__()
-        self.policy = policy
-
-    def forward(self, obs):
-        return self.policy.distribution(obs)
 
 
 def distribution_at(policy: nn.Module, theta: torch.Tensor, obs: torch.Tensor):
