@@ -28,12 +28,37 @@ if col2.button("Resume selected", disabled=not selected):
             st.toast(f"Resuming {name}")
 
 
-@st.fragment(run_every=1.0 if running else None)
-def live_view():
-    current = run_table(runs_dir)
+REFRESH = 1.0 if running else None  # seconds; the curves refresh faster than the details
+
+
+def selected_paths(current):
     shown = current[current.name.isin(selected)] if selected else current
-    st.dataframe(
-        shown[["name", "state", "progress", "epoch", "epochs", "eta_s", "final_return", "final_cost", "reg_plus",
+    return shown, [resolve_run(runs_dir, n) for n in shown.name if n in selected]
+
+
+@st.fragment(run_every=REFRESH)
+def curves_view():
+    shown, paths = selected_paths(run_table(runs_dir))
+    curves = load_curves(paths)
+    if curves.empty:
+        st.info("No finished epoch yet.")
+        return
+    limits = curves.cost_limit.dropna().unique()
+    left, mid, right = st.columns(3)
+    left.plotly_chart(curve_figure(curves, "ep_return", pooled), key="live_return")
+    mid.plotly_chart(curve_figure(curves, "ep_cost", pooled, cost_limit=limits[0] if len(limits) == 1 else None),
+                     key="live_cost")
+    right.plotly_chart(curve_figure(curves, "cost_regret", pooled), key="live_regret")
+    st.caption(f"{len(curves)} epochs loaded from {len(paths)} runs; refreshing every second while any run trains.")
+
+
+@st.fragment(run_every=None if REFRESH is None else 2 * REFRESH)
+def details_view():
+    current = run_table(runs_dir)
+    shown, paths = selected_paths(current)
+    recent = current[(current.state == "running") | current.name.isin(selected) | (current.index < 20)]
+    st.dataframe(  # every running run, the selected ones and the 20 most recently updated
+        recent[["name", "state", "progress", "epoch", "epochs", "eta_s", "final_return", "final_cost", "reg_plus",
                "message"]].rename(columns={"eta_s": "ETA (s)", "reg_plus": "Reg+"}),
         column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)},
         hide_index=True, width="stretch")
@@ -42,19 +67,10 @@ def live_view():
             st.error(f"{row.name} failed: {row.message}")
         elif row.state == "damaged":
             st.warning(f"{row.name}: the run directory is damaged or was deleted ({row.message})")
-    paths = [resolve_run(runs_dir, n) for n in shown.name if n in selected]
     curves = load_curves(paths)
-    if curves.empty:
-        st.info("No finished epoch yet.")
-        return
-    limits = curves.cost_limit.dropna().unique()
-    left, right = st.columns(2)
-    left.plotly_chart(curve_figure(curves, "ep_return", pooled), key="live_return")
-    right.plotly_chart(curve_figure(curves, "ep_cost", pooled, cost_limit=limits[0] if len(limits) == 1 else None),
-                       key="live_cost")
-    left.plotly_chart(curve_figure(curves, "cost_regret", pooled), key="live_regret")
-    right.caption(f"{len(curves)} epochs loaded from {len(paths)} runs; refreshing every second while any run trains.")
-    st.plotly_chart(shrinkage_figure(curves), key="live_shrinkage")
+    if not curves.empty:
+        st.plotly_chart(shrinkage_figure(curves), key="live_shrinkage")
 
 
-live_view()
+curves_view()
+details_view()
