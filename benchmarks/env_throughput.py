@@ -11,7 +11,8 @@ envs at once, and a window that happened to miss or catch those resets would mis
 * 1 process: Safety-Gymnasium tasks as one plain env (``safety_gymnasium.make`` through the
   Python 3.11 shim, reset when an episode ends); built-in tasks as ``make_vec_env(task, 1)``.
 * vectorised: ``make_vec_env(task, num_envs=16)``; Safety-Gymnasium tasks then step in
-  ``os.cpu_count()`` worker processes, built-in tasks as one numpy batch.
+  ``os.cpu_count()`` slices (this process steps one, worker processes the others), built-in tasks
+  as one numpy batch.
 
 Prints a markdown table and writes it to ``benchmarks/results/env_throughput.md``.
 """
@@ -154,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Env throughput, random actions: {cores} cores, "
         f"{'' if args.fixed_window else 'at least '}{args.seconds:g} s per measurement, "
         f"vectorised = make_vec_env(task, num_envs={args.num_envs}) "
-        f"(Safety-Gymnasium tasks in {min(cores, args.num_envs)} worker processes); "
+        f"(Safety-Gymnasium tasks in {min(cores, args.num_envs)} slices: this process and "
+        f"{min(cores, args.num_envs) - 1} worker processes); "
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}.\n\n"
         "Auto-resets are included: the first reset is excluded, and "
         + ("each measurement runs for exactly --seconds, so a navigation task (Goal, Button, Push, "
