@@ -11,5 +11,6 @@ pages = [
     st.Page("views/sensitivity.py", title="Sensitivity", icon=":material/grid_on:"),
     st.Page("views/geometry.py", title="Geometry", icon=":material/architecture:"),
     st.Page("views/rollout.py", title="Rollout", icon=":material/movie:"),
+    st.Page("views/reports.py", title="Reports", icon=":material/description:"),
 ]
 st.navigation(pages).run()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import TrainConfig, resolve, validate
-from .runs import RunDir, pid_alive
+from .runs import RunDir, process_alive
 from .trainer import Trainer, open_resumable, prepare_new_run
 
 
@@ -98,7 +98,7 @@ class RunInfo:
     def state(self) -> str:
         """The status, with a 'running' run whose process is gone reported as 'stopped'."""
         state = self.status.get("state", "unknown")
-        if state == "running" and not pid_alive(self.status.get("pid")):
+        if state == "running" and not process_alive(self.status):
             return "stopped"
         return state
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .runs import RunDir, pid_alive
+from .runs import HOST, STOP_REQUEST, RunDir, process_alive
 from .stats import summarize
 
 FINAL_EPOCHS = 5  # "final" return/cost: mean over the last epochs of a run
@@ -35,8 +35,9 @@ def label(config: dict) -> str:
 
 def effective_state(status: dict) -> str:
     state = status.get("state", "unknown")
-    if state == "running" and not pid_alive(status.get("pid")):
+    if state == "running" and not process_alive(status):
         return "stopped"  # killed without a chance to say so: resumable from its checkpoint
+    # (the pid is only checked where it lives: a remote Ray run by the sweep process that writes it here)
     return state
 
 
@@ -120,6 +121,11 @@ def stop_run(path) -> bool:
     status = RunDir(path).read_status()
     if effective_state(status) != "running":
         return False
+    if status.get("backend") == "ray" and status.get("sink_host") == HOST:
+        (Path(path) / STOP_REQUEST).touch()  # the sweep's writer passes it on to the worker, wherever it is
+        return True
+    if status.get("host", HOST) != HOST:
+        return False  # a process on another machine
     os.kill(int(status["pid"]), signal.SIGTERM)
     return True
 

@@ -72,7 +72,17 @@ def _cmd_sweep(args) -> int:
     )
     settings = {k: getattr(args, k) for k in ("cost_limit", "total_steps", "steps_per_epoch", "num_envs")}
     plan = plan_sweep(args.task, args.algo, runs_dir=args.runs_dir, name=args.name, **grid, **settings)
-    results = run_sweep(plan, LocalBackend(args.parallel), report=lambda line: print(line, flush=True))
+    if args.backend == "ray":
+        from .ray_backend import RayBackend
+
+        backend = RayBackend(address=args.address, cpus_per_run=args.cpus_per_run if args.cpus_per_run is not None
+                             else 1.0, max_retries=args.max_retries, parallel=args.parallel)
+    else:
+        given = [f for f, v in (("--address", args.address), ("--cpus-per-run", args.cpus_per_run)) if v is not None]
+        if given:
+            raise UsageError(f"{given[0]}: only with --backend ray")
+        backend = LocalBackend(args.parallel)
+    results = run_sweep(plan, backend, report=lambda line: print(line, flush=True))
     counts = {state: list(results.values()).count(state) for state in sorted(set(results.values()))}
     print(f"sweep {plan.name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), flush=True)
     return 0 if all(state == "finished" for state in results.values()) else 1
@@ -125,6 +135,37 @@ def _cmd_cnpg(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    """Execute notebooks/NAME.ipynb with papermill into <runs-dir>/reports/ (logic in ctrpo_core.reports)."""
+    from . import reports
+
+    if args.name is None and not args.list:
+        raise UsageError(f"report: a report name is required, one of {', '.join(reports.available())}")
+    if args.list:
+        for name in reports.available():
+            params = ", ".join(f"{k}={v['default']}" for k, v in reports.parameters(name).items()
+                               if k not in reports.RESERVED)
+            print(f"{name}: {params}")
+        return 0
+    reports.notebook_path(args.name)  # unknown name: exit 2 before anything is parsed or written
+    pairs = args.param or []
+    values = reports.parse_parameters(args.name, pairs)
+    folder = reports.prepare(args.name, values, args.runs_dir, texts=dict(pairs))
+    print(f"report {args.name}: executing into {folder}", file=sys.stderr, flush=True)
+    result = reports.execute(folder, progress=sys.stderr.isatty())
+    if result.state != "finished":
+        error = result.error
+        where = f"cell {error['cell']}" + (f" [{error['exec_count']}]" if error.get("exec_count") else "") \
+            if error.get("cell") is not None else "execution"
+        print(f"report {args.name}: {where} failed: {error.get('ename')}: {error.get('evalue')}", file=sys.stderr)
+        if error.get("traceback"):
+            print(error["traceback"], file=sys.stderr)
+        print(f"{folder}: failed (the partially executed notebook is kept there)", file=sys.stderr)
+        return 1
+    print(f"{folder}: finished in {result.duration_s:.1f} s ({result.html.name}, {result.notebook.name})", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ctrpo", description="C-TRPO Explorer command line")
     parser.add_argument("--version", action="version", version=f"ctrpo {__version__}")
@@ -160,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     cnpg.add_argument("--out", default="runs/cnpg", help="output directory (default runs/cnpg)")
     cnpg.set_defaults(func=_cmd_cnpg)
 
+    report = sub.add_parser("report", help="execute a report notebook (notebooks/NAME.ipynb) with papermill")
+    report.add_argument("name", nargs="?", help="report name (see --list)")
+    report.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                        help="set a parameter; VALUE is parsed as JSON when it can be (numbers, lists), else a string")
+    report.add_argument("--runs-dir", default="runs", help="runs folder; the report goes to RUNS_DIR/reports/ (default runs/)")
+    report.add_argument("--list", action="store_true", help="list the reports and their parameters")
+    report.set_defaults(func=_cmd_report)
+
     sweep = sub.add_parser("sweep", help="train a grid over β × b_H × δ × seeds (skips finished runs)")
     sweep.add_argument("--task", required=True, help="task id (see `ctrpo tasks`)")
     sweep.add_argument("--algo", default="c-trpo", help="algorithm (default c-trpo)")
@@ -173,7 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--num-envs", type=int, help="parallel environments per run")
     sweep.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/)")
     sweep.add_argument("--name", help="sweep name, the prefix of its run names (default sweep-TASK-ALGO)")
-    sweep.add_argument("--parallel", type=int, help="runs at a time (default: number of cores)")
+    sweep.add_argument("--parallel", type=int, help="runs at a time (default: number of cores; with ray: as the "
+                                                     "cluster's CPUs allow)")
+    sweep.add_argument("--backend", choices=["local", "ray"], default="local",
+                       help="local: one process per run on this machine (default); ray: one Ray task per run "
+                            "(needs the ray extra: pip install '.[ray]')")
+    sweep.add_argument("--address", help="ray: join the cluster at HOST:PORT (default: start a local Ray instance)")
+    sweep.add_argument("--cpus-per-run", type=float, help="ray: CPUs each run requests (default 1)")
+    sweep.add_argument("--max-retries", type=int, default=3,
+                       help="ray: retries of a run whose worker died; it resumes from its last checkpoint (default 3)")
     sweep.set_defaults(func=_cmd_sweep)
     return parser
 

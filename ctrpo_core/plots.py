@@ -123,3 +123,31 @@ def sensitivity_figures(summaries) -> list[go.Figure]:
                           margin=dict(l=40, r=10, t=40, b=30))
         figures.append(fig)
     return figures
+
+
+def recovery_figure(grid) -> go.Figure:
+    """Fraction of epochs in recovery mode against b_H, one line per β (``analysis.grid_table`` rows)."""
+    fig = go.Figure()
+    palette = qualitative.Plotly
+    if len(grid):
+        for i, (beta, g) in enumerate(grid.sort_values("bh").groupby("beta", sort=True)):
+            fig.add_trace(go.Scatter(x=g["bh"], y=g["recovery_frac"], mode="lines+markers", name=f"β={beta:g}",
+                                     line=dict(color=palette[i % len(palette)])))
+    fig.update_layout(title="recovery-mode frequency against b_H", xaxis_title="b_H",
+                      yaxis_title="fraction of epochs in recovery", height=320, margin=dict(l=40, r=10, t=40, b=30))
+    return fig
+
+
+def normalised_figure(table, names, height: int = 340) -> go.Figure:
+    """IQM with 95% CI per algorithm, one panel per normalised score (``analysis.normalised_table``)."""
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=list(names), horizontal_spacing=0.08)
+    for col, name in enumerate(names, start=1):
+        if len(table):
+            mid, low, high = table[f"{name} IQM"], table[f"{name} CI low"], table[f"{name} CI high"]
+            fig.add_trace(go.Scatter(x=mid, y=table["algo"], mode="markers", marker=dict(size=10), showlegend=False,
+                                     error_x=dict(type="data", symmetric=False, array=(high - mid).fillna(0),
+                                                  arrayminus=(mid - low).fillna(0))), row=1, col=col)
+        fig.add_vline(x=0.0 if "b − 1" in name else 1.0, line_dash="dot", line_color="grey", row=1, col=col)
+    fig.update_layout(title="across tasks: IQM over seeds × tasks, 95% stratified-bootstrap CIs", height=height,
+                      margin=dict(l=60, r=10, t=60, b=30))
+    return fig

@@ -13,14 +13,17 @@ import json
 import math
 import os
 import platform
+import socket
 import time
 from importlib import metadata
 from pathlib import Path
 
-import torch
 
 CONFIG, METRICS, STATUS, CHECKPOINT, LOG = "config.json", "metrics.csv", "status.json", "checkpoint.pt", "train.log"
 STATES = ("running", "finished", "failed", "stopped")
+HOST = socket.gethostname()  # status.json's "host" (remote runs): the machine of the process "pid"
+HEARTBEAT_S, STALE_S = 20.0, 120.0  # remote runs: "heartbeat" refreshed this often; older than STALE_S: gone
+STOP_REQUEST = ".stop-request"  # asks the writer of a remote (Ray) run to stop it (catalog.stop_run)
 
 METRIC_COLUMNS = [
     # the contract's columns
@@ -70,7 +73,33 @@ def pid_alive(pid) -> bool:
     return True
 
 
+def process_alive(status: dict) -> bool:
+    """Whether the process behind a 'running' status can still be running, as far as this machine knows.
+
+    A status names the training process ("pid"); a remote (Ray) run also its machine ("host"; local
+    runs name none: this one) and the process that writes its directory ("sink_pid" on "sink_host"),
+    which lives as long as the sweep that runs it: where that is this machine, it decides. Processes on
+    other machines cannot be checked from here: then a recent "heartbeat" (the sink refreshes it while
+    the run's task is alive) means alive.
+    """
+    if status.get("sink_host") == HOST:
+        return pid_alive(status.get("sink_pid"))
+    if status.get("host", HOST) == HOST:
+        return pid_alive(status.get("pid"))
+    beat = status.get("heartbeat", status.get("updated"))
+    return beat is None or time.time() - float(beat) < STALE_S
+
+
+def checkpoint_bytes(state: dict) -> bytes:
+    import torch  # here, not at the top: readers and the Ray sweep's writer need no torch
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
 class RunDir:
+    status_extra: dict = {}  # more keys of every status this kind of run directory writes
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
 
@@ -95,9 +124,14 @@ class RunDir:
     def write_config(self, config: dict) -> None:
         _atomic_write_bytes(self.path / CONFIG, json.dumps(config, indent=2, sort_keys=True).encode())
 
-    def write_status(self, state: str, message: str = "", **extra) -> None:
+    def write_status(self, state: str, message: str = "", **extra) -> dict:
         assert state in STATES, state
-        status = {"state": state, "pid": os.getpid(), "message": message, "updated": time.time(), **extra}
+        status = {"state": state, "pid": os.getpid(), "message": message, "updated": time.time(),
+                  **self.status_extra, **extra}
+        self.write_status_dict(status)
+        return status
+
+    def write_status_dict(self, status: dict) -> None:
         _atomic_write_bytes(self.path / STATUS, json.dumps(status).encode())
 
     def append_metrics(self, row: dict) -> None:
@@ -114,9 +148,10 @@ class RunDir:
         _atomic_write_bytes(self.path / METRICS, ("".join([header, *keep])).encode())
 
     def save_checkpoint(self, state: dict) -> None:
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        _atomic_write_bytes(self.path / CHECKPOINT, buffer.getvalue())
+        self.write_checkpoint_bytes(checkpoint_bytes(state))
+
+    def write_checkpoint_bytes(self, data: bytes) -> None:
+        _atomic_write_bytes(self.path / CHECKPOINT, data)
 
     def log(self, line: str) -> None:
         with open(self.path / LOG, "a") as f:
@@ -133,6 +168,8 @@ class RunDir:
             return {"state": "unknown", "pid": None, "message": "no status.json", "updated": None}
 
     def load_checkpoint(self) -> dict:
+        import torch
+
         return torch.load(self.path / CHECKPOINT, weights_only=True)
 
     def _metric_lines(self) -> tuple[str, list[str]]:

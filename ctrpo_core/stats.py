@@ -23,15 +23,21 @@ def iqm(values) -> float:
 def bootstrap_ci(samples, statistic=None, reps: int = 2000, confidence: float = 0.95, seed: int = 0):
     """Percentile-bootstrap CI of ``statistic`` (default: the IQM).
 
-    ``samples`` is either a 1-D array of runs (one task) or a list of 1-D arrays, one per task:
-    then each replicate resamples runs within every task (stratified bootstrap) and applies
-    ``statistic`` to all resampled values together. ``statistic`` maps a (reps, n) array to
+    ``samples`` is a 1-D array of runs (one task), a list of 1-D arrays (one per task; lengths may
+    differ) or a 2-D array laid out as rliable's score matrix, runs × tasks (one column per task).
+    With several tasks each replicate resamples runs within every task (stratified bootstrap) and
+    applies ``statistic`` to all resampled values together. ``statistic`` maps a (reps, n) array to
     (reps,) values along axis 1; all replicates are drawn and evaluated at once. Returns (low, high).
     """
     statistic = statistic or (lambda values: _stats.trim_mean(values, 0.25, axis=1))
-    strata = [np.asarray(samples, dtype=float)] if np.ndim(samples[0]) == 0 else [np.asarray(s, dtype=float) for s in samples]
+    if isinstance(samples, (list, tuple)) and len(samples) and np.ndim(samples[0]) > 0:
+        strata = [np.asarray(s, dtype=float).ravel() for s in samples]
+    elif np.ndim(samples) == 2:  # runs × tasks: a column per task (was taken row-wise before)
+        strata = list(np.asarray(samples, dtype=float).T)
+    else:  # one task (also a pandas Series, whatever its index)
+        strata = [np.asarray(samples, dtype=float).ravel()]
     strata = [s[~np.isnan(s)] for s in strata]
-    if any(s.size == 0 for s in strata):
+    if not strata or any(s.size == 0 for s in strata):
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     resampled = np.concatenate([s[rng.integers(0, s.size, (reps, s.size))] for s in strata], axis=1)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ConfigError, TrainConfig, resolve, validate_name
-from .runs import RunDir, pid_alive
+from .runs import RunDir, process_alive
 
 
 def parse_list(param: str, text: str, kind=float) -> list:
@@ -63,7 +63,7 @@ def run_state(cfg: TrainConfig) -> str:
     status = run.read_status()
     if status.get("state") == "finished":
         return "finished"
-    if status.get("state") == "running" and pid_alive(status.get("pid")) and status.get("pid") != os.getpid():
+    if status.get("state") == "running" and process_alive(status) and status.get("pid") != os.getpid():
         return "running"
     return "resumable" if (run.path / "checkpoint.pt").exists() else "new"
 
@@ -138,8 +138,9 @@ def run_sweep(plan: SweepPlan, backend=None, report=print) -> dict[str, str]:
             results[cfg.name] = "running elsewhere"
         else:
             jobs.append((cfg, state))
+    how = backend.describe() if hasattr(backend, "describe") else f"{getattr(backend, 'parallel', '?')} at a time"
     report(f"sweep {plan.name}: {len(plan.configs)} runs, {len(plan.configs) - len(jobs)} already done "
-           f"or running, {len(jobs)} to run, {getattr(backend, 'parallel', '?')} at a time")
+           f"or running, {len(jobs)} to run, {how}")
     results.update(backend.run(jobs, report))
     return results
 
@@ -163,8 +164,27 @@ def list_sweeps(runs_dir) -> list[str]:
 
 
 def launch_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs", name: str | None = None,
-                 parallel: int | None = None, **settings) -> SweepPlan:
-    """Validate the grid, then run ``ctrpo sweep`` as a detached background process."""
+                 parallel: int | None = None, backend: str = "local", address: str | None = None,
+                 **settings) -> SweepPlan:
+    """Validate the grid, then run ``ctrpo sweep`` as a detached background process.
+
+    ``backend="ray"`` runs it on Ray: a local instance, or the cluster at ``address`` (HOST:PORT)."""
+    if backend not in ("local", "ray"):
+        raise ConfigError("--backend", f"must be 'local' or 'ray', got {backend!r}")
+    if backend == "ray":
+        import importlib.util
+
+        from .ray_backend import INSTALL_HINT, check_address
+
+        try:
+            found = importlib.util.find_spec("ray") is not None
+        except ValueError:  # sys.modules["ray"] is None
+            found = False
+        if not found:
+            raise ConfigError("--backend", f"ray: {INSTALL_HINT}")
+        check_address(address or None)
+    elif address:
+        raise ConfigError("--address", "only with the ray backend")
     plan = plan_sweep(task, algo, betas, bhs, deltas, seeds, runs_dir=runs_dir, name=name, **settings)
     join = lambda values: ",".join(repr(v) for v in values)
     args = ["--task", task, "--algo", algo, "--beta", join(betas), "--bh", join(bhs), "--seeds", join(seeds),
@@ -173,6 +193,8 @@ def launch_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs
         args += ["--delta", join(deltas)]
     if parallel:
         args += ["--parallel", str(parallel)]
+    if backend == "ray":
+        args += ["--backend", "ray"] + (["--address", address] if address else [])
     for key, value in settings.items():
         if value is not None:
             args += [f"--{key.replace('_', '-')}", str(value)]

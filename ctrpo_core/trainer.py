@@ -61,8 +61,10 @@ def open_resumable(path) -> RunDir:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, run: RunDir, resume: bool = False,
-                 progress: bool | None = None, stop_event: threading.Event | None = None):
+                 progress: bool | None = None, stop_event: threading.Event | None = None,
+                 env_workers: int | None = None):
         self.cfg, self.run, self.resume = cfg, run, resume
+        self.env_workers = env_workers  # Safety-Gymnasium worker processes (None: up to one per core)
         # progress: True → progress bar, None → a bar on a terminal and plain lines otherwise,
         # False → quiet (lines still go to train.log)
         self.progress = progress
@@ -114,7 +116,8 @@ class Trainer:
         torch.set_num_threads(cfg.torch_threads)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
-        self.env = make_vec_env(cfg.task, cfg.num_envs, cfg.seed, max_episode_steps=cfg.max_episode_steps)
+        self.env = make_vec_env(cfg.task, cfg.num_envs, cfg.seed, max_episode_steps=cfg.max_episode_steps,
+                                num_workers=self.env_workers)
         try:
             self.algo = make_algorithm(cfg, self.env)
             self.algo.should_stop = self.stop_event.is_set

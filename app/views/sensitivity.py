@@ -9,7 +9,8 @@ from ctrpo_core.plots import sensitivity_figures
 from ctrpo_core.sweep import launch_sweep, list_sweeps, parse_list, sweep_manifest
 
 st.title("Sensitivity")
-st.caption("A grid over β × b_H (× δ) × seeds on one task, run locally with at most one process per core.")
+st.caption("A grid over β × b_H (× δ) × seeds on one task, run locally with at most one process per core, "
+           "or on Ray (a local instance, or a cluster: see the README) with the results written here.")
 runs_dir = default_runs_dir()
 
 with st.form("sweep"):
@@ -28,16 +29,24 @@ with st.form("sweep"):
     err_steps = c1.empty()
     name = c2.text_input("Sweep name (prefix of its runs)", "", key="sw_name")
     err_name = c2.empty()
+    backend = c1.radio("Backend", ["local", "ray"], horizontal=True, key="sw_backend",
+                       help="local: one process per core here; ray: one Ray task per run (needs the ray extra).")
+    err_backend = c1.empty()
+    address = c2.text_input("Ray cluster address (empty: a local Ray instance)", "", key="sw_address",
+                            placeholder="HOST:PORT of the head", help="Only with the ray backend.")
+    err_address = c2.empty()
     submitted = st.form_submit_button("Launch sweep", type="primary")
 
 if submitted:
     fields = {"--beta": err_beta, "--bh": err_bh, "--delta": err_delta, "--seeds": err_seeds,
-              "--total-steps": err_steps, "--steps-per-epoch": err_steps, "--name": err_name}
+              "--total-steps": err_steps, "--steps-per-epoch": err_steps, "--name": err_name,
+              "--backend": err_backend, "--address": err_address}
     try:
         plan = launch_sweep(task, algo, parse_list("--beta", betas), parse_list("--bh", bhs),
                             parse_list("--delta", deltas) if deltas.strip() else [None],
                             parse_list("--seeds", seeds, int), runs_dir=str(runs_dir), name=name.strip() or None,
-                            parallel=os.cpu_count(), total_steps=int(total) or None)
+                            parallel=os.cpu_count() if backend == "local" else None, total_steps=int(total) or None,
+                            backend=backend, address=address.strip() or None)
     except ConfigError as exc:
         fields.get(exc.param, st).error(str(exc))
     else:

@@ -1,0 +1,297 @@
+"""`ctrpo sweep --backend ray` on a local Ray instance with 2 CPUs (started once for the module):
+the same run directories as the local backend, a killed worker resumes from its checkpoint, a sweep
+whose driver died resumes, no Ray means exit 2 with an install hint, and the Sensitivity page
+launches a Ray sweep whose runs the app shows like local ones."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+ray = pytest.importorskip("ray", reason="the ray extra (requirements/ray.txt; `make test` installs it)")
+
+from conftest import ROOT, run_cli  # noqa: E402
+from ctrpo_core import catalog, cli  # noqa: E402
+from ctrpo_core.ray_backend import RayBackend, init_ray  # noqa: E402
+from ctrpo_core.runs import HOST, RunDir  # noqa: E402
+from ctrpo_core.sweep import plan_sweep, run_sweep  # noqa: E402
+
+GRID = ["sweep", "--task", "GridHazard-v0", "--beta", "0.1,1", "--bh", "0.8,1", "--seeds", "0",
+        "--total-steps", "1000", "--steps-per-epoch", "500", "--num-envs", "4", "--name", "grid", "--runs-dir", "runs"]
+NAMES = ["grid_beta0.1_bh0.8_delta0.02_s0", "grid_beta0.1_bh1_delta0.02_s0",
+         "grid_beta1_bh0.8_delta0.02_s0", "grid_beta1_bh1_delta0.02_s0"]
+TIMING = ["time_s", "steps_per_s"]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    started = init_ray(num_cpus=2)  # the same local start as `ctrpo sweep --backend ray` (loopback only)
+    assert ray.cluster_resources()["CPU"] == 2
+    yield
+    if started:
+        ray.shutdown()
+
+
+def run_names(runs):
+    return sorted(p.name for p in runs.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def same_tensors(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_tensors(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_tensors(x, y) for x, y in zip(a, b))
+    if isinstance(a, torch.Tensor):
+        return torch.equal(a, b)
+    return a == b
+
+
+def test_stop_run_of_a_remote_run_never_signals_a_local_pid(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.create({"task": "GridHazard-v0"})
+    run.write_status_dict({"state": "running", "pid": os.getpid(), "message": "", "updated": time.time(),
+                           "host": "worker-elsewhere", "backend": "ray"})
+    assert catalog.stop_run(run.path) is False  # our own pid, but on "another machine": left alone
+    run.write_status_dict({**run.read_status(), "sink_host": HOST, "sink_pid": os.getpid()})
+    assert catalog.stop_run(run.path) is True and (run.path / ".stop-request").exists()
+
+
+def test_without_ray_the_ray_backend_exits_2_with_an_install_hint(tmp_path):
+    script = ("import sys; sys.modules['ray'] = None\n"  # `import ray` fails as if it were not installed
+              "from ctrpo_core.cli import main\n"
+              f"sys.exit(main({GRID + ['--runs-dir', str(tmp_path / 'runs'), '--backend', 'ray']!r}))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "--backend" in result.stderr and "pip install '.[ray]'" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("flags,param", [(["--address", "127.0.0.1:6379"], "--address"),
+                                         (["--backend", "ray", "--address", "ray://head:10001"], "--address"),
+                                         (["--backend", "ray", "--address", "nohost"], "--address"),
+                                         (["--backend", "ray", "--cpus-per-run", "0"], "--cpus-per-run"),
+                                         (["--backend", "spark"], "--backend")])
+def test_bad_backend_options_exit_2(tmp_path, flags, param):
+    result = run_cli(*GRID[:-1], tmp_path / "runs", *flags)
+    assert result.returncode == 2 and param in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_sensitivity_page_launches_a_ray_sweep_and_live_shows_its_runs(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    runs_dir = tmp_path / "runs"
+    monkeypatch.setenv("CTRPO_RUNS_DIR", str(runs_dir))
+    main = str(ROOT / "app" / "main.py")
+    at = AppTest.from_file(main, default_timeout=60).run().switch_page("views/sensitivity.py").run()
+    assert not at.exception
+    assert at.radio(key="sw_backend").options == ["local", "ray"] and at.radio(key="sw_backend").value == "local"
+    at.radio(key="sw_backend").set_value("ray")
+    at.text_input(key="sw_address").set_value("ray://nowhere:10001")
+    at.button[0].click().run()
+    assert any("--address" in e.value for e in at.error) and not runs_dir.exists()
+    at.text_input(key="sw_address").set_value("")
+    for key, value in (("sw_beta", "1"), ("sw_bh", "1"), ("sw_seeds", "0"), ("sw_name", "rayapp")):
+        at.text_input(key=key).set_value(value)
+    at.number_input(key="sw_steps").set_value(2000)
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    run = RunDir(runs_dir / "rayapp_beta1_bh1_delta0.02_s0")
+    deadline = time.time() + 150
+    while time.time() < deadline and not (run.is_run() and run.read_status().get("state") == "finished"):
+        time.sleep(0.5)
+    log = runs_dir / ".sweeps" / "rayapp.log"
+    assert run.read_status()["state"] == "finished", log.read_text() if log.exists() else "no log"
+    assert run.read_status()["backend"] == "ray" and "on a local Ray instance" in log.read_text()
+    live = AppTest.from_file(main, default_timeout=60).run().switch_page("views/live.py").run()
+    assert not live.exception
+    table = live.dataframe[0].value
+    assert table.loc[table.name == run.name, "state"].tolist() == ["finished"]
+    compare = AppTest.from_file(main, default_timeout=60).run().switch_page("views/compare.py").run()
+    assert not compare.exception and len(compare.get("plotly_chart")) == 3
+
+
+def test_a_sweep_joins_a_cluster_by_address_and_its_runs_come_home_from_another_node(tmp_path, monkeypatch):
+    from ray._private import ray_constants
+    from ray.cluster_utils import Cluster
+
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # every node on the loopback address
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})  # the driver's node: no CPUs
+    try:
+        cluster.add_node(num_cpus=2)  # a worker node: every task runs there
+        address = cluster.address
+        result = run_cli(*GRID[:-1], tmp_path / "runs", "--backend", "ray", "--address", address, timeout=180)
+    finally:
+        cluster.shutdown()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"on the Ray cluster at {address}" in result.stdout and "sweep grid: 4 finished" in result.stdout
+    for name in NAMES:
+        run = RunDir(tmp_path / "runs" / name)
+        status = run.read_status()
+        assert status["state"] == "finished" and run.read_metrics().epoch.tolist() == [1, 2]
+        assert status["node"] != status["sink_node"]  # trained on one node, written home by another
+
+
+def test_ray_sweep_writes_the_same_runs_as_the_local_backend(tmp_path, ray_cluster, monkeypatch, capsys):
+    (tmp_path / "local").mkdir()
+    (tmp_path / "ray").mkdir()
+    local = run_cli(*GRID, "--parallel", "2", cwd=tmp_path / "local")
+    assert local.returncode == 0, local.stdout + local.stderr
+    monkeypatch.chdir(tmp_path / "ray")  # the same relative --runs-dir, so config.json matches too
+    assert cli.main([*GRID, "--backend", "ray"]) == 0
+    out = capsys.readouterr().out
+    assert "on a local Ray instance, 1 CPU per run" in out and "sweep grid: 4 finished" in out
+    local_runs, ray_runs = tmp_path / "local" / "runs", tmp_path / "ray" / "runs"
+    assert run_names(local_runs) == run_names(ray_runs) == NAMES
+    for name in NAMES:
+        a, b = RunDir(local_runs / name), RunDir(ray_runs / name)
+        assert a.read_config() == b.read_config()
+        ma, mb = a.read_metrics(), b.read_metrics()
+        assert mb.epoch.tolist() == [1, 2]
+        pd.testing.assert_frame_equal(ma.drop(columns=TIMING), mb.drop(columns=TIMING), check_exact=True)
+        sa, sb = a.read_status(), b.read_status()
+        assert sa["state"] == sb["state"] == "finished" and sb["backend"] == "ray" and sb["host"] == HOST
+        assert sb["sink_host"] == HOST and "heartbeat" in sb and "host" not in sa
+        assert {"state", "pid", "message", "updated"} <= set(sb)
+        ca, cb = a.load_checkpoint(), b.load_checkpoint()  # checkpoints came home
+        assert cb["epoch"] == 2 and same_tensors(ca["algo"], cb["algo"])
+        assert (ray_runs / name / "train.log").read_text().count("epoch") == 2
+        assert catalog.summarize_run(b.path)["state"] == "finished"
+    # a second sweep skips the finished runs and never starts a task
+    assert cli.main([*GRID, "--backend", "ray"]) == 0
+    out = capsys.readouterr().out
+    assert "4 already done" in out and "queued" not in out
+
+
+def test_a_killed_worker_is_retried_and_the_run_resumes_from_its_checkpoint(tmp_path, ray_cluster):
+    epochs = 40
+    plan = plan_sweep("PointHazard-v0", "c-trpo", [1.0], [0.8], [None], [0, 1], runs_dir=tmp_path / "runs",
+                      name="kill", total_steps=epochs * 1000, steps_per_epoch=1000, num_envs=4)
+    lines, results = [], {}
+    sweep = threading.Thread(target=lambda: results.update(run_sweep(plan, RayBackend(max_retries=2), lines.append)))
+    sweep.start()
+    victim = RunDir(tmp_path / "runs" / plan.configs[0].name)
+    deadline, killed = time.time() + 120, None
+    while time.time() < deadline and killed is None:
+        status = victim.read_status() if (victim.path / "status.json").exists() else {}
+        if status.get("state") == "running" and status.get("epoch", 0) >= 3:
+            assert status["pid"] != os.getpid() and status["backend"] == "ray"
+            os.kill(status["pid"], signal.SIGKILL)  # the worker process of the task
+            killed = status["epoch"]
+        time.sleep(0.02)
+    assert killed is not None and killed < epochs, "the run never reached epoch 3 while running"
+    sweep.join(timeout=150)
+    assert not sweep.is_alive()
+    assert results == {c.name: "finished" for c in plan.configs}, lines
+    assert any(f"started {victim.name} (resumed at epoch" in line and "attempt 2" in line for line in lines), lines
+    metrics = victim.read_metrics()
+    assert metrics.epoch.tolist() == list(range(1, epochs + 1))  # each epoch exactly once
+    assert metrics.total_steps.tolist() == [1000 * e for e in range(1, epochs + 1)]
+    assert victim.read_status()["state"] == "finished" and victim.load_checkpoint()["epoch"] == epochs
+    log = (victim.path / "train.log").read_text()
+    resumed = re.search(r"resuming from the driver's checkpoint at epoch (\d+)", log)
+    assert resumed and 3 <= int(resumed.group(1)) <= killed  # not from scratch
+    after = [int(m) for m in re.findall(r"epoch (\d+)/", log[resumed.end():])]
+    assert after == list(range(int(resumed.group(1)) + 1, epochs + 1))
+
+
+def test_a_sweep_whose_driver_died_resumes_and_status_liveness_follows_the_host(tmp_path, ray_cluster, capsys):
+    runs = tmp_path / "runs"
+    args = ["sweep", "--task", "GridHazard-v0", "--beta", "1", "--bh", "1", "--seeds", "3", "--total-steps", "1000",
+            "--steps-per-epoch", "500", "--num-envs", "4", "--name", "d", "--runs-dir", str(runs), "--backend", "ray"]
+    assert cli.main(args) == 0
+    run = RunDir(runs / "d_beta1_bh1_delta0.02_s3")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    # the driver died mid-run: its status says running, on a worker elsewhere, written by a sink now gone
+    run.write_config({**run.read_config(), "total_steps": 1500, "epochs": 3})
+    remote = {"state": "running", "pid": 12345, "message": "", "updated": time.time(), "host": "worker-elsewhere",
+              "backend": "ray", "epoch": 2, "epochs": 3}
+    run.write_status_dict({**remote, "sink_host": HOST, "sink_pid": int(dead)})
+    assert catalog.effective_state(run.read_status()) == "stopped"
+    assert catalog.effective_state({**remote, "sink_host": HOST, "sink_pid": os.getpid()}) == "running"
+    assert catalog.effective_state(remote) == "running"  # a pid on another machine is not checked here...
+    old = time.time() - 1000  # ...but its heartbeat must be recent
+    assert catalog.effective_state({**remote, "updated": old}) == "stopped"
+    assert catalog.effective_state({**remote, "updated": old, "heartbeat": time.time()}) == "running"
+    assert catalog.effective_state({**remote, "host": HOST, "pid": int(dead)}) == "stopped"
+    capsys.readouterr()
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "queued d_beta1_bh1_delta0.02_s3 (resume)" in out and "(resumed at epoch 2)" in out
+    assert run.read_metrics().epoch.tolist() == [1, 2, 3] and run.read_status()["state"] == "finished"
+
+
+def test_stop_from_the_app_and_from_the_driver_checkpoints_and_stops_the_runs(tmp_path, ray_cluster):
+    plan = plan_sweep("PointHazard-v0", "c-trpo", [1.0], [0.8], [None], [0, 1, 2], runs_dir=tmp_path / "runs",
+                      name="stop", total_steps=200_000, steps_per_epoch=1000, num_envs=4)
+    backend, results = RayBackend(), {}
+    sweep = threading.Thread(target=lambda: results.update(run_sweep(plan, backend, lambda line: None)))
+    sweep.start()
+    first, second, third = (RunDir(tmp_path / "runs" / c.name) for c in plan.configs)
+
+    def wait_until(check, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline and not check():
+            time.sleep(0.05)
+        assert check()
+
+    epoch_of = lambda run: run.read_status().get("epoch", 0) if (run.path / "status.json").exists() else 0
+    wait_until(lambda: epoch_of(first) >= 2 and epoch_of(second) >= 2)
+    assert catalog.stop_run(first.path) is True  # the Live page's Stop: passed on by the sweep's sink
+    wait_until(lambda: first.read_status()["state"] == "stopped")
+    backend.stopping = True  # as the driver's SIGINT/SIGTERM handler does
+    sweep.join(timeout=60)
+    assert not sweep.is_alive()
+    assert results[first.name] == results[second.name] == "stopped"
+    assert results.get(third.name, "stopped") == "stopped"  # or never started
+    for run in (first, second):
+        status = run.read_status()
+        assert status["state"] == "stopped" and "stopped by request" in status["message"]
+        assert run.read_metrics().epoch.tolist() == list(range(1, status["epoch"] + 1)) and status["epoch"] < 200
+        assert run.load_checkpoint()["epoch"] == status["epoch"]
+
+
+def test_a_run_that_fails_for_its_own_reasons_is_reported_failed_and_not_retried(tmp_path, ray_cluster):
+    plan = plan_sweep("GridHazard-v0", "c-trpo", [1.0], [1.0], [None], [0, 1, 2], runs_dir=tmp_path / "runs",
+                      name="fail", total_steps=1000, steps_per_epoch=500, num_envs=4)
+    plan.configs[0].critic_lr = 1e30  # the critics blow up: non-finite loss, the trainer says 'failed'
+    plan.configs[1].hidden = ("x",)  # the network cannot be built: the task raises
+    lines = []
+    results = run_sweep(plan, RayBackend(max_retries=3), lines.append)
+    nan, exc, ok = (c.name for c in plan.configs)
+    assert results == {nan: "failed", exc: "failed", ok: "finished"}, lines
+    assert not any("attempt 2" in line for line in lines), lines  # no retry of either
+    status = RunDir(tmp_path / "runs" / nan).read_status()
+    assert status["state"] == "failed" and "non-finite" in status["message"]
+
+
+def test_the_sink_keeps_heartbeats_and_drops_a_stale_attempt(tmp_path, monkeypatch):
+    from ctrpo_core import ray_backend
+
+    sink = ray_backend.RunSink(str(tmp_path))  # the actor's class, used directly
+    token, copy = sink.claim("r", "worker-1", 11)
+    assert copy == {} and sink.create("r", token, {"task": "GridHazard-v0"})
+    status = {"state": "running", "pid": 11, "message": "", "updated": 0.0, "host": "worker-1", "backend": "ray"}
+    assert sink.write_status("r", token, status)
+    first = RunDir(tmp_path / "r").read_status()
+    assert first["sink_host"] == HOST and first["sink_pid"] == os.getpid() and first["heartbeat"] > 0
+    monkeypatch.setattr(ray_backend, "HEARTBEAT_S", 0.0)
+    time.sleep(0.01)
+    assert sink.should_stop("r", token) is False
+    assert RunDir(tmp_path / "r").read_status()["heartbeat"] > first["heartbeat"]
+    # a new attempt claims the run (no checkpoint yet: it starts afresh); the old one is told to stop
+    second, copy = sink.claim("r", "worker-2", 22)
+    assert copy == {} and not (tmp_path / "r").exists() and second != token
+    assert sink.should_stop("r", token) is True and sink.log("r", token, "stale") is False
+    assert sink.drain_events() == ["started r (new) on worker-1, pid 11", "started r (new, attempt 2) on worker-2, pid 22"]
