@@ -97,17 +97,9 @@ def make_backend(parallel: int | None = 1):
 def run_configs(configs: list[TrainConfig], parallel: int | None = 1, report=print) -> dict[str, str]:
     """Train every config that has not finished (see :func:`make_backend` for ``parallel``), resuming
     stopped runs; returns {run name: state}."""
-    from .sweep import run_state
+    from .sweep import pending_jobs
 
-    results, jobs = {}, []
-    for cfg in configs:
-        state = run_state(cfg)
-        if state == "finished":
-            results[cfg.name] = "finished"
-        elif state == "running":
-            results[cfg.name] = "running elsewhere"
-        else:
-            jobs.append((cfg, state))
+    results, jobs = pending_jobs(configs)
     backend = make_backend(parallel)
     report(f"{len(configs)} runs: {len(configs) - len(jobs)} reused from {Path(configs[0].runs_dir) if configs else '-'}, "
            f"{len(jobs)} to train, {backend.parallel} at a time")

@@ -166,6 +166,15 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _add_run_options(parser) -> None:
+    """The size and place of each run, shared by `train` and `sweep`."""
+    parser.add_argument("--cost-limit", type=float, help="cost limit b > 0 (default: the task's)")
+    parser.add_argument("--total-steps", type=int, help="environment steps per run")
+    parser.add_argument("--steps-per-epoch", type=int, help="environment steps per epoch")
+    parser.add_argument("--num-envs", type=int, help="parallel environments per run")
+    parser.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ctrpo", description="C-TRPO Explorer command line")
     parser.add_argument("--version", action="version", version=f"ctrpo {__version__}")
@@ -183,12 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--bh", type=float, help="hysteresis fraction b_H in (0, 1] (C-TRPO; default 0.8)")
     train.add_argument("--barrier", choices=["entropy", "log"], help="barrier form φ (C-TRPO; default entropy)")
     train.add_argument("--delta", type=float, help="trust radius δ > 0")
-    train.add_argument("--cost-limit", type=float, help="cost limit b > 0 (default: the task's)")
-    train.add_argument("--total-steps", type=int, help="environment steps in all")
-    train.add_argument("--steps-per-epoch", type=int, help="environment steps per epoch")
-    train.add_argument("--num-envs", type=int, help="parallel environments")
+    _add_run_options(train)
     train.add_argument("--seed", type=int, help="random seed (default 0)")
-    train.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/)")
     train.add_argument("--name", help="run directory name (default: task_algo_seed_time)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run")
     train.set_defaults(func=_cmd_train)
@@ -216,11 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--bh", default="0.8", help="comma list of b_H values (default 0.8)")
     sweep.add_argument("--delta", help="comma list of δ values (default: the task's δ)")
     sweep.add_argument("--seeds", default="0", help="comma list of seeds (default 0)")
-    sweep.add_argument("--cost-limit", type=float, help="cost limit b (default: the task's)")
-    sweep.add_argument("--total-steps", type=int, help="environment steps per run")
-    sweep.add_argument("--steps-per-epoch", type=int, help="environment steps per epoch")
-    sweep.add_argument("--num-envs", type=int, help="parallel environments per run")
-    sweep.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/)")
+    _add_run_options(sweep)
     sweep.add_argument("--name", help="sweep name, the prefix of its run names (default sweep-TASK-ALGO)")
     sweep.add_argument("--parallel", type=int, help="runs at a time (default: number of cores; with ray: as the "
                                                      "cluster's CPUs allow)")

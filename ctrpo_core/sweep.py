@@ -125,12 +125,11 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def run_sweep(plan: SweepPlan, backend=None, report=print) -> dict[str, str]:
-    """Run every point that is not finished; returns {run name: final state}."""
-    backend = backend or LocalBackend()
-    write_manifest(plan)
+def pending_jobs(configs: list[TrainConfig]) -> tuple[dict[str, str], list[tuple[TrainConfig, str]]]:
+    """Split configs into those already settled ({name: 'finished' | 'running elsewhere'}) and the
+    (config, 'new' | 'resumable') jobs still to run."""
     results, jobs = {}, []
-    for cfg in plan.configs:
+    for cfg in configs:
         state = run_state(cfg)
         if state == "finished":
             results[cfg.name] = "finished"
@@ -138,6 +137,14 @@ def run_sweep(plan: SweepPlan, backend=None, report=print) -> dict[str, str]:
             results[cfg.name] = "running elsewhere"
         else:
             jobs.append((cfg, state))
+    return results, jobs
+
+
+def run_sweep(plan: SweepPlan, backend=None, report=print) -> dict[str, str]:
+    """Run every point that is not finished; returns {run name: final state}."""
+    backend = backend or LocalBackend()
+    write_manifest(plan)
+    results, jobs = pending_jobs(plan.configs)
     how = backend.describe() if hasattr(backend, "describe") else f"{getattr(backend, 'parallel', '?')} at a time"
     report(f"sweep {plan.name}: {len(plan.configs)} runs, {len(plan.configs) - len(jobs)} already done "
            f"or running, {len(jobs)} to run, {how}")
