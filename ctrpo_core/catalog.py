@@ -1,7 +1,8 @@
 """What the app and notebooks know about the runs folder: summaries, curves, comparisons, controls.
 
-Everything is rebuilt from the run directories on each call, so runs survive the app and a run
-directory deleted or damaged under it becomes a 'damaged' row instead of an exception.
+Everything is rebuilt from the run directories on each call (files are re-read when they change),
+so runs survive the app and a run directory deleted or damaged under it becomes a 'damaged' row
+instead of an exception.
 """
 
 from __future__ import annotations
@@ -41,13 +42,41 @@ def effective_state(status: dict) -> str:
     return state
 
 
+_READ_CACHE: dict[str, tuple] = {}
+_CACHE_LIMIT = 4096
+
+
+def _signature(run: RunDir) -> tuple:
+    out = []
+    for name in ("config.json", "status.json", "metrics.csv"):
+        try:
+            st = (run.path / name).stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
+def read_run_files(path) -> tuple[dict, dict, pd.DataFrame]:
+    """config, status and metrics of a run, re-read only when one of its files changed: the Live
+    page asks every second for every run, and most of them have not moved."""
+    run = RunDir(path)
+    key, signature = str(run.path), _signature(run)
+    cached = _READ_CACHE.get(key)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    files = (run.read_config(), run.read_status(), run.read_metrics())
+    if len(_READ_CACHE) >= _CACHE_LIMIT:
+        _READ_CACHE.clear()
+    _READ_CACHE[key] = (signature, files)
+    return files
+
+
 def summarize_run(path) -> dict:
     run = RunDir(path)
     row = {"name": run.name, "path": str(run.path)}
     try:
-        config = run.read_config()
-        status = run.read_status()
-        metrics = run.read_metrics()
+        config, status, metrics = read_run_files(run.path)
     except Exception as exc:  # deleted or damaged under us
         return {**row, "state": "damaged", "message": f"{type(exc).__name__}: {exc}"}
     row.update({k: config.get(k) for k in CONFIG_KEYS})
@@ -87,7 +116,7 @@ def load_curves(paths) -> pd.DataFrame:
     for path in paths:
         run = RunDir(path)
         try:
-            config, metrics = run.read_config(), run.read_metrics()
+            config, _, metrics = read_run_files(run.path)
         except Exception:
             continue
         metrics = metrics.assign(run=run.name, label=label(config), **{k: config.get(k) for k in CONFIG_KEYS})
