@@ -29,6 +29,7 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/env_throughput.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/app_perf.py
+	$(PY) benchmarks/cnpg_toy.py
 
 clean-venv:
 	rm -rf $(VENV)
