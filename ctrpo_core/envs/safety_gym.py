@@ -99,19 +99,24 @@ class _SliceEnvs:
         rows = self.rows
         scaled = self.low + (np.clip(rows["actions"], -1.0, 1.0) + 1.0) * 0.5 * (self.high - self.low)
         self.elapsed += 1
-        for i, env in enumerate(self.envs):
+        limit = self.max_episode_steps
+        results, ended = [], []
+        for i, env in enumerate(self.envs):  # plain lists here, one array write per field below
             obs, reward, cost, terminated, truncated, _ = env.step(scaled[i])
-            if self.max_episode_steps is not None and self.elapsed[i] >= self.max_episode_steps:
+            if limit is not None and self.elapsed[i] >= limit:
                 truncated = not terminated
-            rows["reward"][i], rows["cost"][i] = reward, cost
-            rows["terminated"][i], rows["truncated"][i] = terminated, truncated
             if terminated or truncated:
-                rows["final_obs"][i] = obs
+                ended.append((i, obs))
                 obs, _ = env.reset()
                 self.elapsed[i] = 0
-            else:
-                rows["final_obs"][i] = 0.0
-            rows["obs"][i] = obs
+            results.append((obs, reward, cost, terminated, truncated))
+        obs, reward, cost, terminated, truncated = zip(*results)
+        rows["obs"][:] = np.stack(obs)
+        rows["reward"][:], rows["cost"][:] = reward, cost
+        rows["terminated"][:], rows["truncated"][:] = terminated, truncated
+        rows["final_obs"][:] = 0.0
+        for i, last in ended:
+            rows["final_obs"][i] = last
 
     def close(self) -> None:
         for env in self.envs:
