@@ -29,6 +29,16 @@ def randomise(module: nn.Module, scale: float = 0.5, seed: int = 0) -> None:
             p.add_(scale * torch.randn(p.shape, generator=gen, dtype=p.dtype))
 
 
+def distribution_at(policy: nn.Module, theta: torch.Tensor, obs: torch.Tensor):
+    """π_θ(·|obs) for a flat parameter vector θ (same order as trust_region.flat_params)."""
+    params, offset = {}, 0
+    for name, p in policy.named_parameters():
+        params["policy." + name] = theta[offset:offset + p.numel()].view_as(p)
+        offset += p.numel()
+    assert offset == theta.numel()
+    return torch.func.functional_call(DistOf(policy), params, (obs,))
+
+
 class DistOf(nn.Module):
     """Wraps a policy so torch.func.functional_call can return its distribution."""
 

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from conftest import DistOf as _DistOf, randomise
+from conftest import distribution_at, randomise
 from torch import nn
 
 from ctrpo_core.algos import make_algorithm
@@ -53,16 +53,6 @@ def derivatives(alpha: float, budget: float, form: str):
     return value.item(), d1.item(), d2.item()
 
 
-
-
-def distribution_at(policy: nn.Module, theta: torch.Tensor, obs: torch.Tensor):
-    """π_θ(·|obs) for a flat parameter vector θ (same order as trust_region.flat_params)."""
-    params, offset = {}, 0
-    for name, p in policy.named_parameters():
-        params["policy." + name] = theta[offset:offset + p.numel()].view_as(p)
-        offset += p.numel()
-    assert offset == theta.numel()
-    return torch.func.functional_call(_DistOf(policy), params, (obs,))
 
 
 def reference_kl(policy, old, new) -> torch.Tensor:

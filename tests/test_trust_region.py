@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from conftest import DistOf as _DistOf, randomise
+from conftest import distribution_at, randomise
 from torch import nn
 
 from ctrpo_core.algos import make_algorithm
@@ -23,15 +23,6 @@ from ctrpo_core.envs import make_vec_env
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def distribution_at(policy, theta, obs):
-    params, offset = {}, 0
-    for name, p in policy.named_parameters():
-        params["policy." + name] = theta[offset:offset + p.numel()].view_as(p)
-        offset += p.numel()
-    assert offset == theta.numel()
-    return torch.func.functional_call(_DistOf(policy), params, (obs,))
 
 
 def reference_kl(policy, old, new):
