@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ctrpo_core import lifecycle
 from ctrpo_core.config import resolve
-from ctrpo_core.trainer import Trainer, prepare_new_run
 
 RESULTS = Path(__file__).parent / "results"
 PAPER_TASKS = ["SafetyAntVelocity-v1", "SafetyHalfCheetahVelocity-v1", "SafetyHopperVelocity-v1",
@@ -37,9 +37,9 @@ def train_speed(task: str, algo: str, epochs: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = resolve(task, algo, runs_dir=tmp, name="bench")
         cfg.total_steps = cfg.steps_per_epoch * epochs
-        run = prepare_new_run(cfg)
+        run = lifecycle.create(cfg)
         cpu, wall = time.process_time(), time.perf_counter()
-        state = Trainer(cfg, run, progress=False, env_workers=1).execute()
+        state = lifecycle.train(run.path, env_workers=1)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         assert state == "finished", run.read_status()
         steps = int(run.read_metrics().total_steps.iloc[-1])

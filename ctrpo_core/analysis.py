@@ -8,8 +8,6 @@ ones and trains only the rest; a change of any setting gives new names instead o
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from pathlib import Path
 
@@ -17,17 +15,11 @@ import numpy as np
 import pandas as pd
 
 from .catalog import summarize_run
-from .config import TrainConfig, resolve
+from .config import TrainConfig, resolve, settings_key
 from .stats import bootstrap_ci, iqm
 
 METRICS = [("final_return", "V_r"), ("final_cost", "V_c"), ("reg_plus", "Reg+")]
 NORMALISED = [("return_norm", "return / reference"), ("cost_norm", "V_c / b − 1"), ("regret_norm", "Reg+ / CPO's Reg+")]
-
-
-def settings_key(cfg: TrainConfig, exclude=("name", "runs_dir", "seed", "extra")) -> str:
-    """8 hex digits that change whenever a resolved setting (other than ``exclude``) changes."""
-    settings = {k: v for k, v in cfg.to_dict().items() if k not in exclude}
-    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 # ---------------------------------------------------------------------------------------------- runs
@@ -36,7 +28,7 @@ def sensitivity_plan(task: str, betas, bhs, seeds, runs_dir, algo: str = "c-trpo
     from .sweep import plan_sweep
 
     base = resolve(task, algo, runs_dir=str(runs_dir), **settings)
-    key = settings_key(base, exclude=("name", "runs_dir", "seed", "extra", "beta", "bh"))
+    key = settings_key(base, exclude=("seed", "beta", "bh"))
     return plan_sweep(task, algo, betas=list(betas), bhs=list(bhs), deltas=[None], seeds=list(seeds),
                       runs_dir=str(runs_dir), name=f"sens_{task}_{algo}_{key}", **settings)
 
@@ -57,32 +49,28 @@ def benchmark_plan(algos, tasks, seeds, runs_dir, **settings) -> list[TrainConfi
 class InlineBackend:
     """Trains the runs one after another in this process (a sweep backend like ``sweep.LocalBackend``).
 
-    For small runs this is the fastest way on a machine with few cores: a `ctrpo train` process spends
+    For small runs this is the fastest way on a machine with few cores: a training process spends
     about two seconds starting up (torch, the package) before its first step, more than a 10-epoch run
     on a built-in task takes. Training is deterministic given the seed either way.
     """
 
     parallel = 1
 
+    def describe(self) -> str:
+        return "one after another in this process"
+
     def run(self, jobs, report) -> dict[str, str]:
-        from .api import resume
-        from .runs import RunDir
-        from .trainer import Trainer, prepare_new_run
+        from . import lifecycle
 
         results = {}
-        for cfg, state in jobs:
-            path = Path(cfg.runs_dir) / cfg.name
-            report(f"started {cfg.name} ({'resumed' if state == 'resumable' else 'new'}, in this process)")
+        for job in jobs:
+            report(f"started {job.cfg.name} ({'resumed' if job.how == 'resume' else 'new'}, in this process)")
             try:
-                if state == "resumable":
-                    resume(path)
-                else:
-                    Trainer(cfg, prepare_new_run(cfg), progress=False).execute()
-                results[cfg.name] = RunDir(path).read_status().get("state", "failed")
+                results[job.cfg.name] = lifecycle.train(Path(job.cfg.runs_dir) / job.cfg.name)
             except Exception as exc:  # a bad run fails alone, as a training process would
-                results[cfg.name] = "failed"
-                report(f"{cfg.name}: {type(exc).__name__}: {exc}")
-            report(f"{results[cfg.name]} {cfg.name}")
+                results[job.cfg.name] = "failed"
+                report(f"{job.cfg.name}: {type(exc).__name__}: {exc}")
+            report(f"{results[job.cfg.name]} {job.cfg.name}")
         return results
 
 
@@ -96,13 +84,19 @@ def make_backend(parallel: int | None = 1):
 
 def run_configs(configs: list[TrainConfig], parallel: int | None = 1, report=print) -> dict[str, str]:
     """Train every config that has not finished (see :func:`make_backend` for ``parallel``), resuming
-    stopped runs; returns {run name: state}."""
-    from .sweep import pending_jobs
+    stopped runs; returns {run name: state}. A run directory of the same name trained with other
+    settings is never reused (its state says 'conflict')."""
+    from .sweep import classify, create_new, settle_word
 
-    results, jobs = pending_jobs(configs)
+    settled, jobs = classify(configs)
+    for name, state in settled.items():
+        if state != "finished":
+            report(f"not trained here: {name}: {state}")
+    create_new(jobs)
     backend = make_backend(parallel)
     report(f"{len(configs)} runs: {len(configs) - len(jobs)} reused from {Path(configs[0].runs_dir) if configs else '-'}, "
-           f"{len(jobs)} to train, {backend.parallel} at a time")
+           f"{len(jobs)} to train, {backend.describe()}")
+    results = {name: settle_word(state) for name, state in settled.items()}
     if jobs:
         results.update(backend.run(jobs, report))
     return results

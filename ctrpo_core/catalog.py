@@ -1,45 +1,71 @@
 """What the app and notebooks know about the runs folder: summaries, curves, comparisons, controls.
 
 Everything is rebuilt from the run directories on each call (files are re-read when they change),
-so runs survive the app and a run directory deleted or damaged under it becomes a 'damaged' row
-instead of an exception.
+so runs survive the app, and a run directory that is damaged (or deleted under us) becomes one
+'damaged' row saying why, never an exception.
+
+Runs are compared only with runs of the very same settings: a run's ``label`` names every
+result-changing setting but the seed (the usual ones always, any other where it differs from the
+defaults), so runs with one label are exactly the ones that may be pooled.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-import signal
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .runs import HOST, STOP_REQUEST, RunDir, process_alive
+from . import lifecycle
+from .config import format_value, resolve, result_settings
+from .ownership import is_owned
+from .runs import DamagedRunError, RunDir
 from .stats import summarize
 
 FINAL_EPOCHS = 5  # "final" return/cost: mean over the last epochs of a run
-CONFIG_KEYS = ["task", "algo", "seed", "beta", "bh", "delta", "cost_limit"]  # none is a metric column
+CONFIG_KEYS = ["task", "algo", "seed", "beta", "bh", "delta", "cost_limit", "total_steps"]  # no metric column
+SUMMARY_COLUMNS = ["name", "path", "state", "message", *CONFIG_KEYS, "barrier_form", "label", "variant", "epoch", "epochs",
+                   "progress", "eta_s", "updated", "final_return", "final_cost", "reg_plus"]
 
 
 def default_runs_dir() -> Path:
     return Path(os.environ.get("CTRPO_RUNS_DIR", "runs"))
 
 
-def label(config: dict) -> str:
-    """A short name of a run's settings, seeds excluded (runs with one label are pooled)."""
-    text = f"{config['task']} {config['algo']}"
-    if config["algo"] == "c-trpo":
-        text += f" β={config['beta']:g} b_H={config['bh']:g}"
-    return text + f" δ={config['delta']:g} b={config['cost_limit']:g}"
+SYMBOLS = {"beta": "β", "bh": "b_H", "delta": "δ", "cost_limit": "b", "total_steps": "steps"}
+SWEPT = ("beta", "bh", "delta")  # what a sweep varies (with the seed); the rest makes its variant
 
 
-def effective_state(status: dict) -> str:
-    state = status.get("state", "unknown")
-    if state == "running" and not process_alive(status):
-        return "stopped"  # killed without a chance to say so: resumable from its checkpoint
-    # (the pid is only checked where it lives: a remote Ray run by the sweep process that writes it here)
-    return state
+@functools.lru_cache(maxsize=256)
+def _defaults_cached(task: str, algo: str) -> dict:
+    return result_settings(resolve(task, algo))
+
+
+def _defaults(task, algo) -> dict:
+    try:
+        return _defaults_cached(task, algo)
+    except Exception:  # a task or algorithm this version does not know: every setting is shown
+        return {}
+
+
+def label(config: dict, without=()) -> str:
+    """The settings of a run, seeds excluded: runs with one label may be pooled, runs with two may not.
+
+    Task, algorithm, (β, b_H for C-TRPO), δ, b and the training length always; every other
+    result-changing setting where it differs from the default of the task and algorithm. ``without``
+    leaves settings out (a sweep's variant: its runs differ only in β, b_H, δ and the seed)."""
+    f = format_value
+    always = (["beta", "bh"] if config["algo"] == "c-trpo" else []) + ["delta", "cost_limit", "total_steps"]
+    parts = [config["task"], config["algo"]] + [f"{SYMBOLS[k]}={f(config[k])}" for k in always if k not in without]
+    shown = {"task", "algo", "seed", *always, *without}
+    defaults = _defaults(config["task"], config["algo"])
+    for key, value in result_settings(config).items():
+        if key not in shown and (key not in defaults or value != defaults[key]) \
+                and not (key in ("beta", "bh", "barrier") and config["algo"] != "c-trpo"):
+            parts.append(f"{key}={f(value) if not isinstance(value, list) else ','.join(map(str, value))}")
+    return " ".join(parts)
 
 
 _READ_CACHE: dict[str, tuple] = {}
@@ -59,7 +85,7 @@ def _signature(run: RunDir) -> tuple:
 
 def read_run_files(path) -> tuple[dict, dict, pd.DataFrame]:
     """config, status and metrics of a run, re-read only when one of its files changed: the Live
-    page asks every second for every run, and most of them have not moved."""
+    page asks every second for every run, and most of them have not moved. Raises DamagedRunError."""
     run = RunDir(path)
     key, signature = str(run.path), _signature(run)
     cached = _READ_CACHE.get(key)
@@ -72,26 +98,34 @@ def read_run_files(path) -> tuple[dict, dict, pd.DataFrame]:
     return files
 
 
+def damaged_row(path, reason: str) -> dict:
+    path = Path(path)
+    return {"name": path.name, "path": str(path), "state": "damaged", "message": reason}
+
+
 def summarize_run(path) -> dict:
     run = RunDir(path)
     row = {"name": run.name, "path": str(run.path)}
     try:
         config, status, metrics = read_run_files(run.path)
-    except Exception as exc:  # deleted or damaged under us
-        return {**row, "state": "damaged", "message": f"{type(exc).__name__}: {exc}"}
+        row["label"] = label(config)
+        row["variant"] = label(config, without=SWEPT)
+    except DamagedRunError as exc:
+        return damaged_row(run.path, exc.reason)
+    except Exception as exc:  # deleted under us, or anything else a hand-edited folder can hold
+        return damaged_row(run.path, f"{type(exc).__name__}: {exc}")
     row.update({k: config.get(k) for k in CONFIG_KEYS})
     row["barrier_form"] = config.get("barrier")
-    row["label"] = label(config)
-    epochs = int(config.get("epochs") or 1)
+    epochs = max(1, int(config["total_steps"]) // int(config["steps_per_epoch"]))
     epoch = int(metrics.epoch.iloc[-1]) if len(metrics) else 0
-    state = effective_state(status)
+    state = lifecycle.state_of(status, is_owned(run.path))
     eta = math.nan
     if state == "running" and epoch > 0:
-        eta = float(metrics.time_s.iloc[-1]) / epoch * (epochs - epoch)
+        eta = float(metrics.time_s.iloc[-1]) / epoch * (epochs - epoch) if "time_s" in metrics else math.nan
     tail = metrics.iloc[-FINAL_EPOCHS:]
     row.update({
-        "state": state, "message": status.get("message", ""), "epoch": epoch, "epochs": epochs,
-        "progress": epoch / epochs, "eta_s": eta, "updated": status.get("updated"),
+        "state": state, "message": str(status.get("message", "")), "epoch": epoch, "epochs": epochs,
+        "progress": min(1.0, epoch / epochs), "eta_s": eta, "updated": status.get("updated"),
         "final_return": float(tail.ep_return.mean()) if len(tail) else math.nan,
         "final_cost": float(tail.ep_cost.mean()) if len(tail) else math.nan,
         "reg_plus": float(metrics.cost_regret.iloc[-1]) if len(metrics) else math.nan,
@@ -99,15 +133,34 @@ def summarize_run(path) -> dict:
     return row
 
 
-def run_table(runs_dir=None) -> pd.DataFrame:
-    root = Path(runs_dir or default_runs_dir())
+def run_dirs(runs_dir) -> list[Path]:
+    """The run directories in ``runs_dir`` (folders with a config.json; hidden ones are the tool's own)."""
+    root = Path(runs_dir)
     if not root.is_dir():
-        return pd.DataFrame(columns=["name", "state"])
-    dirs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "config.json").exists()]
-    table = pd.DataFrame([summarize_run(p) for p in dirs])
-    if len(table) and "updated" in table:
+        return []
+    out = []
+    for p in root.iterdir():
+        try:
+            if not p.name.startswith(".") and p.is_dir() and (p / "config.json").exists():
+                out.append(p)
+        except OSError:  # a broken link, a folder we may not read
+            continue
+    return out
+
+
+def run_table(runs_dir=None) -> pd.DataFrame:
+    """One row per run (damaged ones included, with the reason in ``message``), newest first."""
+    rows = [summarize_run(p) for p in run_dirs(runs_dir or default_runs_dir())]
+    table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    if len(table):
+        table["updated"] = pd.to_numeric(table["updated"], errors="coerce")
         table = table.sort_values("updated", ascending=False, na_position="last").reset_index(drop=True)
     return table
+
+
+def usable(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs that can be read (not damaged)."""
+    return table[table.state != "damaged"] if len(table) else table
 
 
 def load_curves(paths) -> pd.DataFrame:
@@ -117,11 +170,25 @@ def load_curves(paths) -> pd.DataFrame:
         run = RunDir(path)
         try:
             config, _, metrics = read_run_files(run.path)
+            metrics = metrics.assign(run=run.name, label=label(config), **{k: config.get(k) for k in CONFIG_KEYS})
         except Exception:
             continue
-        metrics = metrics.assign(run=run.name, label=label(config), **{k: config.get(k) for k in CONFIG_KEYS})
         frames.append(metrics)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def one_run_per_seed(summaries: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Within each label keep one run per seed (the one trained furthest, then the newest), so no seed
+    counts twice in a pooled setting; returns the kept rows and a sentence per dropped run."""
+    if summaries.empty:
+        return summaries, []
+    ordered = summaries.sort_values(["epoch", "updated"], ascending=False, na_position="last")
+    duplicated = ordered.duplicated(["label", "seed"], keep="first")
+    notes = []
+    for row in ordered[duplicated].itertuples():
+        kept = ordered[~duplicated & (ordered.label == row.label) & (ordered.seed == row.seed)].name.iloc[0]
+        notes.append(f"{row.name} left out: seed {row.seed} of '{row.label}' is already counted by {kept}")
+    return summaries.loc[~duplicated.reindex(summaries.index)], notes
 
 
 def pool_seeds(curves: pd.DataFrame, y: str, x: str = "total_steps") -> pd.DataFrame:
@@ -134,10 +201,11 @@ def pool_seeds(curves: pd.DataFrame, y: str, x: str = "total_steps") -> pd.DataF
 
 
 def comparison_table(summaries: pd.DataFrame, reps: int = 2000) -> pd.DataFrame:
-    """Final return, final cost and Reg+ per label: IQM with 95% bootstrap CIs over seeds."""
+    """Final return, final cost and Reg+ per label: IQM with 95% bootstrap CIs over seeds (one run per
+    seed: see :func:`one_run_per_seed`)."""
     rows = []
     for key, group in summaries.groupby("label"):
-        row = {"label": key, "runs": len(group)}
+        row = {"label": key, "runs": len(group), "seeds": ",".join(str(s) for s in sorted(group.seed.unique()))}
         for column, name in (("final_return", "return"), ("final_cost", "cost"), ("reg_plus", "Reg+")):
             s = summarize(group[column].to_numpy(dtype=float), reps=reps)
             row.update({f"{name} IQM": s["iqm"], f"{name} CI low": s["ci_low"], f"{name} CI high": s["ci_high"]})
@@ -146,26 +214,15 @@ def comparison_table(summaries: pd.DataFrame, reps: int = 2000) -> pd.DataFrame:
 
 
 def stop_run(path) -> bool:
-    """Ask a running training process to stop (SIGTERM: it checkpoints and says 'stopped')."""
-    status = RunDir(path).read_status()
-    if effective_state(status) != "running":
-        return False
-    if status.get("backend") == "ray" and status.get("sink_host") == HOST:
-        (Path(path) / STOP_REQUEST).touch()  # the sweep's writer passes it on to the worker, wherever it is
-        return True
-    if status.get("host", HOST) != HOST:
-        return False  # a process on another machine
-    os.kill(int(status["pid"]), signal.SIGTERM)
-    return True
+    """Ask a running run to stop (it checkpoints and says 'stopped'); False when nothing trains it."""
+    return lifecycle.stop(path)
 
 
 def resolve_run(runs_dir, name: str) -> Path:
-    """The path of run ``name`` inside ``runs_dir``; refuses anything that would leave it."""
-    from .config import validate_name
+    """The run directory ``name`` directly inside ``runs_dir`` (links and odd names included); refuses
+    anything that is not one entry of that folder."""
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\0" in name \
+            or (os.sep != "/" and os.sep in name):
+        raise ValueError(f"{name!r} is not a run of {runs_dir}")
+    return Path(runs_dir) / name
 
-    validate_name(name)
-    root = Path(runs_dir).resolve()
-    path = (root / name).resolve()
-    if path.parent != root:
-        raise ValueError(f"run {name!r} is not inside {root}")
-    return path

@@ -29,35 +29,29 @@ def _cmd_tasks(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from . import api
+    from . import api, lifecycle
     from .config import ALGORITHM_IDS
+    from .runs import RunDir
 
     if args.resume:
         given = [k for k in ("task", "algo", "beta", "bh", "delta", "cost_limit", "steps_per_epoch",
                              "num_envs", "seed", "name", "barrier") if getattr(args, k) is not None]
         if given:
             raise UsageError(f"--resume: continues a run with its own settings; drop --{given[0].replace('_', '-')}")
-        run = api.open_resumable(args.resume)
-        state = _train_and_report(lambda: api.resume(run.path, progress=None, total_steps=args.total_steps), run)
-        return 0 if state in ("finished", "stopped") else 1
-    if args.task is None:
-        raise UsageError("--task: required (see `ctrpo tasks`)")
-    if args.algo is None:
-        raise UsageError(f"--algo: required, one of {', '.join(ALGORITHM_IDS)}")
-    settings = {k: getattr(args, k) for k in ("beta", "bh", "delta", "cost_limit", "total_steps",
-                                              "steps_per_epoch", "num_envs", "seed", "name", "barrier")}
-    cfg = api.resolve(args.task, args.algo, runs_dir=args.runs_dir, **settings)
-    run = api.prepare_new_run(cfg)
-    state = _train_and_report(lambda: api.Trainer(cfg, run, progress=None).execute(), run)
-    return 0 if state in ("finished", "stopped") else 1
-
-
-def _train_and_report(start, run) -> str:
-    start()
-    status = run.read_status()
-    print(f"{run.path}: {status['state']}" + (f" ({status['message']})" if status.get("message") else ""),
+        path = args.resume
+    else:
+        if args.task is None:
+            raise UsageError("--task: required (see `ctrpo tasks`)")
+        if args.algo is None:
+            raise UsageError(f"--algo: required, one of {', '.join(ALGORITHM_IDS)}")
+        settings = {k: getattr(args, k) for k in ("beta", "bh", "delta", "cost_limit", "total_steps",
+                                                  "steps_per_epoch", "num_envs", "seed", "name", "barrier")}
+        path = lifecycle.create(api.resolve(args.task, args.algo, runs_dir=args.runs_dir, **settings)).path
+    lifecycle.train(path, progress=None, total_steps=args.total_steps if args.resume else None)
+    status = RunDir(path).read_status()
+    print(f"{path}: {status['state']}" + (f" ({status['message']})" if status.get("message") else ""),
           file=sys.stderr)
-    return status["state"]
+    return 0 if status["state"] in ("finished", "stopped") else 1
 
 
 def _cmd_sweep(args) -> int:
@@ -83,7 +77,8 @@ def _cmd_sweep(args) -> int:
             raise UsageError(f"{given[0]}: only with --backend ray")
         backend = LocalBackend(args.parallel)
     results = run_sweep(plan, backend, report=lambda line: print(line, flush=True))
-    counts = {state: list(results.values()).count(state) for state in sorted(set(results.values()))}
+    words = [state.split(" (", 1)[0] for state in results.values()]
+    counts = {state: words.count(state) for state in sorted(set(words))}
     print(f"sweep {plan.name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), flush=True)
     return 0 if all(state == "finished" for state in results.values()) else 1
 
@@ -107,8 +102,10 @@ def _cmd_cnpg(args) -> int:
     if args.seed < 0:
         raise UsageError(f"--seed: an integer >= 0 (got {args.seed})")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out: {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+        raise UsageError(f"--out: cannot use {out} as a directory ({exc.strerror})") from None
 
     from .tabular.figures import policy_space_figure, trust_region_figure, value_curves_figure
 
@@ -118,7 +115,6 @@ def _cmd_cnpg(args) -> int:
         "trust_regions": trust_region_figure(delta=args.delta, beta=max(betas)),
         "value_curves": value_curves_figure(betas=positive, n_starts=min(args.starts, 3), seed=args.seed),
     }
-    out.mkdir(parents=True, exist_ok=True)
     png = importlib.util.find_spec("kaleido") is not None
     for name, fig in figures.items():
         fig.write_html(out / f"{name}.html", include_plotlyjs=True, full_html=True)  # plotly.js inline: works offline
@@ -245,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (UsageError, UnknownTaskError, ConfigError) as exc:
         message = exc.args[0] if exc.args else str(exc)
-        print(f"ctrpo: error: {message}", file=sys.stderr)
+        print(f"ctrpo: error: {' '.join(str(message).split())}", file=sys.stderr)  # always one line
         return 2
     except KeyboardInterrupt:
         return 130

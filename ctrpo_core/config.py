@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -109,6 +112,35 @@ def resolve(task: str, algo: str, **overrides) -> TrainConfig:
     return cfg
 
 
+# Fields that name or place a run but never change what it computes; every other field does.
+IDENTITY_FIELDS = ("name", "runs_dir")
+
+
+def result_settings(config: dict | TrainConfig, exclude=()) -> dict:
+    """The settings that decide a run's result, as plain JSON values (from a TrainConfig or a config.json)."""
+    if isinstance(config, TrainConfig):
+        config = config.to_dict()
+    known = [f.name for f in dataclasses.fields(TrainConfig)]
+    settings = {k: config.get(k) for k in known if k not in IDENTITY_FIELDS and k not in exclude}
+    if isinstance(settings.get("hidden"), tuple):
+        settings["hidden"] = list(settings["hidden"])
+    return settings
+
+
+def settings_key(config: dict | TrainConfig, exclude=("seed",)) -> str:
+    """8 hex digits that change whenever a result-changing setting (other than ``exclude``) changes."""
+    text = json.dumps(result_settings(config, exclude), sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def format_value(value) -> str:
+    """A number as short as it can be without merging distinct values (1.0 → '1', 1.0000001 stays)."""
+    if isinstance(value, float):
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)
+
+
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 
 
@@ -133,15 +165,67 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("--steps-per-epoch", f"must be >= --num-envs ({cfg.num_envs}), got {cfg.steps_per_epoch}")
     if cfg.total_steps < cfg.steps_per_epoch:
         raise ConfigError("--total-steps", f"must be >= --steps-per-epoch ({cfg.steps_per_epoch}), got {cfg.total_steps}")
-    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
-        raise ConfigError("--seed", f"must be an integer >= 0, got {cfg.seed}")
+    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or not 0 <= cfg.seed <= MAX_SEED:
+        raise ConfigError("--seed", f"must be an integer in [0, {MAX_SEED}] (2**32 - 1, numpy's seed range), "
+                                    f"got {cfg.seed}")
     if cfg.barrier not in ("entropy", "log"):
         raise ConfigError("--barrier", f"must be 'entropy' or 'log', got {cfg.barrier!r}")
+    hidden = tuple(cfg.hidden)
+    if not hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
+        raise ConfigError("hidden", f"must be a list of positive layer widths, e.g. 64,64; got {list(hidden)}")
     if cfg.name is not None:
         validate_name(cfg.name)
+    check_memory(cfg)
+
+
+MAX_SEED = 2**32 - 1
+MAX_NAME_BYTES = 200  # file systems allow 255; run files such as .launch/<name>.resume.log add a suffix
+MEMORY_SHARE = 0.5  # refuse a run whose estimated memory exceeds this share of the machine's RAM
+SAFETY_GYM_ENV_BYTES = 40 * 2**20  # one Safety-Gymnasium env (MuJoCo model, data, the task's Python objects)
+
+
+def physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def estimated_memory(cfg: TrainConfig) -> dict[str, int]:
+    """A rough upper estimate of what one run holds in memory, in bytes, by part."""
+    from .envs import get_spec
+
+    spec = get_spec(cfg.task)
+    act = 1 if spec.discrete else spec.act_dim
+    n = cfg.steps_per_epoch
+    widths = [spec.obs_dim, *cfg.hidden]
+    params = sum((a + 1) * b for a, b in zip(widths, widths[1:])) + cfg.hidden[-1] * (spec.act_dim + 2) * 3
+    return {
+        # observations, actions, rewards, costs, values, advantages, targets: float32/64 copies
+        "rollout buffer": n * (spec.obs_dim * 4 * 2 + act * 4 * 2 + 8 * 14),
+        # forward and double-backward graphs over the whole batch (Fisher-vector products)
+        "update graphs": n * sum(cfg.hidden) * 4 * 12,
+        # policy and two critics with gradients, Adam moments and conjugate-gradient vectors
+        "networks": 3 * params * 4 * 8,
+        "environments": cfg.num_envs * (SAFETY_GYM_ENV_BYTES if spec.source != "built-in" else 4096),
+    }
+
+
+def check_memory(cfg: TrainConfig) -> None:
+    parts = estimated_memory(cfg)
+    total, limit = sum(parts.values()), MEMORY_SHARE * physical_memory()
+    if total > limit:
+        biggest = max(parts, key=parts.get)
+        param = {"rollout buffer": "--steps-per-epoch", "update graphs": "--steps-per-epoch", "networks": "hidden",
+                 "environments": "--num-envs"}[biggest]
+        raise ConfigError(param, f"the run would need about {total / 2**30:.1f} GiB ({biggest}: "
+                                 f"{parts[biggest] / 2**30:.1f} GiB), more than {MEMORY_SHARE:.0%} of this machine's "
+                                 f"{physical_memory() / 2**30:.0f} GiB; lower --num-envs, --steps-per-epoch or hidden")
 
 
 def validate_name(name: str) -> None:
+    if isinstance(name, str) and len(name.encode(errors="replace")) > MAX_NAME_BYTES:
+        raise ConfigError("--name", f"must be at most {MAX_NAME_BYTES} bytes long, got {len(name.encode())}")
     if not name or "/" in name or "\\" in name or ".." in name or not _NAME_OK.match(name):
         raise ConfigError("--name", f"must be a plain directory name (letters, digits, _ . = + -; "
                                     f"no path separators or '..'), got {name!r}")

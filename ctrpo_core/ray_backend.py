@@ -6,15 +6,16 @@ How a run travels:
 
 - The driver (the ``ctrpo sweep`` process) starts a :class:`RunSink` actor pinned to its own node.
   The sink owns the run directories of the sweep on the driver's filesystem.
-- Each grid point is a task (:func:`train_task`, ``num_cpus=--cpus-per-run``). It claims its run at
-  the sink, which answers with the driver's copy of the run (config, metrics, checkpoint) if there
-  is one. The task trains with the ordinary :class:`~ctrpo_core.trainer.Trainer` into a scratch run
-  directory on the worker (:class:`RemoteRunDir`), which forwards every write (create, config,
-  status, metrics rows, checkpoints, log lines, truncation) to the sink, in order. Workers need no
-  shared filesystem, and the app reads remote runs exactly like local ones, while they train.
+- The driver creates the run directories (``lifecycle.create``), then each grid point is a task
+  (:func:`train_task`, ``num_cpus=--cpus-per-run``). It claims its run at the sink, which becomes the
+  run's owner on the driver (the run's lock, as a local training process holds it) and answers with the
+  driver's copy of the run (config, metrics, checkpoint if any). The task trains with the ordinary
+  ``lifecycle.train`` into a scratch run directory on the worker (:class:`RemoteRunDir`), which forwards
+  every write (config, status, metrics rows, checkpoints, log lines, metrics rewrites) to the sink, in
+  order. Workers need no shared filesystem, and the app reads remote runs exactly like local ones.
 - A worker that dies (a system failure) makes Ray retry the task (``max_retries``); the retry claims
-  the run again, gets the latest checkpoint the driver holds, and resumes from it
-  (``Trainer(resume=True)``, metrics truncated to the checkpoint's epoch). A run that fails for its
+  the run again, gets the latest checkpoint the driver holds, and resumes from it (metrics rewritten
+  from the checkpoint). A run that fails for its
   own reasons (non-finite values: state 'failed'; an exception) is not retried
   (``retry_exceptions=False``).
 - A stale attempt (one the sink no longer considers the run's owner) has its writes ignored and is
@@ -22,10 +23,9 @@ How a run travels:
   Stop button (a ``.stop-request`` file in the run directory).
 
 status.json of a remote run keeps the contract's keys ("pid" is the worker's process) and adds
-"host" (the worker's machine), "backend": "ray", "node" (the Ray node that trains it),
-"sink_host"/"sink_pid"/"sink_node" (the sink's process on the driver's machine) and "heartbeat"
-(refreshed by the sink every HEARTBEAT_S while the task polls it). ``runs.process_alive`` uses them
-to tell a live run from a dead one.
+"host" (the worker's machine), "backend": "ray", "node" (the Ray node that trains it) and
+"sink_host"/"sink_pid"/"sink_node" (the sink's process on the driver's machine). Whether the run is alive
+is the lock the sink holds, as for every run (``lifecycle.state``).
 
 Tasks never block in ``ray.get`` (see :func:`wait_for`): a blocked task lends its CPUs to the next
 queued one, which would put more runs than cores on a node.
@@ -41,16 +41,17 @@ import threading
 import time
 from pathlib import Path
 
+from . import lifecycle
 from .config import ConfigError, TrainConfig, validate_name
-from .runs import (CHECKPOINT, CONFIG, HEARTBEAT_S, HOST, LOG, METRICS, STATUS, STOP_REQUEST, RunDir,
-                   checkpoint_bytes)
+from .runs import CHECKPOINT, HOST, METRICS, STOP_REQUEST, RunDir
+from .signals import stop_signals
 
 INSTALL_HINT = "Ray is not installed; install the extra with `pip install '.[ray]'` " \
                "(or `pip install -r requirements/ray.txt`)"
 POLL_S = 1.0  # how often a task asks the sink whether to stop
 NOT_STARTED = "not started"  # a task that found the sweep stopping before it began
+BUSY = "running elsewhere"  # a task whose run another process owns on the driver
 MAX_PENDING = 64  # forwarded writes a task may have in flight before it waits for the oldest
-RUN_FILES = {CONFIG, METRICS, STATUS, LOG, STOP_REQUEST}
 
 
 def import_ray():
@@ -119,7 +120,10 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
 
 # ---------------------------------------------------------------------------------------------- driver side
 class RunSink:
-    """Lives on the driver's node (a Ray actor, one call at a time) and writes the run directories."""
+    """Lives on the driver's node (a Ray actor, one call at a time) and writes the run directories.
+
+    It owns each run it hands out (the run's lock) until the driver releases it after the task's end,
+    so local processes, other sweeps and the app see the run as running while any attempt may write."""
 
     def __init__(self, root: str):
         import ray
@@ -127,9 +131,9 @@ class RunSink:
         self.root = Path(root)
         self.node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
         self.owners: dict[str, int] = {}  # run name -> token of the attempt that owns it
+        self.ownerships: dict = {}  # run name -> the run's lock, held here
         self.attempts: dict[str, int] = {}
         self.events: list[str] = []
-        self.statuses: dict[str, dict] = {}  # the last status written per run, for heartbeats
         self.stopping = False
 
     def _run(self, name: str, token: int | None = None) -> RunDir | None:
@@ -142,84 +146,52 @@ class RunSink:
         return os.getpid()
 
     def claim(self, name: str, host: str, pid: int) -> tuple[int | None, dict]:
-        """Make the caller the run's owner; returns its token (None: the sweep is stopping, do not
-        start) and the driver's copy of the run."""
+        """Make the caller the run's owner; returns its token (None: do not start; the dict says why when
+        another process owns the run) and the driver's copy of the run."""
         run = self._run(name)
         if self.stopping:
             return None, {}
+        if name not in self.ownerships:
+            try:
+                self.ownerships[name] = lifecycle.own(run)
+            except ConfigError as exc:
+                self.events.append(f"{BUSY}: {exc}")
+                return None, {"busy": str(exc)}
         self.attempts[name] = self.attempts.get(name, 0) + 1
         token = self.owners[name] = max(self.owners.values(), default=0) + 1
-        (run.path / STOP_REQUEST).unlink(missing_ok=True)
-        copy: dict = {}
-        if run.is_run() and (run.path / CHECKPOINT).is_file():
-            copy = {"config": run.read_config(), "status": run.read_status(),
-                    "metrics": (run.path / METRICS).read_text(), "checkpoint": (run.path / CHECKPOINT).read_bytes()}
-        elif run.path.exists():  # created but killed before its first checkpoint: nothing to resume
-            others = [p.name for p in run.path.iterdir() if p.name not in RUN_FILES and not p.name.startswith(".")]
-            if others:
-                raise RuntimeError(f"{run.path} exists and is not a run directory ({', '.join(others[:3])})")
-            shutil.rmtree(run.path)
-        what = f"resumed at epoch {copy['status'].get('epoch', '?')}" if copy else "new"
+        copy = {"config": run.read_config(), "status": run.read_status(), "metrics": (run.path / METRICS).read_text()}
+        if run.has_checkpoint():
+            copy["checkpoint"] = (run.path / CHECKPOINT).read_bytes()
+        what = f"resumed at epoch {copy['status'].get('epoch', '?')}" if "checkpoint" in copy else "new"
         attempt = f", attempt {self.attempts[name]}" if self.attempts[name] > 1 else ""
         self.events.append(f"started {name} ({what}{attempt}) on {host}, pid {pid}")
         return token, copy
 
-    def create(self, name, token, config: dict) -> bool:
-        run = self._run(name, token)
-        if run is not None:
-            run.create(config)
-        return run is not None
+    def release(self, name: str) -> None:
+        """The run's task has ended (or is gone): give up ownership of its directory."""
+        self.owners.pop(name, None)
+        ownership = self.ownerships.pop(name, None)
+        if ownership is not None:
+            ownership.release()
 
-    def write_config(self, name, token, config: dict) -> bool:
-        run = self._run(name, token)
-        if run is not None:
-            run.write_config(config)
-        return run is not None
-
-    def write_status(self, name, token, status: dict) -> bool:
-        run = self._run(name, token)
-        if run is not None:
-            self.statuses[name] = {**status, "sink_host": HOST, "sink_pid": os.getpid(), "sink_node": self.node}
-            self._beat(name, run)
-        return run is not None
-
-    def _beat(self, name: str, run: RunDir) -> None:
-        self.statuses[name]["heartbeat"] = time.time()
-        run.write_status_dict(self.statuses[name])
-
-    def append_metrics(self, name, token, row: dict) -> bool:
-        run = self._run(name, token)
-        if run is not None:
-            run.append_metrics(row)
-        return run is not None
-
-    def truncate_metrics(self, name, token, last_epoch: int) -> bool:
-        run = self._run(name, token)
-        if run is not None:
-            run.truncate_metrics(last_epoch)
-        return run is not None
-
-    def save_checkpoint(self, name, token, data: bytes) -> bool:
-        run = self._run(name, token)
-        if run is not None:
-            run.write_checkpoint_bytes(data)
-        return run is not None
-
-    def log(self, name, token, line: str) -> bool:
-        run = self._run(name, token)
-        if run is not None:
-            run.log(line)
-        return run is not None
-
-    def should_stop(self, name, token) -> bool:
-        """Asked by each task every POLL_S seconds: also the heartbeat of its run's status."""
+    def write(self, name: str, token: int, method: str, *args) -> bool:
+        """One forwarded write of the run's owner (a RunDir writing method); False for a stale attempt."""
+        if method not in FORWARDED:
+            raise ValueError(f"not a forwarded write: {method}")
         run = self._run(name, token)
         if run is None:
-            return True
-        last = self.statuses.get(name)
-        if last and last["state"] == "running" and time.time() - last["heartbeat"] >= HEARTBEAT_S:
-            self._beat(name, run)
-        return self.stopping or (run.path / STOP_REQUEST).exists()
+            return False
+        if method == "write_status":
+            status = {**args[0], "sink_host": HOST, "sink_pid": os.getpid(), "sink_node": self.node}
+            run.write_status_dict(status)
+        else:
+            getattr(run, method)(*args)
+        return True
+
+    def should_stop(self, name, token) -> bool:
+        """Asked by each task every POLL_S seconds."""
+        run = self._run(name, token)
+        return run is None or self.stopping or (run.path / STOP_REQUEST).exists()
 
     def request_stop(self) -> None:
         self.stopping = True
@@ -227,6 +199,10 @@ class RunSink:
     def drain_events(self) -> list[str]:
         events, self.events = self.events, []
         return events
+
+
+# the RunDir writes a worker forwards to the driver's copy, in order
+FORWARDED = ("write_config", "write_status", "append_metrics", "rewrite_metrics", "write_checkpoint_bytes", "log")
 
 
 class RayBackend:
@@ -250,22 +226,20 @@ class RayBackend:
         cap = f", at most {self.parallel} at a time" if self.parallel else ""
         return f"on {where}, {self.cpus_per_run:g} CPU per run{cap}"
 
-    def run(self, jobs: list[tuple[TrainConfig, str]], report) -> dict[str, str]:
+    def run(self, jobs, report) -> dict[str, str]:
         if not jobs:
             return {}
-        import signal
+        with stop_signals(self._stop):
+            return self._run_all(jobs, report)
 
-        from .sweep import threading_main
-
+    def _run_all(self, jobs, report) -> dict[str, str]:
         ray = import_ray()
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        roots = {str(Path(cfg.runs_dir).resolve()) for cfg, _ in jobs}
+        roots = {str(Path(job.cfg.runs_dir).resolve()) for job in jobs}
         if len(roots) != 1:
             raise ValueError(f"a sweep writes into one runs folder, got {sorted(roots)}")
         started = init_ray(self.address)
-        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)} \
-            if threading_main() else {}
         sink = None
         results: dict[str, str] = {}
         try:
@@ -279,12 +253,13 @@ class RayBackend:
             stop_sent, cancelled = None, False
             while queue or refs:
                 while queue and not self.stopping and (self.parallel is None or len(refs) < self.parallel):
-                    cfg, state = queue.pop(0)
+                    job = queue.pop(0)
+                    cfg = job.cfg
                     ref = task.options(num_cpus=self.cpus_per_run, max_retries=self.max_retries,
                                        retry_exceptions=False, name=f"ctrpo:{cfg.name}").remote(
-                        cfg.to_dict(), sink, max(1, int(self.cpus_per_run)))
+                        cfg.name, sink, max(1, int(self.cpus_per_run)))
                     refs[ref] = cfg
-                    report(f"queued {cfg.name} ({'resume' if state == 'resumable' else 'new'})")
+                    report(f"queued {cfg.name} ({job.how})")
                 if self.stopping and stop_sent is None:
                     queue.clear()  # never started: not part of the results (as with the local backend)
                     ray.get(sink.request_stop.remote())
@@ -300,6 +275,7 @@ class RayBackend:
                 for ref in done:
                     cfg = refs.pop(ref)
                     state = self._outcome(ray, ref, cfg)
+                    ray.get(sink.release.remote(cfg.name))
                     if state != NOT_STARTED:  # (never started: not part of the results, as with the local backend)
                         results[cfg.name] = state
                         report(f"{state} {cfg.name}")
@@ -310,9 +286,7 @@ class RayBackend:
                         report(line)
                 except Exception:
                     pass
-                ray.kill(sink)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+                ray.kill(sink)  # its process ends: every lock it still held is released
             if started:
                 ray.shutdown()
         return results
@@ -337,13 +311,13 @@ class RayBackend:
         if not run.is_run():
             return state
         status = run.read_status()
-        if status.get("state") in ("running", "unknown"):
+        if status.get("state") in ("queued", "running", "unknown"):
             keep = {k: status[k] for k in ("epoch", "epochs", "total_steps", "elapsed") if k in status}
             run.write_status(state, message, backend="ray", **keep)
             return state
         return status.get("state", state)
 
-    def _stop(self, signum, frame):
+    def _stop(self, reason: str) -> None:
         self.stopping = True
 
 
@@ -372,7 +346,7 @@ class RemoteRunDir(RunDir):
     def _send(self, method: str, *args) -> None:
         while self.pending and self.pending[0].done():
             self.pending.popleft().result()  # raises if a forwarded write failed
-        self.pending.append(getattr(self.sink, method).remote(self.name, self.token, *args).future())
+        self.pending.append(self.sink.write.remote(self.name, self.token, method, *args).future())
         while len(self.pending) > MAX_PENDING:
             self.pending.popleft().result()
 
@@ -381,67 +355,55 @@ class RemoteRunDir(RunDir):
         while self.pending:
             self.pending.popleft().result(timeout)
 
-    def create(self, config: dict) -> None:
-        super().create(config)
-        self._send("create", config)
-
     def write_config(self, config: dict) -> None:
         super().write_config(config)
         self._send("write_config", config)
 
-    def write_status(self, state: str, message: str = "", **extra) -> dict:
-        status = super().write_status(state, message, **extra)
+    def write_status_dict(self, status: dict) -> None:
+        super().write_status_dict(status)
         self._send("write_status", status)
-        return status
 
-    def append_metrics(self, row: dict) -> None:
-        super().append_metrics(row)
+    def append_metrics(self, row: dict) -> str:
+        line = super().append_metrics(row)
         self._send("append_metrics", row)
+        return line
 
-    def truncate_metrics(self, last_epoch: int) -> None:
-        super().truncate_metrics(last_epoch)
-        self._send("truncate_metrics", last_epoch)
+    def rewrite_metrics(self, lines: list[str]) -> None:
+        super().rewrite_metrics(lines)
+        self._send("rewrite_metrics", lines)
 
-    def save_checkpoint(self, state: dict) -> None:
-        data = checkpoint_bytes(state)
-        self.write_checkpoint_bytes(data)
-        self._send("save_checkpoint", data)
+    def write_checkpoint_bytes(self, data: bytes) -> None:
+        super().write_checkpoint_bytes(data)
+        self._send("write_checkpoint_bytes", data)
 
     def log(self, line: str) -> None:
         super().log(line)
         self._send("log", line)
 
 
-def train_task(cfg_dict: dict, sink, env_workers: int = 1) -> str:
+def train_task(name: str, sink, env_workers: int = 1) -> str:
     """One run, as a Ray task: claim it, rebuild the scratch copy from the driver's, train, return the state."""
-    import torch
-
-    from .trainer import Trainer
-
-    cfg = TrainConfig.from_dict(cfg_dict)
-    token, copy = wait_for(sink.claim.remote(cfg.name, HOST, os.getpid()))
+    token, copy = wait_for(sink.claim.remote(name, HOST, os.getpid()))
     if token is None:
-        return NOT_STARTED
-    if copy.get("status", {}).get("state") == "finished":
+        return BUSY if "busy" in copy else NOT_STARTED
+    if copy["status"].get("state") == "finished":
         return "finished"  # an attempt that died after the run's last word
     scratch = Path(tempfile.mkdtemp(prefix="ctrpo-ray-"))
     import ray
 
-    run = RemoteRunDir(scratch / cfg.name, sink, token, ray.get_runtime_context().get_node_id())
-    resume = bool(copy)
-    if resume:  # the driver's copy is the truth: continue from its checkpoint
-        run.path.mkdir()
-        local = RunDir(run.path)  # writes that stay on the worker
-        local.write_config(copy["config"])
-        (run.path / METRICS).write_text(copy["metrics"])
+    run = RemoteRunDir(scratch / name, sink, token, ray.get_runtime_context().get_node_id())
+    local = RunDir(run.path)  # writes that stay on the worker: the driver's copy is the truth
+    run.path.mkdir()
+    local.write_config(copy["config"])
+    (run.path / METRICS).write_text(copy["metrics"])
+    if "checkpoint" in copy:
         local.write_checkpoint_bytes(copy["checkpoint"])
-        cfg = TrainConfig.from_dict(copy["config"])
     stop, done = threading.Event(), threading.Event()
 
     def watch():  # the sink says when to stop (sweep interrupted, Stop in the app, attempt superseded)
         while not done.wait(POLL_S):
             try:
-                if wait_for(sink.should_stop.remote(cfg.name, token), timeout=60):
+                if wait_for(sink.should_stop.remote(name, token), timeout=60):
                     stop.set()
             except Exception:  # the driver is gone: nowhere left to write, so stop
                 stop.set()
@@ -449,10 +411,13 @@ def train_task(cfg_dict: dict, sink, env_workers: int = 1) -> str:
     watcher = threading.Thread(target=watch, name="ctrpo-stop-watch", daemon=True)
     watcher.start()
     try:
-        if resume:
-            epoch = int(torch.load(run.path / CHECKPOINT, weights_only=True)["epoch"])
-            run.log(f"resuming from the driver's checkpoint at epoch {epoch} on {HOST} (pid {os.getpid()})")
-        state = Trainer(cfg, run, resume=resume, progress=False, stop_event=stop, env_workers=env_workers).execute()
+        if "checkpoint" in copy:
+            run.log(f"resuming from the driver's checkpoint at epoch {copy['status'].get('epoch', '?')} on {HOST} "
+                    f"(pid {os.getpid()})")
+        try:
+            state = lifecycle.train(run, progress=False, stop_event=stop, env_workers=env_workers)
+        except ConfigError as exc:  # refused before training (a damaged checkpoint): as the local backend says
+            return f"refused ({exc})"
         run.flush(timeout=600)
         return state
     finally:

@@ -28,7 +28,8 @@ from importlib import metadata
 from pathlib import Path
 
 from .config import ConfigError
-from .runs import package_versions, pid_alive
+from .ownership import Ownership, is_owned
+from .runs import package_versions
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 KERNEL = "python3"
@@ -130,6 +131,55 @@ def parse_parameters(name: str, pairs) -> dict:
     return check_parameters(name, {key: parse_value(text) for key, text in texts.items()}, texts)
 
 
+LISTS = {"betas": "beta", "bhs": "bh", "deltas": "delta", "seeds": "seed", "tasks": "task", "algos": "algo"}
+SETTINGS = ("beta", "bh", "delta", "seed", "total_steps", "cost_limit", "steps_per_epoch", "num_envs", "algo")
+
+
+def check_settings(name: str, values: dict) -> None:
+    """The training settings a report's parameters describe, validated as ``ctrpo train`` would validate
+    them (unknown task, β = NaN, an empty list, ...), so nothing starts with settings that cannot run.
+    Raises ConfigError naming ``-p KEY``."""
+    import math
+
+    from .config import resolve
+    from .envs import UnknownTaskError
+
+    merged = {k: spec["value"] for k, spec in parameters(name).items()}
+    merged.update(values)
+    for key in LISTS:
+        if key in merged and (not isinstance(merged[key], list) or not merged[key]):
+            raise ConfigError(f"-p {key}", f"must be a non-empty JSON list, got {json.dumps(merged[key])}")
+    for key in ("betas", "beta"):  # also for reports that train nothing (the C-NPG geometry)
+        for v in merged.get(key, []) if key == "betas" else [merged.get(key, 0.0)]:
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+                raise ConfigError(f"-p {key}", f"values must be finite numbers >= 0, got {json.dumps(v)}")
+    if "task" not in merged and "tasks" not in merged:
+        return
+    tasks = merged["tasks"] if "tasks" in merged else [merged["task"]]
+    algos = merged["algos"] if "algos" in merged else [merged.get("algo") or "c-trpo"]
+    base = {k: merged[k] for k in SETTINGS if k in merged and merged[k] is not None and k != "algo"}
+
+    def check(key: str, task, algo, **extra) -> None:
+        try:
+            resolve(task, algo, **base, **extra)
+        except UnknownTaskError as exc:
+            raise ConfigError(f"-p {key}", str(exc)) from None
+        except ConfigError as exc:
+            field = exc.param.lstrip("-").replace("-", "_")
+            shown = next((k for k, f in LISTS.items() if f == field and k in values), field)
+            raise ConfigError(f"-p {shown}", str(exc).split(": ", 1)[-1]) from None
+        except TypeError as exc:
+            raise ConfigError(f"-p {key}", f"a value of the wrong type ({exc})") from None
+
+    for task in tasks:
+        for algo in algos:
+            check("tasks" if "tasks" in merged else "task", task, algo)
+    for key, field in LISTS.items():
+        if key in merged and key not in ("tasks", "algos"):
+            for value in merged[key]:
+                check(key, tasks[0], algos[0], **{field: value})
+
+
 # ------------------------------------------------------------------------------------ folders
 def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
@@ -147,11 +197,17 @@ def _write_status(folder: Path, state: str, message: str = "", **extra) -> dict:
     return status
 
 
-def read_status(folder) -> dict:
+def _read_object(path: Path) -> dict:
+    """A JSON object from ``path``; {} when it is missing, unreadable or not an object."""
     try:
-        return json.loads((Path(folder) / STATUS).read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_status(folder) -> dict:
+    return _read_object(Path(folder) / STATUS)
 
 
 def reports_dir(runs_dir) -> Path:
@@ -187,11 +243,15 @@ def prepare(name: str, values: dict, runs_dir, texts: dict | None = None) -> Pat
     """Validate, then create the report folder with params.json and a 'queued' status."""
     source = notebook_path(name)
     values = check_parameters(name, values, texts)
+    check_settings(name, values)
     known = parameters(name)
     runs_dir = Path(runs_dir).resolve()
     injected = {"runs_dir": str(runs_dir)} if "runs_dir" in known else {}
     root = reports_dir(runs_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError("--runs-dir", f"{str(runs_dir)!r} is not a directory") from None
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for attempt in range(1, 1000):
         folder = root / (f"{name}-{stamp}" + (f"-{attempt}" if attempt > 1 else ""))
@@ -213,10 +273,12 @@ def prepare(name: str, values: dict, runs_dir, texts: dict | None = None) -> Pat
 
 
 def read_params(folder) -> dict:
-    try:
-        return json.loads((Path(folder) / PARAMS).read_text())
-    except (OSError, ValueError):
-        return {}
+    return _read_object(Path(folder) / PARAMS)
+
+
+def read_results_file(folder) -> dict:
+    """results.json of a finished report ({} when there is none or it is damaged)."""
+    return _read_object(Path(folder) / RESULTS)
 
 
 # ------------------------------------------------------------------------------------ execution
@@ -306,10 +368,16 @@ def _error_of(exc) -> dict:
 
 
 def execute(folder, progress: bool = False) -> ReportResult:
-    """Execute the prepared report in ``folder`` (in this process; the kernel is a child process)."""
+    """Execute the prepared report in ``folder`` (in this process; the kernel is a child process), as the
+    folder's one owner."""
+    folder = Path(folder).resolve()
+    with Ownership(folder, what="executing the report"):
+        return _execute(folder, progress)
+
+
+def _execute(folder: Path, progress: bool) -> ReportResult:
     import papermill
 
-    folder = Path(folder).resolve()
     params = read_params(folder)
     name = params["report"]
     notebook = folder / f"{name}.ipynb"
@@ -361,16 +429,17 @@ def launch_report(name: str, values: dict | None = None, runs_dir="runs") -> Pat
         proc = subprocess.Popen([sys.executable, "-m", "ctrpo_core.reports", str(folder)], stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=log, start_new_session=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if read_status(folder).get("state") == "queued":  # the child has not written its own status yet
-        _write_status(folder, "queued", pid=proc.pid)
+    deadline = time.time() + 60  # return once the child owns the folder, so no view calls it interrupted
+    while not is_owned(folder) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
     return folder
 
 
 # ------------------------------------------------------------------------------------ listing
-def effective_state(status: dict) -> str:
-    state = status.get("state", "unknown")
-    if state in ("queued", "running") and status.get("pid") is not None and not pid_alive(status["pid"]):
-        return "interrupted"  # the process died without saying so
+def effective_state(status: dict, owned: bool) -> str:
+    state = str(status.get("state", "unknown"))
+    if state in ("queued", "running") and not owned:
+        return "interrupted"  # its process ended without saying so (or never started)
     return state
 
 
@@ -384,9 +453,12 @@ def list_reports(runs_dir) -> list[dict]:
         params, status = read_params(folder), read_status(folder)
         name = str(params.get("report", "?"))
         html = folder / f"{name}.html" if _NAME.match(name) else None  # never a path out of the folder
-        rows.append({"folder": folder.name, "report": name, "created": params.get("created", ""),
-                     "parameters": params.get("parameters", {}), "state": effective_state(status),
-                     "message": status.get("message", ""), "duration_s": status.get("duration_s"),
+        duration = status.get("duration_s")
+        parameters = params.get("parameters", {})
+        rows.append({"folder": folder.name, "report": name, "created": str(params.get("created", "")),
+                     "parameters": parameters if isinstance(parameters, dict) else {},
+                     "state": effective_state(status, is_owned(folder)), "message": str(status.get("message", "")),
+                     "duration_s": float(duration) if isinstance(duration, (int, float)) else None,
                      "path": str(folder), "html": str(html) if html and html.exists() else None})
     return sorted(rows, key=lambda r: (r["created"], r["folder"]), reverse=True)
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 
 CONFIG, METRICS, STATUS, CHECKPOINT, LOG = "config.json", "metrics.csv", "status.json", "checkpoint.pt", "train.log"
-STATES = ("running", "finished", "failed", "stopped")
+# "queued": created, not trained yet (lifecycle.create); the others are written by the training process
+STATES = ("queued", "running", "finished", "failed", "stopped")
 HOST = socket.gethostname()  # status.json's "host" (remote runs): the machine of the process "pid"
-HEARTBEAT_S, STALE_S = 20.0, 120.0  # remote runs: "heartbeat" refreshed this often; older than STALE_S: gone
-STOP_REQUEST = ".stop-request"  # asks the writer of a remote (Ray) run to stop it (catalog.stop_run)
+STOP_REQUEST = ".stop-request"  # asks the run's owner to stop at the next step (lifecycle.stop)
 
 METRIC_COLUMNS = [
     # the contract's columns
@@ -46,7 +46,7 @@ def package_versions() -> dict:
     return versions
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with open(tmp, "wb") as f:
         f.write(data)
@@ -63,39 +63,43 @@ def _format(value) -> str:
     return str(value)
 
 
-def pid_alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError, TypeError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def process_alive(status: dict) -> bool:
-    """Whether the process behind a 'running' status can still be running, as far as this machine knows.
-
-    A status names the training process ("pid"); a remote (Ray) run also its machine ("host"; local
-    runs name none: this one) and the process that writes its directory ("sink_pid" on "sink_host"),
-    which lives as long as the sweep that runs it: where that is this machine, it decides. Processes on
-    other machines cannot be checked from here: then a recent "heartbeat" (the sink refreshes it while
-    the run's task is alive) means alive.
-    """
-    if status.get("sink_host") == HOST:
-        return pid_alive(status.get("sink_pid"))
-    if status.get("host", HOST) == HOST:
-        return pid_alive(status.get("pid"))
-    beat = status.get("heartbeat", status.get("updated"))
-    return beat is None or time.time() - float(beat) < STALE_S
-
-
 def checkpoint_bytes(state: dict) -> bytes:
     import torch  # here, not at the top: readers and the Ray sweep's writer need no torch
 
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.getvalue()
+
+
+class DamagedRunError(ValueError):
+    """A run directory whose files cannot be what a run writes; the message says which and why."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+
+# config.json fields every reader relies on, with the types they must have
+_REQUIRED = {"task": str, "algo": str, "seed": int, "beta": (int, float), "bh": (int, float),
+             "delta": (int, float), "cost_limit": (int, float), "total_steps": int, "steps_per_epoch": int,
+             "num_envs": int}
+
+
+def config_problem(config) -> str:
+    """'' when ``config`` looks like a run's settings, else what is wrong with it."""
+    if not isinstance(config, dict):
+        return f"expected a JSON object, got {type(config).__name__}"
+    for key, kind in _REQUIRED.items():
+        value = config.get(key)
+        if key not in config:
+            return f"no {key!r}"
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"{key!r} is {value!r}, not a {'string' if kind is str else 'number'}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{key!r} is {value!r}"
+    if config["steps_per_epoch"] <= 0 or config["total_steps"] <= 0:
+        return "non-positive step counts"
+    return ""
 
 
 class RunDir:
@@ -113,16 +117,19 @@ class RunDir:
     def is_run(self) -> bool:
         return (self.path / CONFIG).is_file()
 
+    def has_checkpoint(self) -> bool:
+        return (self.path / CHECKPOINT).is_file()
+
     # ------------------------------------------------------------------ writing
     def create(self, config: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.mkdir()  # fails if it exists: never mix two runs
-        _atomic_write_bytes(self.path / CONFIG, json.dumps(config, indent=2, sort_keys=True).encode())
+        atomic_write_bytes(self.path / CONFIG, json.dumps(config, indent=2, sort_keys=True).encode())
         with open(self.path / METRICS, "w", newline="") as f:
             f.write(",".join(METRIC_COLUMNS) + "\n")
 
     def write_config(self, config: dict) -> None:
-        _atomic_write_bytes(self.path / CONFIG, json.dumps(config, indent=2, sort_keys=True).encode())
+        atomic_write_bytes(self.path / CONFIG, json.dumps(config, indent=2, sort_keys=True).encode())
 
     def write_status(self, state: str, message: str = "", **extra) -> dict:
         assert state in STATES, state
@@ -132,26 +139,39 @@ class RunDir:
         return status
 
     def write_status_dict(self, status: dict) -> None:
-        _atomic_write_bytes(self.path / STATUS, json.dumps(status).encode())
+        atomic_write_bytes(self.path / STATUS, json.dumps(status).encode())
 
-    def append_metrics(self, row: dict) -> None:
+    def append_metrics(self, row: dict) -> str:
+        """Append one epoch's row (one write of a whole line, then flush); returns the line."""
         line = ",".join(_format(row.get(c)) for c in METRIC_COLUMNS) + "\n"
-        with open(self.path / METRICS, "a") as f:  # one write of a whole line, then flush
+        with open(self.path / METRICS, "a") as f:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
+        return line
 
-    def truncate_metrics(self, last_epoch: int) -> None:
-        """Drop rows after ``last_epoch`` (written after the checkpoint a resume starts from)."""
-        header, rows = self._metric_lines()
-        keep = [r for r in rows if int(r.split(",", 1)[0]) <= last_epoch]
-        _atomic_write_bytes(self.path / METRICS, ("".join([header, *keep])).encode())
+    def rewrite_metrics(self, lines: list[str]) -> None:
+        """Replace metrics.csv by the header and ``lines`` (a resume: the rows its checkpoint carries)."""
+        atomic_write_bytes(self.path / METRICS, ("".join([",".join(METRIC_COLUMNS) + "\n", *lines])).encode())
+
+    def complete_metrics_rows(self, last_epoch: int) -> list[str]:
+        """The file's complete rows of epochs 1..``last_epoch`` (for checkpoints that carry no rows)."""
+        _, rows = self._metric_lines()
+        keep = []
+        for row in rows:
+            try:
+                epoch = int(row.split(",", 1)[0])
+            except ValueError:
+                continue
+            if epoch <= last_epoch and row.count(",") == len(METRIC_COLUMNS) - 1:
+                keep.append(row)
+        return keep
 
     def save_checkpoint(self, state: dict) -> None:
         self.write_checkpoint_bytes(checkpoint_bytes(state))
 
     def write_checkpoint_bytes(self, data: bytes) -> None:
-        _atomic_write_bytes(self.path / CHECKPOINT, data)
+        atomic_write_bytes(self.path / CHECKPOINT, data)
 
     def log(self, line: str) -> None:
         with open(self.path / LOG, "a") as f:
@@ -159,13 +179,29 @@ class RunDir:
 
     # ------------------------------------------------------------------ reading
     def read_config(self) -> dict:
-        return json.loads((self.path / CONFIG).read_text())
+        """config.json; raises DamagedRunError when it is missing, not JSON, or not a run's settings."""
+        try:
+            config = json.loads((self.path / CONFIG).read_text())
+        except FileNotFoundError:
+            raise DamagedRunError(self.path, "no config.json") from None
+        except (OSError, ValueError) as exc:
+            raise DamagedRunError(self.path, f"config.json is unreadable ({type(exc).__name__}: {exc})") from None
+        problem = config_problem(config)
+        if problem:
+            raise DamagedRunError(self.path, f"config.json: {problem}")
+        return config
 
     def read_status(self) -> dict:
+        """status.json; a missing one reads as 'unknown', a damaged one raises DamagedRunError."""
         try:
-            return json.loads((self.path / STATUS).read_text())
+            status = json.loads((self.path / STATUS).read_text())
         except FileNotFoundError:
             return {"state": "unknown", "pid": None, "message": "no status.json", "updated": None}
+        except (OSError, ValueError) as exc:
+            raise DamagedRunError(self.path, f"status.json is unreadable ({type(exc).__name__}: {exc})") from None
+        if not isinstance(status, dict) or not isinstance(status.get("state"), str):
+            raise DamagedRunError(self.path, "status.json is not an object with a 'state'")
+        return status
 
     def load_checkpoint(self) -> dict:
         import torch
@@ -180,10 +216,26 @@ class RunDir:
         return (lines[0] if lines else ",".join(METRIC_COLUMNS) + "\n"), lines[1:]
 
     def read_metrics(self):
+        """metrics.csv as a DataFrame (a trailing partial row ignored); DamagedRunError when a row or
+        column is not numeric or the file is missing."""
         import pandas as pd
 
-        header, rows = self._metric_lines()
-        frame = pd.read_csv(io.StringIO(header + "".join(rows)))
+        try:
+            header, rows = self._metric_lines()
+        except FileNotFoundError:
+            raise DamagedRunError(self.path, "no metrics.csv") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DamagedRunError(self.path, f"metrics.csv is unreadable ({exc})") from None
+        try:
+            frame = pd.read_csv(io.StringIO(header + "".join(rows)))
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise DamagedRunError(self.path, f"metrics.csv: {str(exc).strip().splitlines()[0]}") from None
+        missing = [c for c in ("epoch", "total_steps", "ep_return", "ep_cost", "cost_regret") if c not in frame]
+        if missing:
+            raise DamagedRunError(self.path, f"metrics.csv lacks the column(s) {', '.join(missing)}")
+        bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().any()]
+        if bad:
+            raise DamagedRunError(self.path, f"metrics.csv has non-numeric values in {', '.join(bad[:3])}")
         return frame
 
     def read_rows(self) -> list[dict]:

@@ -1,7 +1,10 @@
 """Grids over β × b_H × δ × seeds: one run directory per point, at most ``parallel`` at a time.
 
-Run names are derived from the grid point, so running the same sweep again skips the runs that
-finished, resumes the ones that were stopped or killed, and starts the rest.
+A run's name carries its grid point and a key of every other result-changing setting
+(``config.settings_key``), and a run directory that exists is reused only when its config.json holds
+exactly the planned settings. So a sweep run again skips the runs that finished, resumes the ones that
+were stopped, killed or never started, and trains new runs when any setting (steps, cost limit, ...)
+changed. A sweep has one owner at a time (a lock per sweep name), and so does each run.
 """
 
 from __future__ import annotations
@@ -9,15 +12,19 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import ConfigError, TrainConfig, resolve, validate_name
-from .runs import RunDir, process_alive
+from . import lifecycle
+from .config import ConfigError, TrainConfig, format_value, resolve, result_settings, settings_key, validate_name
+from .ownership import BusyError, Ownership, is_owned, read_holder
+from .runs import DamagedRunError, RunDir, atomic_write_bytes
+from .signals import stop_signals
+
+SWEEPS = ".sweeps"  # <runs-dir>/.sweeps/<name>.json: the manifest of each sweep (the runs it planned)
 
 
 def parse_list(param: str, text: str, kind=float) -> list:
@@ -31,11 +38,23 @@ def parse_list(param: str, text: str, kind=float) -> list:
     return values
 
 
+def unique(param: str, values: list, notes: list[str]) -> list:
+    """``values`` without repeats (equal numbers are one grid point: 1 and 1.0 train one run), noting any."""
+    seen: list = []
+    for value in values:
+        if value in seen:
+            notes.append(f"{param}: {format_value(value)} is given more than once; it is one grid point")
+        else:
+            seen.append(value)
+    return seen
+
+
 @dataclass
 class SweepPlan:
     name: str
     runs_dir: Path
     configs: list[TrainConfig]
+    notes: list[str] = field(default_factory=list)  # what the plan merged or dropped, said once
 
     def manifest(self) -> dict:
         return {"name": self.name, "runs": [c.name for c in self.configs],
@@ -46,128 +65,199 @@ def plan_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs",
                **settings) -> SweepPlan:
     """Validate every grid point (raises ConfigError before anything starts)."""
     name = name or f"sweep-{task}-{algo}"
+    validate_name(name)
+    notes: list[str] = []
+    axes = [unique(param, list(values), notes) for param, values in
+            (("--beta", betas), ("--bh", bhs), ("--delta", deltas), ("--seeds", seeds))]
     configs = []
-    for beta, bh, delta, seed in itertools.product(betas, bhs, deltas, seeds):
+    for beta, bh, delta, seed in itertools.product(*axes):
         cfg = resolve(task, algo, beta=beta, bh=bh, delta=delta, seed=seed, runs_dir=str(runs_dir), **settings)
-        cfg.name = f"{name}_beta{cfg.beta:g}_bh{cfg.bh:g}_delta{cfg.delta:g}_s{seed}"
+        cfg.name = (f"{name}_beta{format_value(cfg.beta)}_bh{format_value(cfg.bh)}_delta{format_value(cfg.delta)}"
+                    f"_s{seed}_{settings_key(cfg)}")
         validate_name(cfg.name)
         configs.append(cfg)
-    return SweepPlan(name, Path(runs_dir), configs)
+    return SweepPlan(name, Path(runs_dir), configs, notes)
 
 
-def run_state(cfg: TrainConfig) -> str:
-    """'finished', 'running' (by a live process), 'resumable', or 'new'."""
-    run = RunDir(Path(cfg.runs_dir) / cfg.name)
-    if not run.is_run():
-        return "new"
-    status = run.read_status()
-    if status.get("state") == "finished":
-        return "finished"
-    if status.get("state") == "running" and process_alive(status) and status.get("pid") != os.getpid():
-        return "running"
-    return "resumable" if (run.path / "checkpoint.pt").exists() else "new"
+# ---------------------------------------------------------------------------------------------- what to run
+@dataclass
+class Job:
+    cfg: TrainConfig
+    how: str  # "new" (created by the sweep) or "resume" (it exists: train it on from its checkpoint)
 
 
-def train_command(cfg: TrainConfig, state: str) -> list[str]:
-    from .api import cli_args
+def settings_conflict(cfg: TrainConfig, config: dict) -> str:
+    """'' when a run directory's config.json holds exactly ``cfg``'s result-changing settings, else which differ."""
+    planned, found = result_settings(cfg), result_settings(config)
+    differ = [k for k in planned if planned[k] != found.get(k)]
+    return ", ".join(f"{k} {found.get(k)!r} (planned {planned[k]!r})" for k in differ[:4])
 
-    args = ["--resume", str(Path(cfg.runs_dir) / cfg.name)] if state == "resumable" else cli_args(cfg)
-    return [sys.executable, "-m", "ctrpo_core.cli", "train", *args]
+
+def classify(configs: list[TrainConfig]) -> tuple[dict[str, str], list[Job]]:
+    """Split planned runs into those settled without training ({name: 'finished' | 'running elsewhere' |
+    'conflict' | 'damaged'}) and the jobs to run. Never reuses a run trained with other settings."""
+    settled, jobs = {}, []
+    for cfg in configs:
+        run = RunDir(Path(cfg.runs_dir) / cfg.name)
+        if not run.path.exists():
+            jobs.append(Job(cfg, "new"))
+            continue
+        try:
+            conflict = settings_conflict(cfg, run.read_config())
+        except DamagedRunError as exc:
+            settled[cfg.name] = f"damaged: {exc.reason}"
+            continue
+        if conflict:
+            settled[cfg.name] = f"conflict: {run.path} exists with other settings: {conflict}"
+            continue
+        state = lifecycle.state(run.path)
+        if state == "finished":
+            settled[cfg.name] = "finished"
+        elif state == "running":
+            settled[cfg.name] = "running elsewhere"
+        elif state == "damaged":
+            settled[cfg.name] = "damaged"
+        else:  # queued (never started or killed before its first checkpoint), stopped, failed
+            jobs.append(Job(cfg, "resume"))
+    return settled, jobs
 
 
+def create_new(jobs: list[Job]) -> None:
+    """Write the run directories of the new jobs at once, so every view lists them as queued."""
+    for job in jobs:
+        if job.how == "new":
+            lifecycle.create(job.cfg)
+
+
+def settle_word(state: str) -> str:
+    return state.split(":", 1)[0]
+
+
+# ---------------------------------------------------------------------------------------------- local backend
 class LocalBackend:
-    """Runs each grid point as a `ctrpo train` subprocess, at most ``parallel`` at a time."""
+    """Trains each job in its own process (``python -m ctrpo_core.lifecycle RUN_DIR``), ``parallel`` at a time."""
 
     def __init__(self, parallel: int | None = None):
         self.parallel = max(1, parallel or os.cpu_count() or 1)
         self.stopping = False
 
-    def run(self, jobs: list[tuple[TrainConfig, str]], report) -> dict[str, str]:
+    def describe(self) -> str:
+        return f"{self.parallel} at a time"
+
+    def run(self, jobs: list[Job], report) -> dict[str, str]:
         queue, running, results = list(jobs), {}, {}
-        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)} \
-            if threading_main() else {}
-        try:
+        with stop_signals(self._stop):
             while queue or running:
                 while queue and len(running) < self.parallel and not self.stopping:
-                    cfg, state = queue.pop(0)
-                    log = Path(cfg.runs_dir) / ".launch" / f"{cfg.name}.log"
-                    log.parent.mkdir(parents=True, exist_ok=True)
-                    with open(log, "ab") as out:
-                        running[cfg.name] = subprocess.Popen(train_command(cfg, state), stdout=out, stderr=out,
-                                                             stdin=subprocess.DEVNULL)
-                    report(f"started {cfg.name} ({'resumed' if state == 'resumable' else 'new'})")
+                    job = queue.pop(0)
+                    running[job.cfg.name] = (job, lifecycle.spawn(Path(job.cfg.runs_dir) / job.cfg.name))
+                    report(f"started {job.cfg.name} ({'resumed' if job.how == 'resume' else 'new'})")
                 if self.stopping:
-                    for proc in running.values():
-                        proc.send_signal(signal.SIGTERM)
-                    for name, proc in running.items():
+                    for _, proc in running.values():
+                        proc.terminate()  # our own child: it checkpoints and says 'stopped'
+                    for name, (_, proc) in running.items():
                         proc.wait()
                         results[name] = "stopped"
                     return results
-                for name, proc in list(running.items()):
+                for name, (job, proc) in list(running.items()):
                     if proc.poll() is not None:
                         del running[name]
-                        cfg = next(c for c, _ in jobs if c.name == name)
-                        results[name] = RunDir(Path(cfg.runs_dir) / name).read_status().get("state", "failed")
+                        results[name] = self._outcome(job, proc.returncode)
                         report(f"{results[name]} {name}")
                 time.sleep(0.2)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         return results
 
-    def _stop(self, signum, frame):
+    @staticmethod
+    def _outcome(job: Job, returncode: int) -> str:
+        path = Path(job.cfg.runs_dir) / job.cfg.name
+        if returncode == 2:  # refused before training (another owner, a damaged checkpoint): the log says why
+            log = path.parent / lifecycle.LAUNCH_LOGS / f"{job.cfg.name}.log"
+            last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+            return f"refused ({last[0] if last else 'exit status 2'})"
+        state = lifecycle.state(path)
+        return state if state != "running" else "failed"
+
+    def _stop(self, reason: str) -> None:
         self.stopping = True
 
 
-def threading_main() -> bool:
-    import threading
+# ---------------------------------------------------------------------------------------------- sweeps
+def own_sweep(runs_dir, name: str) -> Ownership:
+    """Become the one process that runs sweep ``name`` in ``runs_dir``; ConfigError if another does."""
+    folder = Path(runs_dir) / SWEEPS
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError("--runs-dir", f"{str(runs_dir)!r} is not a directory") from None
+    try:
+        return Ownership(folder, what=f"sweep {name}", lock=f".{name}.lock")
+    except BusyError as busy:
+        raise ConfigError("--name", f"sweep {name} is already running (pid {busy.holder.get('pid', '?')}); wait for it "
+                                    f"or stop it first") from None
 
-    return threading.current_thread() is threading.main_thread()
 
-
-def pending_jobs(configs: list[TrainConfig]) -> tuple[dict[str, str], list[tuple[TrainConfig, str]]]:
-    """Split configs into those already settled ({name: 'finished' | 'running elsewhere'}) and the
-    (config, 'new' | 'resumable') jobs still to run."""
-    results, jobs = {}, []
-    for cfg in configs:
-        state = run_state(cfg)
-        if state == "finished":
-            results[cfg.name] = "finished"
-        elif state == "running":
-            results[cfg.name] = "running elsewhere"
-        else:
-            jobs.append((cfg, state))
-    return results, jobs
+def sweep_running(runs_dir, name: str) -> dict | None:
+    """The owner of sweep ``name`` if it is running now, else None."""
+    folder = Path(runs_dir) / SWEEPS
+    return read_holder(folder, f".{name}.lock") if is_owned(folder, f".{name}.lock") else None
 
 
 def run_sweep(plan: SweepPlan, backend=None, report=print) -> dict[str, str]:
     """Run every point that is not finished; returns {run name: final state}."""
     backend = backend or LocalBackend()
-    write_manifest(plan)
-    results, jobs = pending_jobs(plan.configs)
-    how = backend.describe() if hasattr(backend, "describe") else f"{getattr(backend, 'parallel', '?')} at a time"
-    report(f"sweep {plan.name}: {len(plan.configs)} runs, {len(plan.configs) - len(jobs)} already done "
-           f"or running, {len(jobs)} to run, {how}")
-    results.update(backend.run(jobs, report))
+    with own_sweep(plan.runs_dir, plan.name):
+        write_manifest(plan)
+        for note in plan.notes:
+            report(note)
+        settled, jobs = classify(plan.configs)
+        for name, state in settled.items():
+            if state.startswith(("conflict", "damaged")):
+                report(f"not reused: {name}: {state}")
+        create_new(jobs)
+        report(f"sweep {plan.name}: {len(plan.configs)} runs, {len(plan.configs) - len(jobs)} already done "
+               f"or running, {len(jobs)} to run, {backend.describe()}")
+        results = {name: settle_word(state) for name, state in settled.items()}
+        results.update(backend.run(jobs, report))
     return results
 
 
+def read_manifest(path: Path) -> dict | None:
+    """A sweep manifest, or None when it is missing or not a manifest."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), list) \
+            or not all(isinstance(r, str) for r in data["runs"]):
+        return None
+    if not isinstance(data.get("grid"), list):
+        data["grid"] = []
+    return data
+
+
 def write_manifest(plan: SweepPlan) -> None:
-    sweeps = plan.runs_dir / ".sweeps"
-    sweeps.mkdir(parents=True, exist_ok=True)
-    tmp = sweeps / f".{plan.name}.json.tmp"
-    tmp.write_text(json.dumps(plan.manifest(), indent=1))
-    tmp.replace(sweeps / f"{plan.name}.json")
+    """Add the plan's runs to the sweep's manifest (runs of earlier plans of the same name stay)."""
+    folder = plan.runs_dir / SWEEPS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{plan.name}.json"
+    merged = plan.manifest()
+    earlier = read_manifest(path)
+    if earlier is None and path.exists():  # unreadable: keep it aside rather than overwrite it
+        path.replace(folder / f".{plan.name}.json.damaged-{int(time.time())}")
+    elif earlier is not None:
+        runs = list(dict.fromkeys([*earlier["runs"], *merged["runs"]]))
+        grid = {json.dumps(g, sort_keys=True): g for g in [*earlier["grid"], *merged["grid"]] if isinstance(g, dict)}
+        merged = {**earlier, "name": plan.name, "runs": runs, "grid": list(grid.values())}
+    atomic_write_bytes(path, json.dumps(merged, indent=1).encode())
 
 
 def sweep_manifest(runs_dir, name: str) -> dict | None:
-    path = Path(runs_dir) / ".sweeps" / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_manifest(Path(runs_dir) / SWEEPS / f"{name}.json")
 
 
 def list_sweeps(runs_dir) -> list[str]:
-    folder = Path(runs_dir) / ".sweeps"
-    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+    folder = Path(runs_dir) / SWEEPS
+    return sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.is_dir() else []
 
 
 def launch_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs", name: str | None = None,
@@ -193,6 +283,9 @@ def launch_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs
     elif address:
         raise ConfigError("--address", "only with the ray backend")
     plan = plan_sweep(task, algo, betas, bhs, deltas, seeds, runs_dir=runs_dir, name=name, **settings)
+    holder = sweep_running(runs_dir, plan.name)
+    if holder is not None:
+        raise ConfigError("--name", f"sweep {plan.name} is already running (pid {holder.get('pid', '?')})")
     join = lambda values: ",".join(repr(v) for v in values)
     args = ["--task", task, "--algo", algo, "--beta", join(betas), "--bh", join(bhs), "--seeds", join(seeds),
             "--runs-dir", str(runs_dir), "--name", plan.name]
@@ -206,7 +299,7 @@ def launch_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs
         if value is not None:
             args += [f"--{key.replace('_', '-')}", str(value)]
     write_manifest(plan)  # the app lists the sweep at once
-    log = Path(runs_dir) / ".sweeps" / f"{plan.name}.log"
+    log = Path(runs_dir) / SWEEPS / f"{plan.name}.log"
     with open(log, "ab") as out:
         subprocess.Popen([sys.executable, "-m", "ctrpo_core.cli", "sweep", *args], stdout=out, stderr=out,
                          stdin=subprocess.DEVNULL, start_new_session=True)

@@ -1,36 +1,33 @@
 """The training loop: epochs of rollout → policy update → critic update, written into a run directory.
 
+The run directory exists already (``lifecycle.create``) and its caller owns it (``lifecycle.train``).
 Resumable and interruption-safe: a checkpoint is written before the first epoch and after every
-epoch (after that epoch's metrics row), SIGTERM/SIGINT end the run as ``stopped`` at the last
-finished epoch, and a NaN/inf ends it as ``failed`` with the last good checkpoint kept.
+epoch (after that epoch's metrics row); it carries the metrics rows so far, so a resume rewrites
+metrics.csv from it (the checkpoint is the truth, whatever happened to the file). SIGTERM/SIGINT
+end the run as ``stopped`` at the last finished epoch, and a NaN/inf ends it as ``failed`` with the
+last good checkpoint kept.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
 import threading
 import time
-from datetime import datetime
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
 from .algos import make_algorithm
-from .config import ConfigError, TrainConfig, validate_name
+from .config import TrainConfig
 from .engine.base import NonFiniteError, StopRequested
 from .envs import make_vec_env
-from .runs import RunDir, package_versions
+from .runs import RunDir
+from .signals import stop_signals
 
-CHECKPOINT_FORMAT = 1
-
-
-def default_name(cfg: TrainConfig) -> str:
-    return f"{cfg.task}_{cfg.algo}_s{cfg.seed}_{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
+CHECKPOINT_FORMAT = 2  # 2: with the metrics rows so far ("metrics_rows"); 1 is still read
 
 
 def _json_default(x):
@@ -41,29 +38,18 @@ def _json_default(x):
     raise TypeError(type(x))
 
 
-def prepare_new_run(cfg: TrainConfig) -> RunDir:
-    """Decide the run directory of a new run (without creating it); error if it exists."""
-    if cfg.name is None:
-        cfg.name = default_name(cfg)
-    validate_name(cfg.name)
-    run = RunDir(Path(cfg.runs_dir) / cfg.name)
-    if run.path.exists():
-        raise ConfigError("--name", f"run directory {str(run.path)!r} already exists (use --resume to continue it)")
-    return run
-
-
-def open_resumable(path) -> RunDir:
-    run = RunDir(path)
-    if not run.is_run() or not (run.path / "checkpoint.pt").is_file():
-        raise ConfigError("--resume", f"{str(path)!r} is not a run directory (it needs config.json and checkpoint.pt)")
-    return run
-
-
 class Trainer:
-    def __init__(self, cfg: TrainConfig, run: RunDir, resume: bool = False,
+    """Trains the run in ``run`` (its config.json) from its checkpoint ``checkpoint`` if given, else from
+    the start. ``run`` must exist and be owned by the caller: use :func:`ctrpo_core.lifecycle.train`."""
+
+    def __init__(self, run: RunDir, checkpoint: dict | None = None,
                  progress: bool | None = None, stop_event: threading.Event | None = None,
                  env_workers: int | None = None):
-        self.cfg, self.run, self.resume = cfg, run, resume
+        self.run = run
+        self.cfg = TrainConfig.from_dict(run.read_config())
+        self.checkpoint = checkpoint
+        self.resume = checkpoint is not None
+        self.metrics_rows: list[str] = []  # metrics.csv lines so far: saved with every checkpoint
         self.env_workers = env_workers  # Safety-Gymnasium worker processes (None: up to one per core)
         # progress: True → progress bar, None → a bar on a terminal and plain lines otherwise,
         # False → quiet (lines still go to train.log)
@@ -82,6 +68,7 @@ class Trainer:
             "format": CHECKPOINT_FORMAT, "epoch": self.epoch, "total_steps": self.total_steps,
             "cost_regret": self.cost_regret, "elapsed": self.elapsed,
             "algo": self.algo.state_dict(), "torch_rng": torch.get_rng_state(), "env_state": env_state,
+            "metrics_rows": list(self.metrics_rows),
         }
 
     def _restore(self, ckpt: dict) -> None:
@@ -94,22 +81,14 @@ class Trainer:
             self.env.set_state(json.loads(ckpt["env_state"]))
         else:  # MuJoCo tasks: the episodes in flight restart (fresh seed so they differ)
             self.algo.obs = self.algo.normalizer(self.env.reset(self.cfg.seed + 7919 * (self.epoch + 1)))
-        self.run.truncate_metrics(self.epoch)
+        rows = ckpt.get("metrics_rows")
+        if rows is None:  # a format-1 checkpoint: keep the file's complete rows up to its epoch
+            self.metrics_rows = self.run.complete_metrics_rows(self.epoch)
+        else:
+            self.metrics_rows = [str(r) for r in rows]
+        self.run.rewrite_metrics(self.metrics_rows)
 
     # ------------------------------------------------------------------ loop
-    def _install_signal_handlers(self):
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        previous = {}
-
-        def handler(signum, frame):
-            self.stop_reason = signal.Signals(signum).name
-            self.stop_event.set()
-
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, handler)
-        return previous
-
     def execute(self, callback: Callable[[dict], None] | None = None) -> str:
         """Train to the end (or until stopped/failed). Returns the final state."""
         cfg = self.cfg
@@ -122,22 +101,20 @@ class Trainer:
             self.algo = make_algorithm(cfg, self.env)
             self.algo.should_stop = self.stop_event.is_set
             if self.resume:
-                self._restore(self.run.load_checkpoint())
-            else:
+                self._restore(self.checkpoint)
+                self.checkpoint = None  # its tensors are loaded: free them
+            else:  # from the start (also a run killed before its first checkpoint)
                 self.algo.start()
-                config = {**cfg.to_dict(), "epochs": cfg.epochs, "versions": package_versions(),
-                          "metrics_window": f"ep_return/ep_cost/ep_len and Ĵ_c: mean over the last "
-                                            f"{cfg.episode_window} finished episodes"}
-                self.run.create(config)
+                self.run.rewrite_metrics([])
                 self.run.save_checkpoint(self.checkpoint_state())
-            previous = self._install_signal_handlers()
-            try:
+            with stop_signals(self._stop):
                 return self._loop(callback)
-            finally:
-                for sig, h in previous.items():
-                    signal.signal(sig, h)
         finally:
             self.env.close()
+
+    def _stop(self, reason: str) -> None:
+        self.stop_reason = reason
+        self.stop_event.set()
 
     def _status(self, state: str, message: str = "") -> None:
         self.run.write_status(state, message, epoch=self.epoch, epochs=self.cfg.epochs,
@@ -155,7 +132,7 @@ class Trainer:
                 if self.stop_event.is_set():
                     raise StopRequested()
                 row = self._one_epoch()
-                self.run.append_metrics(row)
+                self.metrics_rows.append(self.run.append_metrics(row))
                 self.run.save_checkpoint(self.checkpoint_state())
                 self._status("running")
                 line = self._progress_line(row)

@@ -19,15 +19,17 @@ import torch
 ray = pytest.importorskip("ray", reason="the ray extra (requirements/ray.txt; `make test` installs it)")
 
 from conftest import ROOT, run_cli  # noqa: E402
-from ctrpo_core import catalog, cli  # noqa: E402
+from ctrpo_core import catalog, cli, lifecycle  # noqa: E402
+from ctrpo_core.config import resolve  # noqa: E402
+from ctrpo_core.ownership import Ownership, is_owned  # noqa: E402
 from ctrpo_core.ray_backend import RayBackend, init_ray  # noqa: E402
 from ctrpo_core.runs import HOST, RunDir  # noqa: E402
 from ctrpo_core.sweep import plan_sweep, run_sweep  # noqa: E402
 
 GRID = ["sweep", "--task", "GridHazard-v0", "--beta", "0.1,1", "--bh", "0.8,1", "--seeds", "0",
         "--total-steps", "1000", "--steps-per-epoch", "500", "--num-envs", "4", "--name", "grid", "--runs-dir", "runs"]
-NAMES = ["grid_beta0.1_bh0.8_delta0.02_s0", "grid_beta0.1_bh1_delta0.02_s0",
-         "grid_beta1_bh0.8_delta0.02_s0", "grid_beta1_bh1_delta0.02_s0"]
+POINTS = ["grid_beta0.1_bh0.8_delta0.02_s0", "grid_beta0.1_bh1_delta0.02_s0",
+          "grid_beta1_bh0.8_delta0.02_s0", "grid_beta1_bh1_delta0.02_s0"]
 TIMING = ["time_s", "steps_per_s"]
 
 
@@ -44,6 +46,10 @@ def run_names(runs):
     return sorted(p.name for p in runs.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def grid_point(name: str) -> str:
+    return re.sub(r"_[0-9a-f]{8}$", "", name)  # without the settings key
+
+
 def same_tensors(a, b) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same_tensors(a[k], b[k]) for k in a)
@@ -54,14 +60,13 @@ def same_tensors(a, b) -> bool:
     return a == b
 
 
-def test_stop_run_of_a_remote_run_never_signals_a_local_pid(tmp_path):
-    run = RunDir(tmp_path / "r")
-    run.create({"task": "GridHazard-v0"})
+def test_stop_run_of_a_remote_run_asks_its_owner_only(tmp_path):
+    run = lifecycle.create(resolve("GridHazard-v0", "c-trpo", runs_dir=str(tmp_path), name="r"))
     run.write_status_dict({"state": "running", "pid": os.getpid(), "message": "", "updated": time.time(),
                            "host": "worker-elsewhere", "backend": "ray"})
-    assert catalog.stop_run(run.path) is False  # our own pid, but on "another machine": left alone
-    run.write_status_dict({**run.read_status(), "sink_host": HOST, "sink_pid": os.getpid()})
-    assert catalog.stop_run(run.path) is True and (run.path / ".stop-request").exists()
+    assert catalog.stop_run(run.path) is False  # nobody owns it here: its status alone proves nothing
+    with Ownership(run.path):  # as the sweep's sink holds it while a task trains the run
+        assert catalog.stop_run(run.path) is True and (run.path / ".stop-request").exists()
 
 
 def test_without_ray_the_ray_backend_exits_2_with_an_install_hint(tmp_path):
@@ -104,7 +109,10 @@ def test_sensitivity_page_launches_a_ray_sweep_and_live_shows_its_runs(tmp_path,
     at.number_input(key="sw_steps").set_value(2000)
     at.button[0].click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    run = RunDir(runs_dir / "rayapp_beta1_bh1_delta0.02_s0")
+    deadline = time.time() + 60
+    while time.time() < deadline and not (runs_dir / ".sweeps" / "rayapp.json").exists():
+        time.sleep(0.1)
+    run = RunDir(runs_dir / json.loads((runs_dir / ".sweeps" / "rayapp.json").read_text())["runs"][0])
     deadline = time.time() + 150
     while time.time() < deadline and not (run.is_run() and run.read_status().get("state") == "finished"):
         time.sleep(0.5)
@@ -135,7 +143,8 @@ def test_a_sweep_joins_a_cluster_by_address_and_its_runs_come_home_from_another_
         cluster.shutdown()
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"on the Ray cluster at {address}" in result.stdout and "sweep grid: 4 finished" in result.stdout
-    for name in NAMES:
+    assert [grid_point(n) for n in run_names(tmp_path / "runs")] == POINTS
+    for name in run_names(tmp_path / "runs"):
         run = RunDir(tmp_path / "runs" / name)
         status = run.read_status()
         assert status["state"] == "finished" and run.read_metrics().epoch.tolist() == [1, 2]
@@ -152,8 +161,9 @@ def test_ray_sweep_writes_the_same_runs_as_the_local_backend(tmp_path, ray_clust
     out = capsys.readouterr().out
     assert "on a local Ray instance, 1 CPU per run" in out and "sweep grid: 4 finished" in out
     local_runs, ray_runs = tmp_path / "local" / "runs", tmp_path / "ray" / "runs"
-    assert run_names(local_runs) == run_names(ray_runs) == NAMES
-    for name in NAMES:
+    names = run_names(ray_runs)
+    assert run_names(local_runs) == names and [grid_point(n) for n in names] == POINTS
+    for name in names:
         a, b = RunDir(local_runs / name), RunDir(ray_runs / name)
         assert a.read_config() == b.read_config()
         ma, mb = a.read_metrics(), b.read_metrics()
@@ -161,7 +171,7 @@ def test_ray_sweep_writes_the_same_runs_as_the_local_backend(tmp_path, ray_clust
         pd.testing.assert_frame_equal(ma.drop(columns=TIMING), mb.drop(columns=TIMING), check_exact=True)
         sa, sb = a.read_status(), b.read_status()
         assert sa["state"] == sb["state"] == "finished" and sb["backend"] == "ray" and sb["host"] == HOST
-        assert sb["sink_host"] == HOST and "heartbeat" in sb and "host" not in sa
+        assert sb["sink_host"] == HOST and "host" not in sa
         assert {"state", "pid", "message", "updated"} <= set(sb)
         ca, cb = a.load_checkpoint(), b.load_checkpoint()  # checkpoints came home
         assert cb["epoch"] == 2 and same_tensors(ca["algo"], cb["algo"])
@@ -205,30 +215,27 @@ def test_a_killed_worker_is_retried_and_the_run_resumes_from_its_checkpoint(tmp_
     assert after == list(range(int(resumed.group(1)) + 1, epochs + 1))
 
 
-def test_a_sweep_whose_driver_died_resumes_and_status_liveness_follows_the_host(tmp_path, ray_cluster, capsys):
+def test_a_sweep_whose_driver_died_resumes(tmp_path, ray_cluster, capsys):
     runs = tmp_path / "runs"
-    args = ["sweep", "--task", "GridHazard-v0", "--beta", "1", "--bh", "1", "--seeds", "3", "--total-steps", "1000",
+    args = ["sweep", "--task", "GridHazard-v0", "--beta", "1", "--bh", "1", "--seeds", "3", "--total-steps", "1500",
             "--steps-per-epoch", "500", "--num-envs", "4", "--name", "d", "--runs-dir", str(runs), "--backend", "ray"]
-    assert cli.main(args) == 0
-    run = RunDir(runs / "d_beta1_bh1_delta0.02_s3")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
+    plan = plan_sweep("GridHazard-v0", "c-trpo", [1.0], [1.0], [None], [3], runs_dir=runs, name="d",
+                      total_steps=1500, steps_per_epoch=500, num_envs=4)
+    run = lifecycle.create(plan.configs[0])
+    stop = threading.Event()
+    lifecycle.train(run.path, callback=lambda row: row["epoch"] == 2 and stop.set(), stop_event=stop)
+    assert run.read_metrics().epoch.tolist() == [1, 2]
     # the driver died mid-run: its status says running, on a worker elsewhere, written by a sink now gone
-    run.write_config({**run.read_config(), "total_steps": 1500, "epochs": 3})
     remote = {"state": "running", "pid": 12345, "message": "", "updated": time.time(), "host": "worker-elsewhere",
-              "backend": "ray", "epoch": 2, "epochs": 3}
-    run.write_status_dict({**remote, "sink_host": HOST, "sink_pid": int(dead)})
-    assert catalog.effective_state(run.read_status()) == "stopped"
-    assert catalog.effective_state({**remote, "sink_host": HOST, "sink_pid": os.getpid()}) == "running"
-    assert catalog.effective_state(remote) == "running"  # a pid on another machine is not checked here...
-    old = time.time() - 1000  # ...but its heartbeat must be recent
-    assert catalog.effective_state({**remote, "updated": old}) == "stopped"
-    assert catalog.effective_state({**remote, "updated": old, "heartbeat": time.time()}) == "running"
-    assert catalog.effective_state({**remote, "host": HOST, "pid": int(dead)}) == "stopped"
+              "backend": "ray", "epoch": 2, "epochs": 3, "sink_host": HOST, "sink_pid": os.getpid()}
+    run.write_status_dict(remote)
+    assert lifecycle.state(run.path) == "stopped"  # whatever the status names, nobody owns the run
+    with Ownership(run.path):
+        assert lifecycle.state(run.path) == "running"
     capsys.readouterr()
     assert cli.main(args) == 0
     out = capsys.readouterr().out
-    assert "queued d_beta1_bh1_delta0.02_s3 (resume)" in out and "(resumed at epoch 2)" in out
+    assert f"queued {run.name} (resume)" in out and "(resumed at epoch 2)" in out
     assert run.read_metrics().epoch.tolist() == [1, 2, 3] and run.read_status()["state"] == "finished"
 
 
@@ -266,32 +273,42 @@ def test_a_run_that_fails_for_its_own_reasons_is_reported_failed_and_not_retried
     plan = plan_sweep("GridHazard-v0", "c-trpo", [1.0], [1.0], [None], [0, 1, 2], runs_dir=tmp_path / "runs",
                       name="fail", total_steps=1000, steps_per_epoch=500, num_envs=4)
     plan.configs[0].critic_lr = 1e30  # the critics blow up: non-finite loss, the trainer says 'failed'
-    plan.configs[1].hidden = ("x",)  # the network cannot be built: the task raises
+    damaged = lifecycle.create(plan.configs[1])  # a stopped run whose checkpoint cannot be read: refused
+    damaged.write_checkpoint_bytes(b"garbage")
+    damaged.write_status("stopped", "by hand")
     lines = []
     results = run_sweep(plan, RayBackend(max_retries=3), lines.append)
-    nan, exc, ok = (c.name for c in plan.configs)
-    assert results == {nan: "failed", exc: "failed", ok: "finished"}, lines
+    nan, refused, ok = (c.name for c in plan.configs)
+    assert results[nan] == "failed" and results[ok] == "finished", lines
+    assert results[refused].startswith("refused (--resume:") and "cannot be read" in results[refused]
     assert not any("attempt 2" in line for line in lines), lines  # no retry of either
+    assert RunDir(tmp_path / "runs" / refused).read_status()["state"] == "stopped"  # left as it was
     status = RunDir(tmp_path / "runs" / nan).read_status()
     assert status["state"] == "failed" and "non-finite" in status["message"]
+    assert not any(is_owned(tmp_path / "runs" / c.name) for c in plan.configs)  # the sink let go of every run
 
 
-def test_the_sink_keeps_heartbeats_and_drops_a_stale_attempt(tmp_path, monkeypatch):
+def test_the_sink_owns_its_runs_and_drops_a_stale_attempt(tmp_path):
     from ctrpo_core import ray_backend
 
+    run = lifecycle.create(resolve("GridHazard-v0", "c-trpo", runs_dir=str(tmp_path), name="r"))
     sink = ray_backend.RunSink(str(tmp_path))  # the actor's class, used directly
     token, copy = sink.claim("r", "worker-1", 11)
-    assert copy == {} and sink.create("r", token, {"task": "GridHazard-v0"})
+    assert copy["config"]["task"] == "GridHazard-v0" and "checkpoint" not in copy and is_owned(run.path)
     status = {"state": "running", "pid": 11, "message": "", "updated": 0.0, "host": "worker-1", "backend": "ray"}
-    assert sink.write_status("r", token, status)
+    assert sink.write("r", token, "write_status", status)
     first = RunDir(tmp_path / "r").read_status()
-    assert first["sink_host"] == HOST and first["sink_pid"] == os.getpid() and first["heartbeat"] > 0
-    monkeypatch.setattr(ray_backend, "HEARTBEAT_S", 0.0)
-    time.sleep(0.01)
+    assert first["sink_host"] == HOST and first["sink_pid"] == os.getpid()
+    with pytest.raises(ValueError):
+        sink.write("r", token, "create", {})  # only the forwarded writes of a run's owner
     assert sink.should_stop("r", token) is False
-    assert RunDir(tmp_path / "r").read_status()["heartbeat"] > first["heartbeat"]
-    # a new attempt claims the run (no checkpoint yet: it starts afresh); the old one is told to stop
+    # a new attempt (a retry) claims the run; the old one is told to stop and its writes are dropped
     second, copy = sink.claim("r", "worker-2", 22)
-    assert copy == {} and not (tmp_path / "r").exists() and second != token
-    assert sink.should_stop("r", token) is True and sink.log("r", token, "stale") is False
+    assert second != token and is_owned(run.path)
+    assert sink.should_stop("r", token) is True and sink.write("r", token, "log", "stale") is False
     assert sink.drain_events() == ["started r (new) on worker-1, pid 11", "started r (new, attempt 2) on worker-2, pid 22"]
+    sink.release("r")
+    assert not is_owned(run.path)
+    with Ownership(run.path):  # someone else trains it: the sink refuses to hand it out
+        busy, copy = sink.claim("r", "worker-3", 33)
+        assert busy is None and "already being trained" in copy["busy"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -188,9 +189,15 @@ def test_sensitivity_grid_and_reuse(executed, runs):
 
 
 def test_a_failing_cell_fails_the_report(runs):
-    result, folder = report_cli("quickstart", runs, {"task": "Nope-v0"}, timeout=120)
+    # `ctrpo report` checks the settings before anything starts, so a failing cell needs a parameter that
+    # changed after the check (here by hand, in params.json): the executor then keeps the evidence
+    folder = reports.prepare("quickstart", {}, runs)
+    params = json.loads((folder / "params.json").read_text())
+    (folder / "params.json").write_text(json.dumps({**params, "parameters": {"task": "Nope-v0"}}))
+    result = subprocess.run([sys.executable, "-m", "ctrpo_core.reports", str(folder)], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120)
     assert result.returncode == 1
-    assert "UnknownTaskError" in result.stderr and "Nope-v0" in result.stderr and "failed" in result.stderr
+    assert "UnknownTaskError" in result.stdout and "Nope-v0" in result.stdout and "failed" in result.stdout
     status = json.loads((folder / "status.json").read_text())
     assert status["state"] == "failed" and "Nope-v0" in status["message"]
     nb = nbformat.read(folder / "quickstart.ipynb", as_version=4)  # the partially executed notebook
@@ -204,6 +211,8 @@ def test_a_failing_cell_fails_the_report(runs):
     (["nope"], "report"),
     (["quickstart", "-p", "nope", "1"], "-p"),
     (["quickstart", "-p", "seed", "x"], "-p seed"),
+    (["quickstart", "-p", "task", "Nope-v0"], "-p task"),
+    (["quickstart", "-p", "beta", "-1"], "-p beta"),
     (["benchmark", "-p", "seeds", "0,1"], "-p seeds"),
     (["benchmark", "-p", "runs_dir", "/tmp"], "-p runs_dir"),
     ([], "report"),

@@ -17,7 +17,8 @@ from conftest import ROOT, run_cli
 from ctrpo_core import api
 from ctrpo_core.config import ALGORITHM_IDS, resolve
 from ctrpo_core.runs import METRIC_COLUMNS, RunDir
-from ctrpo_core.trainer import Trainer, prepare_new_run
+from ctrpo_core.lifecycle import create
+from ctrpo_core.trainer import Trainer
 
 CONTRACT_COLUMNS = ["epoch", "total_steps", "ep_return", "ep_cost", "ep_len", "cost_regret", "kl",
                     "divergence", "barrier", "trust_radius", "step_fraction", "recovery", "budget",
@@ -119,8 +120,8 @@ def test_interrupted_cli_run_resumes_to_the_same_metrics(runs_dir, how):
 
 def test_nan_in_the_update_fails_the_run_and_keeps_the_last_good_checkpoint(runs_dir):
     cfg = resolve("PointHazard-v0", "c-trpo", total_steps=2048, runs_dir=str(runs_dir), name="nan", **SMALL)
-    run = prepare_new_run(cfg)
-    trainer = Trainer(cfg, run)
+    run = create(cfg)
+    trainer = Trainer(run)
 
     def poison(row):  # a NaN weight, as a diverging update would leave behind
         if row["epoch"] == 1:

@@ -1,26 +1,29 @@
 import streamlit as st
 
-from ctrpo_core.catalog import comparison_table, default_runs_dir, load_curves, run_table
+from ctrpo_core.catalog import comparison_table, default_runs_dir, load_curves, one_run_per_seed, run_table, usable
 from ctrpo_core.plots import curve_figure
 
 st.title("Compare")
-table = run_table(default_runs_dir())
-table = table[table.state != "damaged"] if not table.empty else table
+table = usable(run_table(default_runs_dir()))
 if table.empty:
     st.info("No runs to compare yet.")
     st.stop()
 
 filters = {}
-cols = st.columns(5)
+cols = st.columns(6)
 for col, (key, title) in zip(cols, [("task", "Task"), ("algo", "Algorithm"), ("beta", "β"), ("bh", "b_H"),
-                                    ("delta", "δ")]):
+                                    ("delta", "δ"), ("total_steps", "Steps")]):
     options = sorted(table[key].dropna().unique().tolist())
     filters[key] = col.multiselect(title, options, default=options, key=f"cmp_{key}")
 mask = table.state.notna()
 for key, values in filters.items():
     mask &= table[key].isin(values)
-chosen = table[mask]
-st.caption(f"{len(chosen)} runs in {chosen.label.nunique()} settings (seeds pooled per setting)")
+chosen, duplicates = one_run_per_seed(table[mask])
+st.caption(f"{len(chosen)} runs in {chosen.label.nunique()} settings; runs are pooled only with runs of exactly "
+           f"the same settings (every setting but the seed), one run per seed")
+if duplicates:
+    with st.expander(f"{len(duplicates)} runs left out: their seed is already counted in their setting"):
+        st.markdown("\n".join(f"- {line}" for line in duplicates))
 if chosen.empty:
     st.stop()
 

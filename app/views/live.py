@@ -2,6 +2,7 @@ import streamlit as st
 
 from ctrpo_core import api
 from ctrpo_core.catalog import default_runs_dir, load_curves, resolve_run, run_table, stop_run
+from ctrpo_core.config import ConfigError
 from ctrpo_core.plots import curve_figure, shrinkage_figure
 
 st.title("Live")
@@ -19,13 +20,17 @@ pooled = st.toggle("Pool seeds (mean ± std band)", value=False, key="live_poole
 col1, col2, _ = st.columns([1, 1, 4])
 if col1.button("Stop selected", disabled=not selected):
     stopped = [n for n in selected if stop_run(resolve_run(runs_dir, n))]
-    st.toast(f"Asked to stop: {', '.join(stopped) or 'none were running'}")
+    st.toast(f"Asked to stop: {', '.join(stopped)}" if stopped else "Not running: nothing to stop")
 if col2.button("Resume selected", disabled=not selected):
     for name in selected:
         row = table.loc[table.name == name].iloc[0]
-        if row.state in ("stopped", "failed") and row.epoch < row.epochs:
-            api.launch_resume(resolve_run(runs_dir, name))
-            st.toast(f"Resuming {name}")
+        if row.state in ("queued", "stopped", "failed") and not row.epoch >= row.epochs:
+            try:
+                api.launch_resume(resolve_run(runs_dir, name))
+            except ConfigError as exc:
+                st.warning(f"{name}: {exc}")
+            else:
+                st.toast(f"Resuming {name}")
 
 
 REFRESH = 1.0 if running else None  # seconds; the curves refresh faster than the details

@@ -76,14 +76,15 @@ if rows:
         st.info(f"{chosen} is {row['state']}; this page shows it when it is done (refresh).")
     elif row["state"] == "failed":
         st.error(f"{chosen} failed: {row['message']}")
-        if status.get("error", {}).get("traceback"):
-            st.code(status["error"]["traceback"], language=None)
+        error = status.get("error")
+        if isinstance(error, dict) and error.get("traceback"):
+            st.code(str(error["traceback"]), language=None)
     elif row["state"] == "interrupted":
         st.warning(f"{chosen}: its process ended before it finished.")
-    results = folder / reports.RESULTS
-    if results.exists():
+    results = reports.read_results_file(folder)
+    if results:
         with st.expander("Recorded numbers (results.json)"):
-            st.json(json.loads(results.read_text()), expanded=False)
+            st.json(results, expanded=False)
     if row["html"]:
         st.caption(f"`{folder}`")
         st.iframe(Path(row["html"]), height=900)

@@ -1,13 +1,12 @@
 import streamlit as st
 
-from ctrpo_core.catalog import default_runs_dir, resolve_run, run_table
+from ctrpo_core.catalog import default_runs_dir, resolve_run, run_table, usable
 from ctrpo_core.rollout import render_episode
 
 st.title("Rollout")
 st.caption("One episode of a run's latest checkpoint (MuJoCo tasks render offscreen; built-ins are drawn).")
 runs_dir = default_runs_dir()
-table = run_table(runs_dir)
-table = table[table.state != "damaged"] if not table.empty else table
+table = usable(run_table(runs_dir))
 if table.empty:
     st.info("No runs yet.")
     st.stop()

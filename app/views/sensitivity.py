@@ -2,7 +2,7 @@ import os
 
 import streamlit as st
 
-from ctrpo_core.catalog import default_runs_dir, run_table
+from ctrpo_core.catalog import default_runs_dir, run_table, usable
 from ctrpo_core.config import ALGORITHM_IDS, ConfigError
 from ctrpo_core.envs import TASKS
 from ctrpo_core.plots import sensitivity_figures
@@ -64,15 +64,22 @@ chosen = st.selectbox("Sweep", sweeps, index=sweeps.index(current) if current in
 
 @st.fragment(run_every=2.0)
 def sweep_view():
-    manifest = sweep_manifest(runs_dir, chosen) or {"runs": []}
-    table = run_table(runs_dir)
-    runs = table[table.name.isin(manifest["runs"])] if not table.empty else table
-    finished = int((runs.state == "finished").sum()) if len(runs) else 0
+    manifest = sweep_manifest(runs_dir, chosen)
+    if manifest is None:
+        st.warning(f"The manifest of sweep {chosen} cannot be read (`{runs_dir}/.sweeps/{chosen}.json`).")
+        return
+    table = usable(run_table(runs_dir))
+    runs = table[table.name.isin(manifest["runs"])]
+    finished = int((runs.state == "finished").sum())
     st.progress(finished / max(1, len(manifest["runs"])),
-                text=f"{finished} of {len(manifest['runs'])} runs finished, "
-                     f"{int((runs.state == 'running').sum()) if len(runs) else 0} running")
+                text=f"{finished} of {len(manifest['runs'])} runs finished, {int((runs.state == 'running').sum())} running")
     if runs.empty:
         return
+    variants = sorted(runs.variant.unique())
+    if len(variants) > 1:  # the sweep was run again with other settings: never pool them
+        variant = st.selectbox("Settings (this sweep was run with several; each is shown on its own)", variants,
+                               key="sw_variant")
+        runs = runs[runs.variant == variant]
     figures = sensitivity_figures(runs)
     for row in (figures[:3], figures[3:]):
         for col, fig, i in zip(st.columns(3), row, range(3)):

@@ -14,7 +14,7 @@ import math
 import torch
 
 from ..engine import trust_region as tr
-from ..engine.base import OnPolicyAlgorithm
+from ..engine.base import OnPolicyAlgorithm, non_negative
 from ..engine.divergence import cost_surrogate
 
 EPS = 1e-8
@@ -82,7 +82,7 @@ class CPO(OnPolicyAlgorithm):
         ev = self.evaluate(batch, old_dist, old_logp)
         return {"reward": (ev["ratio"] * batch.adv_r).mean().item(),
                 "alpha": cost_surrogate(ev["ratio"], batch.adv_c, self.cfg.gamma).item(),
-                "kl": ev["kl"].item()}
+                "kl": non_negative(ev["kl"].item())}
 
     def update_policy(self, batch):
         cfg = self.cfg

@@ -20,6 +20,12 @@ from .policies import Critics, make_policy
 from .rollout import Batch, RolloutBuffer
 
 
+def non_negative(x: float) -> float:
+    """A divergence as measured: a sum of non-negative terms that float rounding can leave at about
+    −1e-9 reads 0; NaN stays NaN (so the line search still rejects it)."""
+    return 0.0 if x < 0 else x
+
+
 class NonFiniteError(RuntimeError):
     """A NaN or infinity appeared; the message says where."""
 
@@ -157,8 +163,8 @@ class OnPolicyAlgorithm:
 
         def measure() -> dict:
             ev = self.evaluate(batch, old_dist, old_logp)
-            return {"loss": objective(ev).item(), "divergence": divergence(ev).item(),
-                    "kl": ev["kl"].item(), "ev": ev}
+            return {"loss": objective(ev).item(), "divergence": non_negative(divergence(ev).item()),
+                    "kl": non_negative(ev["kl"].item()), "ev": ev}
 
         def accept(m: dict) -> bool:
             return math.isfinite(m["loss"]) and loss_k - m["loss"] >= 0 and m["divergence"] <= cfg.delta

@@ -19,23 +19,42 @@ def cost_surrogate(ratio: torch.Tensor, adv_c: torch.Tensor, gamma: float) -> to
     return ((ratio - 1.0) * adv_c).mean() / (1.0 - gamma)
 
 
-def phi(alpha: torch.Tensor, budget: float, form: str = "entropy") -> torch.Tensor:
-    """Barrier φ(α) on the budget Δb; +∞ where α ≥ Δb.
+SERIES_BELOW = 0.05  # |α/Δb| under which φ is summed as its power series (25 terms: exact in float64)
+SERIES_TERMS = 25
 
-    entropy: φ(α) = α + (Δb − α)·log((Δb − α)/Δb)   (slope → ∞ at the boundary)
-    log:     φ(α) = −log((Δb − α)/Δb) − α/Δb          (value → ∞ at the boundary)
+
+def _series(u: torch.Tensor, form: str) -> torch.Tensor:
+    """Σ_{n≥2} uⁿ/(n(n−1)) (entropy) or Σ_{n≥2} uⁿ/n (log): φ near 0 without cancellation."""
+    total, power = torch.zeros_like(u), u * u
+    for n in range(2, SERIES_TERMS + 2):
+        total = total + power / (n * (n - 1) if form == "entropy" else n)
+        power = power * u
+    return total
+
+
+def phi(alpha: torch.Tensor, budget: float, form: str = "entropy") -> torch.Tensor:
+    """Barrier φ(α) on the budget Δb; +∞ where α ≥ Δb. Float64, and >= 0 for every α.
+
+    entropy: φ(α) = α + (Δb − α)·log((Δb − α)/Δb) = Δb·g(u)    (slope → ∞ at the boundary)
+    log:     φ(α) = −log((Δb − α)/Δb) − α/Δb      = h(u)       (value → ∞ at the boundary)
+    with u = α/Δb. Near u = 0 both are differences of nearly equal numbers (g(u) ≈ u²/2), which in
+    float32 goes negative by ~1e-7·|α| and then, times a large β, made D_C negative; so g and h are
+    evaluated in float64, as their power series where |u| is small.
     """
     if budget <= 0:
         raise ValueError(f"the budget Δb = b − Ĵ_c must be > 0 in normal mode, got {budget}")
-    alpha = torch.as_tensor(alpha)
-    inside = alpha < budget
-    remaining = torch.where(inside, budget - alpha, torch.ones_like(alpha) * budget)  # keeps grads finite
-    if form == "entropy":
-        value = alpha + remaining * torch.log(remaining / budget)
-    elif form == "log":
-        value = -torch.log(remaining / budget) - alpha / budget
-    else:
+    if form not in BARRIERS:
         raise ValueError(f"barrier must be one of {BARRIERS}, got {form!r}")
+    alpha = torch.as_tensor(alpha)
+    u = alpha.to(torch.float64) / budget
+    inside = u < 1.0
+    small = u.abs() < SERIES_BELOW
+    near = _series(torch.where(small, u, torch.zeros_like(u)), form)  # masked inputs keep every branch finite
+    rest = torch.where(inside & ~small, u, torch.full_like(u, 0.5))
+    far = rest + (1.0 - rest) * torch.log1p(-rest) if form == "entropy" else -torch.log1p(-rest) - rest
+    value = torch.where(small, near, far).clamp_min(0.0)
+    if form == "entropy":
+        value = budget * value
     return torch.where(inside, value, torch.full_like(value, math.inf))
 
 

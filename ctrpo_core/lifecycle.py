@@ -1,0 +1,240 @@
+"""The life of a run directory, in one place: create, own, train, stop, state.
+
+- :func:`create`: validate the settings and write the run directory once: config.json (every setting,
+  the versions), an empty metrics.csv and status ``queued``. Nothing trains yet.
+- :func:`train`: take ownership (an OS file lock held for the life of the training, see
+  :mod:`ctrpo_core.ownership`), then train from the checkpoint if there is one, else from the start
+  (also a run killed before its first checkpoint). A second owner gets :class:`RunBusyError`.
+- :func:`spawn`: the same in a detached process, ``python -m ctrpo_core.lifecycle RUN_DIR``: what the
+  app, the sweeps and reports start, new run or resume alike.
+- :func:`stop`: ask the run's owner to stop (a request file it polls); never a signal, so nothing
+  but the run's own trainer can be affected.
+- :func:`state`: ``queued | running | finished | failed | stopped | damaged``, where ``running``
+  means "owned now" and a run whose status says running without an owner was interrupted.
+
+The settings travel in config.json only: every caller (CLI, app, local and Ray sweeps, reports) hands
+over a run directory, never a command line of settings.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from .config import ConfigError, TrainConfig, validate, validate_name
+from .ownership import BusyError, Ownership, is_owned, read_holder
+from .runs import CHECKPOINT, STOP_REQUEST, DamagedRunError, RunDir, package_versions
+
+STOP_POLL_S = 0.25  # how often a training process looks for a stop request
+LAUNCH_LOGS = ".launch"  # <runs-dir>/.launch/<name>.log: the output of detached training processes
+
+
+class RunBusyError(ConfigError):
+    """The run is being trained by another process (exit 2 on the command line)."""
+
+    def __init__(self, busy: BusyError):
+        super().__init__("run", f"{busy.folder.name} is already being trained by pid {busy.holder.get('pid', '?')}"
+                                f"{' on ' + busy.holder['host'] if busy.holder.get('host') else ''}; "
+                                f"a run directory has one owner at a time")
+        self.holder = busy.holder
+
+
+# ---------------------------------------------------------------------------------------------- create
+def create(cfg: TrainConfig) -> RunDir:
+    """Write a new run directory for ``cfg`` (validated; ``cfg.name`` set), state ``queued``.
+
+    Raises ConfigError when the settings are invalid, the runs folder cannot hold it, or the name is taken.
+    """
+    from datetime import datetime
+
+    validate(cfg)
+    if cfg.name is None:
+        cfg.name = f"{cfg.task}_{cfg.algo}_s{cfg.seed}_{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
+    validate_name(cfg.name)
+    root = Path(cfg.runs_dir)
+    if root.exists() and not root.is_dir():
+        raise ConfigError("--runs-dir", f"{str(root)!r} exists and is not a directory")
+    run = RunDir(root / cfg.name)
+    config = {**cfg.to_dict(), "epochs": cfg.epochs, "versions": package_versions(),
+              "metrics_window": f"ep_return/ep_cost/ep_len and Ĵ_c: mean over the last "
+                                f"{cfg.episode_window} finished episodes"}
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        run.create(config)
+    except FileExistsError:
+        raise ConfigError("--name", f"run directory {str(run.path)!r} already exists "
+                                    f"(use --resume to continue it)") from None
+    except (NotADirectoryError, PermissionError) as exc:
+        raise ConfigError("--runs-dir", f"cannot create {str(run.path)!r}: {exc.strerror}") from None
+    run.write_status("queued", pid=None)
+    return run
+
+
+# ---------------------------------------------------------------------------------------------- open
+def open_run(path, param: str = "--resume") -> tuple[RunDir, TrainConfig]:
+    """A run directory and its validated settings; ConfigError(``param``) when it is not a readable run."""
+    run = path if isinstance(path, RunDir) else RunDir(path)
+    if not run.path.is_dir() or not run.is_run():
+        raise ConfigError(param, f"{str(path)!r} is not a run directory (it has no config.json)")
+    try:
+        cfg = TrainConfig.from_dict(run.read_config())
+        validate(cfg)
+    except (DamagedRunError, ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(param, f"{str(path)!r} has a damaged config.json ({exc})") from None
+    return run, cfg
+
+
+def load_checkpoint(run: RunDir, param: str = "--resume") -> dict | None:
+    """The run's checkpoint (None when it has none yet); ConfigError when it exists but cannot be read."""
+    if not run.has_checkpoint():
+        return None
+    path = run.path / CHECKPOINT
+    try:
+        if path.stat().st_size == 0:
+            raise ValueError("the file is empty")
+        ckpt = run.load_checkpoint()
+        if not isinstance(ckpt, dict) or not {"epoch", "total_steps", "algo"} <= set(ckpt):
+            raise ValueError("not a checkpoint of this project")
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ConfigError(param, f"{str(path)!r} cannot be read ({type(exc).__name__}: {first}); delete it to "
+                                 f"train {run.name} from the start") from None
+    return ckpt
+
+
+# ---------------------------------------------------------------------------------------------- own + train
+def own(run: RunDir) -> Ownership:
+    """Become the run's one owner, and clear what an earlier owner may have left (temporary files of an
+    interrupted write, a stop request that arrived after it ended)."""
+    try:
+        ownership = Ownership(run.path, what=f"training {run.name}")
+    except BusyError as busy:
+        raise RunBusyError(busy) from None
+    for leftover in run.path.glob(".*.tmp*"):
+        leftover.unlink(missing_ok=True)
+    (run.path / STOP_REQUEST).unlink(missing_ok=True)
+    return ownership
+
+
+def _watch_stop_requests(run: RunDir, stop: threading.Event, done: threading.Event) -> threading.Thread:
+    def watch():
+        while not done.wait(STOP_POLL_S):
+            if (run.path / STOP_REQUEST).exists():
+                stop.set()
+                return
+
+    thread = threading.Thread(target=watch, name="ctrpo-stop-request", daemon=True)
+    thread.start()
+    return thread
+
+
+def extend(run: RunDir, cfg: TrainConfig, ckpt: dict | None, total_steps: int) -> TrainConfig:
+    """Set a new length for a run (``--resume --total-steps``); never below what it has trained."""
+    trained = int(ckpt["total_steps"]) if ckpt else 0
+    if not isinstance(total_steps, int) or total_steps < max(trained, cfg.steps_per_epoch):
+        raise ConfigError("--total-steps", f"must be >= the {trained} steps {run.name} has trained "
+                                           f"(and >= --steps-per-epoch {cfg.steps_per_epoch}), got {total_steps}")
+    cfg.total_steps = total_steps
+    validate(cfg)
+    run.write_config({**run.read_config(), "total_steps": total_steps, "epochs": cfg.epochs})
+    return cfg
+
+
+def train(path, callback=None, progress: bool | None = False, total_steps: int | None = None,
+          stop_event: threading.Event | None = None, env_workers: int | None = None) -> str:
+    """Own the run at ``path`` (a folder, or a RunDir such as the Ray worker's forwarding one) and train it
+    to its end, from its checkpoint if it has one; returns the final state. Raises ConfigError
+    (RunBusyError, a damaged run, a bad ``total_steps``) before anything is written."""
+    from .trainer import Trainer
+
+    run, cfg = open_run(path)
+    ownership = own(run)
+    try:
+        ckpt = load_checkpoint(run)
+        if total_steps is not None and total_steps != cfg.total_steps:
+            extend(run, cfg, ckpt, total_steps)
+        stop, done = stop_event or threading.Event(), threading.Event()
+        watcher = _watch_stop_requests(run, stop, done)
+        try:
+            return Trainer(run, checkpoint=ckpt, progress=progress, stop_event=stop,
+                           env_workers=env_workers).execute(callback)
+        finally:
+            done.set()
+            watcher.join(timeout=2 * STOP_POLL_S)
+    finally:
+        ownership.release()
+
+
+def spawn(path, log: Path | None = None) -> subprocess.Popen:
+    """Train the run at ``path`` in a detached process (it outlives the caller); its output goes to
+    ``log`` (default ``<runs-dir>/.launch/<name>.log``)."""
+    run = RunDir(path)
+    log = log or run.path.parent / LAUNCH_LOGS / f"{run.name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "ctrpo_core.lifecycle", str(run.path)],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+# ---------------------------------------------------------------------------------------------- stop + state
+def stop(path) -> bool:
+    """Ask the run's owner to stop (it checkpoints and says 'stopped'); False when nobody owns it.
+
+    A request file, never a signal: only the process that holds the run's lock reads it, so a stale pid
+    in status.json, a folder copied from another machine or pid 0/−1 can never make this hit anything else.
+    """
+    run = RunDir(path)
+    if not is_owned(run.path):
+        return False
+    (run.path / STOP_REQUEST).touch()
+    return True
+
+
+def owner(path) -> dict | None:
+    """What the live owner of the run wrote about itself (pid, host, since), or None if nobody owns it."""
+    return read_holder(path) if is_owned(path) else None
+
+
+def state_of(status: dict, owned: bool) -> str:
+    """The effective state: 'running' exactly while someone owns the run."""
+    if owned:
+        return "running"
+    written = status.get("state", "unknown")
+    return "stopped" if written == "running" else written  # running without an owner: interrupted
+
+
+def state(path) -> str:
+    run = RunDir(path)
+    try:
+        return state_of(run.read_status(), is_owned(run.path))
+    except DamagedRunError:
+        return "damaged"
+
+
+def resumable(path) -> bool:
+    """Whether training the run again makes sense: not finished and nobody trains it now."""
+    return state(path) in ("queued", "stopped", "failed", "unknown")
+
+
+def main(argv=None) -> int:
+    """``python -m ctrpo_core.lifecycle RUN_DIR``: own and train the run (what :func:`spawn` starts)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m ctrpo_core.lifecycle RUN_DIR", file=sys.stderr)
+        return 2
+    try:
+        final = train(argv[0], progress=None)
+    except ConfigError as exc:
+        print(f"ctrpo: error: {exc}", file=sys.stderr)
+        return 2
+    status = RunDir(argv[0]).read_status()
+    print(f"{argv[0]}: {final}" + (f" ({status.get('message')})" if status.get("message") else ""), file=sys.stderr)
+    return 0 if final in ("finished", "stopped") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""One owner per folder (a run directory, a sweep, a report), held by an OS file lock.
+
+The owner takes an exclusive ``flock`` on ``<folder>/.lock`` and keeps the file open for as long as it
+works there. The kernel drops the lock when the owner's process ends, however it ends (``kill -9``
+included), so "is anyone working here?" never depends on a pid that may have been reused, a status
+file copied from another machine, or a heartbeat. The lock file also names its holder (pid, host,
+start time, what it is doing), for messages only: liveness is the lock, never the pid.
+
+Readers probe with a shared, non-blocking lock that they drop at once; an owner that loses that race
+retries for a moment (:data:`ACQUIRE_S`) before it gives up.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+LOCK = ".lock"
+ACQUIRE_S = 2.0  # an owner retries this long: readers' probes hold the lock for microseconds
+
+
+class BusyError(RuntimeError):
+    """The folder already has a live owner; ``holder`` is what that owner wrote about itself."""
+
+    def __init__(self, folder: Path, holder: dict):
+        self.folder, self.holder = Path(folder), holder
+        who = f"pid {holder.get('pid', '?')}" + (f" on {holder['host']}" if holder.get("host") else "")
+        what = f" ({holder['what']})" if holder.get("what") else ""
+        super().__init__(f"{self.folder} is in use by another process: {who}{what}")
+
+
+class Ownership:
+    """Exclusive ownership of ``folder`` until :meth:`release` (or the end of the process)."""
+
+    def __init__(self, folder, what: str = "", lock: str = LOCK):
+        self.folder = Path(folder)
+        self.path = self.folder / lock
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        deadline = time.monotonic() + ACQUIRE_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = read_holder(self.folder, lock)
+                    os.close(fd)
+                    raise BusyError(self.folder, holder) from None
+                time.sleep(0.02)
+        self.fd = fd
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(), "what": what,
+                  "argv": sys.argv[:4]}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(record).encode(), 0)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the only descriptor drops the lock
+            self.fd = None
+
+    def __enter__(self) -> "Ownership":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def is_owned(folder, lock: str = LOCK) -> bool:
+    """Whether a live process owns ``folder`` now (a probe: takes and drops a shared lock)."""
+    try:
+        fd = os.open(Path(folder) / lock, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False  # no lock file: nobody ever owned it (or the folder is gone)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # also drops the probe's shared lock
+    return False
+
+
+def read_holder(folder, lock: str = LOCK) -> dict:
+    """What the current (or last) owner wrote about itself; {} if nothing readable."""
+    try:
+        data = json.loads((Path(folder) / lock).read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,31 @@
+"""Compare pools only comparable runs (issue 10.2): groups by every result-changing setting, one run per seed."""
+
+from ctrpo_core import api, catalog
+from ctrpo_core.config import resolve
+
+SMALL = dict(steps_per_epoch=500, num_envs=4)
+
+
+def test_runs_of_other_lengths_or_settings_are_never_pooled(runs_dir):
+    for name, steps, extra in (("short", 1000, {}), ("long", 2000, {}), ("long-again", 2000, {}),
+                               ("other-gamma", 2000, {"gamma": 0.95}), ("seed1", 2000, {"seed": 1})):
+        api.train("GridHazard-v0", "c-trpo", total_steps=steps, runs_dir=str(runs_dir), name=name, **SMALL, **extra)
+    table = catalog.run_table(runs_dir)
+    kept, notes = catalog.one_run_per_seed(table)
+    summary = catalog.comparison_table(kept, reps=200).set_index("label")
+    labels = table.set_index("name").label
+    assert labels["short"] != labels["long"] and "steps=1000" in labels["short"]
+    assert "gamma=0.95" in labels["other-gamma"] and labels["other-gamma"] != labels["long"]
+    assert labels["long"] == labels["long-again"] == labels["seed1"]
+    assert summary.loc[labels["long"], "runs"] == 2 and summary.loc[labels["long"], "seeds"] == "0,1"
+    assert summary.loc[labels["short"], "runs"] == 1 and len(summary) == 3
+    assert len(notes) == 1 and "seed 0" in notes[0]
+    assert notes[0].split(" ")[0] in ("long", "long-again") and notes[0].endswith(("long", "long-again"))
+
+
+def test_labels_keep_distinct_values_apart():
+    a = resolve("GridHazard-v0", "c-trpo", beta=1.0).to_dict()
+    b = resolve("GridHazard-v0", "c-trpo", beta=1.0000001).to_dict()
+    assert catalog.label(a) != catalog.label(b) and "β=1 " in catalog.label(a)
+    trpo = resolve("GridHazard-v0", "trpo", hidden=(32, 32)).to_dict()
+    assert "hidden=32,32" in catalog.label(trpo) and "β" not in catalog.label(trpo)
