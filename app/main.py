@@ -5,6 +5,7 @@ import streamlit as st
 st.set_page_config(page_title="C-TRPO Explorer", layout="wide")
 pages = [
     st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("views/demo.py", title="Demo", icon=":material/school:"),
     st.Page("views/train.py", title="Train", icon=":material/play_arrow:"),
     st.Page("views/live.py", title="Live", icon=":material/monitoring:"),
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),

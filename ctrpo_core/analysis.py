@@ -75,11 +75,11 @@ class InlineBackend:
 
 
 def make_backend(parallel: int | None = 1):
-    """1: :class:`InlineBackend` (one run after another in this process); N > 1 or None: N training
-    processes at a time (None: one per core), ``sweep.LocalBackend``."""
-    from .sweep import LocalBackend
+    """1: :class:`InlineBackend` (one run after another in this process); N > 1 or None: N worker
+    processes (None: one per core), each training one run after another, ``sweep.PoolBackend``."""
+    from .sweep import PoolBackend
 
-    return InlineBackend() if parallel == 1 else LocalBackend(parallel)
+    return InlineBackend() if parallel == 1 else PoolBackend(parallel)
 
 
 def run_configs(configs: list[TrainConfig], parallel: int | None = 1, report=print) -> dict[str, str]:
@@ -103,17 +103,11 @@ def run_configs(configs: list[TrainConfig], parallel: int | None = 1, report=pri
 
 
 def run_summaries(paths) -> pd.DataFrame:
-    """One row per run: settings, final return/cost (mean of the last epochs), Reg+, and the fraction
-    of epochs in recovery mode."""
-    rows = []
-    for path in paths:
-        row = summarize_run(path)
-        try:
-            recovery = pd.to_numeric(pd.read_csv(Path(path) / "metrics.csv")["recovery"], errors="coerce")
-            row["recovery_frac"] = float(recovery.mean()) if recovery.notna().any() else math.nan
-        except Exception:
-            row["recovery_frac"] = math.nan
-        rows.append(row)
+    """One row per run: settings, final return/cost (mean of the last 10% of epochs), Reg+, and the
+    number and fraction of epochs in recovery mode."""
+    rows = [summarize_run(path) for path in paths]
+    for row in rows:
+        row["recovery_frac"] = row["recovery_epochs"] / row["epoch"] if row.get("epoch") else math.nan
     return pd.DataFrame(rows)
 
 

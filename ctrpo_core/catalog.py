@@ -24,10 +24,28 @@ from .ownership import is_owned
 from .runs import DamagedRunError, RunDir
 from .stats import summarize
 
-FINAL_EPOCHS = 5  # "final" return/cost: mean over the last epochs of a run
+FINAL_FRACTION = 0.1  # "final" return/cost: the mean over the last 10% of a run's epochs (at least one)
+
+
+def final_window(epochs: int) -> int:
+    """How many of a run's last epochs its "final" values average: 10% of them, at least one."""
+    return max(1, math.ceil(FINAL_FRACTION * epochs - 1e-9))
+
+
+def final_values(metrics: pd.DataFrame) -> dict:
+    """final_return, final_cost (means over :func:`final_window`), reg_plus (the last Reg+), and the
+    number of epochs that used the recovery update."""
+    tail = metrics.iloc[-final_window(len(metrics)):] if len(metrics) else metrics
+    recovery = pd.to_numeric(metrics["recovery"], errors="coerce") if "recovery" in metrics else pd.Series([])
+    return {
+        "final_return": float(tail.ep_return.mean()) if len(tail) else math.nan,
+        "final_cost": float(tail.ep_cost.mean()) if len(tail) else math.nan,
+        "reg_plus": float(metrics.cost_regret.iloc[-1]) if len(metrics) else math.nan,
+        "recovery_epochs": int(recovery.fillna(0).sum()),
+    }
 CONFIG_KEYS = ["task", "algo", "seed", "beta", "bh", "delta", "cost_limit", "total_steps"]  # no metric column
 SUMMARY_COLUMNS = ["name", "path", "state", "message", *CONFIG_KEYS, "barrier_form", "label", "variant", "epoch", "epochs",
-                   "progress", "eta_s", "updated", "final_return", "final_cost", "reg_plus"]
+                   "progress", "eta_s", "updated", "final_return", "final_cost", "reg_plus", "recovery_epochs"]
 
 
 def default_runs_dir() -> Path:
@@ -122,13 +140,10 @@ def summarize_run(path) -> dict:
     eta = math.nan
     if state == "running" and epoch > 0:
         eta = float(metrics.time_s.iloc[-1]) / epoch * (epochs - epoch) if "time_s" in metrics else math.nan
-    tail = metrics.iloc[-FINAL_EPOCHS:]
     row.update({
         "state": state, "message": str(status.get("message", "")), "epoch": epoch, "epochs": epochs,
         "progress": min(1.0, epoch / epochs), "eta_s": eta, "updated": status.get("updated"),
-        "final_return": float(tail.ep_return.mean()) if len(tail) else math.nan,
-        "final_cost": float(tail.ep_cost.mean()) if len(tail) else math.nan,
-        "reg_plus": float(metrics.cost_regret.iloc[-1]) if len(metrics) else math.nan,
+        **final_values(metrics),
     })
     return row
 

@@ -83,6 +83,29 @@ def _cmd_sweep(args) -> int:
     return 0 if all(state == "finished" for state in results.values()) else 1
 
 
+def _cmd_demo(args) -> int:
+    """C-TRPO, TRPO and TRPO-Lag on the demo task, in parallel; a table (or JSON) of their numbers."""
+    import json
+
+    from . import demo
+
+    if not 0 <= args.seed <= 2**32 - 1:
+        raise UsageError(f"--seed: an integer in [0, {2**32 - 1}] (got {args.seed})")
+    settings = {k: v for k, v in (("beta", args.beta), ("total_steps", args.total_steps)) if v is not None}
+    configs = demo.plan(args.runs_dir, seed=args.seed, **settings)
+    b = configs[0].cost_limit
+    print(f"demo: {', '.join(c.algo for c in configs)} on {demo.TASK} (cost limit b = {b:g}, seed {args.seed}), "
+          f"runs in {args.runs_dir}", file=sys.stderr, flush=True)
+    states = demo.run(configs, report=demo.stderr_report)
+    rows = [demo.summary(c) for c in configs]
+    if args.json:
+        keys = ("algo", "seed", "dir", "final_return", "final_cost", "reg_plus")
+        print(json.dumps({"task": demo.TASK, "cost_limit": b, "runs": [{k: r[k] for k in keys} for r in rows]}))
+    else:
+        print(demo.table(rows, b))
+    return 0 if all(states.get(c.name) == "finished" for c in configs) else 1
+
+
 def _cmd_cnpg(args) -> int:
     """Exact tabular C-NPG pictures of the toy CMDP (computation in ctrpo_core.tabular.figures)."""
     import importlib.util
@@ -209,6 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--runs-dir", default="runs", help="runs folder; the report goes to RUNS_DIR/reports/ (default runs/)")
     report.add_argument("--list", action="store_true", help="list the reports and their parameters")
     report.set_defaults(func=_cmd_report)
+
+    demo = sub.add_parser("demo", help="C-TRPO, TRPO and TRPO-Lag side by side on the demo task (HazardEdge-v0)")
+    demo.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of all three runs (default 0)")
+    demo.add_argument("--beta", type=float, help="C-TRPO's barrier weight β >= 0 (default 1)")
+    demo.add_argument("--total-steps", type=int, help="environment steps per run (default: the task's)")
+    demo.add_argument("--json", action="store_true",
+                      help='print only {"task", "cost_limit", "runs": [{"algo", "seed", "dir", "final_return", '
+                           '"final_cost", "reg_plus"}]} on stdout')
+    demo.set_defaults(func=_cmd_demo)
 
     sweep = sub.add_parser("sweep", help="train a grid over β × b_H × δ × seeds (skips finished runs)")
     sweep.add_argument("--task", required=True, help="task id (see `ctrpo tasks`)")

@@ -89,6 +89,10 @@ TASK_DEFAULTS: dict[str, dict] = {
                           episode_window=100),
     "PointHazard-v0": dict(total_steps=200_000, steps_per_epoch=4_000, num_envs=16, delta=0.02,
                            episode_window=40),
+    # the demo (ctrpo demo): the paper's δ; 80 episodes per epoch and Ĵ_c over two epochs of them, so
+    # that the cost estimate is steady enough for the barrier (β) and the hysteresis (b_H) to show
+    "HazardEdge-v0": dict(total_steps=160_000, steps_per_epoch=4_000, num_envs=32, delta=0.01,
+                          episode_window=160, critic_minibatch=1024),
 }
 ALGO_DEFAULTS: dict[str, dict] = {"ppo-lag": dict(delta=0.02)}
 

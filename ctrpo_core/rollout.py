@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from .config import TrainConfig
 from .engine.policies import make_policy
 from .envs import RunningNormalizer, get_spec, make_vec_env
-from .envs.builtin import grid_hazard, point_hazard
+from .envs.builtin import grid_hazard, hazard_edge, point_hazard
 from .runs import RunDir
 
 SIZE = 320
@@ -76,16 +76,42 @@ def _draw_point(trail: list[np.ndarray]) -> Image.Image:
     return img
 
 
+def _draw_edge(trail: list[float]) -> Image.Image:
+    """HazardEdge-v0 as a space-time picture: position left to right, time top to bottom; the hazard
+    (x > edge) is red, the reward cap a dashed line, the episode so far a blue path."""
+    width, height, margin = SIZE, SIZE, 12
+    img = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(img)
+    to_px = lambda x: margin + x * (width - 2 * margin)
+    to_py = lambda t: margin + t / hazard_edge.HORIZON * (height - 2 * margin)
+    draw.rectangle([to_px(hazard_edge.EDGE), 0, width, height], fill="#f4a3a3")
+    for y in range(0, height, 8):
+        draw.line([to_px(hazard_edge.REWARD_CAP), y, to_px(hazard_edge.REWARD_CAP), y + 4], fill="#999")
+    points = [(to_px(x), to_py(t)) for t, x in enumerate(trail)]
+    if len(points) > 1:
+        draw.line(points, fill="#1f5fbf", width=3)
+    x, y = points[-1]
+    draw.ellipse([x - 6, y - 6, x + 6, y + 6], fill="#1f5fbf")
+    return img
+
+
+def _builtin_frame(env, trail: list) -> Image.Image:
+    """The picture of a built-in env's first copy now (``trail``: where it has been this episode)."""
+    if isinstance(env, grid_hazard.GridHazardEnv):
+        return _draw_grid(env.states[0])
+    if isinstance(env, hazard_edge.HazardEdgeEnv):
+        trail.append(float(env.x[0]))
+        return _draw_edge(trail)
+    trail.append(env.pos[0].copy())
+    return _draw_point(trail)
+
+
 def _builtin_episode(policy, normalizer, cfg, seed, deterministic, max_steps):
     env = make_vec_env(cfg.task, 1, seed)
     obs = env.reset()
     frames, total_r, total_c, trail = [], 0.0, 0.0, []
     for _ in range(max_steps):
-        if cfg.task == "GridHazard-v0":
-            frames.append(_draw_grid(env.states[0]))
-        else:
-            trail.append(env.pos[0].copy())
-            frames.append(_draw_point(trail))
+        frames.append(_builtin_frame(env, trail))
         obs, reward, cost, terminated, truncated, _ = env.step(act(policy, normalizer, obs, deterministic))
         total_r += float(reward[0])
         total_c += float(cost[0])

@@ -181,6 +181,60 @@ class LocalBackend:
         self.stopping = True
 
 
+def _train_in_worker(path: str) -> str:
+    try:
+        return lifecycle.train(path)
+    except ConfigError as exc:  # refused before training: another owner, a damaged checkpoint
+        return f"refused ({exc})"
+
+
+class PoolBackend:
+    """Trains the jobs in ``parallel`` long-lived worker processes, each training one run after another
+    in-process: for many short runs, where a process per run spends more time starting (torch, the
+    package) than training. SIGTERM/SIGINT ask the runs in flight to stop at their next step."""
+
+    def __init__(self, parallel: int | None = None):
+        self.parallel = max(1, parallel or os.cpu_count() or 1)
+        self.stopping = False
+
+    def describe(self) -> str:
+        return f"{self.parallel} worker processes"
+
+    def run(self, jobs: list[Job], report) -> dict[str, str]:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        results: dict[str, str] = {}
+        if not jobs:
+            return results
+        with stop_signals(self._stop), cf.ProcessPoolExecutor(min(self.parallel, len(jobs)),
+                                                              mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(_train_in_worker, str(Path(job.cfg.runs_dir) / job.cfg.name)): job for job in jobs}
+            pending, asked = set(futures), False
+            while pending:
+                done, pending = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    name = futures[future].cfg.name
+                    if future.cancelled():
+                        continue
+                    try:
+                        results[name] = future.result()
+                    except Exception as exc:  # a run that raised fails alone
+                        results[name] = "failed"
+                        report(f"{name}: {type(exc).__name__}: {exc}")
+                    report(f"{results[name]} {name}")
+                if self.stopping and not asked:
+                    asked = True
+                    for future in pending:
+                        if not future.cancel():  # in flight: its owner stops at the next step
+                            job = futures[future]
+                            lifecycle.stop(Path(job.cfg.runs_dir) / job.cfg.name)
+        return results
+
+    def _stop(self, reason: str) -> None:
+        self.stopping = True
+
+
 # ---------------------------------------------------------------------------------------------- sweeps
 def own_sweep(runs_dir, name: str) -> Ownership:
     """Become the one process that runs sweep ``name`` in ``runs_dir``; ConfigError if another does."""

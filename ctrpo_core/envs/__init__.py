@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .builtin import grid_hazard, point_hazard
+from .builtin import grid_hazard, hazard_edge, point_hazard
 from .normalize import RunningNormalizer
 from .safety_gym import SPECS as SAFETY_GYM_SPECS
 from .safety_gym import SubprocVecEnv
@@ -11,6 +11,7 @@ from .vector import TaskSpec, VecEnv
 BUILTIN = {
     grid_hazard.SPEC.id: (grid_hazard.SPEC, grid_hazard.GridHazardEnv),
     point_hazard.SPEC.id: (point_hazard.SPEC, point_hazard.PointHazardEnv),
+    hazard_edge.SPEC.id: (hazard_edge.SPEC, hazard_edge.HazardEdgeEnv),
 }
 
 TASKS: dict[str, TaskSpec] = {**{k: spec for k, (spec, _) in BUILTIN.items()}, **SAFETY_GYM_SPECS}

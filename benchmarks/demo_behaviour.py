@@ -1,0 +1,54 @@
+"""The demo task's behaviour table: C-TRPO's β line and b_H line and the baselines on HazardEdge-v0,
+5 seeds each with the task's default settings, trained in parallel (one process per core).
+
+Prints the medians (and interquartile ranges) of Reg+, final cost, final return and recovery epochs per
+setting, the demo's promises checked on them, and the wall time of the whole grid (target: 5 minutes
+on 2 cores). Runs are named after their settings, so a second call reuses them (use a fresh --runs-dir
+to time it).
+
+    .venv/bin/python benchmarks/demo_behaviour.py [--seeds 0,1,2,3,4] [--runs-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ctrpo_core import demo
+from ctrpo_core.analysis import run_configs
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--runs-dir", help="where the runs go (default: a fresh temporary folder)")
+    parser.add_argument("--parallel", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    runs_dir = args.runs_dir or tempfile.mkdtemp(prefix="ctrpo-demo-grid-")
+    plan = demo.grid_plan(seeds, runs_dir)
+    configs = demo.unique_configs(plan)
+    started = time.perf_counter()
+    states = run_configs(configs, parallel=args.parallel, report=lambda line: print(line, file=sys.stderr))
+    wall = time.perf_counter() - started
+    assert all(s == "finished" for s in states.values()), states
+    table = demo.grid_table(demo.grid_rows(plan))
+    checks = demo.behaviour_checks(table, configs[0].cost_limit)
+    text = [f"# HazardEdge-v0 behaviour grid: {len(configs)} runs, seeds {args.seeds}, {args.parallel} at a time",
+            "", table.round(3).to_string(), "",
+            *[f"- {'PASS' if ok else 'FAIL'}: {name}" for name, ok in checks.items()], "",
+            f"whole grid: {wall:.0f} s wall on {os.cpu_count()} cores (target <= 300 s)"]
+    print("\n".join(text))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "demo_behaviour.md").write_text("\n".join(text) + "\n")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

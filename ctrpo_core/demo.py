@@ -1,0 +1,189 @@
+"""The classroom demo: C-TRPO, TRPO and TRPO-Lag side by side on HazardEdge-v0 (``ctrpo demo``, the
+app's Demo page).
+
+The three runs share the seed and every setting but the algorithm; their names carry the settings key,
+so a demo run again reuses the finished runs (a lecture can replay in seconds) and a demo with other
+settings trains new ones. Summaries use the last 10% of epochs ("final") and the cumulative Reg+.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from .catalog import final_values
+from .config import TrainConfig, format_value, resolve, settings_key
+from .runs import DamagedRunError, RunDir
+
+TASK = "HazardEdge-v0"
+ALGOS = ("c-trpo", "trpo", "trpo-lag")
+
+
+def plan(runs_dir="runs", seed: int = 0, algos=ALGOS, **settings) -> list[TrainConfig]:
+    """One config per algorithm, named ``demo_<algo>_s<seed>_<settings key>`` (β etc. apply to C-TRPO)."""
+    configs = []
+    for algo in algos:
+        cfg = resolve(TASK, algo, seed=seed, runs_dir=str(runs_dir), **settings)
+        extra = f"_beta{format_value(cfg.beta)}" if algo == "c-trpo" else ""
+        cfg.name = f"demo_{algo}{extra}_s{seed}_{settings_key(cfg)}"
+        configs.append(cfg)
+    return configs
+
+
+def summary(cfg: TrainConfig) -> dict:
+    """The demo's numbers of one run (its JSON row)."""
+    path = Path(cfg.runs_dir) / cfg.name
+    row = {"algo": cfg.algo, "seed": cfg.seed, "dir": str(path)}
+    try:
+        metrics = RunDir(path).read_metrics()
+    except DamagedRunError:
+        metrics = None
+    values = final_values(metrics) if metrics is not None and len(metrics) else \
+        {"final_return": None, "final_cost": None, "reg_plus": None, "recovery_epochs": None}
+    return {**row, **values, "epochs": 0 if metrics is None else len(metrics)}
+
+
+def progress_line(configs: list[TrainConfig], started: float) -> str:
+    parts = []
+    for cfg in configs:
+        try:
+            done = len(RunDir(Path(cfg.runs_dir) / cfg.name).read_metrics())
+        except DamagedRunError:
+            done = 0
+        parts.append(f"{cfg.algo} {done}/{cfg.epochs}")
+    return f"demo {time.time() - started:5.0f} s: " + ", ".join(parts)
+
+
+def run(configs: list[TrainConfig], report=None, parallel: int | None = None, poll_s: float = 1.0) -> dict[str, str]:
+    """Train the runs that have not finished (all at once by default: one process each) and call
+    ``report(line)`` with their progress about every ``poll_s`` seconds; returns {name: state}."""
+    import threading
+
+    from .sweep import LocalBackend, classify, create_new, settle_word
+
+    settled, jobs = classify(configs)
+    create_new(jobs)
+    results = {name: settle_word(state) for name, state in settled.items()}
+    if not jobs:
+        return results
+    done, started = threading.Event(), time.time()
+
+    def watch():
+        while not done.wait(poll_s):
+            if report is not None:
+                report(progress_line(configs, started))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        results.update(LocalBackend(parallel or len(jobs)).run(jobs, lambda line: None))
+    finally:
+        done.set()
+        watcher.join()
+    if report is not None:
+        report(progress_line(configs, started))
+        if report is stderr_report and sys.stderr.isatty():
+            print(file=sys.stderr)  # end the line rewritten in place
+    return results
+
+
+def launch(configs: list[TrainConfig]) -> list[str]:
+    """Start every run of ``configs`` that is neither finished nor training, each in its own detached
+    process (the app's Demo page); returns the names of the runs started."""
+    from . import lifecycle
+    from .sweep import classify, create_new
+
+    _, jobs = classify(configs)
+    create_new(jobs)
+    for job in jobs:
+        lifecycle.spawn(Path(job.cfg.runs_dir) / job.cfg.name)
+    return [job.cfg.name for job in jobs]
+
+
+def table(rows: list[dict], cost_limit: float) -> str:
+    """The demo's numbers as a small text table."""
+    head = f"{'algorithm':<10} {'return':>8} {'cost':>7} {'Reg+':>9} {'recovery epochs':>16}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        fmt = lambda v, spec: "-" if v is None else format(v, spec)
+        lines.append(f"{r['algo']:<10} {fmt(r['final_return'], '8.2f')} {fmt(r['final_cost'], '7.2f')} "
+                     f"{fmt(r['reg_plus'], '9.1f')} {fmt(r['recovery_epochs'], '16d')}")
+    lines.append(f"(final return and cost: means over the last 10% of epochs; cost limit b = {cost_limit:g}; "
+                 f"Reg+ = Σ max(0, Ĵ_c − b) over epochs)")
+    return "\n".join(lines)
+
+
+def stderr_report(line: str) -> None:
+    """Progress on stderr: one line rewritten in place on a terminal, a line each otherwise."""
+    print(f"\r{line}" if sys.stderr.isatty() else line, end="" if sys.stderr.isatty() else "\n",
+          file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- the behaviour grid
+BETAS = (0.0, 0.1, 1.0, 10.0)  # C-TRPO's β line (at the default b_H)
+BHS = (0.6, 0.8, 1.0)  # C-TRPO's b_H line (at the default β)
+BASELINES = ("trpo-lag", "trpo")
+
+
+def grid_plan(seeds, runs_dir="runs", **settings) -> list[tuple[str, TrainConfig]]:
+    """(setting label, config) for the β line, the b_H line and the baselines, each over ``seeds``;
+    run names carry the settings key (shared points are trained once)."""
+    out = []
+    points = [(f"c-trpo β={format_value(b)}", "c-trpo", {"beta": b}) for b in BETAS]
+    points += [(f"c-trpo b_H={format_value(h)}", "c-trpo", {"bh": h}) for h in BHS]
+    points += [(algo, algo, {}) for algo in BASELINES]
+    for label, algo, extra in points:
+        for seed in seeds:
+            cfg = resolve(TASK, algo, seed=int(seed), runs_dir=str(runs_dir), **{**settings, **extra})
+            cfg.name = f"demogrid_{algo}_beta{format_value(cfg.beta)}_bh{format_value(cfg.bh)}_s{seed}_{settings_key(cfg)}"
+            out.append((label, cfg))
+    return out
+
+
+def unique_configs(plan: list[tuple[str, TrainConfig]]) -> list[TrainConfig]:
+    """The configs of a grid plan, each run once (β = 1 and b_H = 0.8 are one point of both lines)."""
+    return list({cfg.name: cfg for _, cfg in plan}.values())
+
+
+def grid_rows(plan: list[tuple[str, TrainConfig]]) -> "pd.DataFrame":
+    """One row per (setting, seed): the setting's label, its β, b_H and the run's summary."""
+    import pandas as pd
+
+    return pd.DataFrame([{"setting": label, "beta": cfg.beta, "bh": cfg.bh, **summary(cfg)} for label, cfg in plan])
+
+
+def grid_table(rows) -> "pd.DataFrame":
+    """Per setting: median and interquartile range over seeds of Reg+, final cost, final return and the
+    recovery-epoch count."""
+    def iqr(s):
+        return f"{s.quantile(0.25):.3g}–{s.quantile(0.75):.3g}"
+
+    order = list(dict.fromkeys(rows.setting))
+    table = rows.groupby("setting", sort=False).agg(
+        seeds=("seed", "count"),
+        reg_plus=("reg_plus", "median"), reg_plus_iqr=("reg_plus", iqr),
+        final_cost=("final_cost", "median"), final_cost_iqr=("final_cost", iqr),
+        final_return=("final_return", "median"), final_return_iqr=("final_return", iqr),
+        recovery_epochs=("recovery_epochs", "median"))
+    return table.loc[order]
+
+
+def behaviour_checks(table, cost_limit: float = 5.0) -> dict[str, bool]:
+    """The demo's promises, on the medians of :func:`grid_table`."""
+    m = table
+    beta = [m.loc[f"c-trpo β={format_value(b)}"] for b in BETAS]
+    bh = [m.loc[f"c-trpo b_H={format_value(h)}"] for h in BHS]
+    ctrpo = m.loc["c-trpo β=1"]
+    return {
+        "Reg+ decreases with β": all(a.reg_plus > b.reg_plus for a, b in zip(beta, beta[1:])),
+        "Reg+ at β=10 is at most half of β=0's": beta[-1].reg_plus <= 0.5 * beta[0].reg_plus,
+        "final cost <= b for β >= 1": all(r.final_cost <= cost_limit for r, b in zip(beta, BETAS) if b >= 1),
+        "final cost increases with b_H": all(a.final_cost < b.final_cost for a, b in zip(bh, bh[1:])),
+        "recovery epochs do not increase with b_H (and fall from 0.6 to 1)":
+            all(a.recovery_epochs >= b.recovery_epochs for a, b in zip(bh, bh[1:]))
+            and bh[0].recovery_epochs > bh[-1].recovery_epochs,
+        "C-TRPO's Reg+ is below TRPO-Lag's and TRPO's":
+            ctrpo.reg_plus < m.loc["trpo-lag"].reg_plus and ctrpo.reg_plus < m.loc["trpo"].reg_plus,
+        "C-TRPO's return is at least 80% of TRPO-Lag's": ctrpo.final_return >= 0.8 * m.loc["trpo-lag"].final_return,
+    }
