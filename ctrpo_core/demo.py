@@ -180,9 +180,7 @@ def behaviour_checks(table, cost_limit: float = 5.0) -> dict[str, bool]:
         "Reg+ at β=10 is at most half of β=0's": beta[-1].reg_plus <= 0.5 * beta[0].reg_plus,
         "final cost <= b for β >= 1": all(r.final_cost <= cost_limit for r, b in zip(beta, BETAS) if b >= 1),
         "final cost increases with b_H": all(a.final_cost < b.final_cost for a, b in zip(bh, bh[1:])),
-        "recovery epochs do not increase with b_H (and fall from 0.6 to 1)":
-            all(a.recovery_epochs >= b.recovery_epochs for a, b in zip(bh, bh[1:]))
-            and bh[0].recovery_epochs > bh[-1].recovery_epochs,
+        "recovery epochs fall as b_H rises": all(a.recovery_epochs > b.recovery_epochs for a, b in zip(bh, bh[1:])),
         "C-TRPO's Reg+ is below TRPO-Lag's and TRPO's":
             ctrpo.reg_plus < m.loc["trpo-lag"].reg_plus and ctrpo.reg_plus < m.loc["trpo"].reg_plus,
         "C-TRPO's return is at least 80% of TRPO-Lag's": ctrpo.final_return >= 0.8 * m.loc["trpo-lag"].final_return,

@@ -48,3 +48,12 @@ class DistOf(nn.Module):
 
     def forward(self, obs):
         return self.policy.distribution(obs)
+
+
+@pytest.fixture(scope="session")
+def demo_runs(tmp_path_factory):
+    """A runs folder holding the classroom demo at its defaults (`ctrpo demo`: three ~30 s runs)."""
+    runs = tmp_path_factory.mktemp("demo") / "runs"
+    result = run_cli("demo", "--runs-dir", runs, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return runs

@@ -1,5 +1,6 @@
-"""The built-in tasks (GridHazard-v0, PointHazard-v0): seeding, snapshots, shapes, and for
-GridHazard-v0 agreement of the batched env with its exact tabular model."""
+"""The built-in tasks (GridHazard-v0, PointHazard-v0, HazardEdge-v0): seeding, snapshots, shapes, and
+for GridHazard-v0 agreement of the batched env with its exact tabular model (HazardEdge-v0's model:
+tests/test_demo_task.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from ctrpo_core.envs import make_vec_env
 from ctrpo_core.envs.builtin import grid_hazard as gh
 from ctrpo_core.envs.builtin import point_hazard as ph
 
-BUILTIN_IDS = ["GridHazard-v0", "PointHazard-v0"]
+BUILTIN_IDS = ["GridHazard-v0", "PointHazard-v0", "HazardEdge-v0"]
+DETERMINISTIC = {"HazardEdge-v0"}  # fixed start, no noise: only the actions make trajectories differ
 SIGMAS = 5.0  # tolerance, in binomial / sample standard errors
 
 
 def random_actions(task_id: str, rng: np.random.Generator, steps: int, num_envs: int) -> np.ndarray:
     if task_id == "GridHazard-v0":
         return rng.integers(0, gh.N_ACTIONS, size=(steps, num_envs))
-    return rng.uniform(-1.0, 1.0, size=(steps, num_envs, 2))
+    return rng.uniform(-1.0, 1.0, size=(steps, num_envs, 1 if task_id == "HazardEdge-v0" else 2))
 
 
 def run(env, actions) -> list[tuple]:
@@ -64,7 +66,7 @@ def test_same_seed_same_actions_same_trajectory(task_id):
     # ... and a different seed gives a different trajectory (so the check above is not vacuous).
     with make_vec_env(task_id, num_envs, seed=6) as d:
         d.reset()
-        assert trajectories_differ(traj_a, run(d, actions))
+        assert trajectories_differ(traj_a, run(d, actions)) != (task_id in DETERMINISTIC)
 
 
 @pytest.mark.parametrize("task_id", BUILTIN_IDS)

@@ -44,7 +44,9 @@ class OnPolicyAlgorithm:
         self.policy = make_policy(self.spec, cfg.hidden)
         self.critics = Critics(self.spec.obs_dim, cfg.hidden)  # V_r and V_c
         self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=cfg.critic_lr, foreach=True)
-        self.normalizer = RunningNormalizer(self.spec.obs_dim)
+        # A running normaliser moves the policy's input between updates, outside any trust region;
+        # tasks whose observations are scaled already may turn it off (normalize_obs=False).
+        self.normalizer = RunningNormalizer(self.spec.obs_dim, frozen=not cfg.normalize_obs)
         self.episode_returns: deque = deque(maxlen=cfg.episode_window)
         self.episode_costs: deque = deque(maxlen=cfg.episode_window)
         self.episode_lengths: deque = deque(maxlen=cfg.episode_window)

@@ -12,8 +12,9 @@ class RunningNormalizer:
     exactly; a resumed run normalises bit-for-bit like an uninterrupted one.
     """
 
-    def __init__(self, shape: tuple[int, ...] | int, clip: float = 10.0, eps: float = 1e-8):
+    def __init__(self, shape: tuple[int, ...] | int, clip: float = 10.0, eps: float = 1e-8, frozen: bool = False):
         self.shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        self.frozen = frozen  # never updated: observations pass as they are (clipped), for tasks that are scaled
         self.clip = float(clip)
         self.eps = float(eps)
         self.mean = np.zeros(self.shape, dtype=np.float64)
@@ -39,7 +40,7 @@ class RunningNormalizer:
         return np.clip(out, -self.clip, self.clip).astype(np.float32)
 
     def __call__(self, obs: np.ndarray, update: bool = True) -> np.ndarray:
-        if update:
+        if update and not self.frozen:
             self.update(obs)
         return self.normalize(obs)
 
