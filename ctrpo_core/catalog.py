@@ -43,7 +43,8 @@ def final_values(metrics: pd.DataFrame) -> dict:
         "reg_plus": float(metrics.cost_regret.iloc[-1]) if len(metrics) else math.nan,
         "recovery_epochs": int(recovery.fillna(0).sum()),
     }
-CONFIG_KEYS = ["task", "algo", "seed", "beta", "bh", "delta", "cost_limit", "total_steps"]  # no metric column
+CONFIG_KEYS = ["task", "algo", "seed", "beta", "bh", "delta", "cost_limit", "total_steps"]
+CURVE_KEYS = [k for k in CONFIG_KEYS if k != "total_steps"]  # total_steps is also a metric column: the steps so far
 SUMMARY_COLUMNS = ["name", "path", "state", "message", *CONFIG_KEYS, "barrier_form", "label", "variant", "epoch", "epochs",
                    "progress", "eta_s", "updated", "final_return", "final_cost", "reg_plus", "recovery_epochs"]
 
@@ -185,7 +186,8 @@ def load_curves(paths) -> pd.DataFrame:
         run = RunDir(path)
         try:
             config, _, metrics = read_run_files(run.path)
-            metrics = metrics.assign(run=run.name, label=label(config), **{k: config.get(k) for k in CONFIG_KEYS})
+            metrics = metrics.assign(run=run.name, label=label(config), planned_steps=config.get("total_steps"),
+                                     **{k: config.get(k) for k in CURVE_KEYS})
         except Exception:
             continue
         frames.append(metrics)

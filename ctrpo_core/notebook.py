@@ -3,7 +3,8 @@
 - :func:`setup` makes every figure render as HTML with plotly.js embedded once per notebook (no CDN, no
   MathJax, no require.js), so the executed notebook and its HTML export show the figures offline; the
   figure JSON is kept too (``application/vnd.plotly.v1+json``) for JupyterLab.
-- :func:`record` prints the report's key numbers as one JSON object in a cell tagged ``results``;
+- :func:`record` shows the report's key numbers as a table in a cell tagged ``results`` and stores them
+  as one JSON object in the same output (the ``RESULTS_MIME`` type, which viewers do not draw);
   :func:`ctrpo_core.reports.read_results` reads them back from the executed notebook.
 """
 
@@ -14,6 +15,7 @@ import math
 
 RENDERER = "ctrpo_offline"
 RESULTS_TAG = "results"
+RESULTS_MIME = "application/vnd.ctrpo.results+json"
 
 
 def _offline_renderer():
@@ -55,8 +57,28 @@ def _plain(value):
     return value
 
 
+def _table(results: dict) -> str:
+    """The scalar entries as a two-column Markdown table; nested ones are named, not dumped."""
+    rows, nested = [], []
+    for key, value in results.items():
+        if isinstance(value, (dict, list)) and any(isinstance(v, (dict, list)) for v in
+                                                   (value.values() if isinstance(value, dict) else value)):
+            nested.append(key)
+            continue
+        shown = f"{value:.4g}" if isinstance(value, float) else ", ".join(map(str, value)) if isinstance(value, list) \
+            else json.dumps(value) if isinstance(value, dict) else str(value)
+        rows.append(f"| {key} | {shown} |")
+    text = "| key number | value |\n|---|---|\n" + "\n".join(rows)
+    if nested:
+        text += f"\n\n(also in results.json: {', '.join(nested)})"
+    return text
+
+
 def record(results: dict) -> dict:
-    """Print ``results`` as one JSON object (the output of the notebook's 'results' cell)."""
+    """Show ``results`` as a table and keep them, as one JSON object, in the cell's output."""
+    from IPython.display import display
+
     results = _plain(results)
-    print(json.dumps(results, indent=1, sort_keys=True, allow_nan=False, ensure_ascii=False))
+    json.dumps(results, allow_nan=False)  # refuses what results.json could not hold
+    display({RESULTS_MIME: results, "text/markdown": _table(results), "text/plain": _table(results)}, raw=True)
     return results

@@ -20,7 +20,7 @@ def _band_color(color: str) -> str:
 
 
 def curve_figure(curves, y: str, pooled: bool = True, cost_limit: float | None = None,
-                 x: str = "total_steps", height: int = 320) -> go.Figure:
+                 x: str = "total_steps", height: int = 360) -> go.Figure:
     """One metric against steps: a line per label (seeds pooled: mean ± std band) or per run."""
     fig = go.Figure()
     palette = qualitative.Plotly
@@ -38,10 +38,22 @@ def curve_figure(curves, y: str, pooled: bool = True, cost_limit: float | None =
             for i, (name, g) in enumerate(curves.groupby("run", sort=True)):
                 fig.add_trace(go.Scatter(x=g[x], y=g[y], name=name, line=dict(color=palette[i % len(palette)])))
     if cost_limit is not None:
-        fig.add_hline(y=cost_limit, line_dash="dash", line_color="red", annotation_text=f"b = {cost_limit:g}")
-    fig.update_layout(title=TITLES.get(y, y), height=height, margin=dict(l=40, r=10, t=40, b=30),
-                      xaxis_title="environment steps", legend=dict(orientation="h", y=-0.25))
+        add_limit_line(fig, cost_limit, curves[x] if len(curves) else None)
+    # the legend sits at the bottom of the figure, below the axis title, in its own margin
+    fig.update_layout(title=TITLES.get(y, y), height=height, margin=dict(l=40, r=10, t=40, b=110),
+                      xaxis_title="environment steps",
+                      legend=dict(orientation="h", yref="container", y=0.0, yanchor="bottom"))
     return fig
+
+
+def add_limit_line(fig: go.Figure, cost_limit: float, xs=None, **where) -> None:
+    """The cost limit b as a dashed red line named in the legend (a text annotation on the line would
+    cover curves or axis titles)."""
+    if xs is None or not len(xs):
+        fig.add_hline(y=cost_limit, line_dash="dash", line_color="red", **where)
+        return
+    fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[cost_limit, cost_limit], mode="lines", name=f"limit b = {cost_limit:g}",
+                             line=dict(color="red", dash="dash"), hoverinfo="skip"), **where)
 
 
 SHRINKAGE_PANELS = [  # (row, col, columns, title)
@@ -117,9 +129,12 @@ def sensitivity_figures(summaries) -> list[go.Figure]:
         if len(done):
             means = done.groupby(["bh", "beta"])[column].agg(["mean", "std"]).reset_index()
             for bh, g in means.groupby("bh"):
-                fig.add_trace(go.Scatter(x=g["beta"], y=g["mean"], error_y=dict(array=g["std"].fillna(0)),
-                                         mode="lines+markers", name=f"b_H={bh:g}"))
-        fig.update_layout(title=f"{title} against β", xaxis_title="β", xaxis_type="log", height=320,
+                fig.add_trace(go.Scatter(x=[f"{b:g}" for b in g["beta"]], y=g["mean"], mode="lines+markers",
+                                         error_y=dict(array=g["std"].fillna(0)), name=f"b_H={bh:g}"))
+        # β as evenly spaced categories: grids span decades and often include β = 0, which a log axis drops
+        order = [f"{b:g}" for b in sorted(done.beta.unique())] if len(done) else []
+        fig.update_layout(title=f"{title} against β", xaxis_title="β", height=320,
+                          xaxis=dict(type="category", categoryorder="array", categoryarray=order),
                           margin=dict(l=40, r=10, t=40, b=30))
         figures.append(fig)
     return figures

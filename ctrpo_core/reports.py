@@ -323,22 +323,18 @@ def export_html(notebook: Path, html: Path) -> None:
 
 
 def read_results(notebook) -> dict | None:
-    """The JSON object printed by the executed notebook's cell tagged "results" (None if there is none)."""
+    """The JSON object recorded by the executed notebook's cell tagged "results" (None if there is none)."""
     import nbformat
 
-    from .notebook import RESULTS_TAG
+    from .notebook import RESULTS_MIME, RESULTS_TAG
 
     nb = nbformat.read(str(notebook), as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code" and RESULTS_TAG in cell.get("metadata", {}).get("tags", []):
-            text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream"
-                           and o.get("name") == "stdout")
-            start = text.find("{")
-            if start >= 0:
-                try:
-                    return json.loads(text[start:])
-                except ValueError:
-                    return None
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                if RESULTS_MIME in data and isinstance(data[RESULTS_MIME], dict):
+                    return dict(data[RESULTS_MIME])
     return None
 
 

@@ -1,6 +1,9 @@
 """A real browser: `streamlit run app/main.py` on a free port, headless Chromium driven by
-Playwright launches a run from Train and watches Live's chart gain points."""
+Playwright launches a run from Train and watches Live's chart gain points; the Demo and Geometry pages
+at 1280×720 draw every figure with no title, legend, axis title or tick label on top of another
+(tests/plotly_layout.js), with screenshots in tests/output/."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -25,10 +28,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
+@contextlib.contextmanager
+def streamlit_server(runs_dir: Path):
     port = free_port()
-    env = {**os.environ, "CTRPO_RUNS_DIR": str(tmp_path / "runs")}
+    env = {**os.environ, "CTRPO_RUNS_DIR": str(runs_dir)}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
                              "--server.headless", "true"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -43,9 +46,17 @@ def server(tmp_path):
     else:
         proc.kill()
         raise RuntimeError(proc.stdout.read().decode(errors="replace"))
-    yield url, tmp_path / "runs"
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture
+def server(tmp_path):
+    with streamlit_server(tmp_path / "runs") as url:
+        yield url, tmp_path / "runs"
 
 
 def chart_points(page) -> int:
@@ -79,3 +90,40 @@ def test_launch_from_train_and_watch_live_in_chromium(server):
         browser.close()
     assert later > first >= 0, (first, later)
     assert any(p.is_dir() and not p.name.startswith(".") for p in runs_dir.iterdir())
+
+
+LAYOUT_CHECK = (ROOT / "tests" / "plotly_layout.js").read_text()
+
+
+def layout_problems(page, figures: int) -> list[str]:
+    """Wait until ``figures`` Plotly figures are drawn, then list the collisions plotly_layout.js finds."""
+    page.wait_for_function("n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n", arg=figures,
+                           timeout=120_000)
+    page.wait_for_timeout(1500)  # Streamlit sizes the figures to their columns after the first draw
+    report = page.evaluate(LAYOUT_CHECK)
+    assert len(report) >= figures, report
+    return [f"{r['title']}: {p}" for r in report for p in r["problems"]]
+
+
+def test_demo_and_geometry_pages_lay_out_cleanly_at_1280_by_720(demo_runs):
+    from playwright.sync_api import sync_playwright
+
+    OUTPUT.mkdir(exist_ok=True)
+    with streamlit_server(demo_runs) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(url + "/demo")
+            page.get_by_role("button", name="Run the demo: C-TRPO, TRPO and TRPO-Lag").click(timeout=60_000)
+            demo_problems = layout_problems(page, 3)
+            steps = page.evaluate("new Set(document.querySelector('.js-plotly-plot')._fullData[0].x).size")
+            page.wait_for_function("document.querySelectorAll('img[src*=\"media\"]').length >= 3", timeout=120_000)
+            page.screenshot(path=str(OUTPUT / "demo.png"), full_page=True)
+            page.goto(url + "/geometry")
+            geometry_problems = layout_problems(page, 3)
+            page.screenshot(path=str(OUTPUT / "geometry.png"), full_page=True)
+        finally:
+            browser.close()
+    assert steps == 40  # the return curve has one point per epoch, at its own step count
+    assert demo_problems == [], demo_problems
+    assert geometry_problems == [], geometry_problems

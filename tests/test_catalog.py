@@ -21,6 +21,10 @@ def test_runs_of_other_lengths_or_settings_are_never_pooled(runs_dir):
     assert summary.loc[labels["short"], "runs"] == 1 and len(summary) == 3
     assert len(notes) == 1 and "seed 0" in notes[0]
     assert notes[0].split(" ")[0] in ("long", "long-again") and notes[0].endswith(("long", "long-again"))
+    # the curves keep each epoch's own step count (the x axis of every plot), next to the planned length
+    curves = catalog.load_curves([runs_dir / "short", runs_dir / "long"])
+    assert curves[curves.run == "long"].total_steps.tolist() == [500, 1000, 1500, 2000]
+    assert set(curves[curves.run == "short"].planned_steps) == {1000}
 
 
 def test_labels_keep_distinct_values_apart():

@@ -20,7 +20,7 @@ def test_steps_follow_the_written_out_dynamics():
         obs = env.reset()
         np.testing.assert_allclose(obs, np.stack([x, np.zeros(n)], 1))
         for t, a in enumerate(actions):
-            goal = np.clip(0.35 + 0.65 * a[:, 0], 0.0, 1.0)
+            goal = np.clip(0.2 + 0.8 * a[:, 0], 0.0, 1.0)
             x = np.clip(x + 0.3 * (goal - x) + 0.08 * wind.standard_normal(n), 0.0, 1.0)
             obs, reward, cost, terminated, truncated, info = env.step(a)
             np.testing.assert_allclose(reward, np.minimum(x, 0.85), rtol=0, atol=1e-12)
@@ -49,7 +49,7 @@ def hover(aim: float, episodes: int = 2000) -> tuple[float, float]:
         total_r = total_c = np.zeros(episodes)
         for _ in range(50):
             goal = np.clip((aim - 0.7 * obs[:, 0]) / 0.3, 0.0, 1.0)  # y = x + 0.3·(g − x) = aim, where reachable
-            obs, reward, cost, *_ = env.step(((goal - 0.35) / 0.65)[:, None])
+            obs, reward, cost, *_ = env.step(((goal - 0.2) / 0.8)[:, None])
             total_r, total_c = total_r + reward, total_c + cost
     return float(total_r.mean()), float(total_c.mean())
 

@@ -104,6 +104,7 @@ def test_sensitivity_page_launches_a_ray_sweep_and_live_shows_its_runs(tmp_path,
     at.button[0].click().run()
     assert any("--address" in e.value for e in at.error) and not runs_dir.exists()
     at.text_input(key="sw_address").set_value("")
+    at.selectbox(key="sw_task").set_value("GridHazard-v0")
     for key, value in (("sw_beta", "1"), ("sw_bh", "1"), ("sw_seeds", "0"), ("sw_name", "rayapp")):
         at.text_input(key=key).set_value(value)
     at.number_input(key="sw_steps").set_value(2000)

@@ -22,10 +22,10 @@ from ctrpo_core import reports
 
 # Small enough that all four notebooks run in well under a minute together on 2 cores.
 CI_PARAMETERS = {
-    "quickstart": {"total_steps": 20000},
-    "barrier_sensitivity": {"betas": [0.1, 10.0], "bhs": [0.5, 1.0], "seeds": [0], "total_steps": 6000},
+    "quickstart": {"total_steps": 40000},
+    "barrier_sensitivity": {"betas": [0.0, 10.0], "bhs": [0.6, 1.0], "seeds": [0], "total_steps": 16000, "parallel": 1},
     "benchmark": {"algos": ["c-trpo", "cpo", "trpo"], "tasks": ["GridHazard-v0", "PointHazard-v0"], "seeds": [0, 1],
-                  "total_steps": 4000, "reps": 500},
+                  "total_steps": 4000, "reps": 500, "parallel": 1},
     "cnpg_geometry": {},
 }
 MAIN = str(ROOT / "app" / "main.py")
@@ -66,7 +66,10 @@ def test_the_notebooks_are_stored_clean_with_parameters_and_results_cells():
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(not c.outputs and c.execution_count is None for c in code), name
         tags = [c.metadata.get("tags", []) for c in code]
-        assert tags[0] == ["parameters"] and sum("results" in t for t in tags) == 1 and "results" in tags[-1], name
+        assert tags[0] == ["parameters"] and sum("results" in t for t in tags) == 1, name
+        # it ends with the key numbers, a written conclusion computed from them, and what to try next
+        assert "results" in tags[-2] and "conclusion" in tags[-1], name
+        assert nb.cells[-1].cell_type == "markdown" and nb.cells[-1].source.startswith("## Try next"), name
         # every assignment of the parameters cell is one papermill can see (a '=' in a comment hides it)
         assigned = [line.split("=")[0].strip() for line in code[0].source.splitlines() if re.match(r"^\w+\s*=", line)]
         assert list(reports.parameters(name)) == assigned, name
@@ -134,9 +137,37 @@ def test_html_exports_render_their_figures_offline_in_a_real_browser(executed):
 
 def test_quickstart_numbers(executed):
     _, r, _ = executed["quickstart"]
-    assert r["task"] == "GridHazard-v0" and r["algo"] == "c-trpo" and r["total_steps"] == 20000
+    assert r["task"] == "HazardEdge-v0" and r["algo"] == "c-trpo" and r["total_steps"] == 40000
     assert r["final_cost"] <= r["b"] and r["safe"] is True
     assert r["reg_plus"] >= 0 and 0 <= r["recovery_frac"] <= 1
+    assert r["final_epochs"] == 1 and 20 < r["constrained_optimum"] < 40
+
+
+def conclusion_of(folder: Path, name: str) -> str:
+    nb = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "conclusion" in c.metadata.get("tags", []))
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def test_each_report_ends_with_a_conclusion_made_of_its_own_numbers(executed):
+    folder, r, _ = executed["quickstart"]
+    text = conclusion_of(folder, "quickstart")
+    assert f"{r['final_return']:.3g}" in text and f"{r['reg_plus']:.3g}" in text and f"b = {r['b']:g}" in text
+    assert f"{100 * r['final_return'] / r['constrained_optimum']:.0f}% of it" in text
+    folder, r, _ = executed["barrier_sensitivity"]
+    text = conclusion_of(folder, "barrier_sensitivity")
+    for row in r["grid"]:
+        assert f"β = {row['beta']:g}" in text and f"{row['reg_plus']:.3g}" in text
+    assert "b_H = 0.6: Reg+" in text and "At β = 10, from b_H = 0.6 to 1" in text
+    folder, r, _ = executed["benchmark"]
+    text = conclusion_of(folder, "benchmark")
+    assert all(task in text for task in CI_PARAMETERS["benchmark"]["tasks"])
+    assert f"highest normalised return: {r['best_probably_safe'] or 'none'}" in text
+    folder, r, _ = executed["cnpg_geometry"]
+    assert conclusion_of(folder, "cnpg_geometry").count("stayed inside the safe set") >= len(r["final_V_r"]) - 2
+    for name, (folder, _, _) in executed.items():  # the key numbers are a table, not a JSON dump
+        html = (folder / f"{name}.html").read_text()
+        assert "key number" in html and '{\n "' not in html and "Try next" in html, name
 
 
 def test_quickstart_twice_gives_identical_numbers(executed, runs):
@@ -180,7 +211,7 @@ def test_sensitivity_grid_and_reuse(executed, runs):
     assert len(r["grid"]) == len(params["betas"]) * len(params["bhs"])  # one row per grid point
     assert {(row["beta"], row["bh"]) for row in r["grid"]} == {(b, h) for b in params["betas"] for h in params["bhs"]}
     assert all(row["seeds"] == 1 and 0 <= row["recovery_frac"] <= 1 for row in r["grid"])
-    assert set(r["onset"]) == {"0.5", "1"} and r["reused"] == 0
+    assert set(r["onset"]) == {"0.6", "1"} and r["reused"] == 0
     # a second execution reuses every finished run of the runs folder and reports the same grid
     result, folder = report_cli("barrier_sensitivity", runs, params)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -24,7 +24,7 @@ def _figures(beta: float, delta: float, starts: int):
 
 
 policy_space, trust_regions, value_curves = _figures(beta, delta, starts)
-left, right = st.columns(2)
-left.plotly_chart(policy_space, key="geo_policy_space")
-right.plotly_chart(trust_regions, key="geo_trust_regions")
+# one figure per row, each at the page's width: side by side their legends and titles would not fit
+st.plotly_chart(policy_space, key="geo_policy_space")
+st.plotly_chart(trust_regions, key="geo_trust_regions")
 st.plotly_chart(value_curves, key="geo_values")

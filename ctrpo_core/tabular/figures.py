@@ -71,7 +71,7 @@ def policy_space_figure(betas=DEFAULT_BETAS, n_starts: int = 10, seed: int = 0, 
     for bi, beta in enumerate(params):
         over = traj.overshoot[bi].max()
         crossed = int(traj.crossed[bi].sum())
-        titles.append(f"{_beta_label(beta)}<br><sub>crossed b: {crossed}/{n_starts}, max overshoot {over:.1e}</sub>")
+        titles.append(f"{_beta_label(beta)}: crossed b {crossed}/{n_starts}, overshoot {over:.0e}")
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.06, vertical_spacing=0.2 / rows)
     for bi, beta in enumerate(params):
         row, col = bi // cols + 1, bi % cols + 1
@@ -97,11 +97,14 @@ def policy_space_figure(betas=DEFAULT_BETAS, n_starts: int = 10, seed: int = 0, 
         fig.update_xaxes(range=[0, 1], constrain="domain", title_text="x = π(a1|s1)" if row == rows else None, row=row, col=col)
         fig.update_yaxes(range=[0, 1], scaleanchor=f"x{bi + 1 if bi else ''}", title_text="y = π(a1|s2)" if col == 1 else None,
                          row=row, col=col)
+    fig.update_annotations(yshift=10)  # the subplot titles, clear of the top tick label "1"
     fig.update_layout(
-        title=(f"Toy CMDP: NPG vs C-NPG from {n_starts} strictly safe starts (normalised steps Δt = {dt:g}, "
-               f"up to {n_steps} steps, seed {seed})"),
+        title=dict(text="NPG vs C-NPG paths in the toy's policy space",
+                   subtitle=dict(text=f"{n_starts} strictly safe starts (seed {seed}), normalised steps Δt = {dt:g}, "
+                                      f"up to {n_steps} steps")),
         coloraxis=dict(colorscale="Viridis", colorbar=dict(title="V_r")),
-        height=430 * rows, width=1250, legend=dict(orientation="h", y=-0.1, bgcolor="#d9d9d9"),
+        height=430 * rows + 90, width=1250, margin=dict(t=140, b=130),
+        legend=dict(orientation="h", yref="container", y=0.01, yanchor="bottom", bgcolor="#d9d9d9"),
         meta=dict(betas=params, max_V_c=traj.max_V_c.max(axis=1).tolist(), overshoot=traj.overshoot.max(axis=1).tolist(),
                   crossed=traj.crossed.sum(axis=1).tolist(), final_V_r=traj.final()[0].tolist(),
                   lp_V_r=opt.reward, b=cmdp.b))
@@ -138,12 +141,14 @@ def trust_region_figure(delta: float = 0.05, beta: float = 1.0, bases=TOY_TRUST_
                           row=1, col=col)
         fig.update_xaxes(range=[0, 1], constrain="domain", title_text="x = π(a1|s1)", row=1, col=col)
         fig.update_yaxes(range=[0, 1], scaleanchor="x" if col == 1 else "x2", title_text="y = π(a1|s2)", row=1, col=col)
+    fig.update_annotations(yshift=10)
     fig.update_layout(
-        title=f"Trust regions in the toy's policy square, δ = {delta:g} (areas counted on a {area_grid}² grid)",
+        title=dict(text=f"Trust regions near the boundary, δ = {delta:g}",
+                   subtitle=dict(text=f"areas counted on a {area_grid}² grid")),
         height=620, width=1250,
-        legend=dict(x=0.0, y=-0.12, xanchor="left", yanchor="top"),
-        legend2=dict(x=0.55, y=-0.12, xanchor="left", yanchor="top"),
-        margin=dict(b=200),
+        legend=dict(x=0.0, yref="container", y=0.01, xanchor="left", yanchor="bottom"),
+        legend2=dict(x=0.55, yref="container", y=0.01, xanchor="left", yanchor="bottom"),
+        margin=dict(b=200, t=140),
         meta=dict(delta=delta, beta=beta, bases=np.asarray(g.bases).tolist(), V_c_bases=g.V_c_bases.tolist(),
                   area_D_C=areas["D_C"].tolist(), area_KL=areas["KL"].tolist(),
                   max_V_c_inside=areas["max_V_c_inside"].tolist(), b=cmdp.b))
@@ -183,13 +188,16 @@ def value_curves_figure(cmdp: CMDP | None = None, betas=(1e-2, 1.0, 2.0), n_star
             fig.add_trace(go.Scatter(x=cnpg.t, y=V_c[ni], name=label, showlegend=False,
                                      hovertemplate=f"{label}, start {ni}<br>t=%{{x:.2f}}<br>V_c=%{{y:.5f}}<extra></extra>",
                                      **common), row=2, col=1)
-    fig.add_hline(y=opt.reward, line=dict(color="black", dash="dash"), row=1, col=1,
-                  annotation_text=f"LP optimum V_r* = {opt.reward:.4g}", annotation_position="bottom right")
-    fig.add_hline(y=cmdp.b, line=dict(color="#b22222", dash="dash"), row=2, col=1,
-                  annotation_text=f"b = {cmdp.b:g} (= V_c of the LP optimum {opt.cost:.4g})", annotation_position="top right")
+    # b and the LP optimum as named legend entries: text on the lines would cover the curves
+    span = [float(cnpg.t[0]), float(cnpg.t[-1])]
+    fig.add_trace(go.Scatter(x=span, y=[opt.reward] * 2, mode="lines", line=dict(color="black", dash="dash"),
+                             name=f"LP optimum V_r* = {opt.reward:.4g}", hoverinfo="skip"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=span, y=[cmdp.b] * 2, mode="lines", line=dict(color="#b22222", dash="dash"),
+                             name=f"b = {cmdp.b:g} (V_c of the LP optimum)", hoverinfo="skip"), row=2, col=1)
     fig.update_xaxes(title_text="flow time t", row=2, col=1)
-    fig.update_layout(title=f"{cmdp.name}: values along the exact flows (solve_ivp, rtol {rtol:g}); line style = start",
-                      height=700, width=1100,
+    fig.update_layout(title=dict(text=f"{cmdp.name} CMDP: values along the exact flows",
+                                 subtitle=dict(text=f"solve_ivp, rtol {rtol:g}; line style = start")),
+                      height=700, width=1100, margin=dict(t=110),
                       meta=dict(labels=[s[0] for s in series], final_V_r=[s[1][:, -1].tolist() for s in series],
                                 max_V_c=[s[2].max(axis=1).tolist() for s in series], lp_V_r=opt.reward, b=cmdp.b))
     return fig

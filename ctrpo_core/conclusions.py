@@ -1,0 +1,131 @@
+"""The written conclusions that close the report notebooks, computed from the numbers they just produced.
+
+Each function returns plain sentences. A grid whose numbers come out flat is said to be flat (with
+what to change), never dressed up as an effect: a flat table is a finding to investigate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+FLAT = 0.01  # a spread below 1% of the largest value (or below 1e-9) counts as "no change"
+
+
+def _num(value: float) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.3g}"
+
+
+def _change(start: float, end: float) -> str:
+    """'fell by 12%' / 'rose by 3%' / 'did not change' (relative to ``start``)."""
+    if not (math.isfinite(start) and math.isfinite(end)):
+        return "cannot be compared (missing values)"
+    if abs(end - start) <= max(1e-9, FLAT * max(abs(start), abs(end))):
+        return "did not change"
+    if start == 0:
+        return f"{'rose' if end > start else 'fell'} from 0 to {_num(end)}"
+    percent = 100 * abs(end - start) / abs(start)
+    return f"{'rose' if end > start else 'fell'} by {percent:.0f}%"
+
+
+def _flat(values) -> bool:
+    values = [v for v in values if math.isfinite(v)]
+    return len(values) > 1 and max(values) - min(values) <= max(1e-9, FLAT * max(abs(v) for v in values))
+
+
+def reference_return(task: str, cost_limit: float) -> float | None:
+    """The constrained optimum of a task that has an exact reference (HazardEdge-v0), else None."""
+    if task != "HazardEdge-v0":
+        return None
+    from .envs.builtin.hazard_edge import constrained_optimum
+
+    return constrained_optimum(cost_limit)
+
+
+def quickstart(task: str, algo: str, summary, cost_limit: float) -> str:
+    """One run: where its return and cost ended against b, what it paid in Reg+, how often it recovered."""
+    safe = summary.final_cost <= cost_limit
+    text = (f"{algo} on {task} ended with a final return of {_num(summary.final_return)} and a final cost of "
+            f"{_num(summary.final_cost)} against the limit b = {cost_limit:g}: "
+            f"{'safe' if safe else 'above the limit'} at the end of training. Over {int(summary.epoch)} epochs it "
+            f"accumulated Reg+ = {_num(summary.reg_plus)}, and {int(summary.recovery_epochs)} epochs "
+            f"({summary.recovery_frac:.0%}) used the recovery update.")
+    best = reference_return(task, cost_limit)
+    if best is not None:
+        text += (f" The best return any policy reaches at cost <= b is {best:.3g}; this run reached "
+                 f"{100 * summary.final_return / best:.0f}% of it.")
+    if summary.reg_plus == 0:
+        text += " Reg+ stayed at 0: the policy never exceeded the limit in any epoch."
+    return text
+
+
+def sensitivity(grid: pd.DataFrame, cost_limit: float) -> str:
+    """β × b_H grid (``analysis.grid_table``): Reg+ and return from the smallest to the largest β per
+    b_H; final cost and recovery from the smallest to the largest b_H per β."""
+    if grid.empty:
+        return "No finished runs: nothing to conclude."
+    if _flat(grid.reg_plus) and _flat(grid.final_cost) and _flat(grid.final_return):
+        return ("Every cell of the grid has the same Reg+, final cost and final return: neither β nor b_H acted in "
+                "these runs. This is a finding, not a result: the runs are probably too short, or the policy never "
+                "came near the limit b. Try a task whose reward pulls toward the limit (HazardEdge-v0) or more steps.")
+    lines = []
+    betas = sorted(grid.beta.unique())
+    for bh, g in grid.sort_values("beta").groupby("bh"):
+        if len(g) < 2:
+            continue
+        first, last = g.iloc[0], g.iloc[-1]
+        lines.append(f"b_H = {bh:g}: Reg+ {_change(first.reg_plus, last.reg_plus)} from {_num(first.reg_plus)} at "
+                     f"β = {first.beta:g} to {_num(last.reg_plus)} at β = {last.beta:g}, while the final return "
+                     f"{_change(first.final_return, last.final_return)} ({_num(first.final_return)} → "
+                     f"{_num(last.final_return)}).")
+    safe = grid[grid.final_cost <= cost_limit]
+    if len(safe) == len(grid):
+        lines.append(f"Every grid point ended with a mean final cost at or below b = {cost_limit:g}.")
+    else:
+        unsafe = grid[grid.final_cost > cost_limit]
+        where = ", ".join(f"β = {r.beta:g}/b_H = {r.bh:g}" for r in unsafe.itertuples())
+        lines.append(f"The mean final cost ended above b = {cost_limit:g} at {where}.")
+    for beta in betas:
+        g = grid[grid.beta == beta].sort_values("bh")
+        if len(g) < 2:
+            continue
+        first, last = g.iloc[0], g.iloc[-1]
+        lines.append(f"At β = {beta:g}, from b_H = {first.bh:g} to {last.bh:g} the final cost "
+                     f"{_change(first.final_cost, last.final_cost)} ({_num(first.final_cost)} → {_num(last.final_cost)}) "
+                     f"and the share of epochs in recovery {_change(first.recovery_frac, last.recovery_frac)} "
+                     f"({first.recovery_frac:.0%} → {last.recovery_frac:.0%}).")
+    return "\n".join(lines)
+
+
+def benchmark(table: pd.DataFrame, scores: pd.DataFrame, best: str | None) -> str:
+    """Per task: the lowest Reg+, the highest return among the algorithms whose IQM cost is <= b; then
+    the across-task headline."""
+    lines = []
+    for task, g in table.groupby("task", sort=True):
+        b = float(g.b.iloc[0])
+        least = g.sort_values("Reg+ IQM").iloc[0]
+        line = f"{task} (b = {b:g}): the lowest Reg+ is {least.algo}'s ({_num(least['Reg+ IQM'])})"
+        if _flat(g["Reg+ IQM"]):
+            line = f"{task} (b = {b:g}): every algorithm has the same Reg+ ({_num(least['Reg+ IQM'])})"
+        safe = g[g["V_c IQM"] <= b]
+        if safe.empty:
+            line += "; no algorithm ended with an IQM cost at or below b."
+        else:
+            top = safe.sort_values("V_r IQM", ascending=False).iloc[0]
+            line += (f"; among the {len(safe)} algorithms whose IQM final cost is at or below b, {top.algo} has the "
+                     f"highest return ({_num(top['V_r IQM'])}).")
+        lines.append(line)
+    lines.append(f"Across tasks, the probably-safe algorithm with the highest normalised return: {best or 'none'} "
+                 f"(of {len(scores)} algorithms; probably safe = the upper end of the cost CI is at most 0).")
+    return "\n".join(lines)
+
+
+def geometry(labels, max_vc, final_vr, b: float, lp_value: float, tol: float) -> str:
+    """The exact flows: which stayed in the safe set and how close each got to the LP optimum."""
+    lines = []
+    for label, vc, vr in zip(labels, max_vc, final_vr):
+        excess, gap = max(vc) - b, max(abs(v - lp_value) for v in vr)
+        where = "stayed inside the safe set" if excess <= tol else f"crossed the boundary (max V_c − b = {excess:.2e})"
+        lines.append(f"{label}: {where}; the largest gap of its final V_r to the LP optimum {lp_value:.4f} is {gap:.2e}.")
+    return "\n".join(lines)
