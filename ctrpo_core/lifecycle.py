@@ -168,14 +168,18 @@ def train(path, callback=None, progress: bool | None = False, total_steps: int |
         ownership.release()
 
 
-def spawn(path, log: Path | None = None) -> subprocess.Popen:
+def spawn(path, log: Path | None = None, env_workers: int | None = None,
+          cores: list[int] | None = None) -> subprocess.Popen:
     """Train the run at ``path`` in a detached process (it outlives the caller); its output goes to
-    ``log`` (default ``<runs-dir>/.launch/<name>.log``)."""
+    ``log`` (default ``<runs-dir>/.launch/<name>.log``). ``env_workers``: its env processes (default:
+    one per core it may use); ``cores``: the cores it is pinned to (default: the caller's)."""
     run = RunDir(path)
     log = log or run.path.parent / LAUNCH_LOGS / f"{run.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    options = ([f"--env-workers={env_workers}"] if env_workers else []) + \
+        ([f"--cores={','.join(map(str, cores))}"] if cores else [])
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "ctrpo_core.lifecycle", str(run.path)],
+        return subprocess.Popen([sys.executable, "-m", "ctrpo_core.lifecycle", *options, str(run.path)],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -221,18 +225,25 @@ def resumable(path) -> bool:
 
 
 def main(argv=None) -> int:
-    """``python -m ctrpo_core.lifecycle RUN_DIR``: own and train the run (what :func:`spawn` starts)."""
+    """``python -m ctrpo_core.lifecycle [--env-workers=N] [--cores=I,J] RUN_DIR``: own and train the run
+    (what :func:`spawn` starts)."""
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m ctrpo_core.lifecycle RUN_DIR", file=sys.stderr)
+    options = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
+    paths = [a for a in argv if not a.startswith("--")]
+    if len(paths) != 1 or set(options) - {"env-workers", "cores"}:
+        print("usage: python -m ctrpo_core.lifecycle [--env-workers=N] [--cores=I,J] RUN_DIR", file=sys.stderr)
         return 2
+    from . import cores
+
+    cores.pin([int(c) for c in options["cores"].split(",")] if "cores" in options else None)
+    workers = int(options["env-workers"]) if "env-workers" in options else None
     try:
-        final = train(argv[0], progress=None)
+        final = train(paths[0], progress=None, env_workers=workers)
     except ConfigError as exc:
         print(f"ctrpo: error: {exc}", file=sys.stderr)
         return 2
-    status = RunDir(argv[0]).read_status()
-    print(f"{argv[0]}: {final}" + (f" ({status.get('message')})" if status.get("message") else ""), file=sys.stderr)
+    status = RunDir(paths[0]).read_status()
+    print(f"{paths[0]}: {final}" + (f" ({status.get('message')})" if status.get("message") else ""), file=sys.stderr)
     return 0 if final in ("finished", "stopped") else 1
 
 

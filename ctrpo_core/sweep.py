@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import lifecycle
+from . import cores, lifecycle
 from .config import ConfigError, TrainConfig, format_value, resolve, result_settings, settings_key, validate_name
 from .ownership import BusyError, Ownership, is_owned, read_holder
 from .runs import DamagedRunError, RunDir, atomic_write_bytes
@@ -138,30 +137,36 @@ class LocalBackend:
     """Trains each job in its own process (``python -m ctrpo_core.lifecycle RUN_DIR``), ``parallel`` at a time."""
 
     def __init__(self, parallel: int | None = None):
-        self.parallel = max(1, parallel or os.cpu_count() or 1)
+        self.parallel = max(1, parallel or cores.available())
         self.stopping = False
 
     def describe(self) -> str:
-        return f"{self.parallel} at a time"
+        return f"{self.parallel} at a time, {cores.env_workers(self.parallel)} env process(es) per run"
 
     def run(self, jobs: list[Job], report) -> dict[str, str]:
         queue, running, results = list(jobs), {}, {}
+        slots = min(self.parallel, len(jobs)) or 1  # P: fewer jobs than --parallel leave more cores per run
+        workers, pinned = cores.env_workers(slots), cores.core_sets(slots)
+        free = list(range(slots))  # run slots; with pinning, slot i owns the cores pinned[i]
         with stop_signals(self._stop):
             while queue or running:
                 while queue and len(running) < self.parallel and not self.stopping:
-                    job = queue.pop(0)
-                    running[job.cfg.name] = (job, lifecycle.spawn(Path(job.cfg.runs_dir) / job.cfg.name))
+                    job, slot = queue.pop(0), free.pop(0)
+                    proc = lifecycle.spawn(Path(job.cfg.runs_dir) / job.cfg.name, env_workers=workers,
+                                           cores=pinned[slot] if pinned else None)
+                    running[job.cfg.name] = (job, proc, slot)
                     report(f"started {job.cfg.name} ({'resumed' if job.how == 'resume' else 'new'})")
                 if self.stopping:
-                    for _, proc in running.values():
+                    for _, proc, _ in running.values():
                         proc.terminate()  # our own child: it checkpoints and says 'stopped'
-                    for name, (_, proc) in running.items():
+                    for name, (_, proc, _) in running.items():
                         proc.wait()
                         results[name] = "stopped"
                     return results
-                for name, (job, proc) in list(running.items()):
+                for name, (job, proc, slot) in list(running.items()):
                     if proc.poll() is not None:
                         del running[name]
+                        free.append(slot)
                         results[name] = self._outcome(job, proc.returncode)
                         report(f"{results[name]} {name}")
                 time.sleep(0.2)
@@ -181,9 +186,20 @@ class LocalBackend:
         self.stopping = True
 
 
+_worker_env_processes = None  # set in each pool worker by _start_pool_worker
+
+
+def _start_pool_worker(slots, env_processes: int) -> None:
+    """Pool worker start: take a slot's cores (when the runs are pinned) and the env process count."""
+    global _worker_env_processes
+    _worker_env_processes = env_processes
+    if slots is not None:
+        cores.pin(slots.get())
+
+
 def _train_in_worker(path: str) -> str:
     try:
-        return lifecycle.train(path)
+        return lifecycle.train(path, env_workers=_worker_env_processes)
     except ConfigError as exc:  # refused before training: another owner, a damaged checkpoint
         return f"refused ({exc})"
 
@@ -194,11 +210,11 @@ class PoolBackend:
     package) than training. SIGTERM/SIGINT ask the runs in flight to stop at their next step."""
 
     def __init__(self, parallel: int | None = None):
-        self.parallel = max(1, parallel or os.cpu_count() or 1)
+        self.parallel = max(1, parallel or cores.available())
         self.stopping = False
 
     def describe(self) -> str:
-        return f"{self.parallel} worker processes"
+        return f"{self.parallel} worker processes, {cores.env_workers(self.parallel)} env process(es) per run"
 
     def run(self, jobs: list[Job], report) -> dict[str, str]:
         import concurrent.futures as cf
@@ -207,8 +223,16 @@ class PoolBackend:
         results: dict[str, str] = {}
         if not jobs:
             return results
-        with stop_signals(self._stop), cf.ProcessPoolExecutor(min(self.parallel, len(jobs)),
-                                                              mp_context=mp.get_context("spawn")) as pool:
+        context, size = mp.get_context("spawn"), min(self.parallel, len(jobs))
+        pinned = cores.core_sets(size)
+        slots = None
+        if pinned:
+            slots = context.Queue()  # handed to each worker as it starts
+            for cpu_set in pinned:
+                slots.put(cpu_set)
+        with stop_signals(self._stop), cf.ProcessPoolExecutor(
+                size, mp_context=context, initializer=_start_pool_worker,
+                initargs=(slots, cores.env_workers(size))) as pool:
             futures = {pool.submit(_train_in_worker, str(Path(job.cfg.runs_dir) / job.cfg.name)): job for job in jobs}
             pending, asked = set(futures), False
             while pending:

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from . import cores
 from .algos import make_algorithm
 from .config import TrainConfig
 from .engine.base import NonFiniteError, StopRequested
@@ -117,8 +118,10 @@ class Trainer:
         self.stop_event.set()
 
     def _status(self, state: str, message: str = "") -> None:
+        env = getattr(self, "env", None)
         self.run.write_status(state, message, epoch=self.epoch, epochs=self.cfg.epochs,
-                              total_steps=self.total_steps, elapsed=self.elapsed)
+                              total_steps=self.total_steps, elapsed=self.elapsed,
+                              env_processes=getattr(env, "processes", None), cores=cores.allowed())
 
     def _loop(self, callback) -> str:
         cfg = self.cfg

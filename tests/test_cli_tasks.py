@@ -13,7 +13,7 @@ import pytest
 from ctrpo_core.envs import TASKS, UnknownTaskError, get_spec, make_vec_env
 from ctrpo_core.envs.safety_gym import PAPER_TASKS
 
-BUILTIN_IDS = ["GridHazard-v0", "PointHazard-v0"]
+BUILTIN_IDS = ["GridHazard-v0", "PointHazard-v0", "HazardEdge-v0"]
 ALL_IDS = BUILTIN_IDS + [task_id for task_id, _, _ in PAPER_TASKS]
 CONSOLE_SCRIPT = Path(sys.executable).with_name("ctrpo")
 
@@ -34,9 +34,9 @@ def test_console_script_is_installed():
     assert CONSOLE_SCRIPT.exists(), f"{CONSOLE_SCRIPT} missing: is the package installed in the venv?"
 
 
-def test_registry_holds_the_ten_tasks():
+def test_registry_holds_the_eleven_tasks():
     assert sorted(TASKS) == sorted(ALL_IDS)
-    assert len(TASKS) == 10
+    assert len(TASKS) == 11
 
 
 @pytest.mark.parametrize("prefix", commands(), ids=lambda p: "console-script" if len(p) == 1 else "module")
@@ -44,7 +44,7 @@ def test_tasks_lists_every_task_with_source_and_sizes(prefix):
     result = ctrpo(prefix, "tasks")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 10
+    assert len(lines) == 11
     listed = {}
     for line in lines:
         m = re.match(r"^(\S+)\s+(built-in|Safety-Gymnasium)\s+obs=(\d+)\s+act=(\d+)\s+\((discrete|continuous)\)\s+b=(\S+)$", line)
@@ -58,6 +58,7 @@ def test_tasks_lists_every_task_with_source_and_sizes(prefix):
         assert kind == ("discrete" if spec.discrete else "continuous")
     assert listed["GridHazard-v0"] == ("built-in", 30, 4, "discrete")
     assert listed["PointHazard-v0"] == ("built-in", 8, 2, "continuous")
+    assert listed["HazardEdge-v0"] == ("built-in", 2, 1, "continuous")
     for task_id, obs_dim, act_dim in PAPER_TASKS:
         assert listed[task_id] == ("Safety-Gymnasium", obs_dim, act_dim, "continuous")
 

@@ -16,6 +16,7 @@ import traceback
 
 import numpy as np
 
+from ..cores import available as available_cores
 from .vector import EpisodeTracker, TaskSpec, VecEnv
 
 PAPER_TASKS = [
@@ -45,11 +46,17 @@ SPECS = {
 }
 
 
-def make_single(task_id: str, **kwargs):
-    """One Safety-Gymnasium env (with the Python 3.11 shim applied)."""
+def make_single(task_id: str, lean: bool | None = None, **kwargs):
+    """One Safety-Gymnasium env (with the Python 3.11 shim applied). ``lean`` (default: when no
+    ``render_mode`` is asked for) compiles navigation worlds without visual-only assets (sg_lean.py)."""
     from .sg_compat import import_safety_gymnasium
 
-    return import_safety_gymnasium().make(task_id, **kwargs)
+    env = import_safety_gymnasium().make(task_id, **kwargs)
+    if kwargs.get("render_mode") is None if lean is None else lean:
+        from .sg_lean import make_lean
+
+        make_lean(env)
+    return env
 
 
 class SharedBuffers:
@@ -165,18 +172,20 @@ def _worker(conn, spec: TaskSpec, num_envs: int, raws: dict, index: list[int],
 
 
 class SubprocVecEnv(VecEnv):
-    """Safety-Gymnasium envs in ``cores`` slices: one stepped by this process, the others by worker
-    processes at the same time (so at most cores − 1 workers, never more workers than cores)."""
+    """Safety-Gymnasium envs in slices, one per core this process may use (``num_workers`` caps the
+    count): one stepped by this process, the others by worker processes at the same time (so at most
+    cores − 1 workers, never more processes than cores)."""
 
     def __init__(self, spec: TaskSpec, num_envs: int, seed: int = 0,
                  max_episode_steps: int | None = None, num_workers: int | None = None):
         self.spec = spec
         self.num_envs = int(num_envs)
         self.seed = seed
-        cores = os.cpu_count() or 1
+        cores = available_cores()  # this process's affinity: a pinned sweep run sees its own cores only
         num_slices = max(1, min(self.num_envs, num_workers or cores, cores))
         # Contiguous slices: env i is seeded seed + i whatever the slice count.
         self.slices = [idx for idx in np.array_split(np.arange(self.num_envs), num_slices)]
+        self.processes = num_slices
         self.tracker = EpisodeTracker(self.num_envs)
         ctx = mp.get_context("forkserver")
         self.buffers = SharedBuffers(ctx, spec, self.num_envs)

@@ -64,6 +64,7 @@ class VecEnv:
 
     spec: TaskSpec
     num_envs: int
+    processes = 1  # processes that step the envs (this one included)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         raise NotImplementedError

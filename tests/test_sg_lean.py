@@ -1,0 +1,61 @@
+"""Navigation tasks compiled without visual-only assets (ctrpo_core/envs/sg_lean.py) behave exactly as
+Safety-Gymnasium as published: same seed and same actions give identical observations, rewards, costs
+and episode ends over several episodes, resets included; rendering envs keep the skybox."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ctrpo_core.envs.safety_gym import PAPER_TASKS, make_single
+from ctrpo_core.envs.sg_lean import _move_gremlins, strip_visual_only
+
+pytestmark = pytest.mark.timeout(300)
+
+NAVIGATION = [task for task, _, _ in PAPER_TASKS if not task.endswith("Velocity-v1")]
+EPISODES, LENGTH = 3, 60  # episodes cut short: the resets (a new layout, a new model) are what changed
+
+
+def trajectory(env, seed: int, actions: np.ndarray) -> list:
+    """Every output of EPISODES episodes (the first seeded, the others continuing the env's own RNG)."""
+    out = []
+    for episode in range(EPISODES):
+        obs, _ = env.reset(seed=seed) if episode == 0 else env.reset()
+        out.append(("reset", obs))
+        for a in actions[episode]:
+            obs, reward, cost, terminated, truncated, _ = env.step(a)
+            out.append((obs, reward, cost, terminated, truncated))
+            if terminated or truncated:
+                break
+    return out
+
+
+@pytest.mark.parametrize("task_id", NAVIGATION)
+def test_lean_worlds_give_identical_trajectories(task_id):
+    published, lean = make_single(task_id, lean=False), make_single(task_id, lean=True)
+    actions = np.random.default_rng(3).uniform(-1.0, 1.0, size=(EPISODES, LENGTH, *lean.action_space.shape))
+    expected, got = trajectory(published, 7, actions), trajectory(lean, 7, actions)
+    assert len(expected) == len(got) == EPISODES * (LENGTH + 1)
+    for t, (a, b) in enumerate(zip(expected, got)):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y, err_msg=f"{task_id}, output {t}")
+    # the two really differ in what they compiled: the published world has a skybox, the lean one not
+    published_model, lean_model = published.unwrapped.task.model, lean.unwrapped.task.model
+    assert published_model.ntex == lean_model.ntex + 1
+    assert lean_model.nbody == published_model.nbody and lean_model.ngeom == published_model.ngeom
+    gremlins = [m for m in lean.unwrapped.task._mocaps.values() if m.name == "gremlins"]
+    assert all(m.move.__func__ is _move_gremlins for m in gremlins)  # the Button tasks' faster gremlins ...
+    assert all(m.move.__func__ is not _move_gremlins for m in published.unwrapped.task._mocaps.values())  # ... checked
+    published.close(), lean.close()
+
+
+def test_rendering_envs_keep_the_skybox_and_only_the_skybox_is_dropped():
+    env = make_single("SafetyPointGoal1-v0", render_mode="rgb_array", width=32, height=32)
+    env.reset(seed=0)
+    assert "skybox" in env.unwrapped.task.world.xml_string
+    model = env.unwrapped.task.model
+    assert any(model.tex_type[i] == 2 for i in range(model.ntex))  # mjTEXTURE_SKYBOX
+    env.close()
+    xml = '<asset><texture type="skybox" fileup="a.png"></texture><texture name="m" type="2d"/></asset>'
+    assert strip_visual_only(xml) == '<asset><texture name="m" type="2d"/></asset>'
+    assert strip_visual_only('<texture builtin="gradient" type="skybox" width="8"/>') == ""
