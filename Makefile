@@ -30,6 +30,10 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/app_perf.py
 	$(PY) benchmarks/cnpg_toy.py
+	$(PY) benchmarks/navigation_speed.py
+	$(PY) benchmarks/sweep_fill.py
+	$(PY) benchmarks/learner_split.py
+	$(PY) benchmarks/sweep_cost.py
 
 clean-venv:
 	rm -rf $(VENV)
