@@ -17,6 +17,7 @@ The step: the Button tasks move their gremlins before each of the ~10 physics su
 the published ``Gremlins.move`` spends 4/10 of such a step building the same 3-vector with ``np.r_``
 and looking up mocap ids by name, once per gremlin. :func:`_move_gremlins` computes the same numbers
 (the same float operations in the same order) once per substep and writes them through cached ids.
+Lean envs also skip the per-step assert that each observation lies in the task's observation space.
 """
 
 from __future__ import annotations
@@ -73,6 +74,13 @@ def _move_gremlins(self) -> None:
     self.engine.data.mocap_pos[cached[1]] = (target[0], target[1], self.size)
 
 
+def _unchecked_space_class(space_class):
+    """A subclass of the task's observation Dict space whose ``contains`` is always true: the published
+    ``obs()`` asserts every observation against it, ~1/8 of a PointGoal1 step, and it never fails on
+    these tasks (the outputs are compared with the published env's in the tests)."""
+    return type(f"Unchecked{space_class.__name__}", (space_class,), {"contains": lambda self, x: True})
+
+
 def install() -> None:
     """Put :class:`_Compiler` in place (idempotent; after the package was imported through sg_compat)."""
     from safety_gymnasium import world
@@ -89,9 +97,13 @@ def make_lean(env) -> None:
 
     install()
     builder = env.unwrapped
-    for mocap in getattr(getattr(builder, "task", None), "_mocaps", {}).values():
+    task = getattr(builder, "task", None)
+    for mocap in getattr(task, "_mocaps", {}).values():
         if isinstance(mocap, Gremlins):
             mocap.move = types.MethodType(_move_gremlins, mocap)
+    space = getattr(getattr(task, "obs_info", None), "obs_space_dict", None)
+    if space is not None:
+        space.__class__ = _unchecked_space_class(type(space))
     original = builder.reset  # the bound method of the class
 
     def reset(*args, **kwargs):
