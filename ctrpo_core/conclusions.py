@@ -60,6 +60,13 @@ def quickstart(task: str, algo: str, summary, cost_limit: float) -> str:
     return text
 
 
+def _ends(grid: pd.DataFrame, fixed: str, varied: str):
+    """(value of ``fixed``, first row, last row along ``varied``) for each value of ``fixed`` with 2+ rows."""
+    for value, g in grid.sort_values(varied).groupby(fixed):
+        if len(g) >= 2:
+            yield value, g.iloc[0], g.iloc[-1]
+
+
 def sensitivity(grid: pd.DataFrame, cost_limit: float) -> str:
     """β × b_H grid (``analysis.grid_table``): Reg+ and return from the smallest to the largest β per
     b_H; final cost and recovery from the smallest to the largest b_H per β."""
@@ -70,11 +77,7 @@ def sensitivity(grid: pd.DataFrame, cost_limit: float) -> str:
                 "these runs. This is a finding, not a result: the runs are probably too short, or the policy never "
                 "came near the limit b. Try a task whose reward pulls toward the limit (HazardEdge-v0) or more steps.")
     lines = []
-    betas = sorted(grid.beta.unique())
-    for bh, g in grid.sort_values("beta").groupby("bh"):
-        if len(g) < 2:
-            continue
-        first, last = g.iloc[0], g.iloc[-1]
+    for bh, first, last in _ends(grid, fixed="bh", varied="beta"):
         lines.append(f"b_H = {bh:g}: Reg+ {_change(first.reg_plus, last.reg_plus)} from {_num(first.reg_plus)} at "
                      f"β = {first.beta:g} to {_num(last.reg_plus)} at β = {last.beta:g}, while the final return "
                      f"{_change(first.final_return, last.final_return)} ({_num(first.final_return)} → "
@@ -86,11 +89,7 @@ def sensitivity(grid: pd.DataFrame, cost_limit: float) -> str:
         unsafe = grid[grid.final_cost > cost_limit]
         where = ", ".join(f"β = {r.beta:g}/b_H = {r.bh:g}" for r in unsafe.itertuples())
         lines.append(f"The mean final cost ended above b = {cost_limit:g} at {where}.")
-    for beta in betas:
-        g = grid[grid.beta == beta].sort_values("bh")
-        if len(g) < 2:
-            continue
-        first, last = g.iloc[0], g.iloc[-1]
+    for beta, first, last in _ends(grid, fixed="beta", varied="bh"):
         lines.append(f"At β = {beta:g}, from b_H = {first.bh:g} to {last.bh:g} the final cost "
                      f"{_change(first.final_cost, last.final_cost)} ({_num(first.final_cost)} → {_num(last.final_cost)}) "
                      f"and the share of epochs in recovery {_change(first.recovery_frac, last.recovery_frac)} "
