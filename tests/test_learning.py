@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from ctrpo_core import api
+from ctrpo_core.analysis import run_configs
+from ctrpo_core.runs import RunDir
 from ctrpo_core.config import resolve
 from ctrpo_core.envs.builtin.grid_hazard import exact_model
 from ctrpo_core.tabular.lp import constrained_optimum_finite_horizon
@@ -15,9 +17,14 @@ FINAL = 5  # epochs averaged for "final" values
 @pytest.fixture(scope="module")
 def grid_runs(tmp_path_factory):
     runs_dir = tmp_path_factory.mktemp("grid")
-    return {(algo, seed): api.train("GridHazard-v0", algo, seed=seed, runs_dir=str(runs_dir),
-                                    name=f"{algo}-{seed}").read_metrics()
-            for algo in ("c-trpo", "trpo-lag", "trpo") for seed in SEEDS}
+    configs = {}
+    for algo in ("c-trpo", "trpo-lag", "trpo"):
+        for seed in SEEDS:
+            configs[(algo, seed)] = cfg = resolve("GridHazard-v0", algo, seed=seed, runs_dir=str(runs_dir))
+            cfg.name = f"{algo}-{seed}"
+    states = run_configs(list(configs.values()), parallel=2, report=lambda line: None)  # one process per core
+    assert set(states.values()) == {"finished"}, states
+    return {key: RunDir(runs_dir / cfg.name).read_metrics() for key, cfg in configs.items()}
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from ctrpo_core.envs.sg_lean import _move_gremlins, strip_visual_only
 pytestmark = pytest.mark.timeout(300)
 
 NAVIGATION = [task for task, _, _ in PAPER_TASKS if not task.endswith("Velocity-v1")]
-EPISODES, LENGTH = 3, 60  # episodes cut short: the resets (a new layout, a new model) are what changed
+EPISODES, LENGTH = 3, 40  # episodes cut short: the resets (a new layout, a new model) are what changed
 
 
 def trajectory(env, seed: int, actions: np.ndarray) -> list:
