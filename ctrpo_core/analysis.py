@@ -71,6 +71,9 @@ class InlineBackend:
                 results[job.cfg.name] = "failed"
                 report(f"{job.cfg.name}: {type(exc).__name__}: {exc}")
             report(f"{results[job.cfg.name]} {job.cfg.name}")
+            if results[job.cfg.name] == "stopped":  # SIGTERM/SIGINT or a stop request: the rest waits too
+                report(f"stopped: {len(jobs) - len(results)} run(s) not started")
+                break
         return results
 
 

@@ -33,3 +33,30 @@ def test_labels_keep_distinct_values_apart():
     assert catalog.label(a) != catalog.label(b) and "β=1 " in catalog.label(a)
     trpo = resolve("GridHazard-v0", "trpo", hidden=(32, 32)).to_dict()
     assert "hidden=32,32" in catalog.label(trpo) and "β" not in catalog.label(trpo)
+
+
+def test_a_stopped_run_stops_the_in_process_backend_too(runs_dir):
+    """SIGTERM or a stop request stops the run in flight; the in-process backend then starts no other run."""
+    import threading
+    import time
+
+    from ctrpo_core import lifecycle
+    from ctrpo_core.analysis import run_configs
+
+    configs = []
+    for seed in (0, 1):
+        cfg = resolve("GridHazard-v0", "c-trpo", seed=seed, runs_dir=str(runs_dir), total_steps=200_000)
+        cfg.name = f"inline{seed}"
+        configs.append(cfg)
+    first = runs_dir / "inline0"
+
+    def stop_when_owned():
+        deadline = time.time() + 60
+        while time.time() < deadline and not lifecycle.stop(first):
+            time.sleep(0.05)
+
+    stopper = threading.Thread(target=stop_when_owned)
+    stopper.start()
+    states = run_configs(configs, parallel=1, report=lambda line: None)
+    stopper.join()
+    assert states == {"inline0": "stopped"} and lifecycle.state(runs_dir / "inline1") == "queued"
