@@ -1,4 +1,4 @@
-"""The ``ctrpo`` command line (see docs: CONTRACT.md)."""
+"""The ``ctrpo`` command line (its commands and exit codes: README.md, "Command line")."""
 
 from __future__ import annotations
 

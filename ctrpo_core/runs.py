@@ -1,4 +1,4 @@
-"""Run directories (CONTRACT.md): config.json, metrics.csv, status.json, checkpoint.pt.
+"""Run directories (README.md describes them): config.json, metrics.csv, status.json, checkpoint.pt.
 
 Every write is crash-safe: status.json and checkpoint.pt are replaced atomically (temporary file,
 then rename), metrics rows are appended whole and flushed, and readers ignore a trailing

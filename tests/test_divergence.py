@@ -1,5 +1,5 @@
-"""The constrained divergence D_C = KL + β·φ(α) and its barrier φ (ALGORITHM.md, 'The constrained
-divergence'), and the Hessian the engine uses for it: F + β·φ''(0)·∇α∇αᵀ, checked against the full
+"""The constrained divergence D_C = KL + β·φ(α) and its barrier φ (defined in ctrpo_core/engine/divergence.py),
+and the Hessian the engine uses for it: F + β·φ''(0)·∇α∇αᵀ, checked against the full
 autograd Hessian of D_C at θ_k.
 """
 
@@ -31,7 +31,7 @@ FORMS = ("entropy", "log")
 
 # --------------------------------------------------------------------------- helpers
 def closed_form_phi(alpha: float, budget: float, form: str) -> float:
-    """φ written out from ALGORITHM.md with plain floats."""
+    """φ written out from its definition (engine/divergence.py) with plain floats."""
     if alpha >= budget:
         return math.inf
     if form == "entropy":

@@ -1,4 +1,4 @@
-"""The C-TRPO mode switch with hysteresis (ALGORITHM.md step 3):
+"""The C-TRPO mode switch with hysteresis (the paper's recovery rule):
 normal if (was normal and Ĵ_c < b) or (was recovery and Ĵ_c < b_H·b), else recovery."""
 
 from __future__ import annotations
