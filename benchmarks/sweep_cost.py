@@ -5,7 +5,7 @@ one process with no env worker processes, so a run uses exactly one core, as a R
 ``--cpus-per-run 1`` does. Speeds are steps per CPU-second of that process (``time.process_time``,
 env creation, rollouts with episode resets, updates and checkpoints included), which other load on
 the machine barely disturbs; wall-clock speeds are shown beside them. The protocol is 8 tasks x 6
-algorithms x 5 seeds x 10M steps (ALGORITHM.md); each task's runs are costed at the mean speed of
+algorithms x 5 seeds x 10M steps (the paper's protocol); each task's runs are costed at the mean speed of
 the algorithms measured on it.
 
     .venv/bin/python benchmarks/sweep_cost.py [--tasks A,B] [--algos c-trpo] [--epochs 2] [--out sweep_cost.md]

@@ -1,5 +1,5 @@
 """The numbers behind the report notebooks: reusable run plans, β × b_H grids and the paper's benchmark
-table with its across-task normalised scores (ALGORITHM.md, "Evaluation protocol of the paper").
+table with its across-task normalised scores (the paper's evaluation protocol).
 
 Run names are derived from the settings (a short hash of every resolved setting but the seed), so a
 report run again with the same parameters reuses the finished runs of the runs folder, resumes stopped
@@ -164,7 +164,7 @@ def benchmark_table(summaries: pd.DataFrame, reps: int = 2000, seed: int = 0) ->
 
 
 def normalise(summaries: pd.DataFrame, reference: str = "trpo", regret_reference: str = "cpo") -> pd.DataFrame:
-    """Per run, the across-task scores of ALGORITHM.md: return / the mean final return of ``reference``
+    """Per run, the across-task scores of the paper's protocol: return / the mean final return of ``reference``
     on the task (the paper uses unconstrained PPO), cost V_c / b − 1 (0 = at the limit), and Reg+ / the
     IQM Reg+ of ``regret_reference`` (CPO) on the task. A reference missing (or zero) on a task gives NaN."""
     frames = []

@@ -26,7 +26,7 @@ class TrainConfig:
     task: str
     algo: str
     seed: int = 0
-    # C-TRPO (ALGORITHM.md): barrier weight β, hysteresis fraction b_H, barrier form
+    # C-TRPO (the paper): barrier weight β, hysteresis fraction b_H, barrier form
     beta: float = 1.0
     bh: float = 0.8
     barrier: str = "entropy"

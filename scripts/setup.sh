@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates/updates .venv. Usage: scripts/setup.sh app|test
 # Two packages (safety-gymnasium 1.0.0, gymnasium-robotics 1.2.2) are installed with --no-deps
-# because their published pins cannot be met on Python 3.11; see ../shared/docs/ENVIRONMENT.md.
+# because their published pins cannot be met on Python 3.11; README.md, "Set-up details".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-app}

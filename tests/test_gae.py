@@ -1,4 +1,4 @@
-"""GAE(γ, λ) (ALGORITHM.md step 2) against numbers worked out by hand, and the batch built from it."""
+"""GAE(γ, λ) against numbers worked out by hand, and the batch built from it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Fisher-vector products, conjugate gradient, the trust-region scaling and the backtracking line
-search (ALGORITHM.md, steps 5-6), and the C-TRPO acceptance rule on a real batch.
+search, and the C-TRPO acceptance rule on a real batch.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ NORMAL, RECOVERY = "normal", "recovery"
 
 
 def next_mode(mode: str, cost_estimate: float, cost_limit: float, bh: float) -> str:
-    """Hysteresis on Ĵ_c (ALGORITHM.md step 3): leave recovery only once Ĵ_c < b_H·b."""
+    """Hysteresis on Ĵ_c (the paper's recovery rule): leave recovery only once Ĵ_c < b_H·b."""
     if (mode == NORMAL and cost_estimate < cost_limit) or (mode == RECOVERY and cost_estimate < bh * cost_limit):
         return NORMAL
     return RECOVERY

@@ -105,7 +105,7 @@ class OnPolicyAlgorithm:
 
     # ----------------------------------------------------------------- critics
     def update_critics(self, batch: Batch) -> dict:
-        """10 passes of minibatch Adam on MSE + critic_l2·Σ‖w‖², gradient norm clipped (ALGORITHM.md §7)."""
+        """10 passes of minibatch Adam on MSE + critic_l2·Σ‖w‖², gradient norm clipped."""
         cfg = self.cfg
         targets = torch.stack([batch.target_r, batch.target_c])  # (2, N)
         params = list(self.critics.parameters())

@@ -1,4 +1,4 @@
-"""The constrained divergence D_C of C-TRPO (ALGORITHM.md, 'The constrained divergence').
+"""The constrained divergence D_C of C-TRPO (the paper's constrained divergence).
 
 D_C(θ) = mean KL(π_k ‖ π_θ) + β · φ(α(θ)), with
   α(θ) = 1/(1−γ) · E_{π_k}[(π_θ/π_k − 1) · Â_c]   (surrogate cost increase, 0 at θ = θ_k)

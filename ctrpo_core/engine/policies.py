@@ -1,4 +1,4 @@
-"""Actor and critic networks: MLP 64-64 tanh (ALGORITHM.md, 'Networks')."""
+"""Actor and critic networks: MLP 64-64 tanh, as in the paper."""
 
 from __future__ import annotations
 

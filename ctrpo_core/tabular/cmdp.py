@@ -1,6 +1,6 @@
 """A tabular CMDP (P[s,a,s'], r[s,a], c[s,a], μ, γ, b) in discounted, (1 − γ)-normalised units.
 
-Two named instances: the 2-state toy of the C-NPG section of ALGORITHM.md (the paper's Figure),
+Two named instances: the 2-state toy of the paper's C-NPG section (its Figure),
 and GridHazard-v0 read from its exact model. Values are V = μᵀ(I − γP_π)⁻¹(1 − γ)r_π throughout,
 so V_r, V_c and the cost limit b live in per-step units (an occupancy η sums to 1).
 """

@@ -13,7 +13,7 @@ policy path is the same for any choice). The block pseudo-inverse has a closed f
 (the natural gradient of tabular softmax is the advantage), which is how the flows compute it:
 no division by small η. ``kakade_fisher`` builds the dense matrix for tests and inspection.
 
-C-NPG metric (ALGORITHM.md): G_C = G_K + β φ''(b − V_c) ∇V_c ∇V_cᵀ with φ(x) = x log x, φ''(x) = 1/x.
+C-NPG metric (the paper's): G_C = G_K + β φ''(b − V_c) ∇V_c ∇V_cᵀ with φ(x) = x log x, φ''(x) = 1/x.
 This rank-one term is the Hessian of the barrier's Bregman divergence β D_φ(b − V_c(π) ‖ b − V_c(π_k))
 at π = π_k — the barrier divergence itself — NOT the Gramian from the Jacobian of the log occupancy
 that the authors' script uses. Because ∇V_c lies in the range of G_K (Σ_a η A_c = 0 per state), G_C has

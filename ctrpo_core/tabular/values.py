@@ -1,6 +1,6 @@
 """Exact evaluation of a batch of tabular policies π (..., S, A): values, occupancies, gradients.
 
-All values are normalised by (1 − γ) (ALGORITHM.md, C-NPG section):
+All values are normalised by (1 − γ) (as in the paper's C-NPG section):
     V = μᵀ (I − γP_π)⁻¹ (1 − γ) r_π,                        P_π[s,s'] = Σ_a π(a|s) P[s,a,s']
     d = (1 − γ) μᵀ (I − γP_π)⁻¹   (discounted state occupancy, Σ_s d = 1)
     η(s, a) = d(s) π(a|s)          (state-action occupancy, Σ η = 1; V = Σ η r)
