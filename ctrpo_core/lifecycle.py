@@ -24,7 +24,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .config import ConfigError, TrainConfig, validate, validate_name
+from .config import CONVENTIONS, ConfigError, TrainConfig, validate, validate_name
 from .ownership import BusyError, Ownership, is_owned, read_holder
 from .runs import CHECKPOINT, STOP_REQUEST, DamagedRunError, RunDir, package_versions
 
@@ -59,8 +59,9 @@ def create(cfg: TrainConfig) -> RunDir:
         raise ConfigError("--runs-dir", f"{str(root)!r} exists and is not a directory")
     run = RunDir(root / cfg.name)
     config = {**cfg.to_dict(), "epochs": cfg.epochs, "versions": package_versions(),
-              "metrics_window": f"ep_return/ep_cost/ep_len and Ĵ_c: mean over the last "
-                                f"{cfg.episode_window} finished episodes"}
+              "metrics_window": f"ep_return/ep_len/ep_cost_window: mean over the last {cfg.episode_window} "
+                                f"finished episodes at the epoch's end; ep_cost = Ĵ_c: the mean over the epoch "
+                                f"of that {cfg.episode_window}-episode mean, recorded at every episode end"}
     try:
         root.mkdir(parents=True, exist_ok=True)
         run.create(config)
@@ -80,10 +81,15 @@ def open_run(path, param: str = "--resume") -> tuple[RunDir, TrainConfig]:
     if not run.path.is_dir() or not run.is_run():
         raise ConfigError(param, f"{str(path)!r} is not a run directory (it has no config.json)")
     try:
-        cfg = TrainConfig.from_dict(run.read_config())
+        written = run.read_config()
+        cfg = TrainConfig.from_dict(written)
         validate(cfg)
     except (DamagedRunError, ConfigError, TypeError, ValueError) as exc:
         raise ConfigError(param, f"{str(path)!r} has a damaged config.json ({exc})") from None
+    if written.get("conventions", 1) != CONVENTIONS:  # never continue a run under other rules
+        raise ConfigError(param, f"{run.name} was trained with the training conventions "
+                                 f"{written.get('conventions', 1)} and this version trains with {CONVENTIONS} "
+                                 f"(docs/BASELINES.md); train a new run instead")
     return run, cfg
 
 

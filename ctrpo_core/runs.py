@@ -31,6 +31,10 @@ METRIC_COLUMNS = [
     "barrier", "trust_radius", "step_fraction", "recovery", "budget", "time_s", "steps_per_s",
     # extras
     "episodes", "ls_tries", "curvature", "lagrange_multiplier", "value_loss_r", "value_loss_c",
+    # the mean cost of the last episode_window episodes at the epoch's end (ep_cost is the epoch's Ĵ_c)
+    "ep_cost_window",
+    # CPO's case (0 infeasible recovery ... 4 negligible cost gradient) and PCPO's projection length
+    "cpo_case", "projection",
 ]
 
 

@@ -177,13 +177,13 @@ class Trainer:
         self.epoch += 1
         self.total_steps += len(batch)
         self.elapsed += duration
-        ep_cost = float(np.mean(algo.episode_costs)) if algo.episode_costs else math.nan
-        if not math.isnan(ep_cost):
-            self.cost_regret += max(0.0, ep_cost - cfg.cost_limit)  # Reg+ (paper): Σ_k max(0, Ĵ_c,k − b)
+        ep_cost = batch.cost_estimate  # Ĵ_c of the epoch, as the authors define it (engine/base.py)
+        self.cost_regret += max(0.0, ep_cost - cfg.cost_limit)  # Reg+ (paper): Σ_k max(0, Ĵ_c,k − b)
         mean = lambda d: float(np.mean(d)) if d else math.nan
         return {
             "epoch": self.epoch, "total_steps": self.total_steps,
             "ep_return": mean(algo.episode_returns), "ep_cost": ep_cost, "ep_len": mean(algo.episode_lengths),
+            "ep_cost_window": algo.window_cost(),
             "cost_regret": self.cost_regret, "trust_radius": cfg.delta,
             "episodes": algo.episodes_finished - finished_before,
             "time_s": round(self.elapsed, 4), "steps_per_s": round(len(batch) / duration, 1),

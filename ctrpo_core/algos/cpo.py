@@ -2,9 +2,11 @@
 
     max_x gᵀx   s.t.  ½ xᵀHx <= δ,   c + bᵀx <= 0
 
-through its dual, with the infeasible-case recovery step that only lowers the cost. g is the
-gradient of the reward surrogate, b that of the cost surrogate α (same units as C-TRPO's α),
-c = Ĵ_c − b the current constraint violation.
+through its dual, with the infeasible-case recovery step that only lowers the cost. The conventions
+are the authors' baselines' (adapted from SafePO; docs/BASELINES.md): g and b are the gradients of the
+surrogates mean(ratio·Â_r) and mean(ratio·Â_c) (no 1/(1−γ) factor), c = Ĵ_c − b in episode-cost units,
+and the line search accepts a step when KL <= δ, the cost surrogate rose by at most max(−c, 0) and, in
+cases 2 and 3, the reward surrogate did not fall.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import torch
 
 from ..engine import trust_region as tr
 from ..engine.base import OnPolicyAlgorithm, non_negative
-from ..engine.divergence import cost_surrogate
 
 EPS = 1e-8
 
@@ -64,43 +65,44 @@ class CPO(OnPolicyAlgorithm):
     name = "cpo"
 
     def linearised_problem(self, batch):
-        """g, b (gradients of reward and cost surrogates), H⁻¹g, H⁻¹b, and what the line search needs."""
+        """g, b (gradients of the reward and cost surrogates), H⁻¹g, H⁻¹b, π_k, and the surrogates at θ_k."""
         cfg = self.cfg
         old_dist, old_logp = self.old_policy(batch)
         ev = self.evaluate(batch, old_dist, old_logp)
         reward_surrogate = (ev["ratio"] * batch.adv_r).mean()
-        alpha = cost_surrogate(ev["ratio"], batch.adv_c, cfg.gamma)
+        cost_surrogate = (ev["ratio"] * batch.adv_c).mean()
         g = tr.flat_grad(reward_surrogate, self.policy, retain_graph=True)
-        b = tr.flat_grad(alpha, self.policy)
+        b = tr.flat_grad(cost_surrogate, self.policy)
         Fv = tr.kl_hessian_vector_product(self.policy, batch.obs)
         A = lambda v: Fv(v) + cfg.cg_damping * v
         Hinv_g = tr.conjugate_gradient(A, g, cfg.cg_iters)
         Hinv_b = tr.conjugate_gradient(A, b, cfg.cg_iters)
-        return g, b, Hinv_g, Hinv_b, old_dist, old_logp, reward_surrogate.item()
+        surrogates_k = {"reward": reward_surrogate.item(), "cost": cost_surrogate.item()}
+        return g, b, Hinv_g, Hinv_b, old_dist, old_logp, surrogates_k
 
     def measure(self, batch, old_dist, old_logp):
         ev = self.evaluate(batch, old_dist, old_logp)
+        kl = non_negative(ev["kl"].item())
         return {"reward": (ev["ratio"] * batch.adv_r).mean().item(),
-                "alpha": cost_surrogate(ev["ratio"], batch.adv_c, self.cfg.gamma).item(),
-                "kl": non_negative(ev["kl"].item())}
+                "cost": (ev["ratio"] * batch.adv_c).mean().item(), "kl": kl, "divergence": kl}
+
+    def acceptance(self, c: float, surrogates_k: dict, check_reward: bool):
+        """The authors' rule: KL <= δ, the cost surrogate rose by at most max(−c, 0), and (if asked) the
+        reward surrogate did not fall."""
+        def accept(m):
+            if not all(math.isfinite(v) for v in m.values()) or m["kl"] > self.cfg.delta:
+                return False
+            if check_reward and m["reward"] < surrogates_k["reward"]:
+                return False
+            return m["cost"] - surrogates_k["cost"] <= max(-c, 0.0)
+
+        return accept
 
     def update_policy(self, batch):
-        cfg = self.cfg
-        c = batch.cost_estimate - batch.cost_limit
+        c = batch.cost_estimate - batch.cost_limit  # Ĵ_c − b, episode-cost units
         theta_k = tr.flat_params(self.policy)
-        g, b, Hinv_g, Hinv_b, old_dist, old_logp, reward_k = self.linearised_problem(batch)
-        step, case = cpo_direction(g, b, c, Hinv_g, Hinv_b, cfg.delta)
-
-        def accept(m):
-            if not all(math.isfinite(v) for v in m.values()) or m["kl"] > cfg.delta:
-                return False
-            if case > 1 and m["reward"] - reward_k < 0:
-                return False
-            return m["alpha"] <= max(-c, 0.0)  # the cost surrogate may rise only into the slack
-
-        result = tr.backtracking_line_search(self.policy, theta_k, step,
-                                             lambda: self.measure(batch, old_dist, old_logp),
-                                             accept, cfg.ls_tries, cfg.ls_decay)
-        result.info["divergence"] = result.info.get("kl", 0.0)
-        stats = self.step_stats(result, theta_k)
+        g, b, Hinv_g, Hinv_b, old_dist, old_logp, surrogates_k = self.linearised_problem(batch)
+        step, case = cpo_direction(g, b, c, Hinv_g, Hinv_b, self.cfg.delta)
+        stats = self.search(theta_k, step, lambda: self.measure(batch, old_dist, old_logp),
+                            self.acceptance(c, surrogates_k, check_reward=case in (2, 3)))
         return {**stats, "recovery": int(case == 0), "budget": batch.budget, "cpo_case": case}

@@ -1,19 +1,41 @@
-"""The Lagrange multiplier of TRPO-Lag and PPO-Lag."""
+"""The Lagrange multiplier of TRPO-Lag and PPO-Lag, as the authors' baselines update it."""
 
 from __future__ import annotations
 
+import torch
+
 
 class LagrangeMultiplier:
-    """λ >= 0, moved by gradient ascent on the constraint violation Ĵ_c − b."""
+    """λ >= 0: a torch Adam step (learning rate ``lr``) on the loss −λ·(Ĵ_c − b) once per epoch, before
+    the policy step, then λ projected back to λ >= 0. Adam moves λ by about ``lr`` per epoch whatever the
+    size of the violation (plain ascent would move it by lr·(Ĵ_c − b))."""
 
     def __init__(self, init: float, lr: float):
-        self.value = float(init)
-        self.lr = float(lr)
+        self.parameter = torch.nn.Parameter(torch.tensor(float(init)))
+        self.optimizer = torch.optim.Adam([self.parameter], lr=float(lr))
+
+    @property
+    def value(self) -> float:
+        return float(self.parameter.item())
 
     def update(self, cost_estimate: float, cost_limit: float) -> float:
-        self.value = max(0.0, self.value + self.lr * (cost_estimate - cost_limit))
+        loss = -self.parameter * (cost_estimate - cost_limit)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            self.parameter.clamp_(min=0.0)
         return self.value
 
     def lagrangian_advantage(self, adv_r, adv_c):
         """(Â_r − λ Â_c) / (1 + λ): the normalisation keeps the step size comparable as λ grows."""
-        return (adv_r - self.value * adv_c) / (1.0 + self.value)
+        lam = self.value
+        return (adv_r - lam * adv_c) / (1.0 + lam)
+
+    def state_dict(self) -> dict:
+        return {"value": self.parameter.detach().clone(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            self.parameter.copy_(state["value"])
+        self.optimizer.load_state_dict(state["optimizer"])

@@ -22,7 +22,7 @@ class TRPOLag(OnPolicyAlgorithm):
         return {**stats, "recovery": 0, "budget": batch.budget, "lagrange_multiplier": self.multiplier.value}
 
     def algo_state(self):
-        return {"lagrange_multiplier": self.multiplier.value}
+        return {"lagrange_multiplier": self.multiplier.state_dict()}
 
     def load_algo_state(self, state):
-        self.multiplier.value = float(state["lagrange_multiplier"])
+        self.multiplier.load_state_dict(state["lagrange_multiplier"])

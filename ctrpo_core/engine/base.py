@@ -51,6 +51,7 @@ class OnPolicyAlgorithm:
         self.episode_costs: deque = deque(maxlen=cfg.episode_window)
         self.episode_lengths: deque = deque(maxlen=cfg.episode_window)
         self.episodes_finished = 0
+        self.cost_records: list[float] = []  # this epoch's records of the running episode-cost mean
         self.obs: np.ndarray | None = None  # current normalised observation of every env
         self.should_stop: Callable[[], bool] = lambda: False
 
@@ -58,8 +59,16 @@ class OnPolicyAlgorithm:
     def start(self) -> None:
         self.obs = self.normalizer(self.env.reset(self.cfg.seed))
 
+    def window_cost(self) -> float:
+        """The mean cost of the last ``episode_window`` finished episodes now (NaN before any)."""
+        return float(np.mean(self.episode_costs)) if self.episode_costs else math.nan
+
     def cost_estimate(self) -> float:
-        """Ĵ_c: mean cost of the most recent finished episodes (0 before any has finished)."""
+        """Ĵ_c as the authors log it: at every episode end the running mean of the last
+        ``episode_window`` episode costs is recorded, and Ĵ_c of an epoch is the mean of the epoch's
+        records; 0.0 before any record exists (an epoch without an episode end keeps the latest one)."""
+        if self.cost_records:
+            return float(np.mean(self.cost_records))
         return float(np.mean(self.episode_costs)) if self.episode_costs else 0.0
 
     def collect(self) -> Batch:
@@ -67,6 +76,7 @@ class OnPolicyAlgorithm:
         T, n = cfg.steps_per_env, env.num_envs
         act_shape = () if self.spec.discrete else (self.spec.act_dim,)
         buf = RolloutBuffer(T, n, self.spec.obs_dim, act_shape)
+        self.cost_records = []
         for module, what in ((self.policy, "policy"), (self.critics, "critic")):
             if not all(torch.isfinite(p).all() for p in module.parameters()):
                 raise NonFiniteError(f"non-finite {what} parameters at the start of the rollout")
@@ -93,8 +103,10 @@ class OnPolicyAlgorithm:
             if done.any():
                 self.episodes_finished += int(done.sum())
                 self.episode_returns.extend(info["episode_return"][done].tolist())
-                self.episode_costs.extend(info["episode_cost"][done].tolist())
                 self.episode_lengths.extend(info["episode_len"][done].tolist())
+                for cost in info["episode_cost"][done].tolist():  # one record per episode end, in env order
+                    self.episode_costs.append(cost)
+                    self.cost_records.append(float(np.mean(self.episode_costs)))
             self.obs = self.normalizer(raw_obs)
         if not np.all(np.isfinite(buf.obs)):
             raise NonFiniteError("non-finite observation from the environment")
@@ -105,7 +117,7 @@ class OnPolicyAlgorithm:
 
     # ----------------------------------------------------------------- critics
     def update_critics(self, batch: Batch) -> dict:
-        """10 passes of minibatch Adam on MSE + critic_l2·Σ‖w‖², gradient norm clipped."""
+        """10 passes of minibatch Adam on MSE + critic_l2·Σ‖w‖², the gradient norm of both critics clipped."""
         cfg = self.cfg
         targets = torch.stack([batch.target_r, batch.target_c])  # (2, N)
         params = list(self.critics.parameters())
@@ -117,7 +129,7 @@ class OnPolicyAlgorithm:
                 loss = mse.sum() + cfg.critic_l2 * l2
                 self.critic_opt.zero_grad()
                 loss.backward()
-                self.critics.clip_grad_norms_(cfg.grad_clip)
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)  # both critics jointly, as the authors
                 self.critic_opt.step()
                 losses.append(mse.detach())
         loss_r, loss_c = torch.stack(losses).mean(0).tolist()
@@ -171,8 +183,15 @@ class OnPolicyAlgorithm:
         def accept(m: dict) -> bool:
             return math.isfinite(m["loss"]) and loss_k - m["loss"] >= 0 and m["divergence"] <= cfg.delta
 
+        return self.search(theta_k, step, measure, accept)
+
+    def search(self, theta_k: torch.Tensor, step: torch.Tensor, measure: Callable[[], dict],
+               accept: Callable[[dict], bool]) -> dict:
+        """The one line search of every trust-region algorithm: θ_k + f·step for f = 1, decay, decay², ...
+        (ls_tries tries); keep the first that the algorithm's rule ``accept`` takes, else stay at θ_k.
+        ``measure`` reads the loaded policy and returns at least its ``kl`` and ``divergence``."""
         result = tr.backtracking_line_search(self.policy, theta_k, step, measure, accept,
-                                             cfg.ls_tries, cfg.ls_decay)
+                                             self.cfg.ls_tries, self.cfg.ls_decay)
         return self.step_stats(result, theta_k)
 
     def hessian_vector_product(self, batch: Batch, ev: dict, stiff_direction=None, curvature: float = 0.0):

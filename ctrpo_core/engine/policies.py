@@ -102,14 +102,3 @@ class Critics(nn.Module):
             if i < last:
                 x = torch.tanh(x)
         return x.squeeze(-1)
-
-    def grad_norms(self) -> torch.Tensor:
-        """Gradient norm of each critic separately (shape (count,))."""
-        squares = [p.grad.reshape(self.count, -1).pow(2).sum(1) for p in self.parameters()]
-        return torch.stack(squares).sum(0).sqrt()
-
-    def clip_grad_norms_(self, max_norm: float) -> None:
-        """Clip each critic's gradient to ``max_norm`` on its own (as two clip_grad_norm_ calls)."""
-        scale = (max_norm / (self.grad_norms() + 1e-6)).clamp(max=1.0)
-        for p in self.parameters():
-            p.grad.mul_(scale.view(self.count, *([1] * (p.grad.dim() - 1))))

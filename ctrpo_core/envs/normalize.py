@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -12,9 +14,10 @@ class RunningNormalizer:
     exactly; a resumed run normalises bit-for-bit like an uninterrupted one.
     """
 
-    def __init__(self, shape: tuple[int, ...] | int, clip: float = 10.0, eps: float = 1e-8, frozen: bool = False):
+    def __init__(self, shape: tuple[int, ...] | int, clip: float = math.inf, eps: float = 1e-8, frozen: bool = False):
         self.shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        self.frozen = frozen  # never updated: observations pass as they are (clipped), for tasks that are scaled
+        self.frozen = frozen  # never updated: observations pass as they are, for tasks that are scaled
+        # the authors' normaliser does not clip (clip = inf); a finite clip bounds the normalised values
         self.clip = float(clip)
         self.eps = float(eps)
         self.mean = np.zeros(self.shape, dtype=np.float64)

@@ -3,7 +3,7 @@
 MuJoCo steps hold the GIL and the navigation tasks spend most of their time in Python, so
 parallelism needs processes. The envs are split into contiguous slices, one per core: this
 process steps the first slice itself while worker processes step the others. Each slice rescales
-actions from [-1, 1] to the task's bounds and auto-resets finished episodes, reading actions from
+actions from [-1, 1] to the task's bounds (without clipping) and auto-resets finished episodes, reading actions from
 and writing results to shared memory; per step, a pipe carries one short wake-up message each way.
 """
 
@@ -93,6 +93,7 @@ class _SliceEnvs:
         self.envs = [make_single(task_id) for _ in range(count)]
         space = self.envs[0].action_space
         self.low, self.high = space.low.astype(np.float64), space.high.astype(np.float64)
+        self.unit_bounds = bool(np.all(self.low == -1.0) and np.all(self.high == 1.0))
         self.max_episode_steps = max_episode_steps
         self.elapsed = np.zeros(count, dtype=np.int64)
         self.rows = rows  # views of this slice's rows in the shared buffers
@@ -104,7 +105,10 @@ class _SliceEnvs:
 
     def step(self) -> None:
         rows = self.rows
-        scaled = self.low + (np.clip(rows["actions"], -1.0, 1.0) + 1.0) * 0.5 * (self.high - self.low)
+        # [-1, 1] → the task's bounds, not clipped (as the authors' runs): MuJoCo clamps the controls
+        # itself, and the velocity tasks charge their control cost on the action as sampled
+        actions = rows["actions"]
+        scaled = actions if self.unit_bounds else self.low + (actions + 1.0) * 0.5 * (self.high - self.low)
         self.elapsed += 1
         limit = self.max_episode_steps
         results, ended = [], []
