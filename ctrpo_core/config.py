@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-ALGORITHM_IDS = ("c-trpo", "trpo", "trpo-lag", "cpo", "pcpo", "ppo-lag")
+from .algos import ALGORITHM_IDS  # noqa: F401  (the registry is the one list of algorithm ids)
 
 
 class ConfigError(ValueError):

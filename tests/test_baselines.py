@@ -190,3 +190,25 @@ def test_runs_of_the_first_conventions_are_never_continued(tmp_path):
     (run.path / "config.json").write_text(json.dumps(config))
     result = run_cli("train", "--resume", run.path, "--total-steps", "8000", timeout=60)
     assert result.returncode == 2 and "conventions 1" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_registry_is_the_one_list_of_algorithm_ids():
+    import dataclasses
+    import inspect
+
+    from ctrpo_core import algos, config
+    from ctrpo_core.engine.base import OnPolicyAlgorithm
+
+    assert config.ALGORITHM_IDS == tuple(algos.REGISTRY)
+    fields = {f.name for f in dataclasses.fields(config.TrainConfig)}
+    for algo, entry in algos.REGISTRY.items():
+        cls = algos.algorithm_class(algo)
+        assert issubclass(cls, OnPolicyAlgorithm) and set(entry.settings) <= fields, algo
+        for name in entry.settings:  # a setting listed as the algorithm's own is read by its code
+            assert f"cfg.{name}" in inspect.getsource(inspect.getmodule(cls)), (algo, name)
+    # no other module spells the list out
+    from pathlib import Path
+
+    listed = [p for p in (Path(__file__).resolve().parents[1] / "ctrpo_core").rglob("*.py")
+              if '"trpo-lag", "cpo", "pcpo"' in p.read_text()]
+    assert listed == [], listed

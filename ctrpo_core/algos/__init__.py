@@ -1,16 +1,43 @@
-"""The algorithms, each a small subclass of the engine stating objective, divergence, acceptance."""
+"""The algorithms, each a small subclass of the engine stating objective, divergence, acceptance.
+
+``REGISTRY`` is the one list of algorithm ids: the CLI, the app and config validation read the ids from
+it, and ``make_algorithm`` imports an algorithm's module only when it is trained (so listing the ids does
+not import torch).
+"""
 
 from __future__ import annotations
 
-from .c_trpo import CTRPO
-from .cpo import CPO
-from .pcpo import PCPO
-from .ppo_lag import PPOLag
-from .trpo import TRPO
-from .trpo_lag import TRPOLag
+import importlib
+from dataclasses import dataclass
 
-ALGORITHMS = {cls.name: cls for cls in (CTRPO, TRPO, TRPOLag, CPO, PCPO, PPOLag)}
+
+@dataclass(frozen=True)
+class AlgorithmEntry:
+    module: str  # ctrpo_core.algos.<module>
+    cls: str
+    summary: str
+    settings: tuple[str, ...] = ()  # the config fields only this algorithm (among the registered) reads
+
+
+REGISTRY: dict[str, AlgorithmEntry] = {
+    "c-trpo": AlgorithmEntry("c_trpo", "CTRPO", "C-TRPO: TRPO in the constrained divergence D_C (the paper)",
+                             ("beta", "bh", "barrier")),
+    "trpo": AlgorithmEntry("trpo", "TRPO", "TRPO: the reward only, in a KL ball"),
+    "trpo-lag": AlgorithmEntry("trpo_lag", "TRPOLag", "TRPO on the Lagrangian, λ by Adam",
+                               ("lagrange_init", "lagrange_lr")),
+    "cpo": AlgorithmEntry("cpo", "CPO", "CPO: the linearised constrained step with recovery"),
+    "pcpo": AlgorithmEntry("pcpo", "PCPO", "PCPO: a TRPO step projected onto the linearised constraint"),
+    "ppo-lag": AlgorithmEntry("ppo_lag", "PPOLag", "PPO-Lag: clipped surrogate on the Lagrangian",
+                              ("lagrange_init", "lagrange_lr", "ppo_clip", "ppo_lr", "ppo_critic_lr",
+                               "ppo_epochs", "ppo_minibatch")),
+}
+ALGORITHM_IDS = tuple(REGISTRY)
+
+
+def algorithm_class(algo: str):
+    entry = REGISTRY[algo]
+    return getattr(importlib.import_module(f"{__name__}.{entry.module}"), entry.cls)
 
 
 def make_algorithm(cfg, env):
-    return ALGORITHMS[cfg.algo](cfg, env)
+    return algorithm_class(cfg.algo)(cfg, env)

@@ -18,7 +18,6 @@ def next_mode(mode: str, cost_estimate: float, cost_limit: float, bh: float) -> 
 
 
 class CTRPO(OnPolicyAlgorithm):
-    name = "c-trpo"
 
     def __init__(self, cfg, env):
         super().__init__(cfg, env)

@@ -62,7 +62,6 @@ def cpo_direction(g, b, c, Hinv_g, Hinv_b, delta):
 
 
 class CPO(OnPolicyAlgorithm):
-    name = "cpo"
 
     def linearised_problem(self, batch):
         """g, b (gradients of the reward and cost surrogates), H⁻¹g, H⁻¹b, π_k, and the surrogates at θ_k."""

@@ -14,7 +14,6 @@ from .cpo import CPO
 
 
 class PCPO(CPO):
-    name = "pcpo"
 
     def update_policy(self, batch):
         cfg = self.cfg

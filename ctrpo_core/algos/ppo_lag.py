@@ -14,7 +14,6 @@ from .lagrange import LagrangeMultiplier
 
 
 class PPOLag(OnPolicyAlgorithm):
-    name = "ppo-lag"
 
     def __init__(self, cfg, env):
         super().__init__(cfg, env)

@@ -4,7 +4,6 @@ from ..engine.base import OnPolicyAlgorithm
 
 
 class TRPO(OnPolicyAlgorithm):
-    name = "trpo"
 
     def update_policy(self, batch):
         stats = self.trust_region_step(

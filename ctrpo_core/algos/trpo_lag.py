@@ -5,7 +5,6 @@ from .lagrange import LagrangeMultiplier
 
 
 class TRPOLag(OnPolicyAlgorithm):
-    name = "trpo-lag"
 
     def __init__(self, cfg, env):
         super().__init__(cfg, env)

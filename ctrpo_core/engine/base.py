@@ -212,7 +212,7 @@ class OnPolicyAlgorithm:
         }
         if not torch.all(torch.isfinite(tr.flat_params(self.policy))):
             tr.set_flat_params(self.policy, theta_k)
-            raise NonFiniteError(f"non-finite policy parameters after the {self.name} policy update")
+            raise NonFiniteError(f"non-finite policy parameters after the {self.cfg.algo} policy update")
         return stats
 
     # ----------------------------------------------------------------- state

@@ -39,7 +39,7 @@ class Batch:
     adv_c: torch.Tensor  # centred only: its scale carries the size of the cost change
     target_r: torch.Tensor  # value targets = raw advantage + value
     target_c: torch.Tensor
-    cost_estimate: float  # Ĵ_c: mean cost of the most recent finished episodes (0 before any)
+    cost_estimate: float  # Ĵ_c: the epoch's mean of the running episode-cost records (0 before any)
     cost_limit: float
 
     @property
