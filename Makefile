@@ -13,7 +13,7 @@ $(APP_STAMP): $(DEPS)
 	scripts/setup.sh app
 	touch $@
 
-$(TEST_STAMP): $(APP_STAMP) requirements/test.txt requirements/ray.txt
+$(TEST_STAMP): $(APP_STAMP) requirements/test.txt requirements/ray.txt requirements/tensorboard.txt
 	scripts/setup.sh test
 	touch $@
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import lifecycle
 from .config import format_value, resolve, result_settings
+from .overrides import applies
 from .ownership import is_owned
 from .runs import DamagedRunError, RunDir
 from .stats import summarize
@@ -76,13 +77,13 @@ def label(config: dict, without=()) -> str:
     result-changing setting where it differs from the default of the task and algorithm. ``without``
     leaves settings out (a sweep's variant: its runs differ only in β, b_H, δ and the seed)."""
     f = format_value
-    always = (["beta", "bh"] if config["algo"] == "c-trpo" else []) + ["delta", "cost_limit", "total_steps"]
+    always = [k for k in ("beta", "bh") if applies(config["algo"], k)] + ["delta", "cost_limit", "total_steps"]
     parts = [config["task"], config["algo"]] + [f"{SYMBOLS[k]}={f(config[k])}" for k in always if k not in without]
     shown = {"task", "algo", "seed", *always, *without}
     defaults = _defaults(config["task"], config["algo"])
     for key, value in result_settings(config).items():
         if key not in shown and (key not in defaults or value != defaults[key]) \
-                and not (key in ("beta", "bh", "barrier") and config["algo"] != "c-trpo"):
+                and applies(config["algo"], key):
             parts.append(f"{key}={f(value) if not isinstance(value, list) else ','.join(map(str, value))}")
     return " ".join(parts)
 
@@ -133,7 +134,8 @@ def summarize_run(path) -> dict:
         return damaged_row(run.path, exc.reason)
     except Exception as exc:  # deleted under us, or anything else a hand-edited folder can hold
         return damaged_row(run.path, f"{type(exc).__name__}: {exc}")
-    row.update({k: config.get(k) for k in CONFIG_KEYS})
+    # a setting the algorithm does not read is not applicable (None): no filter or table offers its value
+    row.update({k: config.get(k) if applies(config.get("algo"), k) else None for k in CONFIG_KEYS})
     row["barrier_form"] = config.get("barrier")
     epochs = max(1, int(config["total_steps"]) // int(config["steps_per_epoch"]))
     epoch = int(metrics.epoch.iloc[-1]) if len(metrics) else 0
@@ -242,4 +244,19 @@ def resolve_run(runs_dir, name: str) -> Path:
             or (os.sep != "/" and os.sep in name):
         raise ValueError(f"{name!r} is not a run of {runs_dir}")
     return Path(runs_dir) / name
+
+
+def find_run(text: str, runs_dir="runs") -> Path:
+    """The run that ``text`` names on a command line: a run directory's path, or a run's name inside
+    ``runs_dir``. Raises FileNotFoundError saying where it looked."""
+    text = str(text)
+    looks_like_path = "/" in text or os.sep in text or text in (".", "..")
+    candidates = [Path(text)]
+    if text and not looks_like_path:
+        candidates.insert(0, resolve_run(runs_dir, text))  # a name in the runs folder first, then ./name
+    for path in candidates:
+        if RunDir(path).is_run():
+            return path
+    raise FileNotFoundError(f"no run directory {text}" if looks_like_path or not text
+                            else f"no run {text!r} in {runs_dir} and no run directory {text}")
 

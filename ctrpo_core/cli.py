@@ -28,25 +28,48 @@ def _cmd_tasks(args) -> int:
     return 0
 
 
+FLAG_SETTINGS = ("task", "algo", "beta", "bh", "delta", "cost_limit", "total_steps", "steps_per_epoch",
+                 "num_envs", "seed", "name", "barrier", "checkpoint_every")
+
+
+def _user_settings(args, flags=FLAG_SETTINGS) -> dict:
+    """The settings given on the command line: --config FILE < --set KEY=VALUE < the flags (a key given
+    by both --set and a flag with different values is refused)."""
+    from . import overrides
+
+    from_file = overrides.read_config_file(args.config) if args.config else {}
+    given = {k: getattr(args, k, None) for k in flags}
+    if getattr(args, "tensorboard", False):
+        given["tensorboard"] = True
+    return overrides.merge(("--config", from_file), ("--set", overrides.parse_assignments(args.set)),
+                           ("flags", given))
+
+
 def _cmd_train(args) -> int:
-    from . import api, lifecycle
+    from . import api, lifecycle, overrides
     from .config import ALGORITHM_IDS
     from .runs import RunDir
 
     if args.resume:
-        given = [k for k in ("task", "algo", "beta", "bh", "delta", "cost_limit", "steps_per_epoch",
-                             "num_envs", "seed", "name", "barrier") if getattr(args, k) is not None]
+        given = [k for k in (*FLAG_SETTINGS, "set", "config") if k != "total_steps" and getattr(args, k)
+                 is not None] + (["tensorboard"] if args.tensorboard else [])
         if given:
             raise UsageError(f"--resume: continues a run with its own settings; drop --{given[0].replace('_', '-')}")
         path = args.resume
     else:
-        if args.task is None:
+        settings = _user_settings(args)
+        task, algo = settings.pop("task", None), settings.pop("algo", None)
+        if task is None:
             raise UsageError("--task: required (see `ctrpo tasks`)")
-        if args.algo is None:
+        if algo is None:
             raise UsageError(f"--algo: required, one of {', '.join(ALGORITHM_IDS)}")
-        settings = {k: getattr(args, k) for k in ("beta", "bh", "delta", "cost_limit", "total_steps",
-                                                  "steps_per_epoch", "num_envs", "seed", "name", "barrier")}
-        path = lifecycle.create(api.resolve(args.task, args.algo, runs_dir=args.runs_dir, **settings)).path
+        if algo not in ALGORITHM_IDS:
+            raise UsageError(f"--algo: unknown algorithm {algo!r}; choose from {', '.join(ALGORITHM_IDS)}")
+        overrides.check_applicable(algo, settings)
+        if args.runs_dir is not None:
+            settings["runs_dir"] = args.runs_dir
+        settings.setdefault("runs_dir", "runs")
+        path = lifecycle.create(api.resolve(task, algo, **settings)).path
     lifecycle.train(path, progress=None, total_steps=args.total_steps if args.resume else None)
     status = RunDir(path).read_status()
     print(f"{path}: {status['state']}" + (f" ({status['message']})" if status.get("message") else ""),
@@ -55,17 +78,31 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
+    from . import overrides
     from .sweep import LocalBackend, parse_list, plan_sweep, run_sweep
 
     if args.parallel is not None and args.parallel < 1:
         raise UsageError(f"--parallel: must be a positive integer, got {args.parallel}")
-    grid = dict(
-        betas=parse_list("--beta", args.beta), bhs=parse_list("--bh", args.bh),
-        deltas=parse_list("--delta", args.delta) if args.delta else [None],
-        seeds=parse_list("--seeds", args.seeds, int),
-    )
-    settings = {k: getattr(args, k) for k in ("cost_limit", "total_steps", "steps_per_epoch", "num_envs")}
-    plan = plan_sweep(args.task, args.algo, runs_dir=args.runs_dir, name=args.name, **grid, **settings)
+    settings = _user_settings(args, flags=("task", "algo", "cost_limit", "total_steps", "steps_per_epoch",
+                                           "num_envs", "checkpoint_every"))
+    task, algo = settings.pop("task", None), settings.pop("algo", None) or "c-trpo"
+    if task is None:
+        raise UsageError("--task: required (see `ctrpo tasks`)")
+    axes = {"beta": ("--beta", args.beta, float), "bh": ("--bh", args.bh, float),
+            "delta": ("--delta", args.delta, float), "seed": ("--seeds", args.seeds, int)}
+    grid = {}
+    for key, (flag, text, kind) in axes.items():
+        if text is not None and key in settings:
+            raise UsageError(f"{flag}: also set by --set/--config {key}=...; give the grid values once")
+        grid[key] = parse_list(flag, text, kind) if text is not None else [settings.pop(key, None)]
+    overrides.check_applicable(algo, {**settings, **{k: v[0] for k, v in grid.items() if v != [None]}})
+    if args.runs_dir is not None:
+        settings["runs_dir"] = args.runs_dir
+    runs_dir = settings.pop("runs_dir", "runs")
+    if grid["seed"] == [None]:
+        grid["seed"] = [0]
+    plan = plan_sweep(task, algo, betas=grid["beta"], bhs=grid["bh"], deltas=grid["delta"], seeds=grid["seed"],
+                      runs_dir=runs_dir, name=args.name, **settings)
     if args.backend == "ray":
         from .ray_backend import RayBackend
 
@@ -80,6 +117,10 @@ def _cmd_sweep(args) -> int:
     words = [state.split(" (", 1)[0] for state in results.values()]
     counts = {state: words.count(state) for state in sorted(set(words))}
     print(f"sweep {plan.name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), flush=True)
+    from . import results as result_tables
+
+    print(result_tables.table(result_tables.list_rows(plan.runs_dir, names={c.name for c in plan.configs})),
+          flush=True)
     return 0 if all(state == "finished" for state in results.values()) else 1
 
 
@@ -185,13 +226,93 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_eval(args) -> int:
+    """N episodes of a run's latest policy: return and cost (mean ± std), share of safe episodes
+    (logic in ctrpo_core.policy_io)."""
+    import json
+
+    if args.episodes < 1:
+        raise UsageError(f"--episodes: an integer >= 1 (got {args.episodes})")
+    if not 0 <= args.seed <= 2**31 - 1:
+        raise UsageError(f"--seed: an integer in [0, {2**31 - 1}] (got {args.seed})")
+    from . import policy_io
+
+    path = policy_io.find_run(args.run, args.runs_dir)
+    progress = policy_io.ProgressLine(sys.stderr, label=f"eval {path.name}")
+    result = policy_io.evaluate(path, episodes=args.episodes, deterministic=args.deterministic, seed=args.seed,
+                                progress=progress)
+    print(json.dumps(result) if args.json else policy_io.eval_text(result), flush=True)
+    return 0
+
+
+def _cmd_export(args) -> int:
+    """A run's latest policy as a TorchScript file: raw observation → deterministic action."""
+    from . import policy_io
+
+    out = policy_io.check_out(args.out)  # before the run: a bad --out is refused whatever RUN is
+    path = policy_io.find_run(args.run, args.runs_dir)
+    meta = policy_io.export(path, out)
+    kind = f"one of {meta['act_dim']} actions" if meta["discrete"] else f"action ({meta['act_dim']},)"
+    print(f"wrote {out}: TorchScript policy of {path} ({meta['task']}, {meta['algo']}; raw observation "
+          f"({meta['obs_dim']},) -> deterministic {kind}; load with torch.jit.load)")
+    return 0
+
+
+def _cmd_ls(args) -> int:
+    import json
+
+    from . import results
+    from .config import ALGORITHM_IDS
+
+    if args.algo is not None and args.algo not in ALGORITHM_IDS:
+        raise UsageError(f"--algo: unknown algorithm {args.algo!r}; choose from {', '.join(ALGORITHM_IDS)}")
+    rows = results.list_rows(args.runs_dir, task=args.task, algo=args.algo)
+    if args.json:
+        print(json.dumps(rows))
+    elif rows:
+        print(results.table(rows))
+    else:
+        print(f"no runs in {args.runs_dir}" + (" matching the filters" if args.task or args.algo else ""),
+              file=sys.stderr)
+    return 0
+
+
+def _cmd_show(args) -> int:
+    import json
+
+    from . import results
+    from .catalog import find_run
+    from .runs import DamagedRunError
+
+    try:
+        path = find_run(args.run, args.runs_dir)
+    except FileNotFoundError as exc:
+        raise UsageError(f"RUN: {exc}") from None
+    try:
+        info = results.show(path)
+    except DamagedRunError as exc:
+        raise UsageError(f"RUN: {path} is damaged: {exc.reason}") from None
+    print(json.dumps(info, default=str) if args.json else results.show_text(info))
+    return 0
+
+
 def _add_run_options(parser) -> None:
     """The size and place of each run, shared by `train` and `sweep`."""
     parser.add_argument("--cost-limit", type=float, help="cost limit b > 0 (default: the task's)")
     parser.add_argument("--total-steps", type=int, help="environment steps per run")
     parser.add_argument("--steps-per-epoch", type=int, help="environment steps per epoch")
     parser.add_argument("--num-envs", type=int, help="parallel environments per run")
-    parser.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/)")
+    parser.add_argument("--runs-dir", help="where run directories go (default runs/)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="any training setting, e.g. --set gamma=0.995 --set hidden=128,128 (repeatable; "
+                             "docs/CLI.md lists the keys)")
+    parser.add_argument("--config", metavar="FILE.toml",
+                        help="settings from a TOML file of key = value lines; --set and flags override it")
+    parser.add_argument("--checkpoint-every", type=int, metavar="K",
+                        help="also keep checkpoints/epoch_<k>.pt every K epochs (default 0: only the latest)")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also write the metrics as TensorBoard scalars in RUN/tensorboard/ "
+                             "(needs the tensorboard extra)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,13 +364,49 @@ def build_parser() -> argparse.ArgumentParser:
                            '"final_cost", "reg_plus"}]} on stdout')
     demo.set_defaults(func=_cmd_demo)
 
+    evaluate = sub.add_parser("eval", help="evaluate a run's latest policy over N episodes (return, cost, safe share)")
+    evaluate.add_argument("run", metavar="RUN", help="a run directory, or the name of a run in --runs-dir")
+    evaluate.add_argument("--episodes", type=int, default=10, help="episodes to run, >= 1 (default 10)")
+    evaluate.add_argument("--deterministic", action="store_true",
+                          help="the policy's most likely action (Gaussian mean, Categorical argmax) instead of a sample")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the envs and the sampled actions (default 0)")
+    evaluate.add_argument("--json", action="store_true",
+                          help='print only {"run", "task", "episodes", "deterministic", "seed", "cost_limit", '
+                               '"return_mean", "return_std", "cost_mean", "cost_std", "safe_fraction", "returns", '
+                               '"costs"} on stdout')
+    evaluate.add_argument("--runs-dir", default="runs", help="where RUN is looked up by name (default runs/)")
+    evaluate.set_defaults(func=_cmd_eval)
+
+    export = sub.add_parser("export", help="write a run's latest policy as TorchScript (raw observation -> action)")
+    export.add_argument("run", metavar="RUN", help="a run directory, or the name of a run in --runs-dir")
+    export.add_argument("--out", required=True, metavar="FILE", help="the TorchScript file to write (its folder must exist)")
+    export.add_argument("--runs-dir", default="runs", help="where RUN is looked up by name (default runs/)")
+    export.set_defaults(func=_cmd_export)
+
+    ls = sub.add_parser("ls", help="list the runs: settings, state, progress and final numbers")
+    ls.add_argument("--runs-dir", default="runs", help="runs folder (default runs/)")
+    ls.add_argument("--task", help="only runs of this task")
+    ls.add_argument("--algo", help="only runs of this algorithm")
+    ls.add_argument("--json", action="store_true",
+                    help="print a JSON list of {" + ", ".join(f'"{k}"' for k in ("name", "path", "task", "algo", "beta",
+                         "bh", "delta", "seed", "state", "message", "epoch", "epochs", "final_return", "final_cost",
+                         "reg_plus")) + "}")
+    ls.set_defaults(func=_cmd_ls)
+
+    show = sub.add_parser("show", help="one run: settings, status, last metrics, text plots of return and cost")
+    show.add_argument("run", metavar="RUN", help="a run directory, or a run name in --runs-dir")
+    show.add_argument("--runs-dir", default="runs", help="runs folder for a run given by name (default runs/)")
+    show.add_argument("--json", action="store_true",
+                      help='print {"name", "path", "state", "config", "status", "last_metrics", "final", "curves"}')
+    show.set_defaults(func=_cmd_show)
+
     sweep = sub.add_parser("sweep", help="train a grid over β × b_H × δ × seeds (skips finished runs)")
-    sweep.add_argument("--task", required=True, help="task id (see `ctrpo tasks`)")
-    sweep.add_argument("--algo", default="c-trpo", help="algorithm (default c-trpo)")
-    sweep.add_argument("--beta", default="1", help="comma list of β values (default 1)")
-    sweep.add_argument("--bh", default="0.8", help="comma list of b_H values (default 0.8)")
+    sweep.add_argument("--task", help="task id (see `ctrpo tasks`)")
+    sweep.add_argument("--algo", help="algorithm (default c-trpo)")
+    sweep.add_argument("--beta", help="comma list of β values (c-trpo only; default 1)")
+    sweep.add_argument("--bh", help="comma list of b_H values (c-trpo only; default 0.8)")
     sweep.add_argument("--delta", help="comma list of δ values (default: the task's δ)")
-    sweep.add_argument("--seeds", default="0", help="comma list of seeds (default 0)")
+    sweep.add_argument("--seeds", help="comma list of seeds (default 0)")
     _add_run_options(sweep)
     sweep.add_argument("--name", help="sweep name, the prefix of its run names (default sweep-TASK-ALGO)")
     sweep.add_argument("--parallel", type=int, help="runs at a time (default: number of cores; with ray: as the "

@@ -62,6 +62,9 @@ class TrainConfig:
     # runs written before this field existed were trained with 1 and are never resumed or reused as 2
     conventions: int = 2
     max_episode_steps: int | None = None  # None: the task's own limit
+    # what a run writes besides its metrics; neither changes its results
+    checkpoint_every: int = 0  # also keep checkpoints/epoch_<k>.pt every K epochs (0: only the latest)
+    tensorboard: bool = False  # also write the metrics as TensorBoard scalars (the tensorboard extra)
     name: str | None = None
     runs_dir: str = "runs"
     extra: dict = field(default_factory=dict)
@@ -96,12 +99,18 @@ TASK_DEFAULTS: dict[str, dict] = {
     # epoch's worth) keep C-TRPO under b after its first epochs; 40 let it overshoot in 28% of them
     "PointHazard-v0": dict(total_steps=200_000, steps_per_epoch=4_000, num_envs=16, delta=0.02,
                            episode_window=20),
-    # the demo (ctrpo demo, docs/demo.md): the paper's δ, 64 finished episodes per epoch and Ĵ_c over the
-    # last 160 of them; γ = 0.95 puts the surrogate α in the units of b on 50-step episodes (0.99 would
-    # overstate cost changes ~2.5×, making every β act ~6× stronger); observations are in [0, 1] already,
-    # and a running normaliser would move the policy between updates, outside its trust region
-    "HazardEdge-v0": dict(total_steps=160_000, steps_per_epoch=4_000, num_envs=32, delta=0.01,
-                          episode_window=160, critic_minibatch=1024, gamma=0.95, normalize_obs=False),
+    # the demo (ctrpo demo): the paper's δ; 80 epochs of 2,000 steps (62 per env, about 40 episode ends),
+    # so that "final" (the last 10% of epochs, 8 here) spans at least one violate-recover cycle of the
+    # hysteresis and the final cost is ordered by b_H (with 40 epochs of 4,000 steps it fell on a random
+    # phase of that cycle); Ĵ_c's records cover the last 32 episodes, less than one epoch's, so they lag
+    # little. γ = 0.95 puts the surrogate α in the units of b on 50-step episodes (0.99 would overstate
+    # cost changes ~2.5×, making every β act ~6× stronger); observations are in [0, 1] already, and a
+    # running normaliser would move the policy between updates, outside its trust region. Adam moves λ by
+    # about its learning rate per epoch, so the authors' 0.035 could take it to ~3 in 80 epochs, too slow
+    # to bind; 0.3 lets TRPO-Lag learn the limit within the run.
+    "HazardEdge-v0": dict(total_steps=160_000, steps_per_epoch=2_000, num_envs=32, delta=0.01,
+                          episode_window=32, critic_minibatch=1024, gamma=0.95, normalize_obs=False,
+                          lagrange_lr=0.3),
 }
 # the authors' task table has no row for PointPush, so their default critic minibatch applies there
 TASK_DEFAULTS["SafetyPointPush1-v0"] = dict(critic_minibatch=256)
@@ -128,8 +137,8 @@ def resolve(task: str, algo: str, **overrides) -> TrainConfig:
     return cfg
 
 
-# Fields that name or place a run but never change what it computes; every other field does.
-IDENTITY_FIELDS = ("name", "runs_dir")
+# Fields that name or place a run, or add outputs, but never change what it computes; every other field does.
+IDENTITY_FIELDS = ("name", "runs_dir", "checkpoint_every", "tensorboard")
 
 
 def result_settings(config: dict | TrainConfig, exclude=()) -> dict:
@@ -191,7 +200,23 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("hidden", f"must be a list of positive layer widths, e.g. 64,64; got {list(hidden)}")
     if cfg.name is not None:
         validate_name(cfg.name)
+    from .overrides import RANGES, check_range
+
+    for key in RANGES:
+        check_range(key, getattr(cfg, key))
+    if cfg.tensorboard:
+        check_tensorboard()
     check_memory(cfg)
+
+
+def check_tensorboard() -> None:
+    """--tensorboard needs the optional tensorboard package (the project's ``tensorboard`` extra)."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise ConfigError("--tensorboard", "needs the tensorboard package, which is not installed: "
+                                           "run .venv/bin/pip install -r requirements/tensorboard.txt "
+                                           "(or pip install '.[tensorboard]'); metrics.csv is written either way") from None
 
 
 MAX_SEED = 2**32 - 1

@@ -20,6 +20,7 @@ from pathlib import Path
 
 
 CONFIG, METRICS, STATUS, CHECKPOINT, LOG = "config.json", "metrics.csv", "status.json", "checkpoint.pt", "train.log"
+CHECKPOINT_COPIES = "checkpoints"  # epoch_<k>.pt every checkpoint_every epochs
 # "queued": created, not trained yet (lifecycle.create); the others are written by the training process
 STATES = ("queued", "running", "finished", "failed", "stopped")
 HOST = socket.gethostname()  # status.json's "host" (remote runs): the machine of the process "pid"
@@ -177,6 +178,24 @@ class RunDir:
     def write_checkpoint_bytes(self, data: bytes) -> None:
         atomic_write_bytes(self.path / CHECKPOINT, data)
 
+    def keep_checkpoint_copy(self, epoch: int) -> Path:
+        """checkpoints/epoch_<epoch>.pt: a copy of the latest checkpoint that later epochs never overwrite."""
+        target = self.path / CHECKPOINT_COPIES / f"epoch_{epoch:06d}.pt"
+        target.parent.mkdir(exist_ok=True)
+        atomic_write_bytes(target, (self.path / CHECKPOINT).read_bytes())
+        return target
+
+    def checkpoint_copies(self) -> dict[int, Path]:
+        """{epoch: path} of the kept checkpoint copies."""
+        folder = self.path / CHECKPOINT_COPIES
+        out = {}
+        for p in sorted(folder.glob("epoch_*.pt")) if folder.is_dir() else []:
+            try:
+                out[int(p.stem.split("_", 1)[1])] = p
+            except ValueError:
+                continue
+        return out
+
     def log(self, line: str) -> None:
         with open(self.path / LOG, "a") as f:
             f.write(line + "\n")
@@ -207,10 +226,12 @@ class RunDir:
             raise DamagedRunError(self.path, "status.json is not an object with a 'state'")
         return status
 
-    def load_checkpoint(self) -> dict:
+    def load_checkpoint(self, epoch: int | None = None) -> dict:
+        """The latest checkpoint, or the copy kept at ``epoch`` (KeyError when there is none)."""
         import torch
 
-        return torch.load(self.path / CHECKPOINT, weights_only=True)
+        path = self.path / CHECKPOINT if epoch is None else self.checkpoint_copies()[epoch]
+        return torch.load(path, weights_only=True)
 
     def _metric_lines(self) -> tuple[str, list[str]]:
         text = (self.path / METRICS).read_text()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import cores, lifecycle
 from .config import ConfigError, TrainConfig, format_value, resolve, result_settings, settings_key, validate_name
+from .overrides import applies
 from .ownership import BusyError, Ownership, is_owned, read_holder
 from .runs import DamagedRunError, RunDir, atomic_write_bytes
 from .signals import stop_signals
@@ -71,8 +72,8 @@ def plan_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs",
     configs = []
     for beta, bh, delta, seed in itertools.product(*axes):
         cfg = resolve(task, algo, beta=beta, bh=bh, delta=delta, seed=seed, runs_dir=str(runs_dir), **settings)
-        cfg.name = (f"{name}_beta{format_value(cfg.beta)}_bh{format_value(cfg.bh)}_delta{format_value(cfg.delta)}"
-                    f"_s{seed}_{settings_key(cfg)}")
+        barrier = f"_beta{format_value(cfg.beta)}_bh{format_value(cfg.bh)}" if applies(algo, "beta") else ""
+        cfg.name = f"{name}{barrier}_delta{format_value(cfg.delta)}_s{seed}_{settings_key(cfg)}"
         validate_name(cfg.name)
         configs.append(cfg)
     return SweepPlan(name, Path(runs_dir), configs, notes)
@@ -280,6 +281,31 @@ def sweep_running(runs_dir, name: str) -> dict | None:
     return read_holder(folder, f".{name}.lock") if is_owned(folder, f".{name}.lock") else None
 
 
+class SweepProgress:
+    """The backends' report lines, with "[k of N, ETA m:ss]" added to the line of each run that ends; the
+    ETA assumes the remaining runs take as long as the finished ones did at the same parallelism."""
+
+    def __init__(self, report, names, clock=time.monotonic):
+        self.report, self.pending, self.total = report, set(names), len(names)
+        self.clock, self.started = clock, clock()
+
+    def __call__(self, line: str) -> None:
+        ended = next((n for n in self.pending if line.endswith(" " + n) and not line.startswith(("started", "queued"))),
+                     None)
+        if ended is not None:
+            self.pending.discard(ended)
+            done = self.total - len(self.pending)
+            eta = (self.clock() - self.started) / done * len(self.pending)
+            line += f"  [{done} of {self.total}" + (f", ETA {format_duration(eta)}]" if self.pending else "]")
+        self.report(line)
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
 def run_sweep(plan: SweepPlan, backend=None, report=print) -> dict[str, str]:
     """Run every point that is not finished; returns {run name: final state}."""
     backend = backend or LocalBackend()
@@ -295,7 +321,7 @@ def run_sweep(plan: SweepPlan, backend=None, report=print) -> dict[str, str]:
         report(f"sweep {plan.name}: {len(plan.configs)} runs, {len(plan.configs) - len(jobs)} already done "
                f"or running, {len(jobs)} to run, {backend.describe()}")
         results = {name: settle_word(state) for name, state in settled.items()}
-        results.update(backend.run(jobs, report))
+        results.update(backend.run(jobs, SweepProgress(report, [job.cfg.name for job in jobs])))
     return results
 
 

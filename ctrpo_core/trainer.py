@@ -130,6 +130,11 @@ class Trainer:
             from tqdm import tqdm
             bar = tqdm(total=cfg.epochs, initial=self.epoch, desc=self.run.name, unit="epoch", file=sys.stderr)
         self._status("running", "resumed" if self.resume else "")
+        tensorboard = None
+        if cfg.tensorboard:
+            from .tensorboard_log import TensorBoardLog
+
+            tensorboard = TensorBoardLog(self.run.path, resume_after_step=self.total_steps if self.resume else None)
         try:
             while self.epoch < cfg.epochs:
                 if self.stop_event.is_set():
@@ -137,6 +142,10 @@ class Trainer:
                 row = self._one_epoch()
                 self.metrics_rows.append(self.run.append_metrics(row))
                 self.run.save_checkpoint(self.checkpoint_state())
+                if cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0:
+                    self.run.keep_checkpoint_copy(self.epoch)
+                if tensorboard is not None:
+                    tensorboard.write(row)
                 self._status("running")
                 line = self._progress_line(row)
                 self.run.log(line)
@@ -160,6 +169,8 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+            if tensorboard is not None:
+                tensorboard.close()
         self._status("finished", f"{self.epoch} epochs, {self.total_steps} steps")
         return "finished"
 

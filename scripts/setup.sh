@@ -20,6 +20,7 @@ apt_install() {
 if [ "$what" = test ]; then  # the Makefile runs `app` first; tests only add their tools
   $pip install --quiet --disable-pip-version-check -r requirements/test.txt
   $pip install --quiet --disable-pip-version-check -r requirements/ray.txt  # the optional Ray backend, tested too
+  $pip install --quiet --disable-pip-version-check -r requirements/tensorboard.txt  # optional TensorBoard output, tested too
   # the real-browser test drives Debian's Chromium (Playwright's own browser download does not work here)
   command -v chromium >/dev/null || apt_install chromium
   exit 0

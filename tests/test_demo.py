@@ -36,7 +36,7 @@ def test_the_demo_task_shows_what_beta_and_b_h_do(behaviour, promise):
 
 def test_demo_json_prints_only_the_runs_numbers(tmp_path):
     runs = tmp_path / "runs"
-    result = run_cli("demo", "--json", "--total-steps", "16000", "--runs-dir", runs, timeout=300)
+    result = run_cli("demo", "--json", "--total-steps", "8000", "--runs-dir", runs, timeout=300)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)  # stdout is the JSON object and nothing else
     assert set(out) == {"task", "cost_limit", "runs"} and out["task"] == "HazardEdge-v0" and out["cost_limit"] == 5.0
@@ -49,9 +49,9 @@ def test_demo_json_prints_only_the_runs_numbers(tmp_path):
         assert r["final_cost"] == pytest.approx(metrics.ep_cost.iloc[-1])
         assert r["reg_plus"] == pytest.approx(metrics.cost_regret.iloc[-1]) and math.isfinite(r["reg_plus"])
     assert "c-trpo 4/4" in result.stderr  # progress went to stderr
-    again = run_cli("demo", "--json", "--total-steps", "16000", "--runs-dir", runs, timeout=120)
+    again = run_cli("demo", "--json", "--total-steps", "8000", "--runs-dir", runs, timeout=120)
     assert json.loads(again.stdout) == out  # the finished runs are reused, not retrained
-    table = run_cli("demo", "--total-steps", "16000", "--runs-dir", runs, timeout=120)
+    table = run_cli("demo", "--total-steps", "8000", "--runs-dir", runs, timeout=120)
     assert "c-trpo" in table.stdout and "Reg+" in table.stdout and "recovery epochs" in table.stdout
 
 

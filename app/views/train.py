@@ -1,6 +1,6 @@
 import streamlit as st
 
-from ctrpo_core import api
+from ctrpo_core import api, overrides
 from ctrpo_core.catalog import default_runs_dir
 from ctrpo_core.config import ALGORITHM_IDS, ConfigError, resolve
 from ctrpo_core.envs import TASKS, UnknownTaskError
@@ -13,41 +13,61 @@ task = st.selectbox("Task", list(TASKS), format_func=lambda t: f"{t}  ({TASKS[t]
                     f"act {TASKS[t].act_dim})", key="task")
 algo = st.selectbox("Algorithm", ALGORITHM_IDS, key="algo")
 defaults = resolve(task, algo)
-errors = {}
+reads_barrier = overrides.applies(algo, "beta")  # β, b_H and φ are C-TRPO's; other algorithms never see them
+settings, errors = {}, {}
 col1, col2 = st.columns(2)
 with col1:
-    beta = st.number_input("β (barrier weight)", value=defaults.beta, step=0.1, format="%.4g", key="beta",
-                           help="Weight of the barrier φ in D_C = KL + β·φ. β = 0 is TRPO; larger β stiffens "
-                                "the trust region along the cost gradient. Allowed: β ≥ 0.")
-    errors["--beta"] = st.empty()
-    bh = st.number_input("b_H (hysteresis fraction)", value=defaults.bh, step=0.05, format="%.3g", key="bh",
-                         help="After a violation, C-TRPO recovers until Ĵ_c < b_H·b. b_H = 1: no hysteresis. "
-                              "Allowed: 0 < b_H ≤ 1.")
-    errors["--bh"] = st.empty()
-    delta = st.number_input("δ (trust radius)", value=defaults.delta, step=0.005, format="%.4g", key="delta",
-                            help="Bound on the divergence of each step. Allowed: δ > 0.")
+    if reads_barrier:
+        settings["beta"] = st.number_input(
+            "β (barrier weight)", value=defaults.beta, step=0.1, format="%.4g", key="beta",
+            help="Weight of the barrier φ in D_C = KL + β·φ. β = 0 is TRPO; larger β stiffens the trust region "
+                 "along the cost gradient. Allowed: β ≥ 0.")
+        errors["--beta"] = st.empty()
+        settings["bh"] = st.number_input(
+            "b_H (hysteresis fraction)", value=defaults.bh, step=0.05, format="%.3g", key="bh",
+            help="After a violation, C-TRPO recovers until Ĵ_c < b_H·b. b_H = 1: no hysteresis. Allowed: 0 < b_H ≤ 1.")
+        errors["--bh"] = st.empty()
+    settings["delta"] = st.number_input("δ (trust radius)", value=defaults.delta, step=0.005, format="%.4g",
+                                        key="delta", help="Bound on the divergence of each step. Allowed: δ > 0.")
     errors["--delta"] = st.empty()
 with col2:
-    cost_limit = st.number_input("b (cost limit)", value=float(defaults.cost_limit), step=1.0, format="%.4g",
-                                 key="cost_limit", help="Constraint: episode cost ≤ b. Allowed: b > 0.")
+    settings["cost_limit"] = st.number_input("b (cost limit)", value=float(defaults.cost_limit), step=1.0,
+                                             format="%.4g", key="cost_limit",
+                                             help="Constraint: episode cost ≤ b. Allowed: b > 0.")
     errors["--cost-limit"] = st.empty()
-    total_steps = st.number_input("Total environment steps", value=defaults.total_steps, step=defaults.steps_per_epoch,
-                                  key="total_steps", help=f"At least one epoch ({defaults.steps_per_epoch} steps).")
+    settings["total_steps"] = st.number_input("Total environment steps", value=defaults.total_steps,
+                                              step=defaults.steps_per_epoch, key="total_steps",
+                                              help=f"At least one epoch ({defaults.steps_per_epoch} steps).")
     errors["--total-steps"] = st.empty()
     seeds_text = st.text_input("Seeds (comma list)", value="0", key="seeds", help="One run per seed, e.g. 0,1,2.")
     errors["--seeds"] = st.empty()
-    barrier = st.radio("Barrier form φ", ["entropy", "log"], horizontal=True, key="barrier",
-                       help="entropy: slope → ∞ at the boundary (authors' default); log: value → ∞.")
+    if reads_barrier:
+        settings["barrier"] = st.radio("Barrier form φ", ["entropy", "log"], horizontal=True, key="barrier",
+                                       help="entropy: slope → ∞ at the boundary (authors' default); log: value → ∞.")
+
+with st.expander("Advanced settings"):
+    st.caption("Every other setting of the run, with this task's and algorithm's defaults; edit a value to change "
+               "it (the same keys as `ctrpo train --set KEY=VALUE`).")
+    table_defaults = overrides.advanced_defaults(defaults, skip=(*settings, "seed", "tensorboard", "checkpoint_every"))
+    edited = st.data_editor({"setting": list(table_defaults), "value": list(table_defaults.values())},
+                            disabled=["setting"], hide_index=True, key=f"advanced_{task}_{algo}",
+                            use_container_width=True)
+    errors["advanced"] = st.empty()
+    checkpoint_every = st.number_input("Keep a checkpoint copy every K epochs (0: only the latest)", min_value=0,
+                                       value=0, step=1, key="checkpoint_every")
+    tensorboard = st.checkbox("Also write TensorBoard scalars (needs the tensorboard extra)", key="tensorboard")
 
 if st.button("Launch", type="primary"):
     try:
         seeds = parse_list("--seeds", seeds_text, int)
-        settings = dict(beta=float(beta), bh=float(bh), delta=float(delta), cost_limit=float(cost_limit),
-                        total_steps=int(total_steps), barrier=barrier, runs_dir=str(default_runs_dir()))
+        advanced = overrides.changed_settings(table_defaults, dict(zip(edited["setting"], edited["value"])))
+        settings = {k: (v if isinstance(v, str) else float(v)) for k, v in settings.items()}
+        settings.update(total_steps=int(settings["total_steps"]), runs_dir=str(default_runs_dir()), **advanced,
+                        checkpoint_every=int(checkpoint_every), tensorboard=bool(tensorboard))
         for seed in seeds:  # validate every run before starting any
             resolve(task, algo, seed=seed, **settings)
     except ConfigError as exc:
-        (errors.get(exc.param) or st).error(str(exc))
+        (errors.get(exc.param) or errors["advanced"]).error(str(exc))
     except UnknownTaskError as exc:
         st.error(str(exc))
     else:
