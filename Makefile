@@ -1,19 +1,29 @@
-# Two commands: `make app` and `make test` (see README.md). Set-up is keyed on stamp files, so a
+# Three commands: `make app`, `make lab` and `make test` (see README.md). Set-up is keyed on stamp files, so a
 # second call reinstalls nothing unless a dependency file changed.
 VENV := .venv
 PY := $(VENV)/bin/python
 APP_STAMP := $(VENV)/.stamp-app
 TEST_STAMP := $(VENV)/.stamp-test
+LAB_STAMP := $(VENV)/.stamp-lab
 DEPS := requirements/base.txt requirements/nodeps.txt pyproject.toml scripts/setup.sh
 PORT ?= 8501
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+# Jupyter refuses to run as root unless told (containers often run as root)
+LAB_ROOT = $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
-.PHONY: app test bench lint setup clean-venv
+.PHONY: app lab test bench lint setup clean-venv
 
 $(APP_STAMP): $(DEPS)
 	scripts/setup.sh app
 	touch $@
 
-$(TEST_STAMP): $(APP_STAMP) requirements/test.txt requirements/ray.txt requirements/tensorboard.txt
+# JupyterLab and the project's kernel "ctrpo-explorer" (this .venv's Python); the tests use them too
+$(LAB_STAMP): $(APP_STAMP) requirements/lab.txt
+	scripts/setup.sh lab
+	touch $@
+
+$(TEST_STAMP): $(APP_STAMP) $(LAB_STAMP) requirements/test.txt requirements/ray.txt requirements/tensorboard.txt
 	scripts/setup.sh test
 	touch $@
 
@@ -21,6 +31,12 @@ setup: $(APP_STAMP)
 
 app: $(APP_STAMP)
 	$(PY) -m streamlit run app/main.py --server.address 127.0.0.1 --server.port $(PORT)
+
+# JupyterLab on 127.0.0.1:$(LAB_PORT) over notebooks/, new notebooks on the project's kernel; LAB_ARGS adds
+# options (e.g. LAB_ARGS=--no-browser)
+lab: $(LAB_STAMP)
+	$(PY) -m jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --ServerApp.root_dir="$(CURDIR)/notebooks" \
+		--MappingKernelManager.default_kernel_name=ctrpo-explorer $(LAB_ROOT) $(LAB_ARGS)
 
 test: $(TEST_STAMP)
 	$(PY) -m pytest -q tests

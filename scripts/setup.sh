@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates/updates .venv. Usage: scripts/setup.sh app|test
+# Creates/updates .venv. Usage: scripts/setup.sh app|lab|test
 # Two packages (safety-gymnasium 1.0.0, gymnasium-robotics 1.2.2) are installed with --no-deps
 # because their published pins cannot be met on Python 3.11; README.md, "Set-up details".
 set -euo pipefail
@@ -17,6 +17,12 @@ apt_install() {
     return 1
   fi
 }
+if [ "$what" = lab ]; then  # the Makefile runs `app` first; `make lab` (and `make test`) add JupyterLab
+  $pip install --quiet --disable-pip-version-check -r requirements/lab.txt
+  # the project's kernel: this .venv's Python, named for the project (the notebooks' kernelspec); idempotent
+  .venv/bin/python -m ipykernel install --sys-prefix --name ctrpo-explorer --display-name "C-TRPO Explorer (.venv)" >/dev/null
+  exit 0
+fi
 if [ "$what" = test ]; then  # the Makefile runs `app` first; tests only add their tools
   $pip install --quiet --disable-pip-version-check -r requirements/test.txt
   $pip install --quiet --disable-pip-version-check -r requirements/ray.txt  # the optional Ray backend, tested too

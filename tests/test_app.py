@@ -105,6 +105,41 @@ def test_live_and_compare_with_runs_and_a_damaged_directory(finished_runs):
     assert compare.get("download_button")
 
 
+def test_compare_never_offers_a_setting_the_algorithm_does_not_read(finished_runs):
+    api.train("GridHazard-v0", "trpo", seed=0, total_steps=1000, steps_per_epoch=500, num_envs=4,
+              runs_dir=str(finished_runs), name="t0")
+    compare = page("views/compare.py")
+    assert not compare.exception
+    assert compare.multiselect(key="cmp_beta").options == ["1.0"]  # c-trpo's β only; trpo's is N/A
+    assert compare.multiselect(key="cmp_algo").value == ["c-trpo", "trpo"]
+    assert sorted(compare.dataframe[0].value["runs"].tolist()) == [1, 2]  # the trpo run is not filtered out
+
+
+def test_train_advanced_settings_reach_the_run(runs_dir):
+    from ctrpo_core import overrides
+    from ctrpo_core.config import resolve
+
+    on_page = ("beta", "bh", "delta", "cost_limit", "total_steps", "barrier", "seed", "tensorboard", "checkpoint_every")
+    rows = list(overrides.advanced_defaults(resolve("GridHazard-v0", "c-trpo"), skip=on_page))
+    edit = lambda at, changes: at.session_state.__setitem__("advanced_GridHazard-v0_c-trpo", {
+        "edited_rows": {str(rows.index(k)): {"value": v} for k, v in changes.items()}, "added_rows": [],
+        "deleted_rows": []})
+    at = page("views/train.py")
+    at.number_input(key="total_steps").set_value(2000)
+    edit(at, {"gamma": "1.5"})
+    at.button[0].click().run()
+    assert any(e.value.startswith("gamma:") for e in at.error) and not runs_dir.exists()
+    edit(at, {"gamma": "0.97", "hidden": "32,16"})
+    at.checkbox(key="tensorboard").check()
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    run = next(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    config = RunDir(run).read_config()
+    assert config["gamma"] == 0.97 and config["hidden"] == [32, 16] and config["tensorboard"] is True
+    wait_finished(run)
+    assert (run / "tensorboard").is_dir()
+
+
 def test_live_stop_and_resume_buttons(finished_runs):
     live = page("views/live.py")
     live.multiselect(key="live_runs").set_value(["g0"]).run()

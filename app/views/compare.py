@@ -17,7 +17,7 @@ for col, (key, title) in zip(cols, [("task", "Task"), ("algo", "Algorithm"), ("b
     filters[key] = col.multiselect(title, options, default=options, key=f"cmp_{key}")
 mask = table.state.notna()
 for key, values in filters.items():
-    mask &= table[key].isin(values)
+    mask &= table[key].isin(values) | table[key].isna()  # N/A (β for trpo) is never a filter value
 chosen, duplicates = one_run_per_seed(table[mask])
 st.caption(f"{len(chosen)} runs in {chosen.label.nunique()} settings; runs are pooled only with runs of exactly "
            f"the same settings (every setting but the seed), one run per seed")

@@ -50,8 +50,7 @@ with st.expander("Advanced settings"):
                "it (the same keys as `ctrpo train --set KEY=VALUE`).")
     table_defaults = overrides.advanced_defaults(defaults, skip=(*settings, "seed", "tensorboard", "checkpoint_every"))
     edited = st.data_editor({"setting": list(table_defaults), "value": list(table_defaults.values())},
-                            disabled=["setting"], hide_index=True, key=f"advanced_{task}_{algo}",
-                            use_container_width=True)
+                            disabled=["setting"], hide_index=True, key=f"advanced_{task}_{algo}", width="stretch")
     errors["advanced"] = st.empty()
     checkpoint_every = st.number_input("Keep a checkpoint copy every K epochs (0: only the latest)", min_value=0,
                                        value=0, step=1, key="checkpoint_every")
