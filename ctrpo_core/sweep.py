@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import cores, lifecycle
 from .config import ConfigError, TrainConfig, format_value, resolve, result_settings, settings_key, validate_name
-from .overrides import applies
+from .overrides import applies, check_applicable
 from .ownership import BusyError, Ownership, is_owned, read_holder
 from .runs import DamagedRunError, RunDir, atomic_write_bytes
 from .signals import stop_signals
@@ -69,6 +69,8 @@ def plan_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs",
     notes: list[str] = []
     axes = [unique(param, list(values), notes) for param, values in
             (("--beta", betas), ("--bh", bhs), ("--delta", deltas), ("--seeds", seeds))]
+    check_applicable(algo, {"beta": next((b for b in axes[0] if b is not None), None),
+                            "bh": next((h for h in axes[1] if h is not None), None)})
     configs = []
     for beta, bh, delta, seed in itertools.product(*axes):
         cfg = resolve(task, algo, beta=beta, bh=bh, delta=delta, seed=seed, runs_dir=str(runs_dir), **settings)

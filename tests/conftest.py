@@ -57,3 +57,54 @@ def demo_runs(tmp_path_factory):
     result = run_cli("demo", "--runs-dir", runs, timeout=600)
     assert result.returncode == 0, result.stderr
     return runs
+
+
+# ---------------------------------------------------------------- the notebooks at their defaults
+LAB_KERNEL = "ctrpo-explorer"  # the project's kernel (`make lab`'s set-up installs it into .venv)
+
+
+class DefaultReports(dict):
+    """{notebook name: executed notebook path}; ``runs_dir``: the runs folder they shared; ``html``: {name: HTML
+    export}; ``seconds``: {name: execution time}; ``errors``: {name: what stopped it} (empty when all finished)."""
+
+    def __init__(self, runs_dir: Path):
+        super().__init__()
+        self.runs_dir = runs_dir
+        self.html: dict[str, Path] = {}
+        self.seconds: dict[str, float] = {}
+        self.errors: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def default_reports(tmp_path_factory):
+    """Every notebook executed once with its DEFAULT parameters on the project's kernel (what JupyterLab runs),
+    each in its own working folder, all training into one runs folder (the only parameter set: ``runs_dir``,
+    where a notebook has one, as `ctrpo report` sets it). Minutes on 2 cores: barrier_sensitivity trains 36
+    runs, benchmark 12. A failing notebook is recorded in ``errors``, its partial notebook kept."""
+    import time
+
+    import papermill
+
+    from ctrpo_core import reports
+
+    base = tmp_path_factory.mktemp("default_reports")
+    out = DefaultReports(base / "runs")
+    for name in reports.available():
+        work = base / name
+        work.mkdir()
+        path = work / f"{name}.ipynb"
+        injected = {"runs_dir": str(out.runs_dir)} if "runs_dir" in reports.parameters(name) else {}
+        start = time.time()
+        try:
+            papermill.execute_notebook(str(reports.notebook_path(name)), str(path), parameters=injected,
+                                       kernel_name=LAB_KERNEL, cwd=str(work), progress_bar=False, log_output=False,
+                                       kernel_manager_class=reports._kernel_manager_class())
+        except Exception as exc:  # a failing cell, a kernel that died or did not start
+            out.errors[name] = f"{type(exc).__name__}: {exc}"[-3000:]
+        out.seconds[name] = time.time() - start
+        out[name] = path
+        if path.exists():
+            reports.export_html(path, path.with_suffix(".html"))
+            out.html[name] = path.with_suffix(".html")
+    print("\nnotebooks at their defaults (s): " + ", ".join(f"{n} {t:.0f}" for n, t in out.seconds.items()))
+    return out

@@ -21,9 +21,11 @@ with st.form("sweep"):
                         help=f"{DEMO_TASK}, the demo task, shows β and b_H at work in minutes; the Safety-Gymnasium "
                              "tasks take hours per run.")
     algo = c2.selectbox("Algorithm", ALGORITHM_IDS, key="sw_algo")
-    betas = c1.text_input("β values", "0,0.1,1,10", key="sw_beta", help="Comma list, each ≥ 0.")
+    betas = c1.text_input("β values (c-trpo only)", "0,0.1,1,10", key="sw_beta",
+                          help="Comma list, each ≥ 0. Leave empty for the other algorithms, which do not read β.")
     err_beta = c1.empty()
-    bhs = c2.text_input("b_H values", "0.6,0.8,1", key="sw_bh", help="Comma list, each in (0, 1].")
+    bhs = c2.text_input("b_H values (c-trpo only)", "0.6,0.8,1", key="sw_bh",
+                        help="Comma list, each in (0, 1]. Leave empty for the other algorithms.")
     err_bh = c2.empty()
     deltas = c1.text_input("δ values (empty: the task's default)", "", key="sw_delta")
     err_delta = c1.empty()
@@ -46,7 +48,8 @@ if submitted:
               "--total-steps": err_steps, "--steps-per-epoch": err_steps, "--name": err_name,
               "--backend": err_backend, "--address": err_address}
     try:
-        plan = launch_sweep(task, algo, parse_list("--beta", betas), parse_list("--bh", bhs),
+        optional = lambda flag, text: parse_list(flag, text) if text.strip() else [None]  # empty: not swept
+        plan = launch_sweep(task, algo, optional("--beta", betas), optional("--bh", bhs),
                             parse_list("--delta", deltas) if deltas.strip() else [None],
                             parse_list("--seeds", seeds, int), runs_dir=str(runs_dir), name=name.strip() or None,
                             parallel=os.cpu_count() if backend == "local" else None, total_steps=int(total) or None,
