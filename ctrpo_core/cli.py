@@ -212,7 +212,15 @@ def _cmd_report(args) -> int:
     values = reports.parse_parameters(args.name, pairs)
     folder = reports.prepare(args.name, values, args.runs_dir, texts=dict(pairs))
     print(f"report {args.name}: executing into {folder}", file=sys.stderr, flush=True)
-    result = reports.execute(folder, progress=sys.stderr.isatty())
+    terminal = sys.stderr.isatty()
+    if not terminal:  # off a terminal: one line per cell and the cells' output (training progress) on stderr
+        import logging
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logging.getLogger("papermill").addHandler(handler)
+        logging.getLogger("papermill").setLevel(logging.INFO)
+    result = reports.execute(folder, progress=terminal, log_cells=not terminal)
     if result.state != "finished":
         error = result.error
         where = f"cell {error['cell']}" + (f" [{error['exec_count']}]" if error.get("exec_count") else "") \

@@ -363,15 +363,16 @@ def _error_of(exc) -> dict:
             "traceback": ""}
 
 
-def execute(folder, progress: bool = False) -> ReportResult:
+def execute(folder, progress: bool = False, log_cells: bool = False) -> ReportResult:
     """Execute the prepared report in ``folder`` (in this process; the kernel is a child process), as the
-    folder's one owner."""
+    folder's one owner. ``progress``: a progress bar over the cells (a terminal); ``log_cells``: each
+    cell's start and output as lines on the "papermill" logger (a log file or a pipe)."""
     folder = Path(folder).resolve()
     with Ownership(folder, what="executing the report"):
-        return _execute(folder, progress)
+        return _execute(folder, progress, log_cells)
 
 
-def _execute(folder: Path, progress: bool) -> ReportResult:
+def _execute(folder: Path, progress: bool, log_cells: bool = False) -> ReportResult:
     import papermill
 
     params = read_params(folder)
@@ -385,7 +386,7 @@ def _execute(folder: Path, progress: bool) -> ReportResult:
     try:
         papermill.execute_notebook(str(notebook_path(name)), str(notebook),
                                    parameters={**params.get("parameters", {}), **params.get("injected", {})},
-                                   kernel_name=KERNEL, cwd=str(folder), progress_bar=progress, log_output=False,
+                                   kernel_name=KERNEL, cwd=str(folder), progress_bar=progress, log_output=log_cells,
                                    kernel_manager_class=_kernel_manager_class())
     except Exception as exc:  # a failing cell (PapermillExecutionError), a dead kernel, ...
         error = _error_of(exc)
