@@ -12,7 +12,7 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told (containers often run as root)
 LAB_ROOT = $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
-.PHONY: app lab test bench lint setup clean-venv
+.PHONY: app lab test bench setup clean-venv
 
 $(APP_STAMP): $(DEPS)
 	scripts/setup.sh app
@@ -50,6 +50,8 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/sweep_fill.py
 	$(PY) benchmarks/learner_split.py
 	$(PY) benchmarks/sweep_cost.py
+	$(PY) benchmarks/demo_behaviour.py
+	$(PY) benchmarks/command_times.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -8,12 +8,14 @@ settings trains new ones. Summaries use the last 10% of epochs ("final") and the
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
 
 from .catalog import final_values
-from .config import TrainConfig, format_value, resolve, settings_key
+from .config import TrainConfig, format_value, resolve, result_settings, settings_key
 from .runs import DamagedRunError, RunDir
 
 TASK = "HazardEdge-v0"
@@ -138,6 +140,31 @@ def grid_plan(seeds, runs_dir="runs", **settings) -> list[tuple[str, TrainConfig
             cfg = resolve(TASK, algo, seed=int(seed), runs_dir=str(runs_dir), **{**settings, **extra})
             cfg.name = f"demogrid_{algo}_beta{format_value(cfg.beta)}_bh{format_value(cfg.bh)}_s{seed}_{settings_key(cfg)}"
             out.append((label, cfg))
+    return out
+
+
+def trained_elsewhere(plan: list[tuple[str, TrainConfig]], runs_dir) -> list[tuple[str, TrainConfig]]:
+    """The plan with each config renamed to a finished run in ``runs_dir`` that was trained with exactly
+    its settings (seed included) under any name, e.g. by the barrier_sensitivity and benchmark reports;
+    configs without such a run keep their names."""
+    from .catalog import run_dirs
+    from .runs import RunDir
+
+    finished = {}
+    for path in run_dirs(runs_dir):
+        try:
+            run = RunDir(path)
+            if run.read_status().get("state") == "finished":
+                key = json.dumps(result_settings(run.read_config()), sort_keys=True, default=str)
+                finished.setdefault(key, path)
+        except Exception:  # a damaged folder is simply not a match
+            continue
+    out = []
+    for label, cfg in plan:
+        match = finished.get(json.dumps(result_settings(cfg), sort_keys=True, default=str))
+        if match is not None:
+            cfg = dataclasses.replace(cfg, name=match.name, runs_dir=str(match.parent))
+        out.append((label, cfg))
     return out
 
 

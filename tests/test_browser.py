@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from ctrpo_core.config import resolve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -124,6 +125,7 @@ def test_demo_and_geometry_pages_lay_out_cleanly_at_1280_by_720(demo_runs):
             page.screenshot(path=str(OUTPUT / "geometry.png"), full_page=True)
         finally:
             browser.close()
-    assert steps == 40  # the return curve has one point per epoch, at its own step count
+    epochs = resolve("HazardEdge-v0", "c-trpo").epochs
+    assert steps == epochs  # the return curve has one point per epoch, at its own step count
     assert demo_problems == [], demo_problems
     assert geometry_problems == [], geometry_problems

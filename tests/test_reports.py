@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, run_cli
 from ctrpo_core import reports
+from ctrpo_core.config import resolve
 
 # Small enough that all four notebooks run in well under a minute together on 2 cores.
 CI_PARAMETERS = {
@@ -137,7 +138,9 @@ def test_html_exports_render_their_figures_offline_in_a_real_browser(executed):
 
 def test_quickstart_numbers(executed):
     _, r, _ = executed["quickstart"]
-    assert r["task"] == "HazardEdge-v0" and r["algo"] == "c-trpo" and r["total_steps"] == 40000
+    cfg = resolve("HazardEdge-v0", "c-trpo", total_steps=40000)  # whole epochs of whole steps per env
+    assert r["task"] == "HazardEdge-v0" and r["algo"] == "c-trpo"
+    assert r["total_steps"] == cfg.epochs * cfg.steps_per_env * cfg.num_envs
     assert r["final_cost"] <= r["b"] and r["safe"] is True
     assert r["reg_plus"] >= 0 and 0 <= r["recovery_frac"] <= 1
     assert r["final_epochs"] == 1 and 20 < r["constrained_optimum"] < 40
