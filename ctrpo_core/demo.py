@@ -23,14 +23,19 @@ ALGOS = ("c-trpo", "trpo", "trpo-lag")
 
 
 def plan(runs_dir="runs", seed: int = 0, algos=ALGOS, **settings) -> list[TrainConfig]:
-    """One config per algorithm, named ``demo_<algo>_s<seed>_<settings key>`` (β etc. apply to C-TRPO)."""
+    """One config per algorithm, named ``demo_<algo>_s<seed>_<settings key>``; β and the other settings
+    only some algorithms read go to those alone. A finished run in ``runs_dir`` trained with exactly a
+    config's settings (e.g. by a report) is reused under its own name rather than trained again."""
+    from .overrides import applies
+
     configs = []
     for algo in algos:
-        cfg = resolve(TASK, algo, seed=seed, runs_dir=str(runs_dir), **settings)
-        extra = f"_beta{format_value(cfg.beta)}" if algo == "c-trpo" else ""
+        own = {k: v for k, v in settings.items() if applies(algo, k)}
+        cfg = resolve(TASK, algo, seed=seed, runs_dir=str(runs_dir), **own)
+        extra = f"_beta{format_value(cfg.beta)}" if applies(algo, "beta") else ""
         cfg.name = f"demo_{algo}{extra}_s{seed}_{settings_key(cfg)}"
         configs.append(cfg)
-    return configs
+    return [cfg for _, cfg in trained_elsewhere([(cfg.algo, cfg) for cfg in configs], runs_dir)]
 
 
 def summary(cfg: TrainConfig) -> dict:

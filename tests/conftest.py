@@ -51,9 +51,10 @@ class DistOf(nn.Module):
 
 
 @pytest.fixture(scope="session")
-def demo_runs(tmp_path_factory):
-    """A runs folder holding the classroom demo at its defaults (`ctrpo demo`: three ~30 s runs)."""
-    runs = tmp_path_factory.mktemp("demo") / "runs"
+def demo_runs(default_reports):
+    """A runs folder holding the classroom demo at its defaults (`ctrpo demo`): the runs folder of the
+    reports at their defaults, whose runs it reuses (the same settings), so nothing is trained twice."""
+    runs = default_reports.runs_dir
     result = run_cli("demo", "--runs-dir", runs, timeout=600)
     assert result.returncode == 0, result.stderr
     return runs
