@@ -23,8 +23,8 @@ from ctrpo_core.config import resolve
 
 # Small enough that all four notebooks run in well under a minute together on 2 cores.
 CI_PARAMETERS = {
-    "quickstart": {"total_steps": 40000},
-    "barrier_sensitivity": {"betas": [0.0, 10.0], "bhs": [0.6, 1.0], "seeds": [0], "total_steps": 16000, "parallel": 1},
+    "quickstart": {"total_steps": 10000},
+    "barrier_sensitivity": {"betas": [0.0, 10.0], "bhs": [0.6, 1.0], "seeds": [0], "total_steps": 8000, "parallel": 1},
     "benchmark": {"algos": ["c-trpo", "cpo", "trpo"], "tasks": ["GridHazard-v0", "PointHazard-v0"], "seeds": [0, 1],
                   "total_steps": 4000, "reps": 500, "parallel": 1},
     "cnpg_geometry": {},
@@ -138,7 +138,7 @@ def test_html_exports_render_their_figures_offline_in_a_real_browser(executed):
 
 def test_quickstart_numbers(executed):
     _, r, _ = executed["quickstart"]
-    cfg = resolve("HazardEdge-v0", "c-trpo", total_steps=40000)  # whole epochs of whole steps per env
+    cfg = resolve("HazardEdge-v0", "c-trpo", total_steps=10000)  # whole epochs of whole steps per env
     assert r["task"] == "HazardEdge-v0" and r["algo"] == "c-trpo"
     assert r["total_steps"] == cfg.epochs * cfg.steps_per_env * cfg.num_envs
     assert r["final_cost"] <= r["b"] and r["safe"] is True
