@@ -24,7 +24,8 @@ def test_point_hazard_episode_is_drawn_and_moves(tmp_path):
                     runs_dir=str(tmp_path), name="p")
     episode = render_episode(run.path, max_steps=40)
     images = frames(episode["gif"])
-    assert len(images) == episode["steps"] and 10 <= episode["steps"] <= 40  # the episode may reach the goal
+    # the episode may end at the goal before 40 steps, and the GIF merges identical consecutive frames
+    assert 10 <= episode["steps"] <= 40 and episode["steps"] // 2 <= len(images) <= episode["steps"]
     assert images[0].tobytes() != images[-1].tobytes()  # the robot moved
 
 
