@@ -28,7 +28,8 @@ COMMANDS = {
     "eval": ("ctrpo eval <name> --episodes 100 --deterministic",
              ["eval", "edge", "--episodes", "100", "--deterministic", "--runs-dir", "RUNS"]),
     "export": ("ctrpo export <name> --out policy.pt", ["export", "edge", "--out", "RUNS/policy.pt", "--runs-dir", "RUNS"]),
-    "demo": ("ctrpo demo", ["demo", "--runs-dir", "RUNS"]),
+    # its own folder: in RUNS it would reuse the C-TRPO run `train` made (the same settings)
+    "demo": ("ctrpo demo", ["demo", "--runs-dir", "RUNS-demo"]),
     "sweep": ("ctrpo sweep --task HazardEdge-v0 --beta 0,0.1,1,10 --bh 0.6,1 --seeds 0,1,2",
               ["sweep", "--task", "HazardEdge-v0", "--beta", "0,0.1,1,10", "--bh", "0.6,1", "--seeds", "0,1,2",
                "--runs-dir", "RUNS"]),

@@ -12,7 +12,7 @@ from ctrpo_core.sweep import launch_sweep, list_sweeps, parse_list, sweep_manife
 st.title("Sensitivity")
 st.caption("A grid over β × b_H (× δ) × seeds on one task, run locally with at most one process per core, "
            "or on Ray (a local instance, or a cluster: see the README) with the results written here. "
-           "The defaults (C-TRPO on the demo task, 4 β × 3 b_H × 3 seeds = 36 runs) take about 5 minutes on 2 cores.")
+           "The defaults (C-TRPO on the demo task, 4 β × 3 b_H × 3 seeds = 36 runs) take about 4 to 5 minutes on 2 cores.")
 runs_dir = default_runs_dir()
 
 with st.form("sweep"):
