@@ -155,19 +155,20 @@ def trained_elsewhere(plan: list[tuple[str, TrainConfig]], runs_dir) -> list[tup
     from .catalog import run_dirs
     from .runs import RunDir
 
+    key = lambda config: json.dumps(result_settings(config), sort_keys=True, default=str)
     finished = {}
     for path in run_dirs(runs_dir):
         try:
             run = RunDir(path)
             if run.read_status().get("state") == "finished":
-                key = json.dumps(result_settings(run.read_config()), sort_keys=True, default=str)
-                finished.setdefault(key, path)
+                finished.setdefault(key(run.read_config()), []).append(path)
         except Exception:  # a damaged folder is simply not a match
             continue
     out = []
     for label, cfg in plan:
-        match = finished.get(json.dumps(result_settings(cfg), sort_keys=True, default=str))
-        if match is not None:
+        matches = finished.get(key(cfg), [])
+        if matches and Path(cfg.runs_dir) / cfg.name not in matches:  # its own finished run stays its own
+            match = sorted(matches)[0]
             cfg = dataclasses.replace(cfg, name=match.name, runs_dir=str(match.parent))
         out.append((label, cfg))
     return out

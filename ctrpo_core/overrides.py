@@ -143,8 +143,7 @@ def parse_assignments(pairs: list[str] | None) -> dict:
             raise ConfigError("--set", f"expects KEY=VALUE, e.g. --set gamma=0.995; got {pair!r}")
         if key in out:
             raise ConfigError(key, "set twice with --set")
-        out[key] = parse_value(key, text.strip())
-        check_range(key, out[key])
+        out[key] = parse_value(key, text.strip())  # its range: config.validate, for every source alike
     return out
 
 
@@ -166,7 +165,6 @@ def read_config_file(path) -> dict:
         if isinstance(value, dict):
             raise ConfigError(key, f"tables are not settings (in {path}); write top-level key = value lines")
         out[key] = parse_value(key, value)
-        check_range(key, out[key])
     return out
 
 
@@ -223,10 +221,9 @@ def advanced_defaults(cfg: TrainConfig, skip=()) -> dict[str, str]:
 
 
 def changed_settings(defaults: dict[str, str], edited: dict[str, str]) -> dict:
-    """The edited settings whose text differs from the default's, parsed and range-checked."""
+    """The edited settings whose text differs from the default's, parsed (ranges: config.validate)."""
     out = {}
     for key, text in edited.items():
         if str(text).strip() != defaults.get(key):
             out[key] = parse_value(key, str(text).strip())
-            check_range(key, out[key])
     return out
