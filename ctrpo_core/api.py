@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import lifecycle
-from .config import resolve
+from .config import ConfigError, resolve
 from .lifecycle import open_run
 from .runs import DamagedRunError, RunDir
 
@@ -53,11 +53,77 @@ def launch(task: str, algo: str, wait: float = 60.0, **settings) -> RunDir:
     return run
 
 
-def launch_resume(run_dir) -> RunDir:
-    """Continue a stopped, failed or queued run in a detached process. ConfigError if it is not a run."""
+def launch_resume(run_dir, wait: float = 60.0) -> RunDir:
+    """Continue a stopped, failed or queued run in a detached process; returns once that process owns
+    the run (at most ``wait`` seconds), so a page that shows the run sees it running at once and keeps
+    refreshing. ConfigError if it is not a run."""
     run, _ = open_run(run_dir)
-    lifecycle.spawn(run.path, run.path.parent / lifecycle.LAUNCH_LOGS / f"{run.name}.resume.log")
+    log_path = run.path.parent / lifecycle.LAUNCH_LOGS / f"{run.name}.resume.log"
+    proc = lifecycle.spawn(run.path, log_path)
+    deadline = time.time() + wait
+    while time.time() < deadline and not lifecycle.is_owned(run.path) and proc.poll() is None:
+        time.sleep(0.05)
     return run
+
+
+def resume_runs(paths) -> list[tuple[str, bool, str]]:
+    """Resume each run that can be resumed; (name, resumed, why) per run, where ``why`` says what happened
+    or why nothing did ("already finished", "already running", ...), so no button press goes unanswered."""
+    out = []
+    for path in map(Path, paths):
+        state = lifecycle.state(path)
+        if state == "finished":
+            out.append((path.name, False, "already finished"))
+        elif state == "running":
+            out.append((path.name, False, "already running"))
+        elif state == "damaged":
+            out.append((path.name, False, "damaged: it cannot be read"))
+        else:
+            try:
+                launch_resume(path)
+            except ConfigError as exc:
+                out.append((path.name, False, str(exc)))
+            else:
+                out.append((path.name, True, f"resumed (was {state})"))
+    return out
+
+
+def stop_runs(paths) -> list[tuple[str, bool, str]]:
+    """Ask each running run to stop; (name, asked, why) per run ("not running: finished", ...)."""
+    out = []
+    for path in map(Path, paths):
+        if lifecycle.stop(path):
+            out.append((path.name, True, "asked to stop"))
+        else:
+            out.append((path.name, False, f"not running ({lifecycle.state(path)})"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- app forms
+def train_form(task: str, algo: str) -> dict:
+    """The Train page's fields for a task and algorithm, at their defaults: δ, b and the steps always;
+    β, b_H and the barrier form φ only for the algorithms that read them."""
+    from .overrides import applies
+
+    cfg = resolve(task, algo)
+    fields = {"delta": float(cfg.delta), "cost_limit": float(cfg.cost_limit), "total_steps": int(cfg.total_steps)}
+    if applies(algo, "beta"):
+        fields.update(beta=float(cfg.beta), bh=float(cfg.bh), barrier=cfg.barrier)
+    return fields
+
+
+def sweep_form(task: str, algo: str) -> dict:
+    """The Sensitivity page's fields for a task and algorithm, as text the form shows: the demo grid's β
+    and b_H lines for C-TRPO (empty for the algorithms that do not read them), the task's δ and steps."""
+    from .config import format_value
+    from .demo import BETAS, BHS
+    from .overrides import applies
+
+    cfg = resolve(task, algo)
+    barrier = applies(algo, "beta")
+    return {"beta": ",".join(map(format_value, BETAS)) if barrier else "",
+            "bh": ",".join(map(format_value, BHS)) if barrier else "",
+            "delta": format_value(float(cfg.delta)), "steps": int(cfg.total_steps)}
 
 
 @dataclass
@@ -94,4 +160,5 @@ def list_runs(runs_dir="runs") -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and RunDir(p).is_run())
 
 
-__all__ = ["train", "resume", "launch", "launch_resume", "read_run", "list_runs", "RunInfo", "resolve"]
+__all__ = ["train", "resume", "launch", "launch_resume", "resume_runs", "stop_runs", "train_form", "sweep_form",
+           "read_run", "list_runs", "RunInfo", "resolve"]

@@ -38,6 +38,44 @@ def plan(runs_dir="runs", seed: int = 0, algos=ALGOS, **settings) -> list[TrainC
     return [cfg for _, cfg in trained_elsewhere([(cfg.algo, cfg) for cfg in configs], runs_dir)]
 
 
+NAMES = {"c-trpo": "C-TRPO", "trpo": "TRPO", "trpo-lag": "TRPO-Lag", "cpo": "CPO", "pcpo": "PCPO", "ppo-lag": "PPO-Lag"}
+
+
+def short_label(config: dict | TrainConfig) -> str:
+    """A demo run's name in legends: "C-TRPO β=1", "TRPO", "TRPO-Lag"."""
+    if isinstance(config, TrainConfig):
+        config = config.to_dict()
+    algo = config.get("algo", "?")
+    name = NAMES.get(algo, algo)
+    return f"{name} β={format_value(config['beta'])}" if algo == "c-trpo" else name
+
+
+def beta_runs(runs_dir="runs", seed: int = 0, **settings) -> dict[float, Path]:
+    """{β: run directory} of the C-TRPO runs in ``runs_dir`` that share every result-changing setting of
+    the demo's C-TRPO run (seed and ``settings`` included) but β: the demo's β overlays, found again in
+    the runs folder by a new browser session, whoever trained them (the Demo page's β slider, ``ctrpo
+    demo``, the barrier_sensitivity report). Per β, a finished run before one still training, then the
+    first by name; queued and training runs count (their curves grow), failed and stopped ones do not."""
+    from .catalog import read_run_files, run_dirs
+    from .lifecycle import state_of
+    from .ownership import is_owned
+
+    base = result_settings(resolve(TASK, "c-trpo", seed=seed, **settings), exclude=("beta",))
+    found: dict[float, list[tuple[int, str, Path]]] = {}
+    for path in run_dirs(runs_dir):
+        try:
+            config, status, _ = read_run_files(path)
+            if config.get("task") != TASK or config.get("algo") != "c-trpo" \
+                    or result_settings(config, exclude=("beta",)) != base:
+                continue
+            state = state_of(status, is_owned(path))
+        except Exception:  # a damaged folder is simply not an overlay
+            continue
+        if state in ("finished", "running", "queued"):
+            found.setdefault(float(config["beta"]), []).append((state != "finished", path.name, path))
+    return {beta: sorted(runs)[0][2] for beta, runs in sorted(found.items())}
+
+
 def summary(cfg: TrainConfig) -> dict:
     """The demo's numbers of one run (its JSON row)."""
     path = Path(cfg.runs_dir) / cfg.name

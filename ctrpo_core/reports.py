@@ -69,6 +69,35 @@ def parameters(name: str) -> dict[str, dict]:
     return out
 
 
+FOLLOWS_CHOICE = ("total_steps", "cost_limit", "delta", "beta", "bh")  # settings whose default is the task's
+
+
+def form_defaults(name: str, task: str | None = None, algo: str | None = None) -> dict:
+    """The parameters of report ``name`` (reserved ones left out) as its form shows them for the chosen
+    ``task`` and ``algo``: the notebook's defaults, with a null training setting ("the task's default")
+    shown as the value that task and algorithm train with (e.g. total_steps 160000 on HazardEdge-v0), so a
+    form never shows one task's numbers for another. Leaving such a value unchanged passes nothing (the
+    notebook then resolves the very same default)."""
+    from .config import resolve
+
+    values = {k: spec["value"] for k, spec in parameters(name).items() if k not in RESERVED}
+    task = task or values.get("task")
+    algo = algo or values.get("algo") or "c-trpo"
+    if "task" in values:
+        values["task"] = task
+    if "algo" in values:
+        values["algo"] = algo
+    if isinstance(task, str):
+        try:
+            cfg = resolve(task, algo)
+        except Exception:  # an unknown task: the form shows the notebook's own defaults
+            return values
+        for key in FOLLOWS_CHOICE:
+            if key in values and values[key] is None:
+                values[key] = getattr(cfg, key)
+    return values
+
+
 def parse_value(text: str):
     """A ``-p`` value: JSON when it parses (numbers, lists, true/false/null), else the string itself."""
     try:

@@ -153,7 +153,8 @@ def test_sensitivity_bad_input_and_launch(runs_dir):
     at.button[0].click().run()
     assert any("--beta" in e.value for e in at.error)
     assert at.selectbox(key="sw_task").value == "HazardEdge-v0"  # the demo task by default
-    at.selectbox(key="sw_task").set_value("GridHazard-v0")  # small runs here
+    at.selectbox(key="sw_task").set_value("GridHazard-v0").run()  # small runs here; the fields follow the task
+    assert at.number_input(key="sw_steps").value == 60_000 and at.text_input(key="sw_delta").value == "0.02"
     at.text_input(key="sw_beta").set_value("0.5")
     at.text_input(key="sw_bh").set_value("1")
     at.text_input(key="sw_seeds").set_value("0")

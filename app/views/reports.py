@@ -4,9 +4,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ctrpo_core import reports
+from ctrpo_core import forms, reports
 from ctrpo_core.catalog import default_runs_dir
-from ctrpo_core.config import ConfigError
+from ctrpo_core.config import ALGORITHM_IDS, ConfigError
+from ctrpo_core.envs import TASKS
 
 st.title("Reports")
 st.caption("The notebooks in `notebooks/` executed with papermill into the runs folder's `reports/`: the "
@@ -16,26 +17,38 @@ runs_dir = default_runs_dir()
 names = reports.available()
 
 
-def _shown(spec: dict) -> str:
-    """A parameter's default as the form shows it: strings plain, everything else as JSON."""
-    value = spec["value"]
+def _shown(value) -> str:
+    """A parameter's value as the form shows it: strings plain, everything else as JSON."""
     return value if isinstance(value, str) else json.dumps(value)
 
 
 with st.expander("New report", expanded=not reports.list_reports(runs_dir)):
     name = st.selectbox("Report", names, key="rep_name")
-    params = {k: v for k, v in reports.parameters(name).items() if k not in reports.RESERVED}
+    own = reports.parameters(name)
+    # the task and algorithm sit outside the form, so the fields below follow them as they change
+    c1, c2 = st.columns(2)
+    task = c1.selectbox("task", list(TASKS), index=list(TASKS).index(own["task"]["value"]) if own["task"]["value"]
+                        in TASKS else 0, key=f"rep_{name}_task", help=own["task"]["help"]) if "task" in own else None
+    algo = c2.selectbox("algo", ALGORITHM_IDS, index=ALGORITHM_IDS.index(own["algo"]["value"]) if own["algo"]["value"]
+                        in ALGORITHM_IDS else 0, key=f"rep_{name}_algo", help=own["algo"]["help"]) if "algo" in own else None
+    params = {k: v for k, v in reports.form_defaults(name, task, algo).items() if k not in ("task", "algo")}
+    fields = {f"rep_{name}_{k}": _shown(v) for k, v in params.items()}
+    forms.follow(st.session_state, f"rep_{name}", (task, algo), fields)
     with st.form("rep_form"):
         texts, slots = {}, {}
         columns = st.columns(2)
-        for i, (key, spec) in enumerate(params.items()):
+        for i, key in enumerate(params):
             col = columns[i % 2]
-            texts[key] = col.text_input(key, value=_shown(spec), key=f"rep_{name}_{key}",
-                                        help=f"{spec['help']}. JSON (numbers, [lists], true, null) or plain text.")
+            texts[key] = col.text_input(key, key=f"rep_{name}_{key}",
+                                        help=f"{own[key]['help']}. JSON (numbers, [lists], true, null) or plain text.")
             slots[key] = col.empty()
         submitted = st.form_submit_button("Start in the background", type="primary")
+    forms.remember(st.session_state, f"rep_{name}", (task, algo), fields)
     if submitted:
-        changed = [(k, t) for k, t in texts.items() if t != _shown(params[k])]
+        # what differs from the notebook's defaults: the task and algorithm, and fields changed from the values
+        # the form showed for them (an unchanged task default is left to the notebook, which resolves the same)
+        changed = [(k, v) for k, v in (("task", task), ("algo", algo)) if k in own and v != own[k]["value"]]
+        changed += [(k, t) for k, t in texts.items() if t != _shown(params[k])]
         try:
             values = reports.parse_parameters(name, changed)
             folder = reports.launch_report(name, values, runs_dir)
@@ -43,13 +56,19 @@ with st.expander("New report", expanded=not reports.list_reports(runs_dir)):
             key = exc.param.removeprefix("-p").strip()
             (slots.get(key) or st).error(str(exc))
         else:
-            st.session_state["rep_show"] = folder.name
+            st.session_state["rep_show"] = st.session_state["rep_select"] = folder.name
             st.success(f"Started {folder.name} in the background.")
 
 
-@st.fragment(run_every=3.0)
+rows = reports.list_reports(runs_dir)
+busy = sorted(r["folder"] for r in rows if r["state"] in ("queued", "running"))
+
+
+@st.fragment(run_every=2.0 if busy else 5.0)
 def report_table():
     rows = reports.list_reports(runs_dir)
+    if sorted(r["folder"] for r in rows if r["state"] in ("queued", "running")) != busy:
+        st.rerun()  # a report started or ended: the whole page follows (its state, its HTML) without a reload
     if not rows:
         st.info(f"No report yet in `{reports.reports_dir(runs_dir)}`.")
         return
@@ -63,7 +82,6 @@ def report_table():
 
 
 report_table()
-rows = reports.list_reports(runs_dir)
 if rows:
     folders = [r["folder"] for r in rows]
     current = st.session_state.get("rep_show")
@@ -73,7 +91,7 @@ if rows:
     folder = reports.resolve_report(runs_dir, chosen)  # only folders inside <runs>/reports
     status = reports.read_status(folder)
     if row["state"] in ("queued", "running"):
-        st.info(f"{chosen} is {row['state']}; this page shows it when it is done (refresh).")
+        st.info(f"{chosen} is {row['state']}; this page shows it as soon as it is done.")
     elif row["state"] == "failed":
         st.error(f"{chosen} failed: {row['message']}")
         error = status.get("error")

@@ -2,6 +2,7 @@ import os
 
 import streamlit as st
 
+from ctrpo_core import api, forms
 from ctrpo_core.catalog import default_runs_dir, run_table, usable
 from ctrpo_core.config import ALGORITHM_IDS, ConfigError
 from ctrpo_core.demo import TASK as DEMO_TASK
@@ -15,23 +16,27 @@ st.caption("A grid over β × b_H (× δ) × seeds on one task, run locally with
            "The defaults (C-TRPO on the demo task, 4 β × 3 b_H × 3 seeds = 36 runs) take about 4 to 5 minutes on 2 cores.")
 runs_dir = default_runs_dir()
 
+c1, c2 = st.columns(2)  # outside the form: the fields below follow the task and algorithm as they change
+task = c1.selectbox("Task", list(TASKS), index=list(TASKS).index(DEMO_TASK), key="sw_task",
+                    help=f"{DEMO_TASK}, the demo task, shows β and b_H at work in minutes; the Safety-Gymnasium "
+                         "tasks take hours per run.")
+algo = c2.selectbox("Algorithm", ALGORITHM_IDS, key="sw_algo")
+form_fields = {f"sw_{k}": v for k, v in api.sweep_form(task, algo).items()}
+forms.follow(st.session_state, "sweep", (task, algo), form_fields)
+
 with st.form("sweep"):
     c1, c2 = st.columns(2)
-    task = c1.selectbox("Task", list(TASKS), index=list(TASKS).index(DEMO_TASK), key="sw_task",
-                        help=f"{DEMO_TASK}, the demo task, shows β and b_H at work in minutes; the Safety-Gymnasium "
-                             "tasks take hours per run.")
-    algo = c2.selectbox("Algorithm", ALGORITHM_IDS, key="sw_algo")
-    betas = c1.text_input("β values (c-trpo only)", "0,0.1,1,10", key="sw_beta",
+    betas = c1.text_input("β values (c-trpo only)", key="sw_beta",
                           help="Comma list, each ≥ 0. Leave empty for the other algorithms, which do not read β.")
     err_beta = c1.empty()
-    bhs = c2.text_input("b_H values (c-trpo only)", "0.6,0.8,1", key="sw_bh",
+    bhs = c2.text_input("b_H values (c-trpo only)", key="sw_bh",
                         help="Comma list, each in (0, 1]. Leave empty for the other algorithms.")
     err_bh = c2.empty()
-    deltas = c1.text_input("δ values (empty: the task's default)", "", key="sw_delta")
+    deltas = c1.text_input("δ values (empty: the task's default)", key="sw_delta")
     err_delta = c1.empty()
     seeds = c2.text_input("Seeds", "0,1,2", key="sw_seeds")
     err_seeds = c2.empty()
-    total = c1.number_input("Steps per run (0: the task's default)", value=0, step=1000, key="sw_steps")
+    total = c1.number_input("Steps per run (0: the task's default)", step=1000, key="sw_steps")
     err_steps = c1.empty()
     name = c2.text_input("Sweep name (prefix of its runs)", "", key="sw_name")
     err_name = c2.empty()
@@ -42,6 +47,7 @@ with st.form("sweep"):
                             placeholder="HOST:PORT of the head", help="Only with the ray backend.")
     err_address = c2.empty()
     submitted = st.form_submit_button("Launch sweep", type="primary")
+forms.remember(st.session_state, "sweep", (task, algo), form_fields)
 
 if submitted:
     fields = {"--beta": err_beta, "--bh": err_bh, "--delta": err_delta, "--seeds": err_seeds,

@@ -1,7 +1,7 @@
 import streamlit as st
 
-from ctrpo_core import api, overrides
-from ctrpo_core.catalog import default_runs_dir
+from ctrpo_core import api, forms, overrides
+from ctrpo_core.catalog import default_runs_dir, label
 from ctrpo_core.config import ALGORITHM_IDS, ConfigError, resolve
 from ctrpo_core.envs import TASKS, UnknownTaskError
 from ctrpo_core.sweep import parse_list
@@ -13,37 +13,44 @@ task = st.selectbox("Task", list(TASKS), format_func=lambda t: f"{t}  ({TASKS[t]
                     f"act {TASKS[t].act_dim})", key="task")
 algo = st.selectbox("Algorithm", ALGORITHM_IDS, key="algo")
 defaults = resolve(task, algo)
+# every field shows this task's and algorithm's defaults (or what was typed for this very pair): widgets keyed
+# once would keep the first task's b, steps and δ, and the run would silently train with them
+fields = api.train_form(task, algo)
+forms.follow(st.session_state, "train", (task, algo), fields)
 reads_barrier = overrides.applies(algo, "beta")  # β, b_H and φ are C-TRPO's; other algorithms never see them
 settings, errors = {}, {}
 col1, col2 = st.columns(2)
 with col1:
     if reads_barrier:
         settings["beta"] = st.number_input(
-            "β (barrier weight)", value=defaults.beta, step=0.1, format="%.4g", key="beta",
+            "β (barrier weight)", step=0.1, format="%.4g", key="beta",
             help="Weight of the barrier φ in D_C = KL + β·φ. β = 0 is TRPO; larger β stiffens the trust region "
                  "along the cost gradient. Allowed: β ≥ 0.")
         errors["--beta"] = st.empty()
         settings["bh"] = st.number_input(
-            "b_H (hysteresis fraction)", value=defaults.bh, step=0.05, format="%.3g", key="bh",
+            "b_H (hysteresis fraction)", step=0.05, format="%.3g", key="bh",
             help="After a violation, C-TRPO recovers until Ĵ_c < b_H·b. b_H = 1: no hysteresis. Allowed: 0 < b_H ≤ 1.")
         errors["--bh"] = st.empty()
-    settings["delta"] = st.number_input("δ (trust radius)", value=defaults.delta, step=0.005, format="%.4g",
-                                        key="delta", help="Bound on the divergence of each step. Allowed: δ > 0.")
+    settings["delta"] = st.number_input("δ (trust radius)", step=0.005, format="%.4g", key="delta",
+                                        help=f"Bound on the divergence of each step; {task}'s default with {algo}: "
+                                             f"{fields['delta']:g}. Allowed: δ > 0.")
     errors["--delta"] = st.empty()
 with col2:
-    settings["cost_limit"] = st.number_input("b (cost limit)", value=float(defaults.cost_limit), step=1.0,
-                                             format="%.4g", key="cost_limit",
-                                             help="Constraint: episode cost ≤ b. Allowed: b > 0.")
+    settings["cost_limit"] = st.number_input("b (cost limit)", step=1.0, format="%.4g", key="cost_limit",
+                                             help=f"Constraint: episode cost ≤ b; {task}'s default: "
+                                                  f"{fields['cost_limit']:g}. Allowed: b > 0.")
     errors["--cost-limit"] = st.empty()
-    settings["total_steps"] = st.number_input("Total environment steps", value=defaults.total_steps,
-                                              step=defaults.steps_per_epoch, key="total_steps",
-                                              help=f"At least one epoch ({defaults.steps_per_epoch} steps).")
+    settings["total_steps"] = st.number_input("Total environment steps", step=defaults.steps_per_epoch,
+                                              key="total_steps",
+                                              help=f"{task}'s default: {fields['total_steps']:,}. At least one "
+                                                   f"epoch ({defaults.steps_per_epoch} steps).")
     errors["--total-steps"] = st.empty()
     seeds_text = st.text_input("Seeds (comma list)", value="0", key="seeds", help="One run per seed, e.g. 0,1,2.")
     errors["--seeds"] = st.empty()
     if reads_barrier:
         settings["barrier"] = st.radio("Barrier form φ", ["entropy", "log"], horizontal=True, key="barrier",
                                        help="entropy: slope → ∞ at the boundary (authors' default); log: value → ∞.")
+forms.remember(st.session_state, "train", (task, algo), fields)
 
 with st.expander("Advanced settings"):
     st.caption("Every other setting of the run, with this task's and algorithm's defaults; edit a value to change "
@@ -56,12 +63,19 @@ with st.expander("Advanced settings"):
                                        value=0, step=1, key="checkpoint_every")
     tensorboard = st.checkbox("Also write TensorBoard scalars (needs the tensorboard extra)", key="tensorboard")
 
+settings = {k: (v if isinstance(v, str) else float(v)) for k, v in settings.items()}
+settings["total_steps"] = int(settings["total_steps"])
+try:  # say what Launch trains, so a setting never goes unseen
+    preview = resolve(task, algo, **settings)
+    st.caption(f"Launch trains **{label(preview.to_dict())}** ({preview.epochs} epochs) per seed, plus any "
+               "advanced setting changed above.")
+except (ConfigError, UnknownTaskError):
+    pass
 if st.button("Launch", type="primary"):
     try:
         seeds = parse_list("--seeds", seeds_text, int)
         advanced = overrides.changed_settings(table_defaults, dict(zip(edited["setting"], edited["value"])))
-        settings = {k: (v if isinstance(v, str) else float(v)) for k, v in settings.items()}
-        settings.update(total_steps=int(settings["total_steps"]), runs_dir=str(default_runs_dir()), **advanced,
+        settings.update(runs_dir=str(default_runs_dir()), **advanced,
                         checkpoint_every=int(checkpoint_every), tensorboard=bool(tensorboard))
         for seed in seeds:  # validate every run before starting any
             resolve(task, algo, seed=seed, **settings)
