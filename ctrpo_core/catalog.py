@@ -50,6 +50,19 @@ SUMMARY_COLUMNS = ["name", "path", "state", "message", *CONFIG_KEYS, "barrier_fo
                    "progress", "eta_s", "updated", "final_return", "final_cost", "reg_plus", "recovery_epochs"]
 
 
+def format_duration(seconds) -> str:
+    """A time left as people read it: "0:31", "12:05", "1:02:03"; "—" when unknown (None, NaN, < 0)."""
+    try:
+        seconds = float(seconds)
+    except (TypeError, ValueError):
+        return "—"
+    if not math.isfinite(seconds) or seconds < 0:
+        return "—"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def default_runs_dir() -> Path:
     return Path(os.environ.get("CTRPO_RUNS_DIR", "runs"))
 
