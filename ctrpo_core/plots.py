@@ -1,59 +1,242 @@
-"""Plotly figures of training curves (the app's Live and Compare pages, the notebooks)."""
+"""Plotly figures of training curves, the trust region and sweeps (the app's pages and the notebooks),
+in one visual language (:mod:`ctrpo_core.figure_style`): a fixed colour per algorithm, C-TRPO's β / b_H in
+one ordered blue family, the limit b in black dashes, one legend per figure, short labels with the full
+settings on hover, 14 px fonts."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from .catalog import pool_seeds
+from .figure_style import (CTRPO, FONT, LIMIT_COLOR, LIMIT_DASH, RUN_DASHES, band_color, color_of, family_color,
+                           legend_rows, short_labels)
 
-TITLES = {
-    "ep_return": "episode return", "ep_cost": "episode cost", "cost_regret": "Reg+ (cumulative cost regret)",
+# (short name for hover, y-axis title with its unit)
+METRICS = {
+    "ep_return": ("return", "return (reward / episode)"),
+    "ep_cost": ("cost", "cost / episode"),
+    "cost_regret": ("Reg+", "Reg+ (Σ cost above b)"),
 }
+TITLES = {"ep_return": "episode return", "ep_cost": "episode cost", "cost_regret": "Reg+ (cumulative cost regret)"}
+LOG_METRICS = ("ep_cost", "cost_regret")  # what log_y puts on a log axis (a return may be negative)
+X_TITLE = "environment steps"
+BAND_NOTE = "line: mean over seeds, band: ± 1 std"
+LEGEND_ROW_PX, PLOT_PX = 26, 280
 
 
-def _band_color(color: str) -> str:
-    color = color.lstrip("#")
-    r, g, b = (int(color[i:i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},0.2)"
+def _readable(fig: go.Figure) -> go.Figure:
+    """14 px for every text (ticks, axis titles, legend and its title, subplot titles, hover): the app's
+    theme would otherwise draw ticks and legend titles at 12 px."""
+    fig.update_layout(font=FONT, hoverlabel=dict(font_size=14), legend_font=FONT, legend_title_font=FONT)
+    fig.update_xaxes(tickfont=FONT, title_font=FONT, automargin=True)
+    fig.update_yaxes(tickfont=FONT, title_font=FONT, automargin=True)
+    fig.update_annotations(font=FONT)
+    return fig
+
+
+def ctrpo_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of C-TRPO runs (curves or summaries): its β variants without TRPO's Reg+ of thousands
+    flattening them."""
+    return frame[frame.algo == CTRPO] if len(frame) and "algo" in frame else frame
+
+
+def _num(value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def _series(curves: pd.DataFrame, pooled: bool, labels: dict | None) -> list[dict]:
+    """One entry per line of the figure (a setting when pooled, else a run): its name, colour, dash and
+    the full settings for the hover."""
+    labels = labels or {}
+    short = short_labels(curves.label.unique()) if len(curves) else {}
+    by = "label" if pooled else "run"
+    out = []
+    for key, g in curves.groupby(by, sort=False):
+        first = g.iloc[0]
+        seeds = sorted(g.seed.dropna().unique().tolist()) if "seed" in g else []
+        runs = g.run.unique().tolist()
+        mapped = {labels[r] for r in runs if r in labels}
+        name = mapped.pop() if len(mapped) == 1 and len(runs) == sum(r in labels for r in runs) else short.get(first.label, key)
+        out.append(dict(key=key, name=name, label=first.label, algo=first.get("algo"), beta=_num(first.get("beta")),
+                        bh=_num(first.get("bh")), seeds=seeds, runs=runs, frame=g))
+    if not pooled:  # several runs of one setting shown apart: their seeds tell them apart
+        counts = pd.Series([s["label"] for s in out]).value_counts()
+        for s in out:
+            if counts[s["label"]] > 1 and s["key"] not in labels:
+                s["name"] = f"{s['name']} seed {s['seeds'][0] if s['seeds'] else '?'}"
+    family = sorted({(s["beta"] or 0.0, s["bh"] or 0.0) for s in out if s["algo"] == CTRPO})
+    for s in out:
+        s["color"] = color_of(s["algo"], s["beta"], s["bh"], family_values=family)
+    seen: dict[str, int] = {}
+    for s in sorted(out, key=lambda s: (s["label"], str(s["key"]))):  # one colour twice: other line styles
+        s["dash"] = RUN_DASHES[seen.get(s["color"], 0) % len(RUN_DASHES)]
+        seen[s["color"]] = seen.get(s["color"], 0) + 1
+    order = {a: i for i, a in enumerate(["c-trpo", "trpo-lag", "cpo", "pcpo", "ppo-lag", "trpo"])}
+    out.sort(key=lambda s: (order.get(s["algo"], 99), s["beta"] or 0.0, s["bh"] or 0.0, s["label"], str(s["key"])))
+    return out
+
+
+def _hover(s: dict, metric: str, pooled: bool) -> str:
+    name, _ = METRICS.get(metric, (metric, metric))
+    seeds = ", ".join(str(int(v)) if float(v).is_integer() else str(v) for v in s["seeds"])
+    what = f"{name} %{{y:.4g}}" + (f" (mean of {len(s['seeds'])} seeds)" if pooled else "")
+    return (f"<b>{s['name']}</b><br>{s['label']}<br>seeds: {seeds or '?'}<br>step %{{x:,.0f}}<br>{what}"
+            "<extra></extra>")
+
+
+def _legend_layout(names, title: str | None, rows_width: float = 860.0) -> tuple[dict, int]:
+    """A horizontal legend above the plots, in a top margin sized for its rows: it never covers or
+    squeezes a plot."""
+    rows = legend_rows([*( [title] if title else []), *names], width=rows_width)
+    legend = dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom", yref="paper",
+                  font=FONT, itemclick="toggle", itemdoubleclick="toggleothers")
+    if title:
+        legend["title"] = dict(text=title, side="left")
+    return legend, rows * LEGEND_ROW_PX + 12
+
+
+def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, pooled: bool, cost_limit=None,
+                 log_y: bool = False, labels: dict | None = None, height: int | None = None,
+                 x: str = "total_steps") -> go.Figure:
+    """Return, cost and Reg+ (``metrics``) against steps side by side in ONE figure with ONE legend above
+    them: a line per setting (``pooled``: the mean over its seeds, ± 1 std band) or per run. ``cost_limit``
+    draws b on the cost panel; ``log_y`` puts cost and Reg+ on log axes (zeros are not drawn there);
+    ``labels`` maps run names to the names the legend shows (default: short labels, full settings on
+    hover). ``height``: the whole figure (default: a 280 px plot plus what the legend needs)."""
+    metrics = list(metrics)
+    fig = make_subplots(rows=1, cols=len(metrics), horizontal_spacing=0.1 if len(metrics) > 1 else 0.0)
+    series = _series(curves, pooled, labels) if len(curves) else []
+    for col, metric in enumerate(metrics, start=1):
+        log = log_y and metric in LOG_METRICS
+        for s in series:
+            g = s["frame"]
+            if metric not in g:
+                continue
+            if pooled:
+                data = pool_seeds(g, metric, x)
+                xs, mean, low, high = data[x].tolist(), data["mean"], data["low"], data["high"]
+                if log:
+                    floor = _log_floor(data["mean"])
+                    mean, low, high = mean.where(mean > 0), low.clip(lower=floor), high.clip(lower=floor)
+                if (data["count"] > 1).any():
+                    fig.add_trace(go.Scatter(x=xs + xs[::-1], y=high.tolist() + low.tolist()[::-1], fill="toself",
+                                             fillcolor=band_color(s["color"]), line=dict(width=0), hoverinfo="skip",
+                                             showlegend=False, legendgroup=str(s["key"])), 1, col)
+                ys = mean
+            else:
+                xs, ys = g[x].tolist(), g[metric]
+                if log:
+                    ys = ys.where(ys > 0)
+            fig.add_trace(go.Scatter(x=xs, y=ys.tolist(), name=s["name"], legendgroup=str(s["key"]),
+                                     showlegend=col == 1, mode="lines", hovertemplate=_hover(s, metric, pooled),
+                                     line=dict(color=s["color"], dash=s["dash"], width=2.5)), 1, col)
+        if metric == "ep_cost" and cost_limit is not None:
+            xs = curves[x] if len(curves) and x in curves else pd.Series([0, 1])
+            fig.add_trace(go.Scatter(x=[xs.min(), xs.max()], y=[cost_limit, cost_limit], mode="lines",
+                                     name=f"limit b = {cost_limit:g}", legendgroup="limit", showlegend=True,
+                                     line=dict(color=LIMIT_COLOR, dash=LIMIT_DASH, width=2),
+                                     hovertemplate=f"cost limit b = {cost_limit:g}<extra></extra>"), 1, col)
+        title = METRICS.get(metric, (metric, TITLES.get(metric, metric)))[1] + (" · log" if log else "")
+        fig.update_yaxes(title_text=title, type="log" if log else None, row=1, col=col)
+        fig.update_xaxes(title_text=X_TITLE, row=1, col=col)
+    names = [s["name"] for s in series] + ([f"limit b = {cost_limit:g}"] if cost_limit is not None else [])
+    note = BAND_NOTE if pooled and any(len(s["seeds"]) > 1 for s in series) else None
+    legend, top = _legend_layout(names, note)
+    height = height or PLOT_PX + top + 60
+    fig.update_layout(height=height, font=FONT, legend=legend, margin=dict(l=10, r=10, t=top, b=60),
+                      hoverlabel=dict(font_size=14), showlegend=True)
+    return _readable(fig)
+
+
+def _log_floor(values) -> float:
+    positive = pd.Series(values)[pd.Series(values) > 0]
+    return float(positive.min()) / 2 if len(positive) else 1e-3
 
 
 def curve_figure(curves, y: str, pooled: bool = True, cost_limit: float | None = None,
                  x: str = "total_steps", height: int = 360) -> go.Figure:
-    """One metric against steps: a line per label (seeds pooled: mean ± std band) or per run."""
-    fig = go.Figure()
-    palette = qualitative.Plotly
-    if len(curves):
-        if pooled:
-            data = pool_seeds(curves, y, x)
-            for i, (name, g) in enumerate(data.groupby("label", sort=True)):
-                color = palette[i % len(palette)]
-                fig.add_trace(go.Scatter(x=list(g[x]) + list(g[x])[::-1], y=list(g["high"]) + list(g["low"])[::-1],
-                                         fill="toself", fillcolor=_band_color(color), line=dict(width=0),
-                                         hoverinfo="skip", showlegend=False, legendgroup=name))
-                fig.add_trace(go.Scatter(x=g[x], y=g["mean"], name=f"{name} (n={int(g['count'].max())})",
-                                         line=dict(color=color), legendgroup=name))
-        else:
-            for i, (name, g) in enumerate(curves.groupby("run", sort=True)):
-                fig.add_trace(go.Scatter(x=g[x], y=g[y], name=name, line=dict(color=palette[i % len(palette)])))
-    if cost_limit is not None:
-        add_limit_line(fig, cost_limit, curves[x] if len(curves) else None)
-    # the legend sits at the bottom of the figure, below the axis title, in its own margin
-    fig.update_layout(title=TITLES.get(y, y), height=height, margin=dict(l=40, r=10, t=40, b=110),
-                      xaxis_title="environment steps",
-                      legend=dict(orientation="h", yref="container", y=0.0, yanchor="bottom"))
-    return fig
+    """One metric against steps (the single-panel :func:`curve_panels`, same colours and legend)."""
+    return curve_panels(curves, (y,), pooled=pooled, cost_limit=cost_limit, height=height, x=x)
 
 
 def add_limit_line(fig: go.Figure, cost_limit: float, xs=None, **where) -> None:
-    """The cost limit b as a dashed red line named in the legend (a text annotation on the line would
-    cover curves or axis titles)."""
+    """The cost limit b as a black dashed line named in the legend (no run is black or dashed)."""
     if xs is None or not len(xs):
-        fig.add_hline(y=cost_limit, line_dash="dash", line_color="red", **where)
+        fig.add_hline(y=cost_limit, line_dash=LIMIT_DASH, line_color=LIMIT_COLOR, **where)
         return
     fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[cost_limit, cost_limit], mode="lines", name=f"limit b = {cost_limit:g}",
-                             line=dict(color="red", dash="dash"), hoverinfo="skip"), **where)
+                             line=dict(color=LIMIT_COLOR, dash=LIMIT_DASH), hoverinfo="skip"), **where)
+
+
+# ---------------------------------------------------------------- the trust region
+SHRINKAGE_SENTENCE = (
+    "As the remaining budget Δb = b − Ĵ_c runs out, the largest cost increase C-TRPO lets one step make "
+    "(α_max, solid) shrinks to 0 with it, so the policy slows down before it reaches the limit; "
+    "TRPO's plain KL ball (α_max_kl, dotted) allows the same increase whatever the budget.")
+ALPHA_STYLES = [  # (column, legend text, line style)
+    ("alpha_max", "α_max: largest cost increase in the algorithm's region", dict(dash="solid", width=2.5)),
+    ("alpha_max_kl", "α_max_kl: the same in the plain KL ball", dict(dash="dot", width=2.5)),
+    ("alpha_step", "α_step: the step taken", None),  # markers
+]
+
+
+def _run_series(curves: pd.DataFrame, labels: dict | None) -> list[dict]:
+    return _series(curves, pooled=False, labels=labels) if len(curves) else []
+
+
+def shrinkage_figure(curves, x: str = "total_steps", height: int = 400, labels: dict | None = None) -> go.Figure:
+    """The headline of the trust region, per run against steps: left, the largest cost increase one step
+    may make inside the algorithm's region (α_max) and inside the plain KL ball (α_max_kl), and the α of
+    the step taken; right, the budget Δb = b − Ĵ_c. Columns a run lacks (trained by an older version) are
+    skipped."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, column_widths=[0.6, 0.4])
+    runs = _run_series(curves, labels)
+    drawn = set()
+    for s in runs:
+        g = s["frame"]
+        shown = False
+        for column, _, style in ALPHA_STYLES:
+            if column not in g or g[column].isna().all():
+                continue
+            drawn.add(column)
+            marker = dict(color=s["color"], size=7, symbol="circle-open") if style is None else None
+            fig.add_trace(go.Scatter(x=g[x], y=g[column], mode="markers" if style is None else "lines",
+                                     name=s["name"], legendgroup=str(s["key"]), showlegend=not shown,
+                                     marker=marker, line=dict(color=s["color"], **(style or {})),
+                                     hovertemplate=f"<b>{s['name']}</b><br>{column} %{{y:.4g}}<br>step %{{x:,.0f}}"
+                                                   "<extra></extra>"), 1, 1)
+            shown = True
+        if "budget" in g and not g["budget"].isna().all():
+            fig.add_trace(go.Scatter(x=g[x], y=g["budget"], mode="lines", name=s["name"], legendgroup=str(s["key"]),
+                                     showlegend=not shown, line=dict(color=s["color"], width=2.5),
+                                     hovertemplate=f"<b>{s['name']}</b><br>Δb %{{y:.4g}}<br>step %{{x:,.0f}}"
+                                                   "<extra></extra>"), 1, 2)
+    for column, text, style in ALPHA_STYLES:  # the key to the line styles, in grey
+        if column in drawn:
+            fig.add_trace(go.Scatter(x=[None], y=[None], name=text, legendgroup="key", mode="markers" if style is None
+                                     else "lines", marker=dict(color="#555", size=7, symbol="circle-open"),
+                                     line=dict(color="#555", **(style or {})), hoverinfo="skip"), 1, 1)
+    if runs and not drawn:
+        fig.add_annotation(text="no α columns in these runs<br>(trained before they were logged)", showarrow=False,
+                           xref="x domain", yref="y domain", x=0.5, y=0.5, font=FONT)
+    fig.add_hline(y=0, line_color="#999", line_width=1, row=1, col=2)
+    fig.update_yaxes(title_text="cost increase of one step", row=1, col=1)
+    fig.update_yaxes(title_text="budget Δb = b − Ĵ_c (cost)", row=1, col=2)
+    fig.update_xaxes(title_text=X_TITLE)
+    names = [s["name"] for s in runs] + [text for column, text, _ in ALPHA_STYLES if column in drawn]
+    legend, top = _legend_layout(names, None)
+    fig.update_layout(height=max(height, PLOT_PX + top + 60), font=FONT, legend=legend,
+                      margin=dict(l=10, r=10, t=top, b=60), hoverlabel=dict(font_size=14))
+    return _readable(fig)
 
 
 SHRINKAGE_PANELS = [  # (row, col, columns, title)
@@ -64,32 +247,56 @@ SHRINKAGE_PANELS = [  # (row, col, columns, title)
     (3, 1, ("step_fraction",), "accepted line-search fraction"),
     (3, 2, ("ls_tries",), "line-search tries"),
 ]
-DASH = {"kl": "solid", "divergence": "dot", "trust_radius": "dash"}
+SHRINKAGE_PANEL_NOTES = {  # one sentence per panel of shrinkage_details_figure, for an expander
+    "accepted KL, D_C and δ": "The size of each accepted step: its KL (solid), its C-TRPO divergence D_C = KL + "
+                              "β·φ (dotted), and the trust radius δ (dashed) both must stay under.",
+    "barrier β·φ at the accepted step": "How much of the divergence the barrier used up: 0 when the step did not "
+                                        "raise the cost, large when it ate into a small budget.",
+    "budget Δb = b − Ĵ_c": "The cost the policy may still add before it hits the limit b; negative while it is "
+                           "over the limit (shaded epochs: the recovery update).",
+    "barrier curvature β·φ''(0)": "How sharply the barrier bends at the current policy: it grows as Δb shrinks, "
+                                  "which is what narrows the region along the cost gradient.",
+    "accepted line-search fraction": "The fraction of the full natural-gradient step the line search kept: "
+                                     "below 1 when the full step would have left the region.",
+    "line-search tries": "How many step sizes the line search tried before one stayed inside the region.",
+}
+DASH = {"kl": "solid", "divergence": "dot", "trust_radius": "dashdot"}
 
 
-def shrinkage_figure(curves, x: str = "total_steps", height: int = 720) -> go.Figure:
-    """The trust region over training, one colour per run; epochs in recovery mode are shaded
-    (those of the first run)."""
-    fig = make_subplots(rows=3, cols=2, shared_xaxes=True, vertical_spacing=0.09,
+def shrinkage_details_figure(curves, x: str = "total_steps", height: int = 760,
+                             labels: dict | None = None) -> go.Figure:
+    """The trust region's six technical panels over training (:data:`SHRINKAGE_PANEL_NOTES` says what
+    each shows), one colour per run; epochs in recovery mode are shaded (those of the first run)."""
+    fig = make_subplots(rows=3, cols=2, shared_xaxes=True, vertical_spacing=0.11, horizontal_spacing=0.1,
                         subplot_titles=[title for *_, title in SHRINKAGE_PANELS])
-    palette = qualitative.Plotly
-    runs = list(curves.groupby("run", sort=True)) if len(curves) else []
-    for i, (name, g) in enumerate(runs):
-        color = palette[i % len(palette)]
+    runs = _run_series(curves, labels)
+    for s in runs:
+        g = s["frame"]
         for row, col, columns, _ in SHRINKAGE_PANELS:
             for column in columns:
-                fig.add_trace(go.Scatter(x=g[x], y=g[column], name=f"{name}: {column}", legendgroup=name,
-                                         showlegend=(row, col) == (1, 1),
-                                         line=dict(color=color, dash=DASH.get(column, "solid"))), row, col)
+                if column not in g:
+                    continue
+                fig.add_trace(go.Scatter(x=g[x], y=g[column], name=s["name"], legendgroup=str(s["key"]),
+                                         showlegend=(row, col, column) == (1, 1, "kl"), mode="lines",
+                                         hovertemplate=f"<b>{s['name']}</b><br>{column} %{{y:.4g}}<br>"
+                                                       "step %{x:,.0f}<extra></extra>",
+                                         line=dict(color=s["color"], dash=DASH.get(column, "solid"))), row, col)
     shapes = []  # built as plain dicts: one add_vrect per span and panel re-validates the whole figure
-    for start, end in _recovery_spans(runs[0][1], x) if runs else []:
+    first = runs[0]["frame"] if runs else None
+    for start, end in _recovery_spans(first, x) if first is not None and "recovery" in first else []:
         for i in range(len(SHRINKAGE_PANELS)):
             axis = "" if i == 0 else str(i + 1)
             shapes.append(dict(type="rect", xref=f"x{axis}", yref=f"y{axis} domain", x0=start, x1=end, y0=0, y1=1,
                                fillcolor="orange", opacity=0.15, line_width=0, layer="below"))
-    fig.update_layout(shapes=shapes, height=height, margin=dict(l=40, r=10, t=50, b=30), legend=dict(orientation="h", y=-0.08),
-                      title="trust-region shrinkage (shaded: recovery epochs)")
-    return fig
+    names = [s["name"] for s in runs]
+    legend, top = _legend_layout(names, None)
+    fig.update_xaxes(title_text=X_TITLE, row=3)
+    fig.update_annotations(font=FONT)
+    # the legend sits above the subplot titles: the margin holds both
+    legend.update(y=1.0, yref="container", yanchor="top")
+    fig.update_layout(shapes=shapes, height=height + top, font=FONT, legend=legend, hoverlabel=dict(font_size=14),
+                      margin=dict(l=10, r=10, t=top + 30, b=60))
+    return _readable(fig)
 
 
 def _recovery_spans(g, x):
@@ -106,63 +313,142 @@ def _recovery_spans(g, x):
     return spans
 
 
+# ---------------------------------------------------------------- sweeps over β × b_H
 SENSITIVITY_METRICS = [("final_return", "final return"), ("final_cost", "final cost"), ("reg_plus", "Reg+")]
+NOT_READ = "n/a"  # β or b_H of an algorithm that does not read it
+
+
+def _category(value) -> str:
+    value = _num(value)
+    return NOT_READ if value is None else f"{value:g}"
+
+
+def _categories(values) -> list[str]:
+    """Distinct values as evenly spaced category names, in numeric order (β grids span decades and hold
+    β = 0, which neither a linear nor a log axis shows evenly)."""
+    numbers = sorted({v for v in (_num(v) for v in values) if v is not None})
+    return [f"{v:g}" for v in numbers] + ([NOT_READ] if any(_num(v) is None for v in values) else [])
+
+
+def _two_line_title(text: str, note: str) -> dict:
+    return dict(text=f"<b>{text}</b><br>{note}", x=0, xanchor="left",
+                y=1, yref="container", yanchor="top", pad=dict(t=6), font=FONT)
 
 
 def sensitivity_figures(summaries) -> list[go.Figure]:
-    """Heatmaps over β × b_H (means over seeds and δ) of final return, final cost and Reg+, and
-    the same three against β with one line per b_H."""
-    done = summaries[summaries.epoch > 0] if len(summaries) else summaries
+    """Heatmaps over β × b_H (means over seeds and δ) of final return, final cost and Reg+, and the same
+    three against β with one line per b_H (mean ± 1 std over seeds). β and b_H are evenly spaced
+    categories; every cell is labelled."""
+    done = summaries[summaries.epoch > 0].copy() if len(summaries) else summaries
+    if len(done):
+        done["β"], done["b_H"] = done.beta.map(_category), done.bh.map(_category)
+    betas = _categories(done.beta) if len(done) else []
+    bhs = _categories(done.bh) if len(done) else []
+    over = "seeds and δ" if len(done) and done.delta.nunique() > 1 else "seeds"
     figures = []
-    for column, title in SENSITIVITY_METRICS:
-        grid = done.pivot_table(index="bh", columns="beta", values=column, aggfunc="mean") if len(done) else None
-        fig = go.Figure()
-        if grid is not None and grid.size:
-            fig.add_trace(go.Heatmap(z=grid.values, x=[f"{b:g}" for b in grid.columns],
-                                     y=[f"{b:g}" for b in grid.index], colorscale="Viridis",
-                                     text=[[f"{v:.3g}" for v in row] for row in grid.values], texttemplate="%{text}"))
-        fig.update_layout(title=f"{title} over β × b_H", xaxis_title="β", yaxis_title="b_H", height=320,
-                          margin=dict(l=40, r=10, t=40, b=30))
-        figures.append(fig)
     for column, title in SENSITIVITY_METRICS:
         fig = go.Figure()
         if len(done):
-            means = done.groupby(["bh", "beta"])[column].agg(["mean", "std"]).reset_index()
-            for bh, g in means.groupby("bh"):
-                fig.add_trace(go.Scatter(x=[f"{b:g}" for b in g["beta"]], y=g["mean"], mode="lines+markers",
-                                         error_y=dict(array=g["std"].fillna(0)), name=f"b_H={bh:g}"))
-        # β as evenly spaced categories: grids span decades and often include β = 0, which a log axis drops
-        order = [f"{b:g}" for b in sorted(done.beta.unique())] if len(done) else []
-        fig.update_layout(title=f"{title} against β", xaxis_title="β", height=320,
-                          xaxis=dict(type="category", categoryorder="array", categoryarray=order),
-                          margin=dict(l=40, r=10, t=40, b=30))
-        figures.append(fig)
+            cells = done.groupby(["b_H", "β"])[column].agg(["mean", "count"])
+            z = [[cells["mean"].get((h, b), np.nan) for b in betas] for h in bhs]
+            n = [[int(cells["count"].get((h, b), 0)) for b in betas] for h in bhs]
+            text = [["" if np.isnan(v) else f"{v:.3g}" for v in row] for row in z]
+            fig.add_trace(go.Heatmap(z=z, x=betas, y=bhs, colorscale="Viridis", text=text, texttemplate="%{text}",
+                                     textfont=dict(size=14), customdata=n, xgap=2, ygap=2,
+                                     colorbar=dict(thickness=12, len=0.9),
+                                     hovertemplate=f"β=%{{x}}, b_H=%{{y}}<br>{title}: %{{z:.4g}}<br>"
+                                                   "mean of %{customdata} runs<extra></extra>"))
+        fig.update_layout(title=_two_line_title(f"{title} over β × b_H", f"mean over {over}"), height=340,
+                          font=FONT, margin=dict(l=10, r=10, t=70, b=10),
+                          xaxis=dict(title="β", type="category", categoryorder="array", categoryarray=betas,
+                                     automargin=True),
+                          yaxis=dict(title="b_H", type="category", categoryorder="array", categoryarray=bhs,
+                                     automargin=True))
+        figures.append(_readable(fig))
+    for column, title in SENSITIVITY_METRICS:
+        fig = go.Figure()
+        names = []
+        if len(done):
+            stats = done.groupby(["b_H", "β"])[column].agg(["mean", "std", "count"]).reset_index()
+            for i, h in enumerate(bhs):
+                g = stats[stats["b_H"] == h].set_index("β").reindex([b for b in betas if (h, b) in
+                                                                     set(zip(stats["b_H"], stats["β"]))])
+                names.append(f"b_H={h}")
+                fig.add_trace(go.Scatter(
+                    x=g.index.tolist(), y=g["mean"], mode="lines+markers", name=f"b_H={h}",
+                    line=dict(color=family_color(i / max(1, len(bhs) - 1)) if len(bhs) > 1 else color_of(CTRPO)),
+                    error_y=dict(array=g["std"].fillna(0), thickness=1.5), customdata=np.stack(
+                        [g["std"].fillna(0), g["count"]], axis=-1),
+                    hovertemplate=f"b_H={h}, β=%{{x}}<br>{title}: %{{y:.4g}} ± %{{customdata[0]:.3g}}<br>"
+                                  "mean ± 1 std of %{customdata[1]} seeds<extra></extra>"))
+        legend, top = _legend_layout(names, None, rows_width=300)
+        fig.update_layout(title=_two_line_title(f"{title} against β", f"mean ± 1 std over {over}"), height=340 + top,
+                          font=FONT, legend=legend, margin=dict(l=10, r=10, t=70 + top, b=10),
+                          xaxis=dict(title="β", type="category", categoryorder="array", categoryarray=betas,
+                                     automargin=True),
+                          yaxis=dict(title=title, automargin=True))
+        figures.append(_readable(fig))
     return figures
 
 
 def recovery_figure(grid) -> go.Figure:
     """Fraction of epochs in recovery mode against b_H, one line per β (``analysis.grid_table`` rows)."""
     fig = go.Figure()
-    palette = qualitative.Plotly
+    bhs = _categories(grid.bh) if len(grid) else []
     if len(grid):
-        for i, (beta, g) in enumerate(grid.sort_values("bh").groupby("beta", sort=True)):
-            fig.add_trace(go.Scatter(x=g["bh"], y=g["recovery_frac"], mode="lines+markers", name=f"β={beta:g}",
-                                     line=dict(color=palette[i % len(palette)])))
-    fig.update_layout(title="recovery-mode frequency against b_H", xaxis_title="b_H",
-                      yaxis_title="fraction of epochs in recovery", height=320, margin=dict(l=40, r=10, t=40, b=30))
-    return fig
+        for beta, g in grid.sort_values("bh").groupby("beta", sort=True):
+            fig.add_trace(go.Scatter(x=[_category(v) for v in g["bh"]], y=g["recovery_frac"], mode="lines+markers",
+                                     name=f"β={beta:g}", line=dict(color=color_of(CTRPO, beta=beta))))
+    fig.update_layout(title="recovery-mode frequency against b_H", height=340, font=FONT,
+                      xaxis=dict(title="b_H", type="category", categoryorder="array", categoryarray=bhs),
+                      yaxis_title="fraction of epochs in recovery", margin=dict(l=10, r=10, t=50, b=10))
+    return _readable(fig)
 
 
-def normalised_figure(table, names, height: int = 340) -> go.Figure:
+def normalised_figure(table, names, height: int = 360) -> go.Figure:
     """IQM with 95% CI per algorithm, one panel per normalised score (``analysis.normalised_table``)."""
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=list(names), horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=list(names), horizontal_spacing=0.1)
     for col, name in enumerate(names, start=1):
         if len(table):
             mid, low, high = table[f"{name} IQM"], table[f"{name} CI low"], table[f"{name} CI high"]
-            fig.add_trace(go.Scatter(x=mid, y=table["algo"], mode="markers", marker=dict(size=10), showlegend=False,
+            colors = [color_of(a) for a in table["algo"]]
+            fig.add_trace(go.Scatter(x=mid, y=table["algo"], mode="markers", marker=dict(size=11, color=colors),
+                                     showlegend=False,
+                                     hovertemplate="%{y}: IQM %{x:.3g} (95% CI bar)<extra></extra>",
                                      error_x=dict(type="data", symmetric=False, array=(high - mid).fillna(0),
                                                   arrayminus=(mid - low).fillna(0))), row=1, col=col)
         fig.add_vline(x=0.0 if "b − 1" in name else 1.0, line_dash="dot", line_color="grey", row=1, col=col)
-    fig.update_layout(title="across tasks: IQM over seeds × tasks, 95% stratified-bootstrap CIs", height=height,
-                      margin=dict(l=60, r=10, t=60, b=30))
-    return fig
+    fig.update_annotations(font=FONT)
+    fig.update_layout(title="across tasks: IQM over seeds × tasks, bars: 95% stratified-bootstrap CIs", height=height,
+                      font=FONT, margin=dict(l=10, r=10, t=80, b=30))
+    return _readable(fig)
+
+
+# ---------------------------------------------------------------- final values per setting
+FINAL_METRICS = [("return", "final return"), ("cost", "final cost"), ("Reg+", "Reg+")]
+
+
+def final_values_figure(table, height: int | None = None, log_x: bool = False) -> go.Figure:
+    """IQM and its 95% bootstrap CI per setting (``catalog.comparison_table`` rows), one panel per final
+    value; a setting of one seed has a dot and no bar. ``log_x``: cost and Reg+ on log axes."""
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.06, shared_yaxes=True,
+                        subplot_titles=[t for _, t in FINAL_METRICS])
+    if len(table):
+        ordered = table.iloc[::-1]
+        colors = [color_of(a, b, h) for a, b, h in zip(ordered.algo, ordered.beta, ordered.bh)]
+        for col, (name, _) in enumerate(FINAL_METRICS, start=1):
+            mid, low, high = ordered[f"{name} IQM"], ordered[f"{name} CI low"], ordered[f"{name} CI high"]
+            fig.add_trace(go.Scatter(
+                x=mid, y=ordered["setting"], mode="markers", marker=dict(size=11, color=colors), showlegend=False,
+                customdata=np.stack([low, high, ordered["seeds"]], axis=-1),
+                hovertemplate=f"%{{y}}<br>{name} IQM %{{x:.4g}}, 95% CI [%{{customdata[0]:.4g}}, "
+                              "%{customdata[1]:.4g}]<br>%{customdata[2]} seeds<extra></extra>",
+                error_x=dict(type="data", symmetric=False, array=(high - mid).fillna(0),
+                             arrayminus=(mid - low).fillna(0), thickness=2)), row=1, col=col)
+            fig.update_xaxes(type="log" if log_x and name != "return" else None, row=1, col=col)
+    fig.update_annotations(font=FONT)
+    rows = len(table) if len(table) else 1
+    fig.update_layout(title=_two_line_title("final values per setting", "dot: IQM over seeds, bar: 95% bootstrap CI"),
+                      height=height or 130 + 34 * rows, font=FONT, margin=dict(l=10, r=10, t=100, b=10))
+    fig.update_yaxes(type="category")
+    return _readable(fig)

@@ -17,8 +17,10 @@ def test_runs_of_other_lengths_or_settings_are_never_pooled(runs_dir):
     assert labels["short"] != labels["long"] and "steps=1000" in labels["short"]
     assert "gamma=0.95" in labels["other-gamma"] and labels["other-gamma"] != labels["long"]
     assert labels["long"] == labels["long-again"] == labels["seed1"]
-    assert summary.loc[labels["long"], "runs"] == 2 and summary.loc[labels["long"], "seeds"] == "0,1"
-    assert summary.loc[labels["short"], "runs"] == 1 and len(summary) == 3
+    assert summary.loc[labels["long"], "seeds"] == 2 and summary.loc[labels["long"], "seed ids"] == "0,1"
+    assert summary.loc[labels["short"], "seeds"] == 1 and len(summary) == 3
+    assert summary.loc[labels["short"], "note"] == catalog.ONE_SEED_NOTE  # one seed: no CI
+    assert summary.loc[labels["short"], ["return CI low", "return CI high"]].isna().all()
     assert len(notes) == 1 and "seed 0" in notes[0]
     assert notes[0].split(" ")[0] in ("long", "long-again") and notes[0].endswith(("long", "long-again"))
     # the curves keep each epoch's own step count (the x axis of every plot), next to the planned length

@@ -77,7 +77,7 @@ def test_every_page_renders_over_damaged_runs(runs, name, monkeypatch):
         assert len(at.get("plotly_chart")) == 4
     if name == "views/compare.py":
         summary = at.dataframe[0].value
-        assert summary["runs"].tolist() == [1]  # three copies of one seed count once
+        assert summary["seeds"].tolist() == [1]  # three copies of one seed count once
         assert any("left out" in e.label for e in at.expander)
     if name == "views/sensitivity.py":
         at.selectbox(key="sw_show").set_value("garbage").run()

