@@ -195,14 +195,17 @@ def usable(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_curves(paths) -> pd.DataFrame:
-    """Metrics of several runs in one long frame, with each run's name, label and settings."""
+    """Metrics of several runs in one long frame, with each run's name, label and settings (task, algo,
+    seed, β, b_H, δ, b; a setting the algorithm does not read, such as TRPO's β, is None: the figures
+    colour and name runs by these)."""
     frames = []
     for path in paths:
         run = RunDir(path)
         try:
             config, _, metrics = read_run_files(run.path)
             metrics = metrics.assign(run=run.name, label=label(config), planned_steps=config.get("total_steps"),
-                                     **{k: config.get(k) for k in CURVE_KEYS})
+                                     **{k: config.get(k) if applies(config.get("algo"), k) else None
+                                        for k in CURVE_KEYS})
         except Exception:
             continue
         frames.append(metrics)
@@ -232,17 +235,39 @@ def pool_seeds(curves: pd.DataFrame, y: str, x: str = "total_steps") -> pd.DataF
     return pooled
 
 
+COMPARISON_VALUES = (("final_return", "return"), ("final_cost", "cost"), ("reg_plus", "Reg+"))
+ONE_SEED_NOTE = "1 seed: no CI"
+
+
 def comparison_table(summaries: pd.DataFrame, reps: int = 2000) -> pd.DataFrame:
-    """Final return, final cost and Reg+ per label: IQM with 95% bootstrap CIs over seeds (one run per
-    seed: see :func:`one_run_per_seed`)."""
+    """Final return, final cost and Reg+ per label (one run per seed: see :func:`one_run_per_seed`): the
+    median, the IQM and its 95% percentile-bootstrap CI over seeds. ``setting`` is a short name (only
+    what differs among the labels shown), ``seeds`` the number of seeds and ``seed ids`` which; a setting
+    of one seed has no CI (NaN) and says so in ``note``."""
+    from .figure_style import short_labels
+
     rows = []
+    short = short_labels(summaries.label.unique()) if len(summaries) else {}
     for key, group in summaries.groupby("label"):
-        row = {"label": key, "runs": len(group), "seeds": ",".join(str(s) for s in sorted(group.seed.unique()))}
-        for column, name in (("final_return", "return"), ("final_cost", "cost"), ("reg_plus", "Reg+")):
-            s = summarize(group[column].to_numpy(dtype=float), reps=reps)
-            row.update({f"{name} IQM": s["iqm"], f"{name} CI low": s["ci_low"], f"{name} CI high": s["ci_high"]})
+        first = group.iloc[0]
+        seeds = sorted(group.seed.unique())
+        row = {"setting": short.get(key, key), "label": key, "algo": first.algo, "beta": first.beta, "bh": first.bh,
+               "seeds": len(seeds), "seed ids": ",".join(str(s) for s in seeds)}
+        for column, name in COMPARISON_VALUES:
+            values = group[column].to_numpy(dtype=float)
+            s = summarize(values, reps=reps)
+            one = s["n"] < 2  # a bootstrap of one value is that value: no interval at all
+            row.update({f"{name} median": float(pd.Series(values).median()), f"{name} IQM": s["iqm"],
+                        f"{name} CI low": math.nan if one else s["ci_low"],
+                        f"{name} CI high": math.nan if one else s["ci_high"]})
+        row["note"] = ONE_SEED_NOTE if len(seeds) < 2 else ""
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if len(table):  # C-TRPO first, by β and b_H, as the figures' legends list them
+        order = {a: i for i, a in enumerate(["c-trpo", "trpo-lag", "cpo", "pcpo", "ppo-lag", "trpo"])}
+        keys = [table.algo.map(lambda a: order.get(a, 99)), table.beta.fillna(-1.0), table.bh.fillna(-1.0), table.label]
+        table = table.iloc[sorted(range(len(table)), key=lambda i: tuple(k.iloc[i] for k in keys))].reset_index(drop=True)
+    return table
 
 
 def stop_run(path) -> bool:
