@@ -2,7 +2,16 @@
 
 import streamlit as st
 
+from ctrpo_core.serving import refusal
+
 st.set_page_config(page_title="C-TRPO Explorer", layout="wide")
+# bound to anything but loopback (streamlit run from another folder binds every interface) and not
+# allowed by CTRPO_ALLOW_REMOTE=1: one page saying how to serve it safely, no navigation, no other page
+problem = refusal(st.get_option("server.address"))
+if problem is not None:
+    st.title("C-TRPO Explorer is not served on this address")
+    st.markdown(problem)
+    st.stop()
 pages = [
     st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("views/demo.py", title="Demo", icon=":material/school:"),

@@ -153,8 +153,10 @@ def read_run(run_dir) -> RunInfo:
         return RunInfo(run.path, {}, {"state": "damaged", "message": exc.reason}, pd.DataFrame(), exc.reason)
 
 
-def list_runs(runs_dir="runs") -> list[Path]:
-    root = Path(runs_dir)
+def list_runs(runs_dir=None) -> list[Path]:
+    from .runs import default_runs_dir
+
+    root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if p.is_dir() and RunDir(p).is_run())

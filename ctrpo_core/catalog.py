@@ -22,6 +22,7 @@ from . import lifecycle
 from .config import format_value, resolve, result_settings
 from .overrides import applies
 from .ownership import is_owned
+from . import runs
 from .runs import DamagedRunError, RunDir
 from .stats import summarize
 
@@ -64,7 +65,8 @@ def format_duration(seconds) -> str:
 
 
 def default_runs_dir() -> Path:
-    return Path(os.environ.get("CTRPO_RUNS_DIR", "runs"))
+    """$CTRPO_RUNS_DIR, else the repository's runs/, from any working directory (runs.default_runs_dir)."""
+    return runs.default_runs_dir()
 
 
 SYMBOLS = {"beta": "β", "bh": "b_H", "delta": "δ", "cost_limit": "b", "total_steps": "steps"}
@@ -137,6 +139,15 @@ def damaged_row(path, reason: str) -> dict:
 
 
 def summarize_run(path) -> dict:
+    """One run's row; a run whose files hold anything a run never writes (an out-of-range count, a NaN
+    epoch, ...) is one 'damaged' row, so no value of one run can break a page (every page reads here)."""
+    try:
+        return _summarize_run(path)
+    except Exception as exc:
+        return damaged_row(path, f"{type(exc).__name__}: {exc}")
+
+
+def _summarize_run(path) -> dict:
     run = RunDir(path)
     row = {"name": run.name, "path": str(run.path)}
     try:

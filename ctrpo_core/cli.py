@@ -38,11 +38,20 @@ def _user_settings(args, flags=FLAG_SETTINGS) -> dict:
     from . import overrides
 
     from_file = overrides.read_config_file(args.config) if args.config else {}
-    given = {k: getattr(args, k, None) for k in flags}
+    given = {k: getattr(args, k, None) for k in (*flags, "runs_dir")}  # --runs-dir is runs_dir: one value
     if getattr(args, "tensorboard", False):
         given["tensorboard"] = True
-    return overrides.merge(("--config", from_file), ("--set", overrides.parse_assignments(args.set)),
-                           ("flags", given))
+    settings = overrides.merge(("--config", from_file), ("--set", overrides.parse_assignments(args.set)),
+                               ("flags", given))
+    settings.setdefault("runs_dir", str(runs_dir(None)))
+    return settings
+
+
+def runs_dir(given):
+    """--runs-dir, else the one default runs folder ($CTRPO_RUNS_DIR or the repository's runs/)."""
+    from .runs import default_runs_dir
+
+    return given if given is not None else default_runs_dir()
 
 
 def _cmd_train(args) -> int:
@@ -66,9 +75,6 @@ def _cmd_train(args) -> int:
         if algo not in ALGORITHM_IDS:
             raise UsageError(f"--algo: unknown algorithm {algo!r}; choose from {', '.join(ALGORITHM_IDS)}")
         overrides.check_applicable(algo, settings)
-        if args.runs_dir is not None:
-            settings["runs_dir"] = args.runs_dir
-        settings.setdefault("runs_dir", "runs")
         path = lifecycle.create(api.resolve(task, algo, **settings)).path
     lifecycle.train(path, progress=None, total_steps=args.total_steps if args.resume else None)
     status = RunDir(path).read_status()
@@ -81,8 +87,10 @@ def _cmd_sweep(args) -> int:
     from . import overrides
     from .sweep import LocalBackend, parse_list, plan_sweep, run_sweep
 
-    if args.parallel is not None and args.parallel < 1:
-        raise UsageError(f"--parallel: must be a positive integer, got {args.parallel}")
+    check_count("--parallel", args.parallel, 1, MAX_PARALLEL)
+    check_count("--max-retries", args.max_retries, 0, MAX_RETRIES)
+    if args.cpus_per_run is not None and not 0 < args.cpus_per_run <= MAX_CPUS_PER_RUN:
+        raise UsageError(f"--cpus-per-run: a number in (0, {MAX_CPUS_PER_RUN}], got {args.cpus_per_run:g}")
     settings = _user_settings(args, flags=("task", "algo", "cost_limit", "total_steps", "steps_per_epoch",
                                            "num_envs", "checkpoint_every"))
     task, algo = settings.pop("task", None), settings.pop("algo", None) or "c-trpo"
@@ -96,13 +104,11 @@ def _cmd_sweep(args) -> int:
             raise UsageError(f"{flag}: also set by --set/--config {key}=...; give the grid values once")
         grid[key] = parse_list(flag, text, kind) if text is not None else [settings.pop(key, None)]
     overrides.check_applicable(algo, {**settings, **{k: v[0] for k, v in grid.items() if v != [None]}})
-    if args.runs_dir is not None:
-        settings["runs_dir"] = args.runs_dir
-    runs_dir = settings.pop("runs_dir", "runs")
+    folder = settings.pop("runs_dir")
     if grid["seed"] == [None]:
         grid["seed"] = [0]
     plan = plan_sweep(task, algo, betas=grid["beta"], bhs=grid["bh"], deltas=grid["delta"], seeds=grid["seed"],
-                      runs_dir=runs_dir, name=args.name, **settings)
+                      runs_dir=folder, name=args.name, **settings)
     if args.backend == "ray":
         from .ray_backend import RayBackend
 
@@ -133,10 +139,10 @@ def _cmd_demo(args) -> int:
     if not 0 <= args.seed <= 2**32 - 1:
         raise UsageError(f"--seed: an integer in [0, {2**32 - 1}] (got {args.seed})")
     settings = {k: v for k, v in (("beta", args.beta), ("total_steps", args.total_steps)) if v is not None}
-    configs = demo.plan(args.runs_dir, seed=args.seed, **settings)
+    configs = demo.plan(runs_dir(args.runs_dir), seed=args.seed, **settings)
     b = configs[0].cost_limit
     print(f"demo: {', '.join(c.algo for c in configs)} on {demo.TASK} (cost limit b = {b:g}, seed {args.seed}), "
-          f"runs in {args.runs_dir}", file=sys.stderr, flush=True)
+          f"runs in {runs_dir(args.runs_dir)}", file=sys.stderr, flush=True)
     states = demo.run(configs, report=demo.stderr_report)
     rows = [demo.summary(c) for c in configs]
     if args.json:
@@ -163,8 +169,8 @@ def _cmd_cnpg(args) -> int:
         raise UsageError(f"--delta: a number > 0 (got {args.delta:g})")
     if not 1 <= args.starts <= 100:
         raise UsageError(f"--starts: an integer in [1, 100] (got {args.starts})")
-    if args.seed < 0:
-        raise UsageError(f"--seed: an integer >= 0 (got {args.seed})")
+    if not 0 <= args.seed <= 2**32 - 1:
+        raise UsageError(f"--seed: an integer in [0, {2**32 - 1}] (got {args.seed})")
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -210,7 +216,7 @@ def _cmd_report(args) -> int:
     reports.notebook_path(args.name)  # unknown name: exit 2 before anything is parsed or written
     pairs = args.param or []
     values = reports.parse_parameters(args.name, pairs)
-    folder = reports.prepare(args.name, values, args.runs_dir, texts=dict(pairs))
+    folder = reports.prepare(args.name, values, runs_dir(args.runs_dir), texts=dict(pairs))
     print(f"report {args.name}: executing into {folder}", file=sys.stderr, flush=True)
     terminal = sys.stderr.isatty()
     if not terminal:  # off a terminal: one line per cell and the cells' output (training progress) on stderr
@@ -239,13 +245,10 @@ def _cmd_eval(args) -> int:
     (logic in ctrpo_core.policy_io)."""
     import json
 
-    if args.episodes < 1:
-        raise UsageError(f"--episodes: an integer >= 1 (got {args.episodes})")
-    if not 0 <= args.seed <= 2**31 - 1:
-        raise UsageError(f"--seed: an integer in [0, {2**31 - 1}] (got {args.seed})")
     from . import policy_io
 
-    path = policy_io.find_run(args.run, args.runs_dir)
+    policy_io.check_eval_args(args.episodes, args.seed)  # before the run: nothing is read for a bad count
+    path = policy_io.find_run(args.run, runs_dir(args.runs_dir))
     progress = policy_io.ProgressLine(sys.stderr, label=f"eval {path.name}")
     result = policy_io.evaluate(path, episodes=args.episodes, deterministic=args.deterministic, seed=args.seed,
                                 progress=progress)
@@ -257,9 +260,9 @@ def _cmd_export(args) -> int:
     """A run's latest policy as a TorchScript file: raw observation → deterministic action."""
     from . import policy_io
 
-    out = policy_io.check_out(args.out)  # before the run: a bad --out is refused whatever RUN is
-    path = policy_io.find_run(args.run, args.runs_dir)
-    meta = policy_io.export(path, out)
+    out = policy_io.check_out(args.out, args.force)  # before the run: a bad --out is refused whatever RUN is
+    path = policy_io.find_run(args.run, runs_dir(args.runs_dir))
+    meta = policy_io.export(path, out, force=args.force)
     kind = f"one of {meta['act_dim']} actions" if meta["discrete"] else f"action ({meta['act_dim']},)"
     print(f"wrote {out}: TorchScript policy of {path} ({meta['task']}, {meta['algo']}; raw observation "
           f"({meta['obs_dim']},) -> deterministic {kind}; load with torch.jit.load)")
@@ -274,13 +277,14 @@ def _cmd_ls(args) -> int:
 
     if args.algo is not None and args.algo not in ALGORITHM_IDS:
         raise UsageError(f"--algo: unknown algorithm {args.algo!r}; choose from {', '.join(ALGORITHM_IDS)}")
-    rows = results.list_rows(args.runs_dir, task=args.task, algo=args.algo)
+    folder = runs_dir(args.runs_dir)
+    rows = results.list_rows(folder, task=args.task, algo=args.algo)
     if args.json:
         print(json.dumps(rows))
     elif rows:
         print(results.table(rows))
     else:
-        print(f"no runs in {args.runs_dir}" + (" matching the filters" if args.task or args.algo else ""),
+        print(f"no runs in {folder}" + (" matching the filters" if args.task or args.algo else ""),
               file=sys.stderr)
     return 0
 
@@ -293,8 +297,8 @@ def _cmd_show(args) -> int:
     from .runs import DamagedRunError
 
     try:
-        path = find_run(args.run, args.runs_dir)
-    except FileNotFoundError as exc:
+        path = find_run(args.run, runs_dir(args.runs_dir))
+    except (FileNotFoundError, ValueError) as exc:
         raise UsageError(f"RUN: {exc}") from None
     try:
         info = results.show(path)
@@ -307,20 +311,37 @@ def _cmd_show(args) -> int:
 def _add_run_options(parser) -> None:
     """The size and place of each run, shared by `train` and `sweep`."""
     parser.add_argument("--cost-limit", type=float, help="cost limit b > 0 (default: the task's)")
-    parser.add_argument("--total-steps", type=int, help="environment steps per run")
-    parser.add_argument("--steps-per-epoch", type=int, help="environment steps per epoch")
-    parser.add_argument("--num-envs", type=int, help="parallel environments per run")
-    parser.add_argument("--runs-dir", help="where run directories go (default runs/)")
+    parser.add_argument("--total-steps", type=int, help=f"environment steps per run, 1-{MAX_STEPS:.0e} "
+                                                        f"(and >= --steps-per-epoch)")
+    parser.add_argument("--steps-per-epoch", type=int, help=f"environment steps per epoch, 1-{MAX_STEPS:.0e} "
+                                                            f"(and >= --num-envs)")
+    parser.add_argument("--num-envs", type=int, help=f"parallel environments per run, 1-{MAX_ENVS}")
+    parser.add_argument("--runs-dir", help=RUNS_DIR_HELP)
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="any training setting, e.g. --set gamma=0.995 --set hidden=128,128 (repeatable; "
                              "docs/CLI.md lists the keys)")
     parser.add_argument("--config", metavar="FILE.toml",
                         help="settings from a TOML file of key = value lines; --set and flags override it")
     parser.add_argument("--checkpoint-every", type=int, metavar="K",
-                        help="also keep checkpoints/epoch_<k>.pt every K epochs (default 0: only the latest)")
+                        help=f"also keep checkpoints/epoch_<k>.pt every K epochs, 0-{MAX_STEPS:.0e} "
+                             f"(default 0: only the latest)")
     parser.add_argument("--tensorboard", action="store_true",
                         help="also write the metrics as TensorBoard scalars in RUN/tensorboard/ "
                              "(needs the tensorboard extra)")
+
+
+from .runs import MAX_ENVS, MAX_EPISODES, MAX_LISTED, MAX_SEED, MAX_STEPS  # noqa: E402
+
+MAX_PARALLEL = 256  # sweep --parallel
+MAX_RETRIES = 100  # sweep --max-retries
+MAX_CPUS_PER_RUN = 1024  # sweep --cpus-per-run
+RUNS_DIR_HELP = "runs folder (default: $CTRPO_RUNS_DIR, else the repository's runs/, from any working directory)"
+LOOKUP_HELP = "where RUN is looked up by name (default: $CTRPO_RUNS_DIR, else the repository's runs/)"
+
+
+def check_count(flag: str, value, lo: int, hi: int) -> None:
+    if value is not None and not lo <= value <= hi:
+        raise UsageError(f"{flag}: an integer in [{lo}, {hi}], got {value}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -341,14 +362,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--barrier", choices=["entropy", "log"], help="barrier form φ (C-TRPO; default entropy)")
     train.add_argument("--delta", type=float, help="trust radius δ > 0")
     _add_run_options(train)
-    train.add_argument("--seed", type=int, help="random seed (default 0)")
+    train.add_argument("--seed", type=int, help=f"random seed, 0-{MAX_SEED} (default 0)")
     train.add_argument("--name", help="run directory name (default: task_algo_seed_time)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run")
     train.set_defaults(func=_cmd_train)
 
     cnpg = sub.add_parser("cnpg", help="exact C-NPG pictures of the 2-state toy CMDP (HTML files)")
     cnpg.add_argument("--beta", default="0.0001,0.01,1,2", help="comma-separated barrier weights β >= 0 (0 = NPG)")
-    cnpg.add_argument("--seed", type=int, default=0, help="random seed of the safe starts (default 0)")
+    cnpg.add_argument("--seed", type=int, default=0, help=f"random seed of the safe starts, 0-{MAX_SEED} (default 0)")
     cnpg.add_argument("--delta", type=float, default=0.05, help="trust radius δ > 0 of the trust-region picture (default 0.05)")
     cnpg.add_argument("--starts", type=int, default=10, help="random strictly safe starts, 1-100 (default 10)")
     cnpg.add_argument("--out", default="runs/cnpg", help="output directory (default runs/cnpg)")
@@ -358,15 +379,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("name", nargs="?", help="report name (see --list)")
     report.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
                         help="set a parameter; VALUE is parsed as JSON when it can be (numbers, lists), else a string")
-    report.add_argument("--runs-dir", default="runs", help="runs folder; the report goes to RUNS_DIR/reports/ (default runs/)")
+    report.add_argument("--runs-dir", help="runs folder; the report goes to RUNS_DIR/reports/ (default: "
+                                           "$CTRPO_RUNS_DIR, else the repository's runs/)")
     report.add_argument("--list", action="store_true", help="list the reports and their parameters")
     report.set_defaults(func=_cmd_report)
 
     demo = sub.add_parser("demo", help="C-TRPO, TRPO and TRPO-Lag side by side on the demo task (HazardEdge-v0)")
-    demo.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of all three runs (default 0)")
+    demo.add_argument("--runs-dir", help=RUNS_DIR_HELP)
+    demo.add_argument("--seed", type=int, default=0, help=f"seed of all three runs, 0-{MAX_SEED} (default 0)")
     demo.add_argument("--beta", type=float, help="C-TRPO's barrier weight β >= 0 (default 1)")
-    demo.add_argument("--total-steps", type=int, help="environment steps per run (default: the task's)")
+    demo.add_argument("--total-steps", type=int, help=f"environment steps per run, 1-{MAX_STEPS:.0e} "
+                                                       f"(default: the task's)")
     demo.add_argument("--json", action="store_true",
                       help='print only {"task", "cost_limit", "runs": [{"algo", "seed", "dir", "final_return", '
                            '"final_cost", "reg_plus"}]} on stdout')
@@ -374,25 +397,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("eval", help="evaluate a run's latest policy over N episodes (return, cost, safe share)")
     evaluate.add_argument("run", metavar="RUN", help="a run directory, or the name of a run in --runs-dir")
-    evaluate.add_argument("--episodes", type=int, default=10, help="episodes to run, >= 1 (default 10)")
+    evaluate.add_argument("--episodes", type=int, default=10,
+                          help=f"episodes to run, 1-{MAX_EPISODES} (default 10; statistics are streamed)")
     evaluate.add_argument("--deterministic", action="store_true",
                           help="the policy's most likely action (Gaussian mean, Categorical argmax) instead of a sample")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the envs and the sampled actions (default 0)")
+    evaluate.add_argument("--seed", type=int, default=0,
+                          help=f"seed of the envs and the sampled actions, 0-{2**31 - 1} (default 0)")
     evaluate.add_argument("--json", action="store_true",
                           help='print only {"run", "task", "episodes", "deterministic", "seed", "cost_limit", '
                                '"return_mean", "return_std", "cost_mean", "cost_std", "safe_fraction", "returns", '
-                               '"costs"} on stdout')
-    evaluate.add_argument("--runs-dir", default="runs", help="where RUN is looked up by name (default runs/)")
+                               '"costs"} on stdout ("returns" and "costs": per episode, null beyond '
+                               f'{MAX_LISTED} episodes)')
+    evaluate.add_argument("--runs-dir", help=LOOKUP_HELP)
     evaluate.set_defaults(func=_cmd_eval)
 
     export = sub.add_parser("export", help="write a run's latest policy as TorchScript (raw observation -> action)")
     export.add_argument("run", metavar="RUN", help="a run directory, or the name of a run in --runs-dir")
-    export.add_argument("--out", required=True, metavar="FILE", help="the TorchScript file to write (its folder must exist)")
-    export.add_argument("--runs-dir", default="runs", help="where RUN is looked up by name (default runs/)")
+    export.add_argument("--out", required=True, metavar="FILE",
+                        help="the TorchScript file to write (its folder must exist; never inside a run directory)")
+    export.add_argument("--force", action="store_true",
+                        help="replace an existing regular file FILE (never a symbolic link, device or FIFO)")
+    export.add_argument("--runs-dir", help=LOOKUP_HELP)
     export.set_defaults(func=_cmd_export)
 
     ls = sub.add_parser("ls", help="list the runs: settings, state, progress and final numbers")
-    ls.add_argument("--runs-dir", default="runs", help="runs folder (default runs/)")
+    ls.add_argument("--runs-dir", help=RUNS_DIR_HELP)
     ls.add_argument("--task", help="only runs of this task")
     ls.add_argument("--algo", help="only runs of this algorithm")
     ls.add_argument("--json", action="store_true",
@@ -403,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="one run: settings, status, last metrics, text plots of return and cost")
     show.add_argument("run", metavar="RUN", help="a run directory, or a run name in --runs-dir")
-    show.add_argument("--runs-dir", default="runs", help="runs folder for a run given by name (default runs/)")
+    show.add_argument("--runs-dir", help=LOOKUP_HELP)
     show.add_argument("--json", action="store_true",
                       help='print {"name", "path", "state", "config", "status", "last_metrics", "final", "curves"}')
     show.set_defaults(func=_cmd_show)
@@ -417,15 +446,17 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seeds", help="comma list of seeds (default 0)")
     _add_run_options(sweep)
     sweep.add_argument("--name", help="sweep name, the prefix of its run names (default sweep-TASK-ALGO)")
-    sweep.add_argument("--parallel", type=int, help="runs at a time (default: number of cores; with ray: as the "
-                                                     "cluster's CPUs allow)")
+    sweep.add_argument("--parallel", type=int, help=f"runs at a time, 1-{MAX_PARALLEL} (default: number of cores; "
+                                                     f"with ray: as the cluster's CPUs allow)")
     sweep.add_argument("--backend", choices=["local", "ray"], default="local",
                        help="local: one process per run on this machine (default); ray: one Ray task per run "
                             "(needs the ray extra: pip install '.[ray]')")
     sweep.add_argument("--address", help="ray: join the cluster at HOST:PORT (default: start a local Ray instance)")
-    sweep.add_argument("--cpus-per-run", type=float, help="ray: CPUs each run requests (default 1)")
+    sweep.add_argument("--cpus-per-run", type=float,
+                       help=f"ray: CPUs each run requests, in (0, {MAX_CPUS_PER_RUN}] (default 1)")
     sweep.add_argument("--max-retries", type=int, default=3,
-                       help="ray: retries of a run whose worker died; it resumes from its last checkpoint (default 3)")
+                       help=f"ray: retries of a run whose worker died, 0-{MAX_RETRIES}; it resumes from its last "
+                            f"checkpoint (default 3)")
     sweep.set_defaults(func=_cmd_sweep)
     return parser
 
@@ -443,6 +474,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a write the disk refused (full, quota, read-only): one line, exit 1
+        from .lifecycle import TrainingWriteError
+
+        if not isinstance(exc, (OSError, TrainingWriteError)):
+            raise
+        print(f"ctrpo: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from .algos import ALGORITHM_IDS  # noqa: F401  (the registry is the one list of algorithm ids)
+from .runs import COUNT_RANGES, MAX_SEED, default_runs_dir
 
 
 class ConfigError(ValueError):
@@ -66,7 +67,8 @@ class TrainConfig:
     checkpoint_every: int = 0  # also keep checkpoints/epoch_<k>.pt every K epochs (0: only the latest)
     tensorboard: bool = False  # also write the metrics as TensorBoard scalars (the tensorboard extra)
     name: str | None = None
-    runs_dir: str = "runs"
+    # the repository's runs/ (or $CTRPO_RUNS_DIR) from any working directory: CLI, app, papermill, a kernel
+    runs_dir: str = field(default_factory=lambda: str(default_runs_dir()))
     extra: dict = field(default_factory=dict)
 
     @property
@@ -182,10 +184,11 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("--delta", f"must be a finite number > 0, got {cfg.delta}")
     if not _finite(cfg.cost_limit) or cfg.cost_limit <= 0:
         raise ConfigError("--cost-limit", f"must be a finite number > 0, got {cfg.cost_limit}")
-    for param, value in (("--total-steps", cfg.total_steps), ("--steps-per-epoch", cfg.steps_per_epoch),
-                         ("--num-envs", cfg.num_envs)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ConfigError(param, f"must be a positive integer, got {value}")
+    for param, key in (("--total-steps", "total_steps"), ("--steps-per-epoch", "steps_per_epoch"),
+                       ("--num-envs", "num_envs")):
+        value, (lo, hi) = getattr(cfg, key), COUNT_RANGES[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise ConfigError(param, f"must be an integer in [{lo}, {hi}], got {value}")
     if cfg.steps_per_epoch < cfg.num_envs:
         raise ConfigError("--steps-per-epoch", f"must be >= --num-envs ({cfg.num_envs}), got {cfg.steps_per_epoch}")
     if cfg.total_steps < cfg.steps_per_epoch:
@@ -219,7 +222,6 @@ def check_tensorboard() -> None:
                                            "(or pip install '.[tensorboard]'); metrics.csv is written either way") from None
 
 
-MAX_SEED = 2**32 - 1
 MAX_NAME_BYTES = 200  # file systems allow 255; run files such as .launch/<name>.resume.log add a suffix
 MEMORY_SHARE = 0.5  # refuse a run whose estimated memory exceeds this share of the machine's RAM
 SAFETY_GYM_ENV_BYTES = 40 * 2**20  # one Safety-Gymnasium env (MuJoCo model, data, the task's Python objects)

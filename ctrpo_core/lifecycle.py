@@ -19,6 +19,7 @@ over a run directory, never a command line of settings.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from .config import CONVENTIONS, ConfigError, TrainConfig, validate, validate_name
 from .ownership import BusyError, Ownership, is_owned, read_holder
-from .runs import CHECKPOINT, STOP_REQUEST, DamagedRunError, RunDir, package_versions
+from .runs import CHECKPOINT, STOP_REQUEST, DamagedRunError, RunDir, WriteError, package_versions
 
 STOP_POLL_S = 0.25  # how often a training process looks for a stop request
 LAUNCH_LOGS = ".launch"  # <runs-dir>/.launch/<name>.log: the output of detached training processes
@@ -64,13 +65,18 @@ def create(cfg: TrainConfig) -> RunDir:
                                 f"of that {cfg.episode_window}-episode mean, recorded at every episode end"}
     try:
         root.mkdir(parents=True, exist_ok=True)
-        run.create(config)
+        run.path.mkdir()  # fails if it exists: never mix two runs; from here on the folder is ours
     except FileExistsError:
         raise ConfigError("--name", f"run directory {str(run.path)!r} already exists "
                                     f"(use --resume to continue it)") from None
-    except (NotADirectoryError, PermissionError) as exc:
-        raise ConfigError("--runs-dir", f"cannot create {str(run.path)!r}: {exc.strerror}") from None
-    run.write_status("queued", pid=None)
+    except OSError as exc:  # not a folder, no permission, a name the file system refuses, a full disk
+        raise ConfigError("--runs-dir", f"cannot create {str(run.path)!r}: {exc.strerror or exc}") from None
+    try:
+        run.create(config, exist_ok=True)
+        run.write_status("queued", pid=None)
+    except OSError as exc:  # a full disk: remove the half-made folder (only ours: mkdir above made it)
+        shutil.rmtree(run.path, ignore_errors=True)
+        raise ConfigError("--runs-dir", f"{exc} (nothing was created)") from None
     return run
 
 
@@ -78,7 +84,11 @@ def create(cfg: TrainConfig) -> RunDir:
 def open_run(path, param: str = "--resume") -> tuple[RunDir, TrainConfig]:
     """A run directory and its validated settings; ConfigError(``param``) when it is not a readable run."""
     run = path if isinstance(path, RunDir) else RunDir(path)
-    if not run.path.is_dir() or not run.is_run():
+    try:
+        is_dir = run.path.is_dir()
+    except (OSError, ValueError):  # a name the file system refuses (longer than 255 bytes, ...)
+        is_dir = False
+    if not is_dir or not run.is_run():
         raise ConfigError(param, f"{str(path)!r} is not a run directory (it has no config.json)")
     try:
         written = run.read_config()
@@ -167,11 +177,38 @@ def train(path, callback=None, progress: bool | None = False, total_steps: int |
         try:
             return Trainer(run, checkpoint=ckpt, progress=progress, stop_event=stop,
                            env_workers=env_workers).execute(callback)
+        except OSError as exc:  # a full disk, ...: one line naming the file, and the run says so
+            raise _write_failed(run, exc) from None
         finally:
             done.set()
             watcher.join(timeout=2 * STOP_POLL_S)
     finally:
         ownership.release()
+
+
+class TrainingWriteError(Exception):
+    """Training stopped because a file could not be written (disk full, ...): exit 1 on the command line,
+    the run is ``failed`` with this message (when its status.json can still be written)."""
+
+
+def _write_failed(run: RunDir, exc: OSError) -> TrainingWriteError:
+    """Mark the run failed with one line naming the file and the cause (best effort: on a full disk the
+    status write may fail too, and the run then reads ``stopped``, resumable), and return the error."""
+    chain = [exc]  # the trainer's own "failed" status write may fail too: the first failure is the cause
+    while isinstance(chain[-1].__context__, OSError):
+        chain.append(chain[-1].__context__)
+    named = [e for e in chain if isinstance(e, WriteError)]
+    first = named[-1] if named else chain[-1]
+    if not isinstance(first, WriteError):
+        first = WriteError(first.errno, first.strerror or str(first), first.filename or "a file of the run")
+    message = str(first)
+    try:
+        status = run.read_status()
+        run.write_status("failed", message, **{k: v for k, v in status.items()
+                                               if k not in ("state", "message", "pid", "updated")})
+    except (OSError, DamagedRunError):
+        pass
+    return TrainingWriteError(f"{run.path}: {message}")
 
 
 def spawn(path, log: Path | None = None, env_workers: int | None = None,
@@ -248,6 +285,9 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"ctrpo: error: {exc}", file=sys.stderr)
         return 2
+    except TrainingWriteError as exc:
+        print(f"ctrpo: error: {exc}", file=sys.stderr)
+        return 1
     status = RunDir(paths[0]).read_status()
     print(f"{paths[0]}: {final}" + (f" ({status.get('message')})" if status.get("message") else ""), file=sys.stderr)
     return 0 if final in ("finished", "stopped") else 1

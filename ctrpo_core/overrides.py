@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import stat
 import tomllib
 import typing
 from pathlib import Path
 
 from .algos import REGISTRY
 from .config import ConfigError, TrainConfig
+from .runs import MAX_STEPS
 
 # Fields a user does not set: the conventions are the code's, ``extra`` is the API's free-form slot.
 NOT_SETTABLE = ("conventions", "extra")
@@ -24,19 +26,22 @@ SETTABLE = tuple(FIELD_TYPES)
 # Settings only some algorithms read (the registry says which): given to another algorithm, refused.
 ALGORITHM_SETTINGS = {name for entry in REGISTRY.values() for name in entry.settings}
 
-# Ranges of the numeric fields that config.validate does not already check (lo, hi, lo_open, hi_open).
+# Ranges of the numeric fields that config.validate does not already check (lo, hi, lo_open, hi_open);
+MAX_CONFIG_BYTES = 1_000_000  # a --config file larger than this is not a settings file
+# every count has a finite upper end (a loop of 10**18 passes is a hang, not a setting).
+MAX_PASSES = 10_000  # passes, iterations and tries per update
 RANGES = {
     "gamma": (0.0, 1.0, True, False), "lam": (0.0, 1.0, False, False),
-    "critic_lr": (0.0, math.inf, True, True), "critic_passes": (1, math.inf, False, True),
-    "critic_minibatch": (1, math.inf, False, True), "critic_l2": (0.0, math.inf, False, True),
-    "grad_clip": (0.0, math.inf, True, True), "cg_iters": (1, math.inf, False, True),
-    "cg_damping": (0.0, math.inf, False, True), "ls_tries": (1, math.inf, False, True),
-    "ls_decay": (0.0, 1.0, True, True), "episode_window": (1, math.inf, False, True),
+    "critic_lr": (0.0, math.inf, True, True), "critic_passes": (1, MAX_PASSES, False, False),
+    "critic_minibatch": (1, MAX_STEPS, False, False), "critic_l2": (0.0, math.inf, False, True),
+    "grad_clip": (0.0, math.inf, True, True), "cg_iters": (1, MAX_PASSES, False, False),
+    "cg_damping": (0.0, math.inf, False, True), "ls_tries": (1, MAX_PASSES, False, False),
+    "ls_decay": (0.0, 1.0, True, True), "episode_window": (1, MAX_STEPS, False, False),
     "lagrange_init": (0.0, math.inf, False, True), "lagrange_lr": (0.0, math.inf, True, True),
     "ppo_clip": (0.0, math.inf, True, True), "ppo_lr": (0.0, math.inf, True, True),
-    "ppo_critic_lr": (0.0, math.inf, True, True), "ppo_epochs": (1, math.inf, False, True),
-    "ppo_minibatch": (1, math.inf, False, True), "torch_threads": (1, 256, False, False),
-    "max_episode_steps": (1, math.inf, False, True), "checkpoint_every": (0, math.inf, False, True),
+    "ppo_critic_lr": (0.0, math.inf, True, True), "ppo_epochs": (1, MAX_PASSES, False, False),
+    "ppo_minibatch": (1, MAX_STEPS, False, False), "torch_threads": (1, 256, False, False),
+    "max_episode_steps": (1, MAX_STEPS, False, False), "checkpoint_every": (0, MAX_STEPS, False, False),
 }
 
 
@@ -129,7 +134,7 @@ def check_range(key: str, value) -> None:
     above = value >= hi if hi_open else value > hi
     if below or above or (isinstance(value, float) and not math.isfinite(value)):
         left, right = "(" if lo_open else "[", ")" if hi_open else "]"
-        hi_text = "∞" if hi == math.inf else f"{hi:g}"
+        hi_text = "∞" if hi == math.inf else str(hi) if isinstance(hi, int) else f"{hi:g}"
         raise ConfigError(key, f"must be in {left}{lo:g}, {hi_text}{right}, got {value!r}")
 
 
@@ -151,13 +156,23 @@ def read_config_file(path) -> dict:
     """The settings of a TOML file: top-level ``key = value`` lines (a ``[train]`` table also works)."""
     path = Path(path)
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise ConfigError("--config", f"{path} is not a regular file")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError("--config", f"{path} is {info.st_size} bytes; a settings file is at most "
+                                          f"{MAX_CONFIG_BYTES}")
         data = tomllib.loads(path.read_text())
+    except ConfigError:
+        raise
     except FileNotFoundError:
         raise ConfigError("--config", f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("--config", f"cannot read {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError("--config", f"cannot read {path}: {exc}") from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ConfigError("--config", f"{path} nests its values too deeply to be settings") from None
     if set(data) == {"train"} and isinstance(data["train"], dict):
         data = data["train"]
     out = {}

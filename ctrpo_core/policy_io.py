@@ -16,6 +16,7 @@ exactly as ``RunningNormalizer.normalize`` (float64, then float32) and the polic
 import json
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Callable, List
 
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 from .config import ConfigError
-from .runs import DamagedRunError, RunDir
+from .runs import MAX_EPISODES, MAX_LISTED, DamagedRunError, RunDir
 
 MAX_SEED = 2**31 - 1
 MAX_PARALLEL = 16  # envs stepped together by `evaluate`
@@ -75,8 +76,8 @@ def cost_limit_of(cfg, spec) -> float:
 
 # ---------------------------------------------------------------------------------- eval
 def check_eval_args(episodes, seed) -> None:
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        raise ConfigError("--episodes", f"must be an integer >= 1, got {episodes}")
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or not 1 <= episodes <= MAX_EPISODES:
+        raise ConfigError("--episodes", f"must be an integer in [1, {MAX_EPISODES}], got {episodes}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ConfigError("--seed", f"must be an integer in [0, {MAX_SEED}], got {seed}")
 
@@ -84,6 +85,24 @@ def check_eval_args(episodes, seed) -> None:
 def episode_quota(episodes: int, num_envs: int) -> list[int]:
     """How many episodes each env runs: episode j is env j % num_envs's (j // num_envs)-th."""
     return [episodes // num_envs + (1 if i < episodes % num_envs else 0) for i in range(num_envs)]
+
+
+class RunningStats:
+    """Mean and (population) standard deviation of a stream of numbers (Welford): memory does not grow
+    with the number of episodes."""
+
+    def __init__(self):
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def add(self, x: float) -> None:
+        self.n += 1
+        delta = x - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (x - self.mean)
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.m2 / self.n) if self.n else math.nan
 
 
 def evaluate(run_dir, episodes: int = 10, deterministic: bool = False, seed: int = 0,
@@ -97,8 +116,10 @@ def evaluate(run_dir, episodes: int = 10, deterministic: bool = False, seed: int
     b = cost_limit_of(cfg, spec)
     n = max(1, min(episodes, int(max_parallel)))
     quota = episode_quota(episodes, n)
-    returns = np.full(episodes, np.nan)
-    costs = np.full(episodes, np.nan)
+    listed = episodes <= MAX_LISTED  # the per-episode values only for a bounded count; the rest streams
+    returns = np.full(episodes, np.nan) if listed else None
+    costs = np.full(episodes, np.nan) if listed else None
+    return_stats, cost_stats, safe = RunningStats(), RunningStats(), 0
     finished = [0] * n
     done_total = 0
     env = make_vec_env(cfg.task, n, seed, max_episode_steps=cfg.max_episode_steps)
@@ -118,9 +139,13 @@ def evaluate(run_dir, episodes: int = 10, deterministic: bool = False, seed: int
                 for i in np.flatnonzero(np.asarray(terminated) | np.asarray(truncated)):
                     if finished[i] >= quota[i]:
                         continue  # past this env's share: discarded
-                    j = i + n * finished[i]
-                    returns[j] = float(info["episode_return"][i])
-                    costs[j] = float(info["episode_cost"][i])
+                    episode_return, episode_cost = float(info["episode_return"][i]), float(info["episode_cost"][i])
+                    return_stats.add(episode_return)
+                    cost_stats.add(episode_cost)
+                    safe += episode_cost <= b
+                    if listed:
+                        j = i + n * finished[i]
+                        returns[j], costs[j] = episode_return, episode_cost
                     finished[i] += 1
                     done_total += 1
                     if progress:
@@ -134,13 +159,13 @@ def evaluate(run_dir, episodes: int = 10, deterministic: bool = False, seed: int
         "deterministic": bool(deterministic),
         "seed": seed,
         "cost_limit": b,
-        "return_mean": float(returns.mean()),
-        "return_std": float(returns.std()),
-        "cost_mean": float(costs.mean()),
-        "cost_std": float(costs.std()),
-        "safe_fraction": float(np.mean(costs <= b)),
-        "returns": returns.tolist(),
-        "costs": costs.tolist(),
+        "return_mean": return_stats.mean,
+        "return_std": return_stats.std,
+        "cost_mean": cost_stats.mean,
+        "cost_std": cost_stats.std,
+        "safe_fraction": safe / episodes,
+        "returns": returns.tolist() if listed else None,  # null beyond MAX_LISTED episodes
+        "costs": costs.tolist() if listed else None,
     }
 
 
@@ -273,34 +298,64 @@ def build_exported(run_dir) -> tuple[torch.jit.ScriptModule, dict]:
     return torch.jit.script(module), meta
 
 
-def check_out(out) -> Path:
+def inside_run(folder: Path) -> Path | None:
+    """The run directory that ``folder`` is (or lies in), if any: its files are the tool's own."""
+    for candidate in (folder, *folder.parents):
+        try:
+            if RunDir(candidate).is_run():
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+def check_out(out, force: bool = False) -> Path:
+    """``--out`` as a path export may write: a new file in an existing folder outside every run directory,
+    or with ``force`` an existing regular file there (never a symlink, a device, a FIFO or a run's file).
+    ConfigError("--out", ...) otherwise, before anything is read or written."""
     out = Path(out)
-    if str(out) in ("", ".") or out.name in ("", ".", ".."):
+    if str(out) in ("", ".") or out.name in ("", ".", "..") or "\0" in str(out):
         raise ConfigError("--out", f"a file name is required, got {str(out)!r}")
-    if not out.parent.is_dir():
-        raise ConfigError("--out", f"the folder {out.parent} does not exist")
-    if out.is_dir():
+    try:
+        if not out.parent.is_dir():
+            raise ConfigError("--out", f"the folder {out.parent} does not exist")
+        folder = out.parent.resolve()
+        run = inside_run(folder)
+        if run is not None:
+            raise ConfigError("--out", f"{out} is inside the run directory {run}; export outside run directories")
+        info = os.lstat(out)
+    except FileNotFoundError:
+        return out  # a new file
+    except OSError as exc:  # a name too long, a folder we may not search
+        raise ConfigError("--out", f"cannot use {out}: {exc.strerror}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise ConfigError("--out", f"{out} is a symbolic link; export replaces no link or its target, "
+                                   f"give a plain file name")
+    if stat.S_ISDIR(info.st_mode):
         raise ConfigError("--out", f"{out} is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError("--out", f"{out} is not a regular file (a device, FIFO or socket); it is never replaced")
+    if not force:
+        raise ConfigError("--out", f"{out} exists; add --force to replace it")
     return out
 
 
-def export(run_dir, out) -> dict:
-    """Write the run's policy as TorchScript to ``out`` (temporary file, then rename); its metadata.
+def export(run_dir, out, force: bool = False) -> dict:
+    """Write the run's policy as TorchScript to ``out`` (temporary file in its folder, then rename); its
+    metadata. ``out`` is checked by :func:`check_out` (an existing file only with ``force``).
 
     The metadata is also in the file: as the module's ``metadata`` attribute (JSON) and as the extra
     file ``metadata.json`` (``torch.jit.load(path, _extra_files={"metadata.json": ""})``)."""
-    out = check_out(out)
+    import io
+
+    from .runs import atomic_write_bytes
+
+    out = check_out(out, force)
     module, meta = build_exported(run_dir)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    buffer = io.BytesIO()
+    torch.jit.save(module, buffer, _extra_files={"metadata.json": json.dumps(meta, sort_keys=True)})
     try:
-        torch.jit.save(module, str(tmp), _extra_files={"metadata.json": json.dumps(meta, sort_keys=True)})
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
+        atomic_write_bytes(out, buffer.getvalue())
+    except OSError as exc:  # a full disk, a read-only or immutable folder, /proc, /sys: one line, exit 2
+        raise ConfigError("--out", str(exc)) from None
     return meta

@@ -162,6 +162,7 @@ def parse_parameters(name: str, pairs) -> dict:
 
 LISTS = {"betas": "beta", "bhs": "bh", "deltas": "delta", "seeds": "seed", "tasks": "task", "algos": "algo"}
 SETTINGS = ("beta", "bh", "delta", "seed", "total_steps", "cost_limit", "steps_per_epoch", "num_envs", "algo")
+ALGORITHM_PARAMETERS = ("reference", "regret_reference")  # parameters that name one algorithm
 
 
 def check_settings(name: str, values: dict) -> None:
@@ -182,6 +183,11 @@ def check_settings(name: str, values: dict) -> None:
         for v in merged.get(key, []) if key == "betas" else [merged.get(key, 0.0)]:
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
                 raise ConfigError(f"-p {key}", f"values must be finite numbers >= 0, got {json.dumps(v)}")
+    from .config import ALGORITHM_IDS
+
+    for key in ALGORITHM_PARAMETERS:  # an algorithm the notebook would meet only in a later cell
+        if key in merged and merged[key] not in ALGORITHM_IDS:
+            raise ConfigError(f"-p {key}", f"must be one of {', '.join(ALGORITHM_IDS)}, got {json.dumps(merged[key])}")
     if "task" not in merged and "tasks" not in merged:
         return
     tasks = merged["tasks"] if "tasks" in merged else [merged["task"]]
@@ -412,6 +418,9 @@ def _execute(folder: Path, progress: bool, log_cells: bool = False) -> ReportRes
     error, results = {}, None
     env_before = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
     os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # quiet the kernel's debugger about frozen modules
+    runs_before = os.environ.get("CTRPO_RUNS_DIR")
+    if params.get("runs_dir"):  # the kernel's default runs folder (catalog.default_runs_dir) is the report's
+        os.environ["CTRPO_RUNS_DIR"] = str(params["runs_dir"])
     try:
         papermill.execute_notebook(str(notebook_path(name)), str(notebook),
                                    parameters={**params.get("parameters", {}), **params.get("injected", {})},
@@ -422,6 +431,10 @@ def _execute(folder: Path, progress: bool, log_cells: bool = False) -> ReportRes
     finally:
         if env_before is None:
             os.environ.pop("PYDEVD_DISABLE_FILE_VALIDATION", None)
+        if runs_before is None:
+            os.environ.pop("CTRPO_RUNS_DIR", None)
+        else:
+            os.environ["CTRPO_RUNS_DIR"] = runs_before
     if notebook.exists():
         try:
             export_html(notebook, notebook.with_suffix(".html"))

@@ -7,7 +7,9 @@ partial line.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
 import math
@@ -36,7 +38,20 @@ METRIC_COLUMNS = [
     "ep_cost_window",
     # CPO's case (0 infeasible recovery ... 4 negligible cost gradient) and PCPO's projection length
     "cpo_case", "projection",
+    # trust-region shrinkage (engine/shrinkage.py): the largest first-order cost increase α one step may
+    # make in the algorithm's own region, in the KL ball, along ∇α with C-TRPO's exact D_C; α of the step
+    "alpha_max", "alpha_max_kl", "alpha_max_exact", "alpha_step",
 ]
+
+
+def default_runs_dir() -> Path:
+    """The runs folder when none is given: ``$CTRPO_RUNS_DIR``, else the repository's ``runs/`` (this
+    package in a checkout, as ``make`` installs it), else ``./runs``. One answer whatever the working
+    directory: the CLI, the app, a papermill report and a JupyterLab kernel (cwd notebooks/) agree."""
+    if os.environ.get("CTRPO_RUNS_DIR"):
+        return Path(os.environ["CTRPO_RUNS_DIR"])
+    root = Path(__file__).resolve().parents[1]
+    return root / "runs" if (root / "pyproject.toml").is_file() else Path("runs")
 
 
 def package_versions() -> dict:
@@ -51,13 +66,48 @@ def package_versions() -> dict:
     return versions
 
 
+# A write that the file system refuses (disk full, quota, a file size limit): the same to every reader
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class WriteError(OSError):
+    """A file of a run could not be written; ``str()`` is one line naming the file and the cause."""
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Turn an OSError raised while writing ``path`` into a WriteError that names ``path`` (a failed
+    ``write`` of an open file carries no file name)."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except OSError as exc:
+        raise WriteError(exc.errno, exc.strerror or str(exc), str(path)) from None
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data``: a temporary file in the same folder, then a rename, so readers see the
+    old file or the new one. On failure the temporary file is removed (it frees the space a full disk
+    needs for the status that says so) and WriteError names ``path``."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with writing(path):
+        try:
+            # O_NOFOLLOW: a link planted under the temporary name is never written through
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            with open(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
 
 
 def _format(value) -> str:
@@ -84,6 +134,17 @@ class DamagedRunError(ValueError):
         self.path, self.reason = Path(path), reason
 
 
+# The ranges of the counts a user gives (config.validate refuses the rest; docs/CLI.md states them). A
+# run directory holding a count outside them was edited by hand and is damaged: no page may break on it.
+MAX_STEPS = 10**12  # environment steps of one run (total and per epoch)
+MAX_ENVS = 1024  # parallel environments of one run
+MAX_SEED = 2**32 - 1  # numpy's seed range
+COUNT_RANGES = {"total_steps": (1, MAX_STEPS), "steps_per_epoch": (1, MAX_STEPS), "num_envs": (1, MAX_ENVS),
+                "seed": (0, MAX_SEED)}
+MAX_EPISODES = 1_000_000  # eval --episodes: the statistics are streamed, so this bounds time, not memory
+MAX_LISTED = 10_000  # per-episode "returns"/"costs" are kept (and printed by eval --json) up to this many
+MAX_MAGNITUDE = 1e12  # |β|, |b_H|, |δ|, |b| beyond this: not a setting anyone trained with
+
 # config.json fields every reader relies on, with the types they must have
 _REQUIRED = {"task": str, "algo": str, "seed": int, "beta": (int, float), "bh": (int, float),
              "delta": (int, float), "cost_limit": (int, float), "total_steps": int, "steps_per_epoch": int,
@@ -104,6 +165,25 @@ def config_problem(config) -> str:
             return f"{key!r} is {value!r}"
     if config["steps_per_epoch"] <= 0 or config["total_steps"] <= 0:
         return "non-positive step counts"
+    for key, (lo, hi) in COUNT_RANGES.items():  # beyond them no run was ever written: hand-edited
+        if not lo <= config[key] <= hi:
+            return f"{key!r} is {config[key]!r}, outside [{lo}, {hi}]"
+    for key in ("beta", "bh", "delta", "cost_limit"):
+        if abs(config[key]) > MAX_MAGNITUDE:
+            return f"{key!r} is {config[key]!r}, beyond ±{MAX_MAGNITUDE:g}"
+    return ""
+
+
+def metrics_problem(frame) -> str:
+    """'' when the epoch and step columns of metrics.csv are what a run writes (whole numbers in range)."""
+    import numpy as np
+
+    for column in ("epoch", "total_steps"):
+        values = frame[column].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            wrong = ~np.isfinite(values) | (values != np.round(values)) | (values < 0) | (values > MAX_STEPS)
+        if wrong.any():
+            return f"metrics.csv: {column} {values[wrong][0]!r} is not a step count"
     return ""
 
 
@@ -120,18 +200,22 @@ class RunDir:
         return self.path.name
 
     def is_run(self) -> bool:
-        return (self.path / CONFIG).is_file()
+        try:
+            return (self.path / CONFIG).is_file()
+        except (OSError, ValueError):  # a name the file system refuses (too long, a NUL byte)
+            return False
 
     def has_checkpoint(self) -> bool:
         return (self.path / CHECKPOINT).is_file()
 
     # ------------------------------------------------------------------ writing
-    def create(self, config: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.mkdir()  # fails if it exists: never mix two runs
+    def create(self, config: dict, exist_ok: bool = False) -> None:
+        """config.json and the metrics header; ``exist_ok``: the caller made the (empty) folder itself."""
+        if not exist_ok:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.mkdir()  # fails if it exists: never mix two runs
         atomic_write_bytes(self.path / CONFIG, json.dumps(config, indent=2, sort_keys=True).encode())
-        with open(self.path / METRICS, "w", newline="") as f:
-            f.write(",".join(METRIC_COLUMNS) + "\n")
+        atomic_write_bytes(self.path / METRICS, (",".join(METRIC_COLUMNS) + "\n").encode())  # never seen headless
 
     def write_config(self, config: dict) -> None:
         atomic_write_bytes(self.path / CONFIG, json.dumps(config, indent=2, sort_keys=True).encode())
@@ -149,7 +233,7 @@ class RunDir:
     def append_metrics(self, row: dict) -> str:
         """Append one epoch's row (one write of a whole line, then flush); returns the line."""
         line = ",".join(_format(row.get(c)) for c in METRIC_COLUMNS) + "\n"
-        with open(self.path / METRICS, "a") as f:
+        with writing(self.path / METRICS), open(self.path / METRICS, "a") as f:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
@@ -197,7 +281,7 @@ class RunDir:
         return out
 
     def log(self, line: str) -> None:
-        with open(self.path / LOG, "a") as f:
+        with writing(self.path / LOG), open(self.path / LOG, "a") as f:
             f.write(line + "\n")
 
     # ------------------------------------------------------------------ reading
@@ -233,11 +317,15 @@ class RunDir:
         path = self.path / CHECKPOINT if epoch is None else self.checkpoint_copies()[epoch]
         return torch.load(path, weights_only=True)
 
-    def _metric_lines(self) -> tuple[str, list[str]]:
+    def _metric_lines(self, strict: bool = False) -> tuple[str, list[str]]:
+        """(header, complete rows). The header is written with the run (atomically), so a file without one
+        (empty, NUL bytes) is damaged: ``strict`` raises ValueError for it."""
         text = (self.path / METRICS).read_text()
         lines = text.splitlines(keepends=True)
         if lines and not lines[-1].endswith("\n"):
             lines = lines[:-1]  # a row still being written
+        if strict and (not lines or "\0" in lines[0]):
+            raise ValueError("no header line (the file is empty or not text)")
         return (lines[0] if lines else ",".join(METRIC_COLUMNS) + "\n"), lines[1:]
 
     def read_metrics(self):
@@ -246,11 +334,13 @@ class RunDir:
         import pandas as pd
 
         try:
-            header, rows = self._metric_lines()
+            header, rows = self._metric_lines(strict=True)
         except FileNotFoundError:
             raise DamagedRunError(self.path, "no metrics.csv") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise DamagedRunError(self.path, f"metrics.csv is unreadable ({exc})") from None
+        except ValueError as exc:
+            raise DamagedRunError(self.path, f"metrics.csv: {exc}") from None
         try:
             frame = pd.read_csv(io.StringIO(header + "".join(rows)))
         except (ValueError, pd.errors.ParserError) as exc:
@@ -261,6 +351,9 @@ class RunDir:
         bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().any()]
         if bad:
             raise DamagedRunError(self.path, f"metrics.csv has non-numeric values in {', '.join(bad[:3])}")
+        problem = metrics_problem(frame)
+        if problem:
+            raise DamagedRunError(self.path, problem)
         return frame
 
     def read_rows(self) -> list[dict]:

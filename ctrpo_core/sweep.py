@@ -24,6 +24,8 @@ from .ownership import BusyError, Ownership, is_owned, read_holder
 from .runs import DamagedRunError, RunDir, atomic_write_bytes
 from .signals import stop_signals
 
+GRID_KEYS = ("task", "algo", "beta", "bh", "delta", "seed")  # a run's grid point in the manifest
+SWEPT_KEYS = ("seed", "beta", "bh", "delta")  # in the run name itself, hence not in its <key>
 SWEEPS = ".sweeps"  # <runs-dir>/.sweeps/<name>.json: the manifest of each sweep (the runs it planned)
 
 
@@ -57,8 +59,10 @@ class SweepPlan:
     notes: list[str] = field(default_factory=list)  # what the plan merged or dropped, said once
 
     def manifest(self) -> dict:
+        """One ``grid`` entry per run, in the order of ``runs`` and naming it (two runs of one grid point
+        but other settings, e.g. a longer budget, are two entries)."""
         return {"name": self.name, "runs": [c.name for c in self.configs],
-                "grid": [{k: getattr(c, k) for k in ("task", "algo", "beta", "bh", "delta", "seed")} for c in self.configs]}
+                "grid": [{"run": c.name, **{k: getattr(c, k) for k in GRID_KEYS}} for c in self.configs]}
 
 
 def plan_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs", name: str | None = None,
@@ -75,7 +79,9 @@ def plan_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs",
     for beta, bh, delta, seed in itertools.product(*axes):
         cfg = resolve(task, algo, beta=beta, bh=bh, delta=delta, seed=seed, runs_dir=str(runs_dir), **settings)
         barrier = f"_beta{format_value(cfg.beta)}_bh{format_value(cfg.bh)}" if applies(algo, "beta") else ""
-        cfg.name = f"{name}{barrier}_delta{format_value(cfg.delta)}_s{seed}_{settings_key(cfg)}"
+        # the key covers every other result-changing setting (docs/RUN_FORMAT.md): the runs of one sweep
+        # share it, and the name's β, b_H, δ and seed tell them apart
+        cfg.name = f"{name}{barrier}_delta{format_value(cfg.delta)}_s{seed}_{settings_key(cfg, exclude=SWEPT_KEYS)}"
         validate_name(cfg.name)
         configs.append(cfg)
     return SweepPlan(name, Path(runs_dir), configs, notes)
@@ -352,8 +358,10 @@ def write_manifest(plan: SweepPlan) -> None:
         path.replace(folder / f".{plan.name}.json.damaged-{int(time.time())}")
     elif earlier is not None:
         runs = list(dict.fromkeys([*earlier["runs"], *merged["runs"]]))
-        grid = {json.dumps(g, sort_keys=True): g for g in [*earlier["grid"], *merged["grid"]] if isinstance(g, dict)}
-        merged = {**earlier, "name": plan.name, "runs": runs, "grid": list(grid.values())}
+        by_run = {g["run"]: g for g in [*earlier["grid"], *merged["grid"]] if isinstance(g, dict) and "run" in g}
+        # one entry per run, in the order of runs (entries of manifests written before they named their run
+        # cannot be matched to one and are dropped)
+        merged = {**earlier, "name": plan.name, "runs": runs, "grid": [by_run[r] for r in runs if r in by_run]}
     atomic_write_bytes(path, json.dumps(merged, indent=1).encode())
 
 

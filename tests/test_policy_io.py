@@ -236,14 +236,14 @@ def test_export_refuses_a_missing_folder_and_never_leaves_half_a_file(runs, tmp_
     out = tmp_path / "p.pt"
     out.write_bytes(b"the previous export")
 
-    def broken_save(module, path, _extra_files=None):
-        Path(path).write_bytes(b"half a fil")
+    def broken_save(module, f, _extra_files=None):
+        f.write(b"half a fil")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch.jit, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        policy_io.export(runs / "edge", out)
+        policy_io.export(runs / "edge", out, force=True)
     assert os.listdir(tmp_path) == ["p.pt"] and out.read_bytes() == b"the previous export"
     monkeypatch.undo()
-    policy_io.export(runs / "edge", out)  # replaces the old file in one rename
+    policy_io.export(runs / "edge", out, force=True)  # replaces the old file in one rename (issue 19: --force)
     assert os.listdir(tmp_path) == ["p.pt"] and torch.jit.load(str(out)).task == "HazardEdge-v0"
