@@ -76,6 +76,41 @@ def beta_runs(runs_dir="runs", seed: int = 0, **settings) -> dict[float, Path]:
     return {beta: sorted(runs)[0][2] for beta, runs in sorted(found.items())}
 
 
+def shown_runs(runs_dir, base: list[TrainConfig], seed: int = 0, **settings) -> dict[str, tuple[Path, str]]:
+    """{run name: (run directory, legend label)} of the Demo page: the runs of :func:`plan` (``base``), then
+    the C-TRPO runs of every other β found in their runs folder (:func:`beta_runs`), β ascending."""
+    out = {cfg.name: (Path(cfg.runs_dir) / cfg.name, short_label(cfg)) for cfg in base}
+    own = {cfg.beta for cfg in base if cfg.algo == "c-trpo"}
+    for beta, path in beta_runs(runs_dir, seed=seed, **settings).items():
+        if beta not in own and path.name not in out:
+            out[path.name] = (path, f"{NAMES['c-trpo']} β={format_value(beta)}")
+    return out
+
+
+STEPS_ENV = "CTRPO_DEMO_TOTAL_STEPS"  # shortens the Demo page's runs (the browser tests); never set by default
+
+
+def page_settings() -> dict:
+    """The settings the Demo page trains with: the demo's defaults, or a shorter ``total_steps`` when the
+    environment variable CTRPO_DEMO_TOTAL_STEPS is set (the README's tests section). ConfigError naming
+    it when its value is not a positive integer."""
+    import os
+
+    from .config import ConfigError
+
+    text = os.environ.get(STEPS_ENV, "").strip()
+    if not text:
+        return {}
+    try:
+        steps = int(text)
+        if steps <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(STEPS_ENV, f"must be a positive integer (environment steps per demo run), got {text!r}") \
+            from None
+    return {"total_steps": steps}
+
+
 def summary(cfg: TrainConfig) -> dict:
     """The demo's numbers of one run (its JSON row)."""
     path = Path(cfg.runs_dir) / cfg.name

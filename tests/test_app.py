@@ -56,7 +56,7 @@ def test_train_defaults_launch_a_real_run_and_live_shows_it(runs_dir):
     live = page("views/live.py")
     assert not live.exception
     assert runs[0].name in live.multiselect(key="live_runs").value
-    assert len(live.get("plotly_chart")) == 4
+    assert len(live.get("plotly_chart")) == 3  # return, cost and Reg+ in one figure; the trust region; its details
     table = live.dataframe[0].value
     assert table.state.tolist() == ["finished"] and table.epoch.tolist() == [3]
 
@@ -97,7 +97,7 @@ def test_live_and_compare_with_runs_and_a_damaged_directory(finished_runs):
     assert not live.exception
     assert any("broken" in w.value for w in live.warning)
     live.toggle(key="live_pooled").set_value(True).run()
-    assert not live.exception and len(live.get("plotly_chart")) == 4
+    assert not live.exception and len(live.get("plotly_chart")) == 3
     compare = page("views/compare.py")
     assert not compare.exception
     summary = compare.dataframe[0].value

@@ -2,9 +2,13 @@ import streamlit as st
 
 from ctrpo_core import demo
 from ctrpo_core.catalog import default_runs_dir, load_curves, run_table
+from ctrpo_core.config import ConfigError
 from ctrpo_core.envs.builtin import hazard_edge
-from ctrpo_core.plots import curve_figure
+from ctrpo_core.plots import SHRINKAGE_SENTENCE, ctrpo_only, curve_panels, shrinkage_figure
 from ctrpo_core.rollout import render_episode
+
+ACTIVE = ("queued", "running")
+REFRESH_S = 1.5
 
 st.title("Demo: the barrier at work")
 st.markdown(
@@ -15,45 +19,78 @@ st.markdown(
     "paying it; **C-TRPO** measures its trust region with a barrier on the remaining budget b − Ĵ_c, so its "
     "steps shrink as it nears the edge. Same seed, same settings, one process per run."
 )
+st.markdown("**1.** Press **Run** · **2.** about a minute: the curves grow, then one episode of each policy "
+            "plays · **3.** below, the **β slider** re-runs C-TRPO with another barrier weight.")
+try:
+    settings = demo.page_settings()
+except ConfigError as exc:
+    st.error(str(exc))
+    st.stop()
+if settings:
+    st.caption(f"Shortened by {demo.STEPS_ENV}: {settings['total_steps']:,} steps per run instead of the demo's.")
 runs_dir = default_runs_dir()
 c1, c2 = st.columns([1, 3])
 seed = int(c1.number_input("Seed", value=0, min_value=0, step=1, key="demo_seed"))
-base = demo.plan(runs_dir, seed=seed)
+base = demo.plan(runs_dir, seed=seed, **settings)
 if c2.button("Run the demo: C-TRPO, TRPO and TRPO-Lag", type="primary"):
     started = demo.launch(base)
-    st.toast(f"Started {len(started)} runs" if started else "These runs exist already: showing them")
-extra = st.session_state.setdefault("demo_extra", {})  # β → run name, per seed
-configs = base + [c for (s, _), c in extra.items() if s == seed]
+    st.session_state["demo_note"] = (f"Started {len(started)} runs: about a minute." if started else
+                                     "These runs have been trained already (or are training): showing them.")
+note = st.session_state.get("demo_note")
+if note:
+    st.info(note)
 
 
-def label_of(name: str) -> str:
-    cfg = next(c for c in configs if c.name == name)
-    return f"c-trpo β={cfg.beta:g}" if cfg.algo == "c-trpo" else cfg.algo
-
-
-@st.fragment(run_every=1.5)
-def curves_view():
+def shown() -> tuple[dict, list[str]]:
+    """{name: (path, label)} of the runs this page shows (its β overlays come from the runs folder, so they
+    survive a new browser session), and the names of those still queued or training."""
+    runs = demo.shown_runs(runs_dir, base, seed=seed, **settings)
     table = run_table(runs_dir)
-    mine = table[table.name.isin([c.name for c in configs])] if len(table) else table
+    mine = table[table.name.isin(list(runs))] if len(table) else table
+    return runs, sorted(mine.name[mine.state.isin(ACTIVE)]) if len(mine) else []
+
+
+runs, active = shown()
+
+
+@st.fragment(run_every=REFRESH_S if active else None)
+def watch():
+    if shown()[1] != active:
+        st.rerun()  # a run started or finished: the whole page follows (animations included), no reload
+
+
+t1, t2 = st.columns(2)
+log_y = t1.toggle("Log scale for cost and Reg+", value=False, key="demo_log")
+only_ctrpo = t2.toggle("C-TRPO only", value=False, key="demo_ctrpo_only")
+
+
+@st.fragment(run_every=REFRESH_S if active else None)
+def curves_view():
+    current = shown()[0]
+    table = run_table(runs_dir)
+    mine = table.set_index("name").reindex([n for n in current if n in set(table.name)]).reset_index() \
+        if len(table) else table  # in the page's order: the three runs, then the other β ascending
     if mine.empty:
-        st.info("Press the button: three runs of about 30 seconds start in the background.")
+        st.info("Press **Run**: three runs start in the background and take about a minute.")
         return
-    curves = load_curves(mine.path.tolist())
+    curves = load_curves([path for path, _ in current.values()])
     if curves.empty:
         st.info("Starting ...")
         return
-    curves["run"] = curves.run.map(label_of)
-    left, mid, right = st.columns(3)
-    left.plotly_chart(curve_figure(curves, "ep_return", pooled=False), key="demo_return")
-    mid.plotly_chart(curve_figure(curves, "ep_cost", pooled=False, cost_limit=base[0].cost_limit), key="demo_cost")
-    right.plotly_chart(curve_figure(curves, "cost_regret", pooled=False), key="demo_regret")
-    running = int((mine.state == "running").sum()) + int((mine.state == "queued").sum())
-    st.caption(f"{len(mine)} runs, {running} still training; final values: the last 10% of epochs")
-    st.dataframe(mine.assign(run=mine.name.map(label_of))[
+    labels = {name: label for name, (_, label) in current.items()}
+    curves = ctrpo_only(curves) if only_ctrpo else curves
+    st.plotly_chart(curve_panels(curves, pooled=False, cost_limit=base[0].cost_limit, log_y=log_y, labels=labels),
+                    key="demo_curves")
+    training = int(mine.state.isin(ACTIVE).sum())
+    st.caption(f"{len(mine)} runs, {training} still training; final values: the last 10% of epochs")
+    st.dataframe(mine.assign(run=mine.name.map(labels))[
         ["run", "state", "epoch", "epochs", "final_return", "final_cost", "reg_plus", "recovery_epochs"]
     ].rename(columns={"reg_plus": "Reg+"}), hide_index=True, width="stretch")
+    st.plotly_chart(shrinkage_figure(curves, labels=labels), key="demo_shrinkage")
+    st.caption(SHRINKAGE_SENTENCE)
 
 
+watch()
 curves_view()
 
 st.subheader("One episode of each learned policy, from the same start")
@@ -69,19 +106,26 @@ def episode_gif(path: str, updated: float) -> dict:
 
 
 if len(finished) < len(base):
-    st.info("The animations appear once the three runs have finished.")
+    st.info(f"The animations appear here once the three runs have finished ({len(finished)} of {len(base)} so far)."
+            if active or len(finished) else "The animations appear here once the three runs have finished.")
 else:
     for col, cfg in zip(st.columns(len(base)), base):
         row = finished[finished.name == cfg.name].iloc[0]
         episode = episode_gif(row.path, float(row.updated or 0))
-        col.image(episode["gif"], caption=f"{cfg.algo}: return {episode['return']:.1f}, cost {episode['cost']:.0f}")
+        col.image(episode["gif"], caption=f"{demo.short_label(cfg)}: return {episode['return']:.1f}, "
+                                          f"cost {episode['cost']:.0f}")
 
 st.subheader("What does β do?")
-st.caption("Re-run C-TRPO alone with another barrier weight; its curves join the ones above.")
+st.caption("Re-run C-TRPO alone with another barrier weight; its curves join the ones above (and stay: every "
+           "C-TRPO run of the demo's settings in the runs folder is shown).")
 c1, c2 = st.columns([3, 1])
 beta = c1.select_slider("β (barrier weight)", [0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], value=10.0, key="demo_beta")
 if c2.button("Re-run C-TRPO", key="demo_rerun"):
-    cfg = demo.plan(runs_dir, seed=seed, algos=("c-trpo",), beta=float(beta))[0]
-    demo.launch([cfg])
-    extra[(seed, float(beta))] = cfg
-    st.rerun()
+    cfg = demo.plan(runs_dir, seed=seed, algos=("c-trpo",), beta=float(beta), **settings)[0]
+    started = demo.launch([cfg])
+    st.session_state["demo_beta_note"] = (f"Started C-TRPO β={beta:g}: its curves join the ones above." if started
+                                          else f"C-TRPO β={beta:g} has been trained already (or is training): its "
+                                               "curves are shown above.")
+    st.rerun()  # the page refreshes while the new run trains
+if st.session_state.get("demo_beta_note"):
+    st.info(st.session_state["demo_beta_note"])

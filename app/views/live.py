@@ -1,9 +1,12 @@
 import streamlit as st
 
 from ctrpo_core import api
-from ctrpo_core.catalog import default_runs_dir, load_curves, resolve_run, run_table, stop_run
-from ctrpo_core.config import ConfigError
-from ctrpo_core.plots import curve_figure, shrinkage_figure
+from ctrpo_core.catalog import default_runs_dir, format_duration, load_curves, resolve_run, run_table
+from ctrpo_core.plots import (SHRINKAGE_PANEL_NOTES, SHRINKAGE_SENTENCE, ctrpo_only, curve_panels, shrinkage_details_figure,
+                              shrinkage_figure)
+
+ACTIVE = ("queued", "running")
+FAST_S, IDLE_S = 1.0, 5.0  # refresh while a run trains; otherwise only look for runs that start
 
 st.title("Live")
 runs_dir = default_runs_dir()
@@ -15,67 +18,81 @@ if table.empty:
 running = table.loc[table.state == "running", "name"].tolist()
 default = [n for n in st.session_state.get("live_selection", []) if n in set(table.name)] or running or table.name[:3].tolist()
 selected = st.multiselect("Runs to watch", table.name.tolist(), default=default, key="live_runs")
-pooled = st.toggle("Pool seeds (mean ± std band)", value=False, key="live_pooled")
-
-col1, col2, _ = st.columns([1, 1, 4])
-if col1.button("Stop selected", disabled=not selected):
-    stopped = [n for n in selected if stop_run(resolve_run(runs_dir, n))]
-    st.toast(f"Asked to stop: {', '.join(stopped)}" if stopped else "Not running: nothing to stop")
-if col2.button("Resume selected", disabled=not selected):
-    for name in selected:
-        row = table.loc[table.name == name].iloc[0]
-        if row.state in ("queued", "stopped", "failed") and not row.epoch >= row.epochs:
-            try:
-                api.launch_resume(resolve_run(runs_dir, name))
-            except ConfigError as exc:
-                st.warning(f"{name}: {exc}")
-            else:
-                st.toast(f"Resuming {name}")
+t1, t2, t3, b1, b2 = st.columns([1.2, 1.4, 1.1, 1, 1])
+pooled = t1.toggle("Pool seeds (mean ± std)", value=False, key="live_pooled")
+log_y = t2.toggle("Log scale for cost and Reg+", value=False, key="live_log")
+only_ctrpo = t3.toggle("C-TRPO only", value=False, key="live_ctrpo_only")
+paths = [resolve_run(runs_dir, n) for n in selected]
+if b1.button("Stop selected", disabled=not selected):
+    st.session_state["live_notes"] = api.stop_runs(paths)
+if b2.button("Resume selected", disabled=not selected):
+    st.session_state["live_notes"] = api.resume_runs(paths)
+for name, acted, why in st.session_state.get("live_notes", []):  # until the next press: every press answered
+    (st.success if acted else st.info)(f"{name}: {why}")
 
 
-REFRESH = 1.0 if running else None  # seconds; the curves refresh faster than the details
+
+def active_runs() -> list[str]:
+    current = run_table(runs_dir)
+    return sorted(current.name[current.state.isin(ACTIVE)]) if len(current) else []
 
 
-def selected_paths(current):
-    shown = current[current.name.isin(selected)] if selected else current
-    return shown, [resolve_run(runs_dir, n) for n in shown.name if n in selected]
+active = active_runs()  # read after the buttons acted, so a resumed run keeps this page refreshing
 
 
-@st.fragment(run_every=REFRESH)
+@st.fragment(run_every=FAST_S if active else IDLE_S)
+def watch():
+    if active_runs() != active:
+        st.rerun()  # a run started, stopped or finished: the whole page follows, without a reload
+
+
+def shown_curves(current):
+    shown = current[current.name.isin(selected)] if selected else current.iloc[:0]
+    curves = load_curves([resolve_run(runs_dir, n) for n in shown.name])
+    return ctrpo_only(curves) if only_ctrpo and len(curves) else curves
+
+
+@st.fragment(run_every=FAST_S if active else None)
 def curves_view():
-    shown, paths = selected_paths(run_table(runs_dir))
-    curves = load_curves(paths)
+    curves = shown_curves(run_table(runs_dir))
     if curves.empty:
-        st.info("No finished epoch yet.")
+        st.info("No finished epoch yet." if selected else "Choose runs to watch.")
         return
     limits = curves.cost_limit.dropna().unique()
-    left, mid, right = st.columns(3)
-    left.plotly_chart(curve_figure(curves, "ep_return", pooled), key="live_return")
-    mid.plotly_chart(curve_figure(curves, "ep_cost", pooled, cost_limit=limits[0] if len(limits) == 1 else None),
-                     key="live_cost")
-    right.plotly_chart(curve_figure(curves, "cost_regret", pooled), key="live_regret")
-    st.caption(f"{len(curves)} epochs loaded from {len(paths)} runs; refreshing every second while any run trains.")
+    st.plotly_chart(curve_panels(curves, pooled=pooled, cost_limit=limits[0] if len(limits) == 1 else None,
+                                 log_y=log_y), key="live_curves")
+    st.caption(f"{len(curves)} epochs of {curves.run.nunique()} runs; "
+               + ("refreshing every second while a run trains." if active else "no run is training."))
 
 
-@st.fragment(run_every=None if REFRESH is None else 2 * REFRESH)
+@st.fragment(run_every=FAST_S * 2 if active else None)
 def details_view():
     current = run_table(runs_dir)
-    shown, paths = selected_paths(current)
-    recent = current[(current.state == "running") | current.name.isin(selected) | (current.index < 20)]
+    shown = current[current.name.isin(selected)]
+    recent = current[current.state.isin(ACTIVE) | current.name.isin(selected) | (current.index < 20)]
     st.dataframe(  # every running run, the selected ones and the 20 most recently updated
-        recent[["name", "state", "progress", "epoch", "epochs", "eta_s", "final_return", "final_cost", "reg_plus",
-               "message"]].rename(columns={"eta_s": "ETA (s)", "reg_plus": "Reg+"}),
-        column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)},
+        recent.assign(ETA=recent.eta_s.map(format_duration))[
+            ["name", "state", "progress", "epoch", "epochs", "ETA", "final_return", "final_cost", "reg_plus",
+             "message"]].rename(columns={"reg_plus": "Reg+"}),
+        column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
+                       "ETA": st.column_config.TextColumn("ETA", help="time left (h:mm:ss), — when unknown")},
         hide_index=True, width="stretch")
     for row in shown.itertuples():
         if row.state == "failed":
             st.error(f"{row.name} failed: {row.message}")
         elif row.state == "damaged":
             st.warning(f"{row.name}: the run directory is damaged or was deleted ({row.message})")
-    curves = load_curves(paths)
+    curves = shown_curves(current)
     if not curves.empty:
+        st.subheader("The trust region")
         st.plotly_chart(shrinkage_figure(curves), key="live_shrinkage")
+        st.caption(SHRINKAGE_SENTENCE)
+        with st.expander("The trust region in detail: six panels"):
+            st.plotly_chart(shrinkage_details_figure(curves), key="live_shrinkage_details")
+            notes = SHRINKAGE_PANEL_NOTES.items() if isinstance(SHRINKAGE_PANEL_NOTES, dict) else SHRINKAGE_PANEL_NOTES
+            st.markdown("\n".join(f"- **{title}**: {sentence}" for title, sentence in notes))
 
 
+watch()
 curves_view()
 details_view()
