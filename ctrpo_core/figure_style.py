@@ -110,7 +110,8 @@ def _hex(color: str) -> str:
 
 def short_labels(labels) -> dict:
     """{full label: short label}: the algorithm's name plus only the settings that differ among the
-    ``labels`` shown (the task only when several are shown); C-TRPO always keeps its β.
+    ``labels`` of that algorithm shown (the task only when several are shown; one algorithm's default δ
+    against another's is no difference worth a legend); C-TRPO always keeps its β.
 
     A full label is ``catalog.label``'s text: "TASK ALGO key=value ..."."""
     parsed = {}
@@ -119,10 +120,10 @@ def short_labels(labels) -> dict:
         settings = dict(w.split("=", 1) for w in words[2:] if "=" in w)
         parsed[text] = (words[0], words[1] if len(words) > 1 else "", settings)
     tasks = {task for task, _, _ in parsed.values()}
-    values: dict[str, set] = {}
-    for _, _, settings in parsed.values():
+    values: dict[tuple, set] = {}  # (algorithm, key): the values shown; defaults differ between algorithms
+    for _, algo, settings in parsed.values():
         for key, value in settings.items():
-            values.setdefault(key, set()).add(value)
+            values.setdefault((algo, key), set()).add(value)
     # a key some labels of the same algorithm lack (a default left out of them) tells them apart too
     partial = set()
     for algo in {a for _, a, _ in parsed.values()}:
@@ -132,7 +133,7 @@ def short_labels(labels) -> dict:
     for text, (task, algo, settings) in parsed.items():
         parts = ([task] if len(tasks) > 1 else []) + [algo_name(algo)]
         parts += [f"{k}={v}" for k, v in settings.items()
-                  if len(values[k]) > 1 or (algo, k) in partial or (algo == CTRPO and k == "β")]
+                  if len(values[(algo, k)]) > 1 or (algo, k) in partial or (algo == CTRPO and k == "β")]
         out[text] = " ".join(parts)
     if len(set(out.values())) < len(out):  # never two settings under one name
         out = {text: text for text in out}

@@ -88,7 +88,7 @@ def _series(curves: pd.DataFrame, pooled: bool, labels: dict | None) -> list[dic
 def _hover(s: dict, metric: str, pooled: bool) -> str:
     name, _ = METRICS.get(metric, (metric, metric))
     seeds = ", ".join(str(int(v)) if float(v).is_integer() else str(v) for v in s["seeds"])
-    what = f"{name} %{{y:.4g}}" + (f" (mean of {len(s['seeds'])} seeds)" if pooled else "")
+    what = f"{name} %{{y:.4g}}" + (f" (mean of {len(s['seeds'])} seeds; band ± 1 std)" if pooled else "")
     return (f"<b>{s['name']}</b><br>{s['label']}<br>seeds: {seeds or '?'}<br>step %{{x:,.0f}}<br>{what}"
             "<extra></extra>")
 
@@ -97,11 +97,11 @@ def _legend_layout(names, title: str | None, rows_width: float = 860.0) -> tuple
     """A horizontal legend above the plots, in a top margin sized for its rows: it never covers or
     squeezes a plot."""
     rows = legend_rows([*( [title] if title else []), *names], width=rows_width)
-    legend = dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom", yref="paper",
+    legend = dict(orientation="h", x=0, xanchor="left", y=1.06, yanchor="bottom", yref="paper",  # clear of ticks
                   font=FONT, itemclick="toggle", itemdoubleclick="toggleothers")
     if title:
         legend["title"] = dict(text=title, side="left")
-    return legend, rows * LEGEND_ROW_PX + 12
+    return legend, rows * LEGEND_ROW_PX + 30
 
 
 def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, pooled: bool, cost_limit=None,
@@ -128,8 +128,9 @@ def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, poo
                     floor = _log_floor(data["mean"])
                     mean, low, high = mean.where(mean > 0), low.clip(lower=floor), high.clip(lower=floor)
                 if (data["count"] > 1).any():
-                    fig.add_trace(go.Scatter(x=xs + xs[::-1], y=high.tolist() + low.tolist()[::-1], fill="toself",
-                                             fillcolor=band_color(s["color"]), line=dict(width=0), hoverinfo="skip",
+                    fig.add_trace(go.Scatter(x=xs + xs[::-1], y=high.tolist() + low.tolist()[::-1], fill="toself", mode="lines",
+                                             fillcolor=band_color(s["color"]), hoverinfo="skip",
+                                             line=dict(width=0, color=band_color(s["color"])),
                                              showlegend=False, legendgroup=str(s["key"])), 1, col)
                 ys = mean
             else:
@@ -149,8 +150,8 @@ def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, poo
         fig.update_yaxes(title_text=title, type="log" if log else None, row=1, col=col)
         fig.update_xaxes(title_text=X_TITLE, row=1, col=col)
     names = [s["name"] for s in series] + ([f"limit b = {cost_limit:g}"] if cost_limit is not None else [])
-    note = BAND_NOTE if pooled and any(len(s["seeds"]) > 1 for s in series) else None
-    legend, top = _legend_layout(names, note)
+    # no legend title: beside a horizontal legend Plotly lets the entries run off the figure's edge
+    legend, top = _legend_layout(names, None)
     height = height or PLOT_PX + top + 60
     fig.update_layout(height=height, font=FONT, legend=legend, margin=dict(l=10, r=10, t=top, b=60),
                       hoverlabel=dict(font_size=14), showlegend=True)
@@ -330,9 +331,8 @@ def _categories(values) -> list[str]:
     return [f"{v:g}" for v in numbers] + ([NOT_READ] if any(_num(v) is None for v in values) else [])
 
 
-def _two_line_title(text: str, note: str) -> dict:
-    return dict(text=f"<b>{text}</b><br>{note}", x=0, xanchor="left",
-                y=1, yref="container", yanchor="top", pad=dict(t=6), font=FONT)
+def _title(text: str) -> dict:
+    return dict(text=text, x=0, xanchor="left", font=FONT)
 
 
 def sensitivity_figures(summaries) -> list[go.Figure]:
@@ -355,11 +355,12 @@ def sensitivity_figures(summaries) -> list[go.Figure]:
             text = [["" if np.isnan(v) else f"{v:.3g}" for v in row] for row in z]
             fig.add_trace(go.Heatmap(z=z, x=betas, y=bhs, colorscale="Viridis", text=text, texttemplate="%{text}",
                                      textfont=dict(size=14), customdata=n, xgap=2, ygap=2,
-                                     colorbar=dict(thickness=12, len=0.9),
+                                     colorbar=dict(thickness=12, len=0.9, title=dict(text=f"mean of<br>{over}",
+                                                                                     font=FONT)),
                                      hovertemplate=f"β=%{{x}}, b_H=%{{y}}<br>{title}: %{{z:.4g}}<br>"
                                                    "mean of %{customdata} runs<extra></extra>"))
-        fig.update_layout(title=_two_line_title(f"{title} over β × b_H", f"mean over {over}"), height=340,
-                          font=FONT, margin=dict(l=10, r=10, t=70, b=10),
+        fig.update_layout(title=_title(f"{title} over β × b_H"), height=340,
+                          font=FONT, margin=dict(l=10, r=10, t=50, b=10),
                           xaxis=dict(title="β", type="category", categoryorder="array", categoryarray=betas,
                                      automargin=True),
                           yaxis=dict(title="b_H", type="category", categoryorder="array", categoryarray=bhs,
@@ -382,11 +383,11 @@ def sensitivity_figures(summaries) -> list[go.Figure]:
                     hovertemplate=f"b_H={h}, β=%{{x}}<br>{title}: %{{y:.4g}} ± %{{customdata[0]:.3g}}<br>"
                                   "mean ± 1 std of %{customdata[1]} seeds<extra></extra>"))
         legend, top = _legend_layout(names, None, rows_width=300)
-        fig.update_layout(title=_two_line_title(f"{title} against β", f"mean ± 1 std over {over}"), height=340 + top,
-                          font=FONT, legend=legend, margin=dict(l=10, r=10, t=70 + top, b=10),
+        fig.update_layout(title=_title(f"{title} against β"), height=340 + top,
+                          font=FONT, legend=legend, margin=dict(l=10, r=10, t=50 + top, b=10),
                           xaxis=dict(title="β", type="category", categoryorder="array", categoryarray=betas,
                                      automargin=True),
-                          yaxis=dict(title=title, automargin=True))
+                          yaxis=dict(title=f"mean ± 1 std over {over}", automargin=True))
         figures.append(_readable(fig))
     return figures
 
@@ -448,7 +449,8 @@ def final_values_figure(table, height: int | None = None, log_x: bool = False) -
             fig.update_xaxes(type="log" if log_x and name != "return" else None, row=1, col=col)
     fig.update_annotations(font=FONT)
     rows = len(table) if len(table) else 1
-    fig.update_layout(title=_two_line_title("final values per setting", "dot: IQM over seeds, bar: 95% bootstrap CI"),
-                      height=height or 130 + 34 * rows, font=FONT, margin=dict(l=10, r=10, t=100, b=10))
+    fig.update_xaxes(title_text="dot: IQM, bar: 95% CI")
+    fig.update_layout(title=_title("final values per setting, over seeds"),
+                      height=height or 150 + max(210, 34 * rows), font=FONT, margin=dict(l=10, r=10, t=80, b=10))
     fig.update_yaxes(type="category")
     return _readable(fig)

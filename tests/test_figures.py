@@ -119,7 +119,7 @@ def test_sensitivity_axes_are_evenly_spaced_categories(runs):
     assert list(heat.layout.yaxis.categoryarray) == ["0.8"]  # one b_H: one row, not an axis from 0.4 to 1.2
     assert all(text for text in heat.data[0].text[0])  # every cell labelled
     assert figures[3].layout.xaxis.type == "category"
-    assert "std" in figures[3].layout.title.text  # the error bars say what they are
+    assert "std" in figures[3].layout.yaxis.title.text  # the error bars say what they are
 
 
 def test_comparison_table_median_iqm_and_one_seed_note(runs):

@@ -3,12 +3,13 @@ import os
 import streamlit as st
 
 from ctrpo_core import api, forms
-from ctrpo_core.catalog import default_runs_dir, run_table, usable
+from ctrpo_core.catalog import comparison_table, default_runs_dir, one_run_per_seed, run_table, usable
 from ctrpo_core.config import ALGORITHM_IDS, ConfigError
 from ctrpo_core.demo import TASK as DEMO_TASK
 from ctrpo_core.envs import TASKS
 from ctrpo_core.plots import sensitivity_figures
 from ctrpo_core.sweep import launch_sweep, list_sweeps, parse_list, sweep_manifest
+from ctrpo_core.tables import COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns, one_seed_settings
 
 st.title("Sensitivity")
 st.caption("A grid over β × b_H (× δ) × seeds on one task, run locally with at most one process per core, "
@@ -94,9 +95,25 @@ def sweep_view():
                                key="sw_variant")
         runs = runs[runs.variant == variant]
     figures = sensitivity_figures(runs)
-    for row in (figures[:3], figures[3:]):
-        for col, fig, i in zip(st.columns(3), row, range(3)):
-            col.plotly_chart(fig, key=f"sens_{id(row)}_{i}")
+    for kind, row in (("heat", figures[:3]), ("beta", figures[3:])):
+        for i, (col, fig) in enumerate(zip(st.columns(3), row)):
+            col.plotly_chart(fig, key=f"sens_{kind}_{i}")
+    kept, _ = one_run_per_seed(runs[runs.epoch > 0])
+    if kept.empty:
+        return
+    st.subheader("Per setting")
+    summary = comparison_table(kept)
+    st.caption("Median and interquartile mean (IQM) over seeds with its 95% percentile-bootstrap CI; final return "
+               "and cost: the mean over each run's last 10% of epochs; Reg+: at the end.")
+    for line in one_seed_settings(summary):
+        st.warning(line)
+    numbers = set(number_columns(summary))
+    view = comparison_view(summary, extra=("beta", "bh")).rename(columns={"beta": "β", "bh": "b_H"})
+    st.dataframe(view, hide_index=True, width="stretch", column_config={
+        c: st.column_config.NumberColumn(help=h, format=NUMBER_FORMAT) if c in numbers else st.column_config.Column(help=h)
+        for c, h in COLUMN_HELP.items()})
+    st.download_button("Download CSV", summary.to_csv(index=False).encode(), file_name=f"{chosen}.csv",
+                       mime="text/csv", key="sw_csv")
 
 
 sweep_view()
