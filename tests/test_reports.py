@@ -100,7 +100,7 @@ def test_report_folder_holds_notebook_html_params_and_status(executed):
 
 
 def test_html_exports_carry_their_figures_and_load_nothing_from_outside(executed):
-    figures = {"quickstart": 4, "barrier_sensitivity": 7, "benchmark": 7, "cnpg_geometry": 3}
+    figures = {"quickstart": 3, "barrier_sensitivity": 7, "benchmark": 3, "cnpg_geometry": 3}  # one curve figure per task
     for name, (folder, _, _) in executed.items():
         html = (folder / f"{name}.html").read_text()
         assert html.count('class="plotly-graph-div"') == figures[name], name
