@@ -147,7 +147,7 @@ def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, poo
                                      line=dict(color=LIMIT_COLOR, dash=LIMIT_DASH, width=2),
                                      hovertemplate=f"cost limit b = {cost_limit:g}<extra></extra>"), 1, col)
         title = METRICS.get(metric, (metric, TITLES.get(metric, metric)))[1] + (" · log" if log else "")
-        fig.update_yaxes(title_text=title, type="log" if log else None, row=1, col=col)
+        fig.update_yaxes(title_text=title, type="log" if log else None, dtick="D2" if log else None, row=1, col=col)
         fig.update_xaxes(title_text=X_TITLE, row=1, col=col)
     names = [s["name"] for s in series] + ([f"limit b = {cost_limit:g}"] if cost_limit is not None else [])
     # no legend title: beside a horizontal legend Plotly lets the entries run off the figure's edge
@@ -184,8 +184,8 @@ SHRINKAGE_SENTENCE = (
     "(α_max, solid) shrinks to 0 with it, so the policy slows down before it reaches the limit; "
     "TRPO's plain KL ball (α_max_kl, dotted) allows the same increase whatever the budget.")
 ALPHA_STYLES = [  # (column, legend text, line style)
-    ("alpha_max", "α_max: largest cost increase in the algorithm's region", dict(dash="solid", width=2.5)),
-    ("alpha_max_kl", "α_max_kl: the same in the plain KL ball", dict(dash="dot", width=2.5)),
+    ("alpha_max", "α_max: the algorithm's region", dict(dash="solid", width=2.5)),
+    ("alpha_max_kl", "α_max_kl: the plain KL ball", dict(dash="dot", width=2.5)),
     ("alpha_step", "α_step: the step taken", None),  # markers
 ]
 
@@ -221,18 +221,20 @@ def shrinkage_figure(curves, x: str = "total_steps", height: int = 400, labels: 
                                      showlegend=not shown, line=dict(color=s["color"], width=2.5),
                                      hovertemplate=f"<b>{s['name']}</b><br>Δb %{{y:.4g}}<br>step %{{x:,.0f}}"
                                                    "<extra></extra>"), 1, 2)
+    x0 = [curves[x].min()] if len(curves) else [None]  # the key's empty traces must not widen the x range
     for column, text, style in ALPHA_STYLES:  # the key to the line styles, in grey
         if column in drawn:
-            fig.add_trace(go.Scatter(x=[None], y=[None], name=text, legendgroup="key", mode="markers" if style is None
+            fig.add_trace(go.Scatter(x=x0, y=[None], name=text, legendgroup="key", mode="markers" if style is None
                                      else "lines", marker=dict(color="#555", size=7, symbol="circle-open"),
                                      line=dict(color="#555", **(style or {})), hoverinfo="skip"), 1, 1)
     if runs and not drawn:
         fig.add_annotation(text="no α columns in these runs<br>(trained before they were logged)", showarrow=False,
                            xref="x domain", yref="y domain", x=0.5, y=0.5, font=FONT)
     fig.add_hline(y=0, line_color="#999", line_width=1, row=1, col=2)
-    fig.update_yaxes(title_text="cost increase of one step", row=1, col=1)
+    fig.update_yaxes(title_text="largest cost increase of a step", row=1, col=1)
     fig.update_yaxes(title_text="budget Δb = b − Ĵ_c (cost)", row=1, col=2)
     fig.update_xaxes(title_text=X_TITLE)
+    fig.update_xaxes(matches="x", row=1, col=2)  # one step axis for α and Δb
     names = [s["name"] for s in runs] + [text for column, text, _ in ALPHA_STYLES if column in drawn]
     legend, top = _legend_layout(names, None)
     fig.update_layout(height=max(height, PLOT_PX + top + 60), font=FONT, legend=legend,
@@ -383,7 +385,7 @@ def sensitivity_figures(summaries) -> list[go.Figure]:
                     hovertemplate=f"b_H={h}, β=%{{x}}<br>{title}: %{{y:.4g}} ± %{{customdata[0]:.3g}}<br>"
                                   "mean ± 1 std of %{customdata[1]} seeds<extra></extra>"))
         legend, top = _legend_layout(names, None, rows_width=300)
-        fig.update_layout(title=_title(f"{title} against β"), height=340 + top,
+        fig.update_layout(title=_title(f"{title} against β"), height=340 + top, showlegend=bool(names),
                           font=FONT, legend=legend, margin=dict(l=10, r=10, t=50 + top, b=10),
                           xaxis=dict(title="β", type="category", categoryorder="array", categoryarray=betas,
                                      automargin=True),
@@ -445,7 +447,7 @@ def final_values_figure(table, height: int | None = None, log_x: bool = False) -
                 hovertemplate=f"%{{y}}<br>{name} IQM %{{x:.4g}}, 95% CI [%{{customdata[0]:.4g}}, "
                               "%{customdata[1]:.4g}]<br>%{customdata[2]} seeds<extra></extra>",
                 error_x=dict(type="data", symmetric=False, array=(high - mid).fillna(0),
-                             arrayminus=(mid - low).fillna(0), thickness=2)), row=1, col=col)
+                             arrayminus=(mid - low).fillna(0), thickness=2, color="#444")), row=1, col=col)
             fig.update_xaxes(type="log" if log_x and name != "return" else None, row=1, col=col)
     fig.update_annotations(font=FONT)
     rows = len(table) if len(table) else 1
