@@ -18,11 +18,12 @@ if table.empty:
 running = table.loc[table.state == "running", "name"].tolist()
 default = [n for n in st.session_state.get("live_selection", []) if n in set(table.name)] or running or table.name[:3].tolist()
 selected = st.multiselect("Runs to watch", table.name.tolist(), default=default, key="live_runs")
-t1, t2, t3, b1, b2 = st.columns([1.2, 1.4, 1.1, 1, 1])
+t1, t2, t3 = st.columns(3)
 pooled = t1.toggle("Pool seeds (mean ± std)", value=False, key="live_pooled")
 log_y = t2.toggle("Log scale for cost and Reg+", value=False, key="live_log")
 only_ctrpo = t3.toggle("C-TRPO only", value=False, key="live_ctrpo_only")
 paths = [resolve_run(runs_dir, n) for n in selected]
+b1, b2, _ = st.columns([1, 1, 3])
 if b1.button("Stop selected", disabled=not selected):
     st.session_state["live_notes"] = api.stop_runs(paths)
 if b2.button("Resume selected", disabled=not selected):
@@ -61,7 +62,7 @@ def curves_view():
     limits = curves.cost_limit.dropna().unique()
     st.plotly_chart(curve_panels(curves, pooled=pooled, cost_limit=limits[0] if len(limits) == 1 else None,
                                  log_y=log_y), key="live_curves")
-    st.caption(f"{len(curves)} epochs of {curves.run.nunique()} runs; "
+    st.caption(f"{len(curves)} epochs of {curves.run.nunique()} run(s); "
                + ("refreshing every second while a run trains." if active else "no run is training."))
 
 
@@ -74,8 +75,12 @@ def details_view():
         recent.assign(ETA=recent.eta_s.map(format_duration))[
             ["name", "state", "progress", "epoch", "epochs", "ETA", "final_return", "final_cost", "reg_plus",
              "message"]].rename(columns={"reg_plus": "Reg+"}),
-        column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
-                       "ETA": st.column_config.TextColumn("ETA", help="time left (h:mm:ss), — when unknown")},
+        column_config={"name": st.column_config.TextColumn("name", width="medium"),
+                       "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
+                                                                   width="small"),
+                       "ETA": st.column_config.TextColumn("ETA", help="time left (h:mm:ss), — when unknown"),
+                       **{c: st.column_config.NumberColumn(c, format="%.2f")
+                          for c in ("final_return", "final_cost", "Reg+")}},
         hide_index=True, width="stretch")
     for row in shown.itertuples():
         if row.state == "failed":
