@@ -48,10 +48,20 @@ def _user_settings(args, flags=FLAG_SETTINGS) -> dict:
 
 
 def runs_dir(given):
-    """--runs-dir, else the one default runs folder ($CTRPO_RUNS_DIR or the repository's runs/)."""
+    """--runs-dir, else the one default runs folder ($CTRPO_RUNS_DIR or the repository's runs/); a name the
+    file system refuses (too long, a NUL byte) is a usage error, a folder that does not exist is not."""
+    import os
+
     from .runs import default_runs_dir
 
-    return given if given is not None else default_runs_dir()
+    folder = given if given is not None else default_runs_dir()
+    try:
+        os.stat(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--runs-dir: cannot use {folder}: {getattr(exc, 'strerror', None) or exc}") from None
+    return folder
 
 
 def _cmd_train(args) -> int:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .config import CONVENTIONS, ConfigError, TrainConfig, validate, validate_name
 from .ownership import BusyError, Ownership, is_owned, read_holder
-from .runs import CHECKPOINT, STOP_REQUEST, DamagedRunError, RunDir, WriteError, package_versions
+from .runs import CHECKPOINT, STOP_REQUEST, DamagedRunError, RunDir, WriteError, inside_run, package_versions
 
 STOP_POLL_S = 0.25  # how often a training process looks for a stop request
 LAUNCH_LOGS = ".launch"  # <runs-dir>/.launch/<name>.log: the output of detached training processes
@@ -56,8 +56,15 @@ def create(cfg: TrainConfig) -> RunDir:
         cfg.name = f"{cfg.task}_{cfg.algo}_s{cfg.seed}_{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
     validate_name(cfg.name)
     root = Path(cfg.runs_dir)
-    if root.exists() and not root.is_dir():
-        raise ConfigError("--runs-dir", f"{str(root)!r} exists and is not a directory")
+    try:
+        if root.exists() and not root.is_dir():
+            raise ConfigError("--runs-dir", f"{str(root)!r} exists and is not a directory")
+    except OSError as exc:  # a name the file system refuses (longer than 255 bytes, ...)
+        raise ConfigError("--runs-dir", f"cannot use {str(root)!r}: {exc.strerror or exc}") from None
+    holder = inside_run(root)
+    if holder is not None:  # a run directory holds one run's files, never other runs
+        raise ConfigError("--runs-dir", f"{str(root)!r} is inside the run directory {str(holder)!r}; give the "
+                                        f"folder that holds the runs")
     run = RunDir(root / cfg.name)
     config = {**cfg.to_dict(), "epochs": cfg.epochs, "versions": package_versions(),
               "metrics_window": f"ep_return/ep_len/ep_cost_window: mean over the last {cfg.episode_window} "

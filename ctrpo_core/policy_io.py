@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .config import ConfigError
-from .runs import MAX_EPISODES, MAX_LISTED, DamagedRunError, RunDir
+from .runs import MAX_EPISODES, MAX_LISTED, DamagedRunError, RunDir, inside_run
 
 MAX_SEED = 2**31 - 1
 MAX_PARALLEL = 16  # envs stepped together by `evaluate`
@@ -296,17 +296,6 @@ def build_exported(run_dir) -> tuple[torch.jit.ScriptModule, dict]:
     for p in module.parameters():
         p.requires_grad_(False)
     return torch.jit.script(module), meta
-
-
-def inside_run(folder: Path) -> Path | None:
-    """The run directory that ``folder`` is (or lies in), if any: its files are the tool's own."""
-    for candidate in (folder, *folder.parents):
-        try:
-            if RunDir(candidate).is_run():
-                return candidate
-        except OSError:
-            continue
-    return None
 
 
 def check_out(out, force: bool = False) -> Path:

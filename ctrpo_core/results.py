@@ -71,7 +71,7 @@ def table(rows: list[dict]) -> str:
 def text_chart(values, width: int = 60, height: int = 8, label: str = "", limit: float | None = None) -> list[str]:
     """A small plot of ``values`` over epochs in characters: '*' marks the values (averaged per column
     when there are more epochs than columns) and '-' the line ``limit`` (the cost limit b)."""
-    values = [float(v) for v in values]
+    values = [math.nan if v is None else float(v) for v in values]  # None: an epoch with no finished episode
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
         return [f"{label}: no values yet"]

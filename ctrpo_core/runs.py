@@ -187,6 +187,19 @@ def metrics_problem(frame) -> str:
     return ""
 
 
+def inside_run(folder) -> Path | None:
+    """The run directory that ``folder`` is or lies in, if any (its files are the tool's own: no export and
+    no other run goes there)."""
+    folder = Path(folder).absolute()
+    for candidate in (folder, *folder.parents):
+        try:  # config.json alone is a common name: a run also has its metrics.csv or status.json
+            if RunDir(candidate).is_run() and ((candidate / METRICS).exists() or (candidate / STATUS).exists()):
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
 class RunDir:
     status_extra: dict = {}  # more keys of every status this kind of run directory writes
     def __init__(self, path: str | os.PathLike):
