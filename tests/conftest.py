@@ -96,12 +96,19 @@ def default_reports(tmp_path_factory):
         path = work / f"{name}.ipynb"
         injected = {"runs_dir": str(out.runs_dir)} if "runs_dir" in reports.parameters(name) else {}
         start = time.time()
+        before = os.environ.get("CTRPO_RUNS_DIR")
+        os.environ["CTRPO_RUNS_DIR"] = str(out.runs_dir)  # the kernel's default runs folder (never the repo's)
         try:
             papermill.execute_notebook(str(reports.notebook_path(name)), str(path), parameters=injected,
                                        kernel_name=LAB_KERNEL, cwd=str(work), progress_bar=False, log_output=False,
                                        kernel_manager_class=reports._kernel_manager_class())
         except Exception as exc:  # a failing cell, a kernel that died or did not start
             out.errors[name] = f"{type(exc).__name__}: {exc}"[-3000:]
+        finally:
+            if before is None:
+                os.environ.pop("CTRPO_RUNS_DIR", None)
+            else:
+                os.environ["CTRPO_RUNS_DIR"] = before
         out.seconds[name] = time.time() - start
         out[name] = path
         if path.exists():
