@@ -224,7 +224,7 @@ def shrinkage_figure(curves, x: str = "total_steps", height: int = 400, labels: 
     x0 = [curves[x].min()] if len(curves) else [None]  # the key's empty traces must not widen the x range
     for column, text, style in ALPHA_STYLES:  # the key to the line styles, in grey
         if column in drawn:
-            fig.add_trace(go.Scatter(x=x0, y=[None], name=text, legendgroup="key", mode="markers" if style is None
+            fig.add_trace(go.Scatter(x=x0, y=[None], name=text, legendgroup=f"key {column}", mode="markers" if style is None
                                      else "lines", marker=dict(color="#555", size=7, symbol="circle-open"),
                                      line=dict(color="#555", **(style or {})), hoverinfo="skip"), 1, 1)
     if runs and not drawn:
@@ -252,7 +252,7 @@ SHRINKAGE_PANELS = [  # (row, col, columns, title)
 ]
 SHRINKAGE_PANEL_NOTES = {  # one sentence per panel of shrinkage_details_figure, for an expander
     "accepted KL, D_C and δ": "The size of each accepted step: its KL (solid), its C-TRPO divergence D_C = KL + "
-                              "β·φ (dotted), and the trust radius δ (dashed) both must stay under.",
+                              "β·φ (dotted), and the trust radius δ (dash-dotted) both must stay under.",
     "barrier β·φ at the accepted step": "How much of the divergence the barrier used up: 0 when the step did not "
                                         "raise the cost, large when it ate into a small budget.",
     "budget Δb = b − Ĵ_c": "The cost the policy may still add before it hits the limit b; negative while it is "
@@ -337,6 +337,12 @@ def _title(text: str) -> dict:
     return dict(text=text, x=0, xanchor="left", font=FONT)
 
 
+def _short_number(value: float, digits: int) -> str:
+    """A cell label: ``digits`` significant digits, no exponent for the values a grid shows."""
+    text = f"{value:.{digits}g}"
+    return f"{value:.0f}" if "e+" in text else text
+
+
 def sensitivity_figures(summaries) -> list[go.Figure]:
     """Heatmaps over β × b_H (means over seeds and δ) of final return, final cost and Reg+, and the same
     three against β with one line per b_H (mean ± 1 std over seeds). β and b_H are evenly spaced
@@ -346,7 +352,7 @@ def sensitivity_figures(summaries) -> list[go.Figure]:
         done["β"], done["b_H"] = done.beta.map(_category), done.bh.map(_category)
     betas = _categories(done.beta) if len(done) else []
     bhs = _categories(done.bh) if len(done) else []
-    over = "seeds and δ" if len(done) and done.delta.nunique() > 1 else "seeds"
+    over = "seeds, δ" if len(done) and done.delta.nunique() > 1 else "seeds"
     figures = []
     for column, title in SENSITIVITY_METRICS:
         fig = go.Figure()
@@ -354,14 +360,15 @@ def sensitivity_figures(summaries) -> list[go.Figure]:
             cells = done.groupby(["b_H", "β"])[column].agg(["mean", "count"])
             z = [[cells["mean"].get((h, b), np.nan) for b in betas] for h in bhs]
             n = [[int(cells["count"].get((h, b), 0)) for b in betas] for h in bhs]
-            text = [["" if np.isnan(v) else f"{v:.3g}" for v in row] for row in z]
+            # every cell carries its number (no colour bar needed, and a third of a column is not lost to
+            # one); fewer digits as the cells narrow, so neighbouring labels never run into each other
+            digits = 3 if len(betas) <= 4 else 2
+            text = [["" if np.isnan(v) else _short_number(v, digits) for v in row] for row in z]
             fig.add_trace(go.Heatmap(z=z, x=betas, y=bhs, colorscale="Viridis", text=text, texttemplate="%{text}",
-                                     textfont=dict(size=14), customdata=n, xgap=2, ygap=2,
-                                     colorbar=dict(thickness=12, len=0.9, title=dict(text=f"mean of<br>{over}",
-                                                                                     font=FONT)),
+                                     textfont=dict(size=14), customdata=n, xgap=2, ygap=2, showscale=False,
                                      hovertemplate=f"β=%{{x}}, b_H=%{{y}}<br>{title}: %{{z:.4g}}<br>"
                                                    "mean of %{customdata} runs<extra></extra>"))
-        fig.update_layout(title=_title(f"{title} over β × b_H"), height=340,
+        fig.update_layout(title=_title(f"{title}: mean of {over}"), height=320,
                           font=FONT, margin=dict(l=10, r=10, t=50, b=10),
                           xaxis=dict(title="β", type="category", categoryorder="array", categoryarray=betas,
                                      automargin=True),

@@ -39,6 +39,8 @@ FIGURES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(p => {
         heights: axes.filter(k => k[0] === 'y').map(k => L[k]._length),
         types: Object.fromEntries(axes.map(k => [k, L[k].type])),
         ycats: (L.yaxis || {}).categoryarray || [],
+        fonts: [...axes.map(k => L[k].tickfont?.size), ...axes.map(k => L[k].title?.font?.size),
+                L.legend?.font?.size].filter(size => size !== undefined),
         cut: [...p.querySelectorAll('.legend .traces')].filter(e => {
             const r = e.getBoundingClientRect();
             return r.left < frame.left - 1 || r.right > frame.right + 1 || r.top < frame.top - 1 || r.bottom > frame.bottom + 1;
@@ -76,6 +78,7 @@ def test_compare_live_and_sensitivity_in_chromium_at_1280_by_720(runs):
     assert len(curves["legend"]) == len(set(curves["legend"])) and curves["cut"] == []
     assert min(h for fig in compare for h in fig["heights"]) >= 200, [fig["heights"] for fig in compare]
     assert compare_problems == [], compare_problems
+    assert min(size for fig in (*compare, *sensitivity) for size in fig["fonts"]) >= 14  # readable at a projector
     # one colour per algorithm on both pages (Compare groups by label, Live by run name)
     algo_of = lambda group: next((a for a in sorted(figure_style.ALGO_COLORS, key=len, reverse=True)
                                   if f" {a} " in f" {group} " or group.startswith(f"{a}-")), None)
