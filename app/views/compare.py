@@ -31,6 +31,7 @@ if duplicates:
     with st.expander(f"{len(duplicates)} runs left out: their seed is already counted in their setting"):
         st.markdown("\n".join(f"- {line}" for line in duplicates))
 if chosen.empty:
+    st.info("No run matches these filters.")
     st.stop()
 
 curves = load_curves(chosen.path.tolist())
