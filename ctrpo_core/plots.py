@@ -147,7 +147,9 @@ def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, poo
                                      line=dict(color=LIMIT_COLOR, dash=LIMIT_DASH, width=2),
                                      hovertemplate=f"cost limit b = {cost_limit:g}<extra></extra>"), 1, col)
         title = METRICS.get(metric, (metric, TITLES.get(metric, metric)))[1] + (" · log" if log else "")
-        fig.update_yaxes(title_text=title, type="log" if log else None, dtick="D2" if log else None, row=1, col=col)
+        ticks = _log_ticks([t.y for t in fig.data if t.xaxis == ("x" if col == 1 else f"x{col}")]) if log else None
+        fig.update_yaxes(title_text=title, type="log" if log else None, tickvals=ticks,
+                         ticktext=[f"{v:g}" for v in ticks] if ticks else None, row=1, col=col)
         fig.update_xaxes(title_text=X_TITLE, row=1, col=col)
     names = [s["name"] for s in series] + ([f"limit b = {cost_limit:g}"] if cost_limit is not None else [])
     # no legend title: beside a horizontal legend Plotly lets the entries run off the figure's edge
@@ -156,6 +158,19 @@ def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, poo
     fig.update_layout(height=height, font=FONT, legend=legend, margin=dict(l=10, r=10, t=top, b=60),
                       hoverlabel=dict(font_size=14), showlegend=True)
     return _readable(fig)
+
+
+def _log_ticks(columns) -> list[float] | None:
+    """1-2-5 ticks over the positive values drawn (Plotly's own log ticks label 2 and 5 in small print)."""
+    values = [float(v) for ys in columns for v in (ys or []) if v is not None and not math.isnan(float(v)) and v > 0]
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    decades = math.log10(hi / lo)
+    steps = (1, 2, 5) if decades <= 2 else (1, 3) if decades <= 4 else (1,)  # about a label per 25 px
+    ticks = [m * 10.0 ** k for k in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+             for m in steps if lo / 1.5 <= m * 10.0 ** k <= hi * 1.5]
+    return ticks if len(ticks) >= 2 else None
 
 
 def _log_floor(values) -> float:
