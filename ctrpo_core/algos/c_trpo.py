@@ -43,13 +43,13 @@ class CTRPO(OnPolicyAlgorithm):
         def divergence(ev):  # D_C(θ) = KL(π_k‖π_θ) + β·φ(α(θ))
             return constrained_divergence(ev["kl"], alpha(ev), cfg.beta, budget, cfg.barrier)
 
-        # Hessian of D_C at θ_k: F + β φ''(0) ∇α ∇αᵀ (α(θ_k) = 0 and φ'(0) = 0).
+        # Hessian of D_C at θ_k: F + β φ''(0) ∇α ∇αᵀ (α(θ_k) = 0 and φ'(0) = 0); the engine takes ∇α from
+        # its own α (= alpha above) and measures the region's reach along ∇α with this D_C too.
         curvature = cfg.beta * phi_second_derivative_at_zero(budget, cfg.barrier)
         stats = self.trust_region_step(
             batch,
             objective=lambda ev: -(ev["ratio"] * batch.adv_r).mean(),
             divergence=divergence,
-            stiff_direction=alpha,
             curvature=curvature,
         )
         barrier = stats["divergence"] - stats["kl"]  # β·φ(α) at the accepted step

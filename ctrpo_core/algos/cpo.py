@@ -83,13 +83,14 @@ class CPO(OnPolicyAlgorithm):
         ev = self.evaluate(batch, old_dist, old_logp)
         kl = non_negative(ev["kl"].item())
         return {"reward": (ev["ratio"] * batch.adv_r).mean().item(),
-                "cost": (ev["ratio"] * batch.adv_c).mean().item(), "kl": kl, "divergence": kl}
+                "cost": (ev["ratio"] * batch.adv_c).mean().item(), "kl": kl, "divergence": kl,
+                "alpha": self.cost_increase(batch, ev).item()}
 
     def acceptance(self, c: float, surrogates_k: dict, check_reward: bool):
         """The authors' rule: KL <= δ, the cost surrogate rose by at most max(−c, 0), and (if asked) the
         reward surrogate did not fall."""
         def accept(m):
-            if not all(math.isfinite(v) for v in m.values()) or m["kl"] > self.cfg.delta:
+            if not all(math.isfinite(m[k]) for k in ("reward", "cost", "kl")) or m["kl"] > self.cfg.delta:
                 return False
             if check_reward and m["reward"] < surrogates_k["reward"]:
                 return False
@@ -104,4 +105,12 @@ class CPO(OnPolicyAlgorithm):
         step, case = cpo_direction(g, b, c, Hinv_g, Hinv_b, self.cfg.delta)
         stats = self.search(theta_k, step, lambda: self.measure(batch, old_dist, old_logp),
                             self.acceptance(c, surrogates_k, check_reward=case in (2, 3)))
-        return {**stats, "recovery": int(case == 0), "budget": batch.budget, "cpo_case": case}
+        return {**stats, **self.kl_ball_reach(b, Hinv_b), "recovery": int(case == 0), "budget": batch.budget,
+                "cpo_case": case}
+
+    def kl_ball_reach(self, b, Hinv_b) -> dict:
+        """alpha_max = alpha_max_kl for CPO's and PCPO's KL ball, without another CG solve: b is the
+        gradient of mean(ratio·Â_c), so u = ∇α = b/(1−γ) and s = uᵀ(F + damping·I)⁻¹u = bᵀH⁻¹b/(1−γ)²
+        with the H⁻¹b the step already solved for (same damping and iterations as the engine's)."""
+        s = max((b @ Hinv_b).item(), 0.0) / (1.0 - self.cfg.gamma) ** 2
+        return self.reach_stats(s)

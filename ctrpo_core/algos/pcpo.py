@@ -25,4 +25,5 @@ class PCPO(CPO):
         step = reward_step - projection * Hinv_b
         stats = self.search(theta_k, step, lambda: self.measure(batch, old_dist, old_logp),
                             self.acceptance(c, surrogates_k, check_reward=True))
-        return {**stats, "recovery": 0, "budget": batch.budget, "projection": projection}
+        return {**stats, **self.kl_ball_reach(b, Hinv_b), "recovery": 0, "budget": batch.budget,
+                "projection": projection}

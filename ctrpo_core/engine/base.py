@@ -15,7 +15,9 @@ import torch
 
 from ..config import TrainConfig
 from ..envs import RunningNormalizer, VecEnv
+from . import shrinkage
 from . import trust_region as tr
+from .divergence import cost_surrogate
 from .policies import Critics, make_policy
 from .rollout import Batch, RolloutBuffer
 
@@ -153,56 +155,103 @@ class OnPolicyAlgorithm:
             dist = self.policy.distribution(batch.obs)
             return self.policy.detached(dist), self.policy.log_prob(dist, batch.actions)
 
+    def cost_increase(self, batch: Batch, ev: dict) -> torch.Tensor:
+        """α of the loaded policy: the surrogate cost increase over π_k, in the units of Δb."""
+        return cost_surrogate(ev["ratio"], batch.adv_c, self.cfg.gamma)
+
     def trust_region_step(self, batch: Batch, objective: Callable[[dict], torch.Tensor],
-                          divergence: Callable[[dict], torch.Tensor],
-                          stiff_direction: Callable[[dict], torch.Tensor] | None = None,
-                          curvature: float = 0.0) -> dict:
+                          divergence: Callable[[dict], torch.Tensor], curvature: float | None = None) -> dict:
         """Minimise ``objective`` within {divergence <= δ} by one natural-gradient step.
 
-        H = F (+ curvature · u uᵀ with u = ∇ stiff_direction at θ_k: the Hessian of a barrier term
-        whose value and slope vanish at θ_k). Solve (H + damping·I) x = −∇L by CG, scale x so that
-        xᵀ(H + damping·I)x = 2δ, then backtrack: accept the first θ_k + f·x whose objective is
-        finite and not worse and whose divergence is <= δ.
+        ``curvature`` None: the region is the KL ball, H = F. A number κ >= 0 (C-TRPO's β·φ''(0)): H = F +
+        κ·u uᵀ with u = ∇α at θ_k, the Hessian of D_C whose barrier's value and slope vanish at θ_k, and
+        the region's reach along ∇α is also measured with the exact ``divergence``. Solve (H + damping·I)
+        x = −∇L by CG, scale x so that xᵀ(H + damping·I)x = 2δ, then backtrack: accept the first θ_k + f·x
+        whose objective is finite and not worse and whose divergence is <= δ.
         """
         cfg = self.cfg
         old_dist, old_logp = self.old_policy(batch)
         theta_k = tr.flat_params(self.policy)
         ev = self.evaluate(batch, old_dist, old_logp)
         loss_k = objective(ev)
-        g = tr.flat_grad(loss_k, self.policy, retain_graph=stiff_direction is not None)
-        Hv = self.hessian_vector_product(batch, ev, stiff_direction, curvature)
+        g = tr.flat_grad(loss_k, self.policy, retain_graph=True)  # the same graph gives u = ∇α next
+        u = tr.flat_grad(self.cost_increase(batch, ev), self.policy).detach()
+        Fv = tr.kl_hessian_vector_product(self.policy, batch.obs)
+        Hv = self.hessian_vector_product(batch, ev, curvature=curvature or 0.0, Fv=Fv, u=u)
         x = tr.conjugate_gradient(lambda v: Hv(v) + cfg.cg_damping * v, -g, cfg.cg_iters)
         step = tr.scale_to_trust_region(x, Hv, cfg.delta, cfg.cg_damping)
         loss_k = loss_k.item()
+        reach = self.region_reach(batch, old_dist, old_logp, theta_k, u, Fv, curvature,
+                                  divergence if curvature is not None else None)
 
         def measure() -> dict:
             ev = self.evaluate(batch, old_dist, old_logp)
             return {"loss": objective(ev).item(), "divergence": non_negative(divergence(ev).item()),
-                    "kl": non_negative(ev["kl"].item()), "ev": ev}
+                    "kl": non_negative(ev["kl"].item()), "alpha": self.cost_increase(batch, ev).item(),
+                    "ev": ev}
 
         def accept(m: dict) -> bool:
             return math.isfinite(m["loss"]) and loss_k - m["loss"] >= 0 and m["divergence"] <= cfg.delta
 
-        return self.search(theta_k, step, measure, accept)
+        return {**self.search(theta_k, step, measure, accept), **reach}
+
+    def region_reach(self, batch: Batch, old_dist, old_logp: torch.Tensor, theta_k: torch.Tensor,
+                     u: torch.Tensor, Fv: Callable, curvature: float | None = None,
+                     divergence: Callable[[dict], torch.Tensor] | None = None) -> dict:
+        """The largest first-order cost increase α one step may make (engine/shrinkage.py), from
+        s = uᵀ(F + damping·I)⁻¹u: one more CG solve with the step's Fisher product and damping, so the
+        numbers share the step's geometry (at most REACH_CG_ITERS iterations: s converges long before
+        the step's direction does). ``curvature`` κ (C-TRPO's normal mode): α_max is α_max^C, and α is
+        also measured along (F + damping·I)⁻¹u with the exact ``divergence`` on the batch; θ_k is
+        restored bit for bit. Nothing here feeds back into the step."""
+        cfg = self.cfg
+        iters = min(cfg.cg_iters, shrinkage.REACH_CG_ITERS)
+        x_u, s = shrinkage.natural_cost_direction(lambda v: Fv(v) + cfg.cg_damping * v, u, iters)
+        stats = self.reach_stats(s, curvature)
+        if divergence is not None and s > 0.0 and math.isfinite(s):
+            def evaluate(t: float) -> tuple[float, float]:
+                tr.set_flat_params(self.policy, theta_k + t * x_u)
+                with torch.no_grad():
+                    ev = self.evaluate(batch, old_dist, old_logp)
+                    return divergence(ev).item(), self.cost_increase(batch, ev).item()
+
+            try:
+                t0 = shrinkage.model_length(s, curvature, cfg.delta)
+                stats["alpha_max_exact"] = shrinkage.exact_alpha_max(evaluate, t0, cfg.delta)
+            finally:
+                tr.set_flat_params(self.policy, theta_k)
+        return {k: v for k, v in stats.items() if math.isfinite(v)}
+
+    def reach_stats(self, s: float, curvature: float | None = None) -> dict:
+        """alpha_max (the algorithm's own region: α_max^C with a curvature κ, else the KL ball's) and
+        alpha_max_kl, from s = uᵀ(F + damping·I)⁻¹u. A non-finite value is left out (an empty cell): a
+        diagnostic must never fail a run."""
+        kl = shrinkage.alpha_max_kl(s, self.cfg.delta)
+        own = kl if curvature is None else shrinkage.alpha_max_constrained(s, curvature, self.cfg.delta)
+        return {k: v for k, v in (("alpha_max", own), ("alpha_max_kl", kl)) if math.isfinite(v)}
 
     def search(self, theta_k: torch.Tensor, step: torch.Tensor, measure: Callable[[], dict],
                accept: Callable[[dict], bool]) -> dict:
         """The one line search of every trust-region algorithm: θ_k + f·step for f = 1, decay, decay², ...
         (ls_tries tries); keep the first that the algorithm's rule ``accept`` takes, else stay at θ_k.
-        ``measure`` reads the loaded policy and returns at least its ``kl`` and ``divergence``."""
+        ``measure`` reads the loaded policy and returns at least its ``kl``, ``divergence`` and ``alpha``."""
         result = tr.backtracking_line_search(self.policy, theta_k, step, measure, accept,
                                              self.cfg.ls_tries, self.cfg.ls_decay)
         return self.step_stats(result, theta_k)
 
-    def hessian_vector_product(self, batch: Batch, ev: dict, stiff_direction=None, curvature: float = 0.0):
-        Fv = tr.kl_hessian_vector_product(self.policy, batch.obs)
-        if stiff_direction is None or curvature == 0.0:
+    def hessian_vector_product(self, batch: Batch, ev: dict, stiff_direction=None, curvature: float = 0.0,
+                               Fv: Callable | None = None, u: torch.Tensor | None = None):
+        """v ↦ (F + curvature·u uᵀ) v, u = ∇ stiff_direction at θ_k (or ``u`` given); F's product ``Fv``
+        is built here unless given."""
+        Fv = Fv or tr.kl_hessian_vector_product(self.policy, batch.obs)
+        if curvature == 0.0 or (u is None and stiff_direction is None):
             return Fv
-        u = tr.flat_grad(stiff_direction(ev), self.policy).detach()
+        if u is None:
+            u = tr.flat_grad(stiff_direction(ev), self.policy).detach()
         return lambda v: Fv(v) + curvature * u * (u @ v)
 
     def step_stats(self, result: tr.LineSearchResult, theta_k: torch.Tensor) -> dict:
-        """Metrics of the accepted step (KL/divergence are 0 when θ_k was kept)."""
+        """Metrics of the accepted step (KL/divergence/α are 0 when θ_k was kept)."""
         m = result.info if result.accepted else {}
         stats = {
             "kl": m.get("kl", 0.0),
@@ -210,6 +259,9 @@ class OnPolicyAlgorithm:
             "step_fraction": result.fraction,
             "ls_tries": result.tries,
         }
+        alpha_step = m.get("alpha", 0.0)  # α(θ_{k+1}): the cost increase the step made, to first order
+        if math.isfinite(alpha_step):  # a diagnostic: never the reason a run fails
+            stats["alpha_step"] = alpha_step
         if not torch.all(torch.isfinite(tr.flat_params(self.policy))):
             tr.set_flat_params(self.policy, theta_k)
             raise NonFiniteError(f"non-finite policy parameters after the {self.cfg.algo} policy update")
