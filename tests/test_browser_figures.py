@@ -19,13 +19,13 @@ TRAINED = [("c-trpo", 0), ("c-trpo", 1), ("trpo", 0), ("trpo", 1), ("trpo-lag", 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser_figures") / "runs"
-    for algo, seed in TRAINED:
-        api.train("GridHazard-v0", algo, seed=seed, runs_dir=str(folder), name=f"{algo}-{seed}", **SMALL)
     # a sweep of one b_H value: the case that drew a b_H axis from 0.4 to 1.2
     result = run_cli("sweep", "--task", "GridHazard-v0", "--beta", "0,1,10", "--bh", "0.8", "--seeds", "0",
                      "--total-steps", 1500, "--steps-per-epoch", 500, "--num-envs", 4, "--parallel", 1,
                      "--name", "grid", "--runs-dir", folder)
     assert result.returncode == 0, result.stderr
+    for algo, seed in TRAINED:  # trained last: Live shows the three newest runs (TRPO and TRPO-Lag)
+        api.train("GridHazard-v0", algo, seed=seed, runs_dir=str(folder), name=f"{algo}-{seed}", **SMALL)
     return folder
 
 
@@ -82,13 +82,16 @@ def test_compare_live_and_sensitivity_in_chromium_at_1280_by_720(runs):
     # one colour per algorithm on both pages (Compare groups by label, Live by run name)
     algo_of = lambda group: next((a for a in sorted(figure_style.ALGO_COLORS, key=len, reverse=True)
                                   if f" {a} " in f" {group} " or group.startswith(f"{a}-")), None)
-    for fig in (curves, *live):
+    checked = {"compare": set(), "live": set()}
+    for page_name, fig in [("compare", curves)] + [("live", fig) for fig in live]:
         for trace in fig["traces"]:
             algo = algo_of(trace["group"] or "")
             if algo and trace["type"] == "scatter" and trace["color"] and not trace["color"].startswith("rgba"):
                 beta = float(re.search(r"β=(\S+)", trace["group"]).group(1)) if "β=" in trace["group"] else 1.0
                 expected = figure_style.color_of(algo, beta) if algo == "c-trpo" else figure_style.ALGO_COLORS[algo]
                 assert trace["color"] == expected, (trace, expected)
+                checked[page_name].add(algo)
+    assert checked["compare"] == {"c-trpo", "trpo", "trpo-lag"} and {"trpo", "trpo-lag"} <= checked["live"], checked
     heatmaps = [fig for fig in sensitivity if any(t["type"] == "heatmap" for t in fig["traces"])]
     assert len(heatmaps) == 3
     assert all(fig["types"]["xaxis"] == "category" and fig["types"]["yaxis"] == "category" for fig in heatmaps)

@@ -91,6 +91,8 @@ def test_one_legend_axis_titles_hover_and_log_axes(runs):
     assert layout.font.size >= 14 and layout.xaxis.tickfont.size >= 14 and layout.legend.font.size >= 14
     assert layout.legend.orientation == "h" and layout.legend.y >= 1  # above the plots, not inside them
     assert set(plots.ctrpo_only(curves).algo) == {"c-trpo"}
+    ticks = list(layout.yaxis3.tickvals or [])  # 1-2-5 (or sparser) ticks, labelled in full-size print
+    assert ticks and all(f"{t:g}".strip("0.")[0] in "1235" for t in ticks)
 
 
 def test_shrinkage_figures_skip_missing_columns_and_explain_their_panels(runs):
