@@ -67,8 +67,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # also keep checkpoints/epoch_<k>.pt every K epochs (0: only the latest)
     tensorboard: bool = False  # also write the metrics as TensorBoard scalars (the tensorboard extra)
     name: str | None = None
-    # the repository's runs/ (or $CTRPO_RUNS_DIR) from any working directory: CLI, app, papermill, a kernel
-    runs_dir: str = field(default_factory=lambda: str(default_runs_dir()))
+    runs_dir: str = "runs"  # resolve() without one: the repository's runs/ (or $CTRPO_RUNS_DIR), from any cwd
     extra: dict = field(default_factory=dict)
 
     @property
@@ -132,6 +131,8 @@ def resolve(task: str, algo: str, **overrides) -> TrainConfig:
         raise ConfigError("--algo", f"unknown algorithm {algo!r}; choose from {', '.join(ALGORITHM_IDS)}")
     settings = {**TASK_DEFAULTS.get(task, {}), **ALGO_DEFAULTS.get(algo, {})}
     settings.update({k: v for k, v in overrides.items() if v is not None})
+    # one default runs folder whether the CLI, the app, papermill or a JupyterLab kernel (cwd notebooks/) asks
+    settings.setdefault("runs_dir", str(default_runs_dir()))
     cfg = TrainConfig(task=task, algo=algo, **settings)
     if cfg.cost_limit is None:
         cfg.cost_limit = spec.cost_limit

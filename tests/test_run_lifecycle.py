@@ -160,8 +160,9 @@ def test_stop_asks_the_live_owner_and_the_run_checkpoints(runs_dir):
 BAD = [
     (["--task", "GridHazard-v0", "--algo", "c-trpo", "--seed", str(2**32)], "--seed"),
     (["--task", "GridHazard-v0", "--algo", "c-trpo", "--name", "n" * 300], "--name"),
-    (["--task", "GridHazard-v0", "--algo", "c-trpo", "--num-envs", "100000000", "--steps-per-epoch", "100000000",
+    (["--task", "GridHazard-v0", "--algo", "c-trpo", "--num-envs", "16", "--steps-per-epoch", "100000000",
       "--total-steps", "100000000"], "--steps-per-epoch"),
+    (["--task", "GridHazard-v0", "--algo", "c-trpo", "--num-envs", "100000000"], "--num-envs"),  # 1-1024 (issue 19)
     (["--task", "SafetyHopperVelocity-v1", "--algo", "c-trpo", "--num-envs", "100000", "--steps-per-epoch",
       "100000"], "--num-envs"),
 ]

@@ -314,7 +314,7 @@ def test_sweep_manifest_has_one_grid_entry_per_run_and_one_key(tmp_path):
 
 def test_one_default_runs_folder_from_any_working_directory(tmp_path):
     code = ("from ctrpo_core import catalog, cli, config, runs; "
-            "print(catalog.default_runs_dir(), cli.runs_dir(None), config.TrainConfig('t', 'a').runs_dir, "
+            "print(catalog.default_runs_dir(), cli.runs_dir(None), config.resolve('GridHazard-v0', 'trpo').runs_dir, "
             "runs.default_runs_dir())")
     env = {k: v for k, v in os.environ.items() if k != "CTRPO_RUNS_DIR"}
     for cwd in (tmp_path, ROOT / "notebooks", ROOT):
