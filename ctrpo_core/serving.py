@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from pathlib import Path
 
+APP = Path(__file__).resolve().parents[1] / "app" / "main.py"
 ALLOW_REMOTE = "CTRPO_ALLOW_REMOTE"  # =1: serve on any address (a reverse proxy with authentication, ...)
 
 
@@ -38,7 +40,7 @@ def refusal(address) -> str | None:
             f"processes and read the runs folder. The app serves nothing but this page there.\n\n"
             f"To serve it safely, start it on the loopback address:\n\n"
             f"```\nmake app\n```\n\nor, from any folder,\n\n"
-            f"```\nstreamlit run app/main.py --server.address 127.0.0.1\n```\n\n"
+            f"```\nstreamlit run {APP} --server.address 127.0.0.1\n```\n\n"
             f"and open http://127.0.0.1:8501 (from another machine: an SSH tunnel, "
             f"`ssh -L 8501:127.0.0.1:8501 HOST`). If other machines must reach it (behind a proxy that "
             f"authenticates users, on a trusted network), set `{ALLOW_REMOTE}=1` in the app's environment.")
