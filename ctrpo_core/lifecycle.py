@@ -206,9 +206,7 @@ def _write_failed(run: RunDir, exc: OSError) -> TrainingWriteError:
         chain.append(chain[-1].__context__)
     named = [e for e in chain if isinstance(e, WriteError)]
     first = named[-1] if named else chain[-1]
-    if not isinstance(first, WriteError):
-        first = WriteError(first.errno, first.strerror or str(first), first.filename or "a file of the run")
-    message = str(first)
+    message = str(first) if named else f"{type(first).__name__}: {first}"  # an OS error other than a write
     try:
         status = run.read_status()
         run.write_status("failed", message, **{k: v for k, v in status.items()

@@ -4,13 +4,17 @@ Evaluation runs the latest checkpoint's policy on the run's task with the env st
 (``envs.make_vec_env``), its observations normalised by the checkpoint's normaliser, frozen. Episodes
 are assigned to the parallel envs up front (episode j runs as the (j // n)-th episode of env j % n),
 so short episodes are not over-represented: each env reports exactly its share and its further
-episodes are discarded. One seed gives the same numbers every time (the envs from ``seed``, sampled
-actions from torch's RNG seeded with ``seed``, forked so the caller's stream is untouched).
+episodes are discarded. The statistics are running sums (memory does not grow with the number of
+episodes, at most ``MAX_EPISODES``); per-episode values are kept only up to ``MAX_LISTED``. One seed
+gives the same numbers every time (the envs from ``seed``, sampled actions from torch's RNG seeded with
+``seed``, forked so the caller's stream is untouched).
 
-Export writes a TorchScript module that needs torch only: raw observation (obs_dim,) or
-(batch, obs_dim), any float dtype → deterministic action, with the normaliser's arithmetic done
-exactly as ``RunningNormalizer.normalize`` (float64, then float32) and the policy of
-``rollout.act(deterministic=True)`` (Gaussian: the mean; Categorical: the most probable action).
+Export never replaces what the tool did not create (``check_out``: a new file, or with ``force`` an
+existing regular file outside every run directory; never a link, device or FIFO) and writes a temporary
+file in the target folder, then renames it. It writes a TorchScript module that needs torch only: raw
+observation (obs_dim,) or (batch, obs_dim), any float dtype → deterministic action, with the
+normaliser's arithmetic done exactly as ``RunningNormalizer.normalize`` (float64, then float32) and the
+policy of ``rollout.act(deterministic=True)`` (Gaussian: the mean; Categorical: the most probable action).
 """
 
 import json
