@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import lifecycle
+from .algos import legend_rank
 from .config import format_value, resolve, result_settings
 from .overrides import applies
 from .ownership import is_owned
@@ -275,8 +276,7 @@ def comparison_table(summaries: pd.DataFrame, reps: int = 2000) -> pd.DataFrame:
         rows.append(row)
     table = pd.DataFrame(rows)
     if len(table):  # C-TRPO first, by β and b_H, as the figures' legends list them
-        order = {a: i for i, a in enumerate(["c-trpo", "trpo-lag", "cpo", "pcpo", "ppo-lag", "trpo"])}
-        keys = [table.algo.map(lambda a: order.get(a, 99)), table.beta.fillna(-1.0), table.bh.fillna(-1.0), table.label]
+        keys = [table.algo.map(legend_rank), table.beta.fillna(-1.0), table.bh.fillna(-1.0), table.label]
         table = table.iloc[sorted(range(len(table)), key=lambda i: tuple(k.iloc[i] for k in keys))].reset_index(drop=True)
     return table
 

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .algos import legend_rank
 from .catalog import pool_seeds
 from .figure_style import (CTRPO, FONT, LIMIT_COLOR, LIMIT_DASH, RUN_DASHES, band_color, color_of, family_color,
                            legend_rows, short_labels)
@@ -80,8 +81,7 @@ def _series(curves: pd.DataFrame, pooled: bool, labels: dict | None) -> list[dic
     for s in sorted(out, key=lambda s: (s["label"], str(s["key"]))):  # one colour twice: other line styles
         s["dash"] = RUN_DASHES[seen.get(s["color"], 0) % len(RUN_DASHES)]
         seen[s["color"]] = seen.get(s["color"], 0) + 1
-    order = {a: i for i, a in enumerate(["c-trpo", "trpo-lag", "cpo", "pcpo", "ppo-lag", "trpo"])}
-    out.sort(key=lambda s: (order.get(s["algo"], 99), s["beta"] or 0.0, s["bh"] or 0.0, s["label"], str(s["key"])))
+    out.sort(key=lambda s: (legend_rank(s["algo"]), s["beta"] or 0.0, s["bh"] or 0.0, s["label"], str(s["key"])))
     return out
 
 

@@ -32,6 +32,14 @@ REGISTRY: dict[str, AlgorithmEntry] = {
                                "ppo_epochs", "ppo_minibatch")),
 }
 ALGORITHM_IDS = tuple(REGISTRY)
+UNCONSTRAINED = ("trpo",)  # ignores the cost: listed last in legends and tables, after every constrained method
+
+
+def legend_rank(algo) -> int:
+    """Where an algorithm stands in legends and tables: C-TRPO first, then the constrained baselines in
+    registry order, the unconstrained ones last, ids this version does not know after all."""
+    ordered = [a for a in ALGORITHM_IDS if a not in UNCONSTRAINED] + list(UNCONSTRAINED)
+    return ordered.index(algo) if algo in ordered else len(ordered)
 
 
 def algorithm_class(algo: str):
