@@ -5,6 +5,8 @@ import streamlit as st
 from ctrpo_core.serving import refusal
 
 st.set_page_config(page_title="C-TRPO Explorer", layout="wide")
+# Streamlit's default 6rem above every page pushes the figures below the fold at a projector's 1280×720
+st.markdown("<style>[data-testid='stMainBlockContainer']{padding-top:1rem}</style>", unsafe_allow_html=True)
 # bound to anything but loopback (streamlit run from another folder binds every interface) and not
 # allowed by CTRPO_ALLOW_REMOTE=1: one page saying how to serve it safely, no navigation, no other page
 problem = refusal(st.get_option("server.address"))

@@ -195,65 +195,94 @@ def add_limit_line(fig: go.Figure, cost_limit: float, xs=None, **where) -> None:
 
 # ---------------------------------------------------------------- the trust region
 SHRINKAGE_SENTENCE = (
-    "As the remaining budget Δb = b − Ĵ_c runs out, the largest cost increase C-TRPO lets one step make "
-    "(α_max, solid) shrinks to 0 with it, so the policy slows down before it reaches the limit; "
-    "TRPO's plain KL ball (α_max_kl, dotted) allows the same increase whatever the budget.")
-ALPHA_STYLES = [  # (column, legend text, line style)
-    ("alpha_max", "α_max: the algorithm's region", dict(dash="solid", width=2.5)),
-    ("alpha_max_kl", "α_max_kl: the plain KL ball", dict(dash="dot", width=2.5)),
-    ("alpha_step", "α_step: the step taken", None),  # markers
-]
+    "Each dot is one update: how much cost one step was allowed to add (α_max) against the budget still left "
+    "(Δb = b − Ĵ_c). C-TRPO's dots run down to 0 as Δb runs out, always under the grey line where one step "
+    "would spend the whole budget; TRPO's and TRPO-Lag's KL ball allows the same increase whatever the budget, "
+    "even past the limit (Δb < 0, left of the grey axis). Right: the same two numbers against training.")
+BUDGET_LINE = "one step spends the whole budget (α = Δb)"
 
 
 def _run_series(curves: pd.DataFrame, labels: dict | None) -> list[dict]:
     return _series(curves, pooled=False, labels=labels) if len(curves) else []
 
 
-def shrinkage_figure(curves, x: str = "total_steps", height: int = 400, labels: dict | None = None) -> go.Figure:
-    """The headline of the trust region, per run against steps: left, the largest cost increase one step
-    may make inside the algorithm's region (α_max) and inside the plain KL ball (α_max_kl), and the α of
-    the step taken; right, the budget Δb = b − Ĵ_c. Columns a run lacks (trained by an older version) are
-    skipped."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, column_widths=[0.6, 0.4])
+def _normal_updates(g: pd.DataFrame) -> pd.DataFrame:
+    """The updates whose region bounds a cost increase: C-TRPO's recovery updates minimise the cost inside a
+    plain KL ball (their α_max is not a limit the barrier sets), so they are left out of the headline."""
+    if "recovery" in g and g.get("algo", pd.Series([None])).iloc[0] == CTRPO:
+        g = g[g["recovery"].fillna(0) < 0.5]
+    return g[g["alpha_max"].notna() & g["budget"].notna()] if "alpha_max" in g and "budget" in g else g.iloc[0:0]
+
+
+def shrinkage_figure(curves, x: str = "total_steps", height: int = 420, labels: dict | None = None) -> go.Figure:
+    """The trust region's one idea in one picture. Left: per update, the largest first-order cost increase one
+    step may make inside the algorithm's region (α_max) against the budget left Δb = b − Ĵ_c, with the line
+    α = Δb. Right, against training: α_max (top; C-TRPO's plain-KL-ball α_max_kl dotted for comparison) and
+    Δb (bottom, its axis cut at ±2b so that a run far over the limit does not flatten the others). Runs
+    trained before these columns were logged show only their Δb."""
+    fig = make_subplots(rows=2, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.12, vertical_spacing=0.1,
+                        specs=[[{"rowspan": 2}, {}], [None, {}]], shared_xaxes=False)
     runs = _run_series(curves, labels)
-    drawn = set()
+    has_alpha = any("alpha_max" in s["frame"] and s["frame"]["alpha_max"].notna().any() for s in runs)
+    limit = _num(curves["cost_limit"].dropna().iloc[0]) if len(curves) and "cost_limit" in curves \
+        and curves["cost_limit"].notna().any() else None
+    budgets, alphas = [], []
     for s in runs:
-        g = s["frame"]
-        shown = False
-        for column, _, style in ALPHA_STYLES:
-            if column not in g or g[column].isna().all():
-                continue
-            drawn.add(column)
-            marker = dict(color=s["color"], size=7, symbol="circle-open") if style is None else None
-            fig.add_trace(go.Scatter(x=g[x], y=g[column], mode="markers" if style is None else "lines",
-                                     name=s["name"], legendgroup=str(s["key"]), showlegend=not shown,
-                                     marker=marker, line=dict(color=s["color"], **(style or {})),
-                                     hovertemplate=f"<b>{s['name']}</b><br>{column} %{{y:.4g}}<br>step %{{x:,.0f}}"
-                                                   "<extra></extra>"), 1, 1)
-            shown = True
-        if "budget" in g and not g["budget"].isna().all():
-            fig.add_trace(go.Scatter(x=g[x], y=g["budget"], mode="lines", name=s["name"], legendgroup=str(s["key"]),
-                                     showlegend=not shown, line=dict(color=s["color"], width=2.5),
-                                     hovertemplate=f"<b>{s['name']}</b><br>Δb %{{y:.4g}}<br>step %{{x:,.0f}}"
+        g, group = s["frame"], str(s["key"])
+        hover = f"<b>{s['name']}</b><br>%{{customdata:,.0f}} steps<br>Δb %{{x:.3g}}<br>α_max %{{y:.3g}}<extra></extra>"
+        normal = _normal_updates(g)
+        if len(normal):
+            budgets += normal["budget"].tolist()
+            alphas += normal["alpha_max"].tolist()
+            fig.add_trace(go.Scatter(x=normal["budget"], y=normal["alpha_max"], customdata=normal[x], mode="markers",
+                                     name=s["name"], legendgroup=group, hovertemplate=hover,
+                                     marker=dict(color=s["color"], size=7, opacity=0.75)), 1, 1)
+            fig.add_trace(go.Scatter(x=g[x], y=g["alpha_max"], mode="lines", name=s["name"], legendgroup=group,
+                                     showlegend=False, line=dict(color=s["color"], width=2),
+                                     hovertemplate=f"<b>{s['name']}</b><br>α_max %{{y:.3g}}<br>step %{{x:,.0f}}"
                                                    "<extra></extra>"), 1, 2)
-    x0 = [curves[x].min()] if len(curves) else [None]  # the key's empty traces must not widen the x range
-    for column, text, style in ALPHA_STYLES:  # the key to the line styles, in grey
-        if column in drawn:
-            fig.add_trace(go.Scatter(x=x0, y=[None], name=text, legendgroup=f"key {column}", mode="markers" if style is None
-                                     else "lines", marker=dict(color="#555", size=7, symbol="circle-open"),
-                                     line=dict(color="#555", **(style or {})), hoverinfo="skip"), 1, 1)
-    if runs and not drawn:
-        fig.add_annotation(text="no α columns in these runs<br>(trained before they were logged)", showarrow=False,
+            if s["algo"] == CTRPO and "alpha_max_kl" in g:
+                fig.add_trace(go.Scatter(x=g[x], y=g["alpha_max_kl"], mode="lines", name=s["name"], legendgroup=group,
+                                         showlegend=False, line=dict(color=s["color"], width=1.5, dash="dot"),
+                                         hovertemplate=f"<b>{s['name']}</b><br>α_max in the plain KL ball %{{y:.3g}}"
+                                                       "<br>step %{x:,.0f}<extra></extra>"), 1, 2)
+        if "budget" in g and g["budget"].notna().any():
+            fig.add_trace(go.Scatter(x=g[x], y=g["budget"], mode="lines", name=s["name"], legendgroup=group,
+                                     showlegend=not len(normal), line=dict(color=s["color"], width=2),
+                                     hovertemplate=f"<b>{s['name']}</b><br>Δb %{{y:.3g}}<br>step %{{x:,.0f}}"
+                                                   "<extra></extra>"), 2, 2)
+    if budgets:  # the line α = Δb over the budgets shown: under it, one step cannot spend what is left
+        top = max(0.0, max(budgets))
+        line_x = np.geomspace(max(1e-3, min(a for a in alphas if a > 0) if any(a > 0 for a in alphas) else 1e-3),
+                              max(top, 1e-3), 50)
+        fig.add_trace(go.Scatter(x=line_x, y=line_x, mode="lines", name=BUDGET_LINE, legendgroup="budget line",
+                                 line=dict(color="#888", width=1.5), hoverinfo="skip"), 1, 1)
+        fig.add_vline(x=0, line_color="#bbb", line_width=1, row=1, col=1)
+        # α_max spans decades (C-TRPO's near the boundary, TRPO's far from it): a log axis shows both, and
+        # the budget axis stops at −b, so a run far over the limit does not squeeze the boundary region
+        positive = [a for a in alphas if a > 0]
+        if positive:
+            ticks = _log_ticks([positive])
+            fig.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{v:g}" for v in ticks] if ticks else None,
+                             row=1, col=1)
+        left = -limit if limit else min(budgets)
+        fig.update_xaxes(range=[left, 1.05 * top if top > 0 else 1.0], row=1, col=1)
+    elif runs:
+        fig.add_annotation(text="no α_max in these runs<br>(trained before it was logged)", showarrow=False,
                            xref="x domain", yref="y domain", x=0.5, y=0.5, font=FONT)
-    fig.add_hline(y=0, line_color="#999", line_width=1, row=1, col=2)
-    fig.update_yaxes(title_text="largest cost increase of a step", row=1, col=1)
-    fig.update_yaxes(title_text="budget Δb = b − Ĵ_c (cost)", row=1, col=2)
-    fig.update_xaxes(title_text=X_TITLE)
-    fig.update_xaxes(matches="x", row=1, col=2)  # one step axis for α and Δb
-    names = [s["name"] for s in runs] + [text for column, text, _ in ALPHA_STYLES if column in drawn]
-    legend, top = _legend_layout(names, None)
-    fig.update_layout(height=max(height, PLOT_PX + top + 60), font=FONT, legend=legend,
-                      margin=dict(l=10, r=10, t=top, b=60), hoverlabel=dict(font_size=14))
+    if limit:  # Δb over training: a run far over the limit leaves the panel instead of flattening the rest
+        fig.update_yaxes(range=[-2 * limit, 1.1 * limit], row=2, col=2)
+    fig.add_hline(y=0, line_color="#bbb", line_width=1, row=2, col=2)
+    fig.update_xaxes(title_text="budget left Δb = b − Ĵ_c (cost / episode)", row=1, col=1)
+    fig.update_yaxes(title_text="α_max: largest cost increase of one step (log)", row=1, col=1)
+    fig.update_yaxes(title_text="α_max", row=1, col=2)
+    fig.update_yaxes(title_text="Δb", row=2, col=2)
+    fig.update_xaxes(matches="x2", showticklabels=False, row=1, col=2)
+    fig.update_xaxes(title_text=X_TITLE, row=2, col=2)
+    names = [s["name"] for s in runs] + ([BUDGET_LINE] if budgets else [])
+    legend, top_px = _legend_layout(names, None)
+    fig.update_layout(height=max(height, 2 * PLOT_PX - 140 + top_px), font=FONT, legend=legend,
+                      margin=dict(l=10, r=10, t=top_px, b=60), hoverlabel=dict(font_size=14))
     return _readable(fig)
 
 

@@ -98,13 +98,19 @@ def test_one_legend_axis_titles_hover_and_log_axes(runs):
 def test_shrinkage_figures_skip_missing_columns_and_explain_their_panels(runs):
     curves = curves_of(runs, "c-trpo-1-0", "trpo-0")
     headline = plots.shrinkage_figure(curves)
-    budget = [t for t in headline.data if t.xaxis == "x2"]
-    assert len(budget) == 2  # Δb of both runs
+    budget = [t for t in headline.data if t.xaxis == "x3"]
+    assert len(budget) == 2  # Δb of both runs, against training
+    if "alpha_max" in curves:  # α_max against Δb, C-TRPO's recovery updates left out
+        scatter = {t.name: t for t in headline.data if t.xaxis == "x" and t.mode == "markers"}
+        ctrpo = curves[(curves.run == "c-trpo-1-0") & (curves.recovery < 0.5) & curves.alpha_max.notna()]
+        trpo = curves[(curves.run == "trpo-0") & curves.alpha_max.notna()]
+        assert sorted(len(t.x) for t in scatter.values()) == sorted(n for n in (len(ctrpo), len(trpo)) if n)
+        assert any(t.name == plots.BUDGET_LINE for t in headline.data)
     old = curves.drop(columns=[c for c in ("alpha_max", "alpha_max_kl", "alpha_max_exact", "alpha_step") if c in curves])
     older = plots.shrinkage_figure(old)
     assert not [t for t in older.data if t.xaxis == "x"] or all(t.x == (None,) for t in older.data if t.xaxis == "x")
     if "alpha_max" in curves:
-        assert any("α_max" in (t.name or "") for t in headline.data)
+        assert "α_max" in headline.layout.yaxis.title.text and "Δb" in headline.layout.xaxis.title.text
     assert "Δb" in plots.SHRINKAGE_SENTENCE and "TRPO" in plots.SHRINKAGE_SENTENCE
     details = plots.shrinkage_details_figure(curves)
     titles = [a.text for a in details.layout.annotations]

@@ -12,15 +12,18 @@ REFRESH_S = 1.5
 
 st.title("Demo: the barrier at work")
 st.markdown(
-    f"**{demo.TASK}**: a point on a line is rewarded for being far to the right (reward = its position, "
-    f"up to {hazard_edge.REWARD_CAP}), but every step past the edge x > {hazard_edge.EDGE} costs 1, and an "
-    f"episode may cost at most **b = {hazard_edge.COST_LIMIT:g}**. The reward pulls every learner toward the "
-    "edge. **TRPO** ignores the cost and walks into the hazard; **TRPO-Lag** learns a price for cost only after "
-    "paying it; **C-TRPO** measures its trust region with a barrier on the remaining budget b − Ĵ_c, so its "
-    "steps shrink as it nears the edge. Same seed, same settings, one process per run."
-)
-st.markdown("**1.** Press **Run** · **2.** about a minute: the curves grow, then one episode of each policy "
-            "plays · **3.** below, the **β slider** re-runs C-TRPO with another barrier weight.")
+    f"A point on a line earns more reward the further right it goes, but every step past the edge costs 1 and an "
+    f"episode may cost at most **b = {hazard_edge.COST_LIMIT:g}**. **1.** Press **Run** (about a minute) · "
+    "**2.** watch TRPO walk into the hazard while C-TRPO slows down before the limit · **3.** below, the "
+    "**β slider** re-runs C-TRPO with another barrier weight.")
+with st.expander("The task and the three learners"):
+    st.markdown(
+        f"**{demo.TASK}**: a point on a line is rewarded for being far to the right (reward = its position, "
+        f"up to {hazard_edge.REWARD_CAP}), but every step past the edge x > {hazard_edge.EDGE} costs 1, and an "
+        f"episode may cost at most **b = {hazard_edge.COST_LIMIT:g}**. The reward pulls every learner toward the "
+        "edge. **TRPO** ignores the cost and walks into the hazard; **TRPO-Lag** learns a price for cost only after "
+        "paying it; **C-TRPO** measures its trust region with a barrier on the remaining budget b − Ĵ_c, so its "
+        "steps shrink as it nears the edge. Same seed, same settings, one process per run.")
 try:
     settings = demo.page_settings()
 except ConfigError as exc:
@@ -29,10 +32,12 @@ except ConfigError as exc:
 if settings:
     st.caption(f"Shortened by {demo.STEPS_ENV}: {settings['total_steps']:,} steps per run instead of the demo's.")
 runs_dir = default_runs_dir()
-c1, c2 = st.columns([1, 3])
-seed = int(c1.number_input("Seed", value=0, min_value=0, step=1, key="demo_seed"))
+c1, c2, c3, c4 = st.columns([3, 1.2, 1.6, 1.4], vertical_alignment="bottom")
+seed = int(c2.number_input("Seed", value=0, min_value=0, step=1, key="demo_seed"))
+log_y = c3.toggle("Log scale: cost, Reg+", value=False, key="demo_log")
+only_ctrpo = c4.toggle("C-TRPO only", value=False, key="demo_ctrpo_only")
 base = demo.plan(runs_dir, seed=seed, **settings)
-if c2.button("Run the demo: C-TRPO, TRPO and TRPO-Lag", type="primary"):
+if c1.button("Run the demo: C-TRPO, TRPO and TRPO-Lag", type="primary"):
     started = demo.launch(base)
     st.session_state["demo_note"] = (f"Started {len(started)} runs: about a minute." if started else
                                      "These runs have been trained already (or are training): showing them.")
@@ -59,9 +64,6 @@ def watch():
         st.rerun()  # a run started or finished: the whole page follows (animations included), no reload
 
 
-t1, t2 = st.columns(2)
-log_y = t1.toggle("Log scale for cost and Reg+", value=False, key="demo_log")
-only_ctrpo = t2.toggle("C-TRPO only", value=False, key="demo_ctrpo_only")
 
 
 @st.fragment(run_every=REFRESH_S if active else None)
