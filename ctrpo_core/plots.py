@@ -263,10 +263,17 @@ def shrinkage_figure(curves, x: str = "total_steps", height: int = 420, labels: 
         positive = [a for a in alphas if a > 0]
         if positive:
             ticks = _log_ticks([positive])
+            # headroom above the highest dot for the note on what the cut budget axis hides
             fig.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{v:g}" for v in ticks] if ticks else None,
-                             row=1, col=1)
+                             range=[math.log10(min(positive) / 1.5), math.log10(max(positive) * 8)], row=1, col=1)
         left = -limit if limit else min(budgets)
         fig.update_xaxes(range=[left, 1.05 * top if top > 0 else 1.0], row=1, col=1)
+        beyond = [f"{t.name}: {sum(v < left for v in t.x)} (Δb down to {min(t.x):.3g})" for t in fig.data
+                  if t.xaxis == "x" and t.mode == "markers" and min(t.x) < left]
+        if beyond:  # say what the cut axis hides: the runs far over the limit
+            fig.add_annotation(text="← more updates further left, far over the limit:<br>" + "<br>".join(beyond),
+                               showarrow=False, xref="x domain", yref="y domain", x=0.01, y=0.99, xanchor="left",
+                               yanchor="top", align="left", font=FONT)
     elif runs:
         fig.add_annotation(text="no α_max in these runs<br>(trained before it was logged)", showarrow=False,
                            xref="x domain", yref="y domain", x=0.5, y=0.5, font=FONT)
