@@ -30,12 +30,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(runs_dir: Path):
+def streamlit_server(runs_dir: Path, cwd: Path = ROOT, address: str | None = None, env: dict | None = None):
+    """`streamlit run app/main.py` on a free port, started in ``cwd`` (another folder than the repository's
+    root reads no .streamlit/config.toml), bound to ``address`` when given; always reached through loopback."""
     port = free_port()
-    env = {**os.environ, "CTRPO_RUNS_DIR": str(runs_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-                             "--server.headless", "true"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {**(os.environ if env is None else env), "CTRPO_RUNS_DIR": str(runs_dir)}
+    bind = ["--server.address", address] if address is not None else []
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.port",
+                             str(port), *bind, "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:

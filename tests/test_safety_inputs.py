@@ -3,7 +3,6 @@ did not create, eval streams, the app serves only a warning off loopback, a full
 failed run, one damaged value breaks no page, long names / deep TOML / odd folders exit 2, and the
 smaller cases (a runs folder given twice, -p reference, the sweep manifest and key, one runs folder)."""
 
-import contextlib
 import json
 import os
 import resource
@@ -11,8 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -116,34 +113,12 @@ def test_serving_rules():
     assert "127.0.0.1" in serving.refusal("0.0.0.0") and serving.refusal("127.0.0.1") is None
 
 
-@contextlib.contextmanager
 def streamlit_elsewhere(cwd: Path, address: str, runs_dir: Path):
     """`streamlit run /repo/app/main.py` started in another folder (no .streamlit/config.toml there)."""
-    from test_browser import free_port
+    from test_browser import streamlit_server
 
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != serving.ALLOW_REMOTE}
-    env["CTRPO_RUNS_DIR"] = str(runs_dir)
-    proc = subprocess.Popen([PYTHON, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.port",
-                             str(port), "--server.address", address, "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false"], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"  # only ever reached through loopback
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError(proc.stdout.read().decode(errors="replace"))
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    return streamlit_server(runs_dir, cwd=cwd, address=address, env=env)
 
 
 def test_app_started_elsewhere_on_every_interface_serves_only_the_warning(runs, tmp_path):
