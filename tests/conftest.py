@@ -16,17 +16,6 @@ def run_cli(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout, cwd=kwargs.pop("cwd", ROOT), **kwargs)
 
 
-NOTEBOOK_FIXTURES = {"default_reports", "demo_runs"}
-
-
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (`make test` runs two workers), every test that reads the notebooks' default runs
-    goes to one worker (``--dist loadgroup``), so the notebooks execute once while the other tests run beside."""
-    for item in items:
-        if NOTEBOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("notebooks"))
-
-
 @pytest.fixture
 def runs_dir(tmp_path):
     return tmp_path / "runs"
