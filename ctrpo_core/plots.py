@@ -196,7 +196,7 @@ def add_limit_line(fig: go.Figure, cost_limit: float, xs=None, **where) -> None:
 # ---------------------------------------------------------------- the trust region
 SHRINKAGE_SENTENCE = (
     "Each dot is one update: how much cost one step was allowed to add (α_max) against the budget still left "
-    "(Δb = b − Ĵ_c). C-TRPO's dots run down to 0 as Δb runs out, always under the grey line where one step "
+    "(Δb = b − Ĵ_c). C-TRPO's dots (β > 0) run down to 0 as Δb runs out, under the grey line where one step "
     "would spend the whole budget; TRPO's and TRPO-Lag's KL ball allows the same increase whatever the budget, "
     "even past the limit (Δb < 0, left of the grey axis). Right: the same two numbers against training.")
 BUDGET_LINE = "one step spends the whole budget (α = Δb)"
