@@ -2,7 +2,7 @@ import streamlit as st
 
 from ctrpo_core.catalog import comparison_table, default_runs_dir, load_curves, one_run_per_seed, run_table, usable
 from ctrpo_core.plots import BAND_NOTE, ctrpo_only, curve_panels, final_values_figure
-from ctrpo_core.tables import COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns, one_seed_settings
+from ctrpo_core.tables import CAPTION, COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns, one_seed_settings
 
 st.title("Compare")
 table = usable(run_table(default_runs_dir()))
@@ -41,8 +41,7 @@ st.plotly_chart(curve_panels(curves, pooled=True, cost_limit=limits[0] if len(li
 
 st.subheader("Final values per setting")
 summary = comparison_table(chosen)
-st.caption("Median and interquartile mean (IQM) over seeds with its 95% percentile-bootstrap CI; final return and "
-           "cost: the mean over each run's last 10% of epochs; Reg+: at the end.")
+st.caption(CAPTION)
 for line in one_seed_settings(summary):
     st.warning(line)
 st.plotly_chart(final_values_figure(summary, log_x=log_y), key="cmp_final")

@@ -9,7 +9,7 @@ from ctrpo_core.demo import TASK as DEMO_TASK
 from ctrpo_core.envs import TASKS
 from ctrpo_core.plots import sensitivity_figures
 from ctrpo_core.sweep import launch_sweep, list_sweeps, parse_list, sweep_manifest
-from ctrpo_core.tables import COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns, one_seed_settings
+from ctrpo_core.tables import CAPTION, COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns, one_seed_settings
 
 st.title("Sensitivity")
 st.caption("A grid over β × b_H (× δ) × seeds on one task, run locally with at most one process per core, "
@@ -103,8 +103,7 @@ def sweep_view():
         return
     st.subheader("Per setting")
     summary = comparison_table(kept)
-    st.caption("Median and interquartile mean (IQM) over seeds with its 95% percentile-bootstrap CI; final return "
-               "and cost: the mean over each run's last 10% of epochs; Reg+: at the end.")
+    st.caption(CAPTION)
     for line in one_seed_settings(summary):
         st.warning(line)
     numbers = set(number_columns(summary))
