@@ -32,16 +32,23 @@ def resume(run_dir, callback=None, progress: bool = False, total_steps: int | No
     return RunDir(run_dir)
 
 
-def _wait_started(proc, run: RunDir, log_path: Path, timeout: float) -> None:
-    """Return once the process owns the run (so every view shows it running at once)."""
+def _wait_until(proc, started: Callable[[], bool], timeout: float) -> bool:
+    """Poll until ``started()`` (True), the process exits (False) or ``timeout`` seconds pass (True)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if lifecycle.state(run.path) != "queued":
-            return
+        if started():
+            return True
         if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] if log_path.exists() else []
-            raise RuntimeError(f"training process exited with status {proc.returncode}: {' '.join(tail)}")
+            return False
         time.sleep(0.05)
+    return True
+
+
+def _wait_started(proc, run: RunDir, log_path: Path, timeout: float) -> None:
+    """Return once the process owns the run (so every view shows it running at once)."""
+    if not _wait_until(proc, lambda: lifecycle.state(run.path) != "queued", timeout):
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] if log_path.exists() else []
+        raise RuntimeError(f"training process exited with status {proc.returncode}: {' '.join(tail)}")
 
 
 def launch(task: str, algo: str, wait: float = 60.0, **settings) -> RunDir:
@@ -59,10 +66,7 @@ def launch_resume(run_dir, wait: float = 60.0) -> RunDir:
     refreshing. ConfigError if it is not a run."""
     run, _ = open_run(run_dir)
     log_path = run.path.parent / lifecycle.LAUNCH_LOGS / f"{run.name}.resume.log"
-    proc = lifecycle.spawn(run.path, log_path)
-    deadline = time.time() + wait
-    while time.time() < deadline and not lifecycle.is_owned(run.path) and proc.poll() is None:
-        time.sleep(0.05)
+    _wait_until(lifecycle.spawn(run.path, log_path), lambda: lifecycle.is_owned(run.path), wait)
     return run
 
 
