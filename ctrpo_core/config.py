@@ -40,6 +40,9 @@ class TrainConfig:
     gamma: float = 0.99
     lam: float = 0.95
     hidden: tuple[int, ...] = (64, 64)
+    # how the policy's last layer starts: "default" = PyTorch's nn.Linear init, bias kept (the authors' code);
+    # "small" = weights x 0.01 and a zero bias, what runs of conventions < 3 used (docs/BASELINES.md)
+    policy_init: str = "default"
     critic_lr: float = 1e-3
     critic_passes: int = 10
     critic_minibatch: int = 128
@@ -59,9 +62,10 @@ class TrainConfig:
     ppo_epochs: int = 40  # passes over the batch (stopped early once the summed KL exceeds δ)
     ppo_minibatch: int = 64
     torch_threads: int = 1
-    # the training conventions a run was made with: 2 = the authors' baselines and Ĵ_c (docs/BASELINES.md);
-    # runs written before this field existed were trained with 1 and are never resumed or reused as 2
-    conventions: int = 2
+    # the training conventions a run was made with (docs/BASELINES.md): 2 = the authors' baselines and Ĵ_c,
+    # 3 = also the authors' policy initialisation; runs written before this field existed were trained
+    # with 1. A run is never resumed or reused under other conventions than its own.
+    conventions: int = 3
     max_episode_steps: int | None = None  # None: the task's own limit
     # what a run writes besides its metrics; neither changes its results
     checkpoint_every: int = 0  # also keep checkpoints/epoch_<k>.pt every K epochs (0: only the latest)
@@ -88,6 +92,8 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
         d["hidden"] = tuple(d.get("hidden", (64, 64)))
+        if "policy_init" not in d:  # written before the field existed: the small last layer of conventions < 3
+            d["policy_init"] = "small"
         return cls(**d)
 
 
@@ -116,7 +122,7 @@ TASK_DEFAULTS: dict[str, dict] = {
 # the authors' task table has no row for PointPush, so their default critic minibatch applies there
 TASK_DEFAULTS["SafetyPointPush1-v0"] = dict(critic_minibatch=256)
 ALGO_DEFAULTS: dict[str, dict] = {"ppo-lag": dict(delta=0.02)}  # PPO-Lag's δ is its KL early-stop bound
-CONVENTIONS = 2  # the value of ``TrainConfig.conventions`` this version trains with
+CONVENTIONS = 3  # the value of ``TrainConfig.conventions`` this version trains with
 
 
 def resolve(task: str, algo: str, **overrides) -> TrainConfig:
@@ -141,6 +147,7 @@ def resolve(task: str, algo: str, **overrides) -> TrainConfig:
 
 
 # Fields that name or place a run, or add outputs, but never change what it computes; every other field does.
+POLICY_INITS = ("default", "small")  # TrainConfig.policy_init (engine/policies.py)
 IDENTITY_FIELDS = ("name", "runs_dir", "checkpoint_every", "tensorboard")
 
 
@@ -199,6 +206,8 @@ def validate(cfg: TrainConfig) -> None:
                                     f"got {cfg.seed}")
     if cfg.barrier not in ("entropy", "log"):
         raise ConfigError("--barrier", f"must be 'entropy' or 'log', got {cfg.barrier!r}")
+    if cfg.policy_init not in POLICY_INITS:
+        raise ConfigError("policy_init", f"must be one of {', '.join(map(repr, POLICY_INITS))}, got {cfg.policy_init!r}")
     hidden = tuple(cfg.hidden)
     if not hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
         raise ConfigError("hidden", f"must be a list of positive layer widths, e.g. 64,64; got {list(hidden)}")

@@ -28,7 +28,7 @@ def load_policy(run_dir):
     cfg = TrainConfig.from_dict(run.read_config())
     spec = get_spec(cfg.task)
     state = run.load_checkpoint()["algo"]
-    policy = make_policy(spec, cfg.hidden)
+    policy = make_policy(spec, cfg.hidden, cfg.policy_init)
     policy.load_state_dict(state["policy"])
     normalizer = RunningNormalizer(spec.obs_dim)
     normalizer.load_state_dict({k: v.numpy() for k, v in state["normalizer"].items()})

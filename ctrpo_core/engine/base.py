@@ -43,7 +43,7 @@ class OnPolicyAlgorithm:
         self.cfg = cfg
         self.env = env
         self.spec = env.spec
-        self.policy = make_policy(self.spec, cfg.hidden)
+        self.policy = make_policy(self.spec, cfg.hidden, cfg.policy_init)
         self.critics = Critics(self.spec.obs_dim, cfg.hidden)  # V_r and V_c
         self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=cfg.critic_lr, foreach=True)
         # A running normaliser moves the policy's input between updates, outside any trust region;

@@ -11,15 +11,27 @@ from torch.distributions import Categorical, Distribution, Normal
 Distribution.set_default_validate_args(False)
 
 
-def mlp(sizes: list[int], out_scale: float = 1.0) -> nn.Sequential:
+def mlp(sizes: list[int], init: str = "default") -> nn.Sequential:
+    """Linear layers with tanh between them, every layer with PyTorch's default init (weights and bias
+    uniform within ±1/√fan_in), as the paper's authors build their actor.
+
+    ``init="small"`` scales the last layer's weights by 0.01 and zeroes its bias, so the policy starts
+    near uniform / zero mean: what this project did before (conventions < 3). The choice matters to the
+    baselines: with the small layer TRPO-Lag's cost on SafetyHalfCheetahVelocity-v1 plateaus far above b
+    while λ grows, where the authors' run comes back under b within a few epochs (docs/BASELINES.md).
+    Both draw the same random numbers, so the critics, built next, start identical either way.
+    """
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1]))
         if i < len(sizes) - 2:
             layers.append(nn.Tanh())
-    with torch.no_grad():  # a small last layer starts the policy near uniform / zero mean
-        layers[-1].weight.mul_(out_scale)
-        layers[-1].bias.zero_()
+    if init == "small":
+        with torch.no_grad():
+            layers[-1].weight.mul_(0.01)
+            layers[-1].bias.zero_()
+    elif init != "default":
+        raise ValueError(f"init must be 'default' or 'small', got {init!r}")
     return nn.Sequential(*layers)
 
 
@@ -28,9 +40,9 @@ class GaussianPolicy(nn.Module):
 
     discrete = False
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...] = (64, 64)):
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...] = (64, 64), init: str = "default"):
         super().__init__()
-        self.mean = mlp([obs_dim, *hidden, act_dim], out_scale=0.01)
+        self.mean = mlp([obs_dim, *hidden, act_dim], init)
         self.log_std = nn.Parameter(torch.zeros(act_dim))
         self.act_dim = act_dim
 
@@ -52,9 +64,9 @@ class GaussianPolicy(nn.Module):
 class CategoricalPolicy(nn.Module):
     discrete = True
 
-    def __init__(self, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (64, 64)):
+    def __init__(self, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (64, 64), init: str = "default"):
         super().__init__()
-        self.logits = mlp([obs_dim, *hidden, n_actions], out_scale=0.01)
+        self.logits = mlp([obs_dim, *hidden, n_actions], init)
 
     def distribution(self, obs: torch.Tensor) -> Categorical:
         return Categorical(logits=self.logits(obs))
@@ -69,10 +81,10 @@ class CategoricalPolicy(nn.Module):
         return Categorical(logits=dist.logits.detach())
 
 
-def make_policy(spec, hidden=(64, 64)) -> nn.Module:
+def make_policy(spec, hidden=(64, 64), init: str = "default") -> nn.Module:
     if spec.discrete:
-        return CategoricalPolicy(spec.obs_dim, spec.act_dim, hidden)
-    return GaussianPolicy(spec.obs_dim, spec.act_dim, hidden)
+        return CategoricalPolicy(spec.obs_dim, spec.act_dim, hidden, init)
+    return GaussianPolicy(spec.obs_dim, spec.act_dim, hidden, init)
 
 
 class Critics(nn.Module):
