@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from .config import CONVENTIONS, ConfigError, TrainConfig, validate, validate_name
@@ -30,6 +31,7 @@ from .ownership import BusyError, Ownership, is_owned, read_holder
 from .runs import CHECKPOINT, STOP_REQUEST, DamagedRunError, RunDir, WriteError, inside_run, package_versions
 
 STOP_POLL_S = 0.25  # how often a training process looks for a stop request
+STALE_REQUEST_MARGIN_S = 0.05  # a stop request older than this before a new owner started is an old one
 LAUNCH_LOGS = ".launch"  # <runs-dir>/.launch/<name>.log: the output of detached training processes
 
 
@@ -132,13 +134,22 @@ def load_checkpoint(run: RunDir, param: str = "--resume") -> dict | None:
 def own(run: RunDir) -> Ownership:
     """Become the run's one owner, and clear what an earlier owner may have left (temporary files of an
     interrupted write, a stop request that arrived after it ended)."""
+    asked_before = time.time()
     try:
         ownership = Ownership(run.path, what=f"training {run.name}")
     except BusyError as busy:
         raise RunBusyError(busy) from None
     for leftover in run.path.glob(".*.tmp*"):
         leftover.unlink(missing_ok=True)
-    (run.path / STOP_REQUEST).unlink(missing_ok=True)
+    # only a request older than this ownership is stale: one made the moment the lock was taken (a stopper
+    # polling lifecycle.stop until the run is owned) is for this process, and was lost when cleared too.
+    # File times come from the kernel's coarse clock, up to a tick behind time.time(): hence the margin.
+    request = run.path / STOP_REQUEST
+    try:
+        if request.stat().st_mtime < asked_before - STALE_REQUEST_MARGIN_S:
+            request.unlink(missing_ok=True)
+    except FileNotFoundError:
+        pass
     return ownership
 
 

@@ -196,17 +196,23 @@ class LocalBackend:
 
 
 _worker_env_processes = None  # set in each pool worker by _start_pool_worker
+_worker_stop_all = None  # the pool's "stop" event, set by the parent on SIGTERM/SIGINT
 
 
-def _start_pool_worker(slots, env_processes: int) -> None:
-    """Pool worker start: take a slot's cores (when the runs are pinned) and the env process count."""
-    global _worker_env_processes
-    _worker_env_processes = env_processes
+def _start_pool_worker(slots, env_processes: int, stop_all) -> None:
+    """Pool worker start: take a slot's cores (when the runs are pinned), the env process count and the
+    pool's stop event."""
+    global _worker_env_processes, _worker_stop_all
+    _worker_env_processes, _worker_stop_all = env_processes, stop_all
     if slots is not None:
         cores.pin(slots.get())
 
 
 def _train_in_worker(path: str) -> str:
+    # The executor hands a worker its next job before the parent can cancel it (its call queue holds one
+    # job more than there are workers), so a stopped pool would otherwise start, and finish, one more run.
+    if _worker_stop_all is not None and _worker_stop_all.is_set():
+        return "queued"
     try:
         return lifecycle.train(path, env_workers=_worker_env_processes)
     except ConfigError as exc:  # refused before training: another owner, a damaged checkpoint
@@ -239,11 +245,12 @@ class PoolBackend:
             slots = context.Queue()  # handed to each worker as it starts
             for cpu_set in pinned:
                 slots.put(cpu_set)
+        stop_all = context.Event()
         with stop_signals(self._stop), cf.ProcessPoolExecutor(
                 size, mp_context=context, initializer=_start_pool_worker,
-                initargs=(slots, cores.env_workers(size))) as pool:
+                initargs=(slots, cores.env_workers(size), stop_all)) as pool:
             futures = {pool.submit(_train_in_worker, str(Path(job.cfg.runs_dir) / job.cfg.name)): job for job in jobs}
-            pending, asked = set(futures), False
+            pending = set(futures)
             while pending:
                 done, pending = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)
                 for future in done:
@@ -256,10 +263,12 @@ class PoolBackend:
                         results[name] = "failed"
                         report(f"{name}: {type(exc).__name__}: {exc}")
                     report(f"{results[name]} {name}")
-                if self.stopping and not asked:
-                    asked = True
+                if self.stopping:
+                    stop_all.set()  # jobs already handed to a worker return without training
                     for future in pending:
-                        if not future.cancel():  # in flight: its owner stops at the next step
+                        # in flight: its owner stops at the next step; asked again on every pass, so a run
+                        # that took its lock just after the event was read is stopped too
+                        if not future.cancel():
                             job = futures[future]
                             lifecycle.stop(Path(job.cfg.runs_dir) / job.cfg.name)
         return results

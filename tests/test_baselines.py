@@ -212,3 +212,76 @@ def test_the_registry_is_the_one_list_of_algorithm_ids():
     listed = [p for p in (Path(__file__).resolve().parents[1] / "ctrpo_core").rglob("*.py")
               if '"trpo-lag", "cpo", "pcpo"' in p.read_text()]
     assert listed == [], listed
+
+
+# ------------------------------------------------------------------ the policy's initialisation (conventions 3)
+def _last_layer(algorithm):
+    return [m for m in algorithm.policy.modules() if isinstance(m, torch.nn.Linear)][-1]
+
+
+def _built(task, algo, **settings):
+    """The algorithm as the Trainer builds it: torch seeded, then the env, then policy and critics."""
+    cfg = resolve(task, algo, **settings)
+    torch.manual_seed(cfg.seed)
+    env = make_vec_env(cfg.task, 1, cfg.seed)
+    try:
+        return make_algorithm(cfg, env)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("task", ["SafetyHalfCheetahVelocity-v1", "HazardEdge-v0", "GridHazard-v0"])
+def test_the_policy_starts_with_pytorchs_default_init_as_the_authors_actor(task):
+    from scipy import stats
+
+    algorithm = _built(task, "trpo-lag", seed=3)
+    layers = [m for m in algorithm.policy.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(layers) == 3
+    for layer in layers:  # every layer, the last included: weight and bias uniform within ±1/√fan_in
+        bound = 1 / np.sqrt(layer.in_features)
+        weights, bias = layer.weight.detach().double().numpy().ravel(), layer.bias.detach().double().numpy()
+        assert np.abs(weights).max() <= bound and np.abs(bias).max() <= bound
+        assert stats.kstest(weights, stats.uniform(-bound, 2 * bound).cdf).pvalue > 1e-3
+        assert np.abs(weights).max() > 0.9 * bound  # not shrunk: ×0.01 would leave it under 0.01·bound
+        assert np.all(bias != 0) and np.abs(bias).max() > 0.1 * bound
+    if not algorithm.policy.discrete:
+        assert torch.equal(algorithm.policy.log_std.detach(), torch.zeros_like(algorithm.policy.log_std))
+
+
+def test_policy_init_small_is_the_earlier_layer_and_draws_the_same_random_numbers():
+    after = _built("HazardEdge-v0", "c-trpo", seed=5)
+    before = _built("HazardEdge-v0", "c-trpo", seed=5, policy_init="small")
+    small, default = _last_layer(before), _last_layer(after)
+    torch.testing.assert_close(small.weight, 0.01 * default.weight)
+    assert torch.count_nonzero(small.bias) == 0
+    hidden = [m for m in before.policy.modules() if isinstance(m, torch.nn.Linear)][:-1]
+    for a, b in zip(hidden, [m for m in after.policy.modules() if isinstance(m, torch.nn.Linear)][:-1]):
+        assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+    for a, b in zip(before.critics.parameters(), after.critics.parameters()):  # same draws: critics identical
+        assert torch.equal(a, b)
+
+
+def test_a_bad_policy_init_is_refused_naming_it(tmp_path):
+    result = run_cli("train", "--task", "GridHazard-v0", "--algo", "trpo", "--set", "policy_init=zero",
+                     "--runs-dir", tmp_path / "runs", timeout=60)
+    assert result.returncode == 2 and "policy_init" in result.stderr and "'small'" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_runs_of_conventions_2_are_shown_as_trained_but_never_continued_or_reused(tmp_path):
+    from ctrpo_core.config import TrainConfig
+    from ctrpo_core.sweep import classify
+
+    run = api.train("GridHazard-v0", "c-trpo", runs_dir=str(tmp_path), name="old", total_steps=4000)
+    config = json.loads((run.path / "config.json").read_text())
+    assert config["conventions"] == 3 and config["policy_init"] == "default"
+    config["conventions"] = 2  # as written by the previous version: no policy_init field
+    del config["policy_init"]
+    (run.path / "config.json").write_text(json.dumps(config))
+    assert TrainConfig.from_dict(config).policy_init == "small"  # shown with the init it was trained with
+    result = run_cli("train", "--resume", run.path, "--total-steps", "8000", timeout=60)
+    assert result.returncode == 2 and "conventions 2" in result.stderr and result.stderr.count("\n") == 1
+    planned = resolve("GridHazard-v0", "c-trpo", runs_dir=str(tmp_path), total_steps=4000)
+    planned.name = "old"
+    settled, jobs = classify([planned])
+    assert not jobs and settled["old"].startswith("conflict") and "conventions" in settled["old"]

@@ -62,3 +62,36 @@ def test_a_stopped_run_stops_the_in_process_backend_too(runs_dir):
     states = run_configs(configs, parallel=1, report=lambda line: None)
     stopper.join()
     assert states == {"inline0": "stopped"} and lifecycle.state(runs_dir / "inline1") == "queued"
+
+
+def test_a_stopped_pool_starts_no_further_run(runs_dir):
+    """The pool's executor hands a worker its next job before it can be cancelled; once the backend is
+    stopping (its SIGTERM/SIGINT handler), that job must return untrained and its run stay queued."""
+    import threading
+    import time
+
+    from ctrpo_core import lifecycle
+    from ctrpo_core.sweep import PoolBackend, classify, create_new
+
+    configs = []
+    for seed in (0, 1, 2):
+        cfg = resolve("GridHazard-v0", "c-trpo", seed=seed, runs_dir=str(runs_dir), total_steps=400_000)
+        cfg.name = f"pool{seed}"
+        configs.append(cfg)
+    _, jobs = classify(configs)
+    create_new(jobs)
+    backend = PoolBackend(2)
+
+    def stop_when_running():
+        deadline = time.time() + 120
+        while time.time() < deadline and lifecycle.state(runs_dir / "pool0") != "running":
+            time.sleep(0.05)
+        backend.stopping = True  # as the driver's signal handler does
+
+    stopper = threading.Thread(target=stop_when_running)
+    stopper.start()
+    states = backend.run(jobs, report=lambda line: None)
+    stopper.join()
+    assert states["pool2"] == "queued" and lifecycle.state(runs_dir / "pool2") == "queued"
+    assert "finished" not in states.values()
+    assert lifecycle.state(runs_dir / "pool0") == "stopped"

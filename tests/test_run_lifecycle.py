@@ -156,6 +156,24 @@ def test_stop_asks_the_live_owner_and_the_run_checkpoints(runs_dir):
     assert result.returncode == 0 and rows(path) == RunDir(path).read_config()["epochs"]
 
 
+def test_a_new_owner_clears_only_stop_requests_older_than_itself(runs_dir):
+    """A request left by an earlier owner is cleared; one made as the lock is taken (a stopper polling
+    lifecycle.stop until the run is owned) is this owner's, and is kept: clearing it lost the stop."""
+    from ctrpo_core.runs import STOP_REQUEST
+
+    cfg = resolve("GridHazard-v0", "c-trpo", runs_dir=str(runs_dir), name="owned", total_steps=4000)
+    lifecycle.create(cfg)
+    request = runs_dir / "owned" / STOP_REQUEST
+    for offset, kept in ((-5.0, False), (+0.5, True)):  # +0.5: touched while the lock was being taken
+        request.touch()
+        os.utime(request, (time.time() + offset,) * 2)
+        ownership = lifecycle.own(RunDir(runs_dir / "owned"))
+        try:
+            assert request.exists() is kept
+        finally:
+            ownership.release()
+
+
 # ---------------------------------------------------------------------------------------------- limits and errors
 BAD = [
     (["--task", "GridHazard-v0", "--algo", "c-trpo", "--seed", str(2**32)], "--seed"),
