@@ -6,7 +6,11 @@ setting, the demo's promises checked on them, and the wall time of the whole gri
 on 2 cores). Runs are named after their settings, so a second call reuses them (use a fresh --runs-dir
 to time it).
 
-    .venv/bin/python benchmarks/demo_behaviour.py [--seeds 0,1,2,3,4] [--runs-dir DIR]
+    .venv/bin/python benchmarks/demo_behaviour.py [--seeds 0,1,2,3,4] [--runs-dir DIR] [--set KEY=VALUE ...]
+
+``--set`` changes a setting of every run of the grid, e.g. ``--set policy_init=small`` for the policy
+initialisation of runs trained before conventions 3 (the before/after of docs/BASELINES.md); the table
+is then written to ``results/demo_behaviour_<key>_<value>.md``.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ctrpo_core import demo, lifecycle
+from ctrpo_core import demo, lifecycle, overrides
 from ctrpo_core.analysis import run_configs
+from ctrpo_core.config import ConfigError
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -29,10 +34,16 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--runs-dir", help="where the runs go (default: a fresh temporary folder)")
     parser.add_argument("--parallel", type=int, default=os.cpu_count())
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for every run of the grid (ctrpo train's --set)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     runs_dir = args.runs_dir or tempfile.mkdtemp(prefix="ctrpo-demo-grid-")
-    plan = demo.grid_plan(seeds, runs_dir)
+    try:
+        settings = overrides.parse_assignments(args.set)
+        plan = demo.grid_plan(seeds, runs_dir, **settings)
+    except ConfigError as exc:
+        parser.error(str(exc))
     configs = demo.unique_configs(plan)
     reused = sum(lifecycle.state(Path(c.runs_dir) / c.name) == "finished" for c in configs)
     started = time.perf_counter()
@@ -41,14 +52,16 @@ def main() -> int:
     assert all(s == "finished" for s in states.values()), states
     table = demo.grid_table(demo.grid_rows(plan))
     checks = demo.behaviour_checks(table, configs[0].cost_limit)
-    text = [f"# HazardEdge-v0 behaviour grid: {len(configs)} runs, seeds {args.seeds}, {args.parallel} at a time",
+    changed = "".join(f", {k}={v}" for k, v in settings.items())
+    text = [f"# HazardEdge-v0 behaviour grid: {len(configs)} runs, seeds {args.seeds}, {args.parallel} at a time{changed}",
             "", table.round(3).to_string(), "",
             *[f"- {'PASS' if ok else 'FAIL'}: {name}" for name, ok in checks.items()], "",
             f"whole grid: {wall:.0f} s wall on {os.cpu_count()} cores (target <= 300 s)" if not reused else
             f"{reused} of {len(configs)} runs reused from {runs_dir}: no timing (use a fresh --runs-dir to time it)"]
     print("\n".join(text))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "demo_behaviour.md").write_text("\n".join(text) + "\n")
+    suffix = "".join(f"_{k}_{v}" for k, v in settings.items())
+    (RESULTS / f"demo_behaviour{suffix}.md").write_text("\n".join(text) + "\n")
     return 0 if all(checks.values()) else 1
 
 
