@@ -155,6 +155,8 @@ def result_settings(config: dict | TrainConfig, exclude=()) -> dict:
     """The settings that decide a run's result, as plain JSON values (from a TrainConfig or a config.json)."""
     if isinstance(config, TrainConfig):
         config = config.to_dict()
+    elif "policy_init" not in config:  # a config.json of conventions < 3: trained with the small last layer
+        config = {**config, "policy_init": "small"}
     known = [f.name for f in dataclasses.fields(TrainConfig)]
     settings = {k: config.get(k) for k in known if k not in IDENTITY_FIELDS and k not in exclude}
     if isinstance(settings.get("hidden"), tuple):

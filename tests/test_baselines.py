@@ -279,6 +279,9 @@ def test_runs_of_conventions_2_are_shown_as_trained_but_never_continued_or_reuse
     del config["policy_init"]
     (run.path / "config.json").write_text(json.dumps(config))
     assert TrainConfig.from_dict(config).policy_init == "small"  # shown with the init it was trained with
+    from ctrpo_core import catalog
+
+    assert "policy_init=small conventions=2" in catalog.summarize_run(run.path)["label"]
     result = run_cli("train", "--resume", run.path, "--total-steps", "8000", timeout=60)
     assert result.returncode == 2 and "conventions 2" in result.stderr and result.stderr.count("\n") == 1
     planned = resolve("GridHazard-v0", "c-trpo", runs_dir=str(tmp_path), total_steps=4000)
