@@ -25,6 +25,7 @@ from .algos import make_algorithm
 from .config import TrainConfig
 from .engine.base import NonFiniteError, StopRequested
 from .envs import make_vec_env
+from .envs.truth import TruthLog
 from .runs import RunDir
 from .signals import stop_signals
 
@@ -61,6 +62,7 @@ class Trainer:
         self.total_steps = 0
         self.cost_regret = 0.0
         self.elapsed = 0.0
+        self.truth = TruthLog.for_run(self.cfg)  # the ground truth of tasks with a known model, else None
 
     # ------------------------------------------------------------------ state
     def checkpoint_state(self) -> dict:
@@ -68,6 +70,7 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT, "epoch": self.epoch, "total_steps": self.total_steps,
             "cost_regret": self.cost_regret, "elapsed": self.elapsed,
+            "true_regret": self.truth.regret if self.truth else None,
             "algo": self.algo.state_dict(), "torch_rng": torch.get_rng_state(), "env_state": env_state,
             "metrics_rows": list(self.metrics_rows),
         }
@@ -75,6 +78,8 @@ class Trainer:
     def _restore(self, ckpt: dict) -> None:
         self.epoch, self.total_steps = int(ckpt["epoch"]), int(ckpt["total_steps"])
         self.cost_regret, self.elapsed = float(ckpt["cost_regret"]), float(ckpt["elapsed"])
+        if self.truth is not None:
+            self.truth.regret = float(ckpt.get("true_regret") or 0.0)
         self.algo.load_state_dict(ckpt["algo"])
         torch.set_rng_state(ckpt["torch_rng"])
         if ckpt["env_state"] and self.env.supports_state:
@@ -179,7 +184,11 @@ class Trainer:
         start = time.perf_counter()
         finished_before = algo.episodes_finished
         batch = algo.collect()
+        if self.truth is not None:
+            self.truth.before_update(algo)
         stats = algo.update_policy(batch)
+        if self.truth is not None:
+            stats.update(self.truth.after_update(algo))
         stats.update(algo.update_critics(batch))
         for key, value in stats.items():
             if isinstance(value, float) and not math.isfinite(value) and key != "budget":
