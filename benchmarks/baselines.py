@@ -80,8 +80,9 @@ def multiplier_trace(runs_dir: Path, configs) -> list[str]:
     for cfg in configs:
         if cfg.task == TASKS["halfcheetah"] and cfg.algo == "trpo-lag" and cfg.seed == 0:
             path = runs_dir / cfg.name / "metrics.csv"
-            if path.exists():
-                columns[cfg.policy_init] = pd.read_csv(path).set_index("epoch")
+            metrics = pd.read_csv(path).set_index("epoch") if path.exists() else None
+            if metrics is not None and len(metrics):  # a queued run has the header only
+                columns[cfg.policy_init] = metrics
     if not columns:
         return []
     inits = [init for init in ("small", "default") if init in columns]  # before, then after
