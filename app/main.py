@@ -22,6 +22,7 @@ pages = [
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("views/sensitivity.py", title="Sensitivity", icon=":material/grid_on:"),
     st.Page("views/geometry.py", title="Geometry", icon=":material/architecture:"),
+    st.Page("views/claims.py", title="Claims", icon=":material/fact_check:"),
     st.Page("views/rollout.py", title="Rollout", icon=":material/movie:"),
     st.Page("views/reports.py", title="Reports", icon=":material/description:"),
 ]

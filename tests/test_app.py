@@ -13,7 +13,7 @@ from ctrpo_core.runs import RunDir
 
 MAIN = str(ROOT / "app" / "main.py")
 PAGES = ["views/home.py", "views/train.py", "views/live.py", "views/compare.py", "views/sensitivity.py",
-         "views/geometry.py", "views/rollout.py"]
+         "views/geometry.py", "views/rollout.py", "views/claims.py"]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from ctrpo_core import api, catalog
 
 MAIN = str(ROOT / "app" / "main.py")
 PAGES = ["views/home.py", "views/train.py", "views/live.py", "views/compare.py", "views/sensitivity.py",
-         "views/geometry.py", "views/rollout.py", "views/reports.py"]
+         "views/geometry.py", "views/rollout.py", "views/reports.py", "views/claims.py"]
 
 
 def damage(runs, good):

@@ -1,0 +1,296 @@
+"""The paper's claims, each checked where the truth is known, with a verdict computed from the numbers.
+
+Runs on the built-in tasks with a known model log the true value of every policy iterate (envs/truth.py);
+from those this module counts, per run, the updates that cross from truly safe to truly unsafe, the share
+of truly unsafe iterates and the true Reg+, and turns the numbers into one verdict per claim:
+
+    (a) trust regions contain only safe policies      C-TRPO's crossings against TRPO-Lag, CPO and TRPO
+    (b) the surrogate is first-order exact            α and D̂_C against V_c and D_C on a tabular model
+    (c) C-NPG keeps the safe set and converges        the exact flows (tabular/flows.py)
+    (d) lower Reg+ at competitive return              true Reg+ and return, per algorithm
+    (e) β trades return for safety                    true Reg+ and return along β
+
+Every threshold is an argument (the report's parameters), so a verdict is never hard-coded: the tests
+feed each rule numbers on both sides of its threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HOLDS, FAILS, UNTESTED = "holds", "does not hold", "not tested at this budget"
+BASELINES = ("trpo-lag", "cpo", "trpo")
+
+
+@dataclass
+class Verdict:
+    claim: str  # "a" ... "e"
+    statement: str  # the claim in one sentence
+    verdict: str  # HOLDS, FAILS or UNTESTED
+    because: str  # the numbers behind it, in one sentence
+    numbers: dict = field(default_factory=dict)
+    paper: str = ""  # what the paper reports, where it states a number
+
+    def as_dict(self) -> dict:
+        return {"claim": self.claim, "statement": self.statement, "verdict": self.verdict,
+                "because": self.because, "numbers": self.numbers, "paper": self.paper}
+
+
+STATEMENTS = {
+    "a": "C-TRPO's trust regions contain only safe policies: an update from a safe policy stays safe.",
+    "b": "The surrogate divergence approximates the exact constrained divergence to first order.",
+    "c": "C-NPG keeps the safe set invariant and converges to the optimal safe policy.",
+    "d": "C-TRPO has a lower cost regret Reg+ than the baselines at a competitive return.",
+    "e": "β trades return for safety: a larger β lowers Reg+ and the return with it.",
+}
+
+
+# --------------------------------------------------------------------------------- safety in training
+def crossings(metrics: pd.DataFrame, b: float) -> int:
+    """Updates k with V_c(π_k) < b and V_c(π_{k+1}) > b, both beyond their 95% half-width (exact: 0)."""
+    before = metrics.true_cost.to_numpy(float)
+    after = before + metrics.true_cost_change.to_numpy(float)
+    margin = metrics.true_cost_hw.fillna(0.0).to_numpy(float)
+    return int(np.sum((before < b - margin) & (after > b + margin)))
+
+
+def run_safety(metrics: pd.DataFrame, b: float, final_share: float = 0.1) -> dict:
+    """One run's safety in training, measured with the ground truth (empty when the run has none)."""
+    if "true_cost" not in metrics or metrics.true_cost.isna().all():
+        return {}
+    final = metrics.iloc[-max(1, int(math.ceil(final_share * len(metrics)))):]
+    return {
+        "updates": len(metrics), "crossings": crossings(metrics, b),
+        "unsafe_share": float((metrics.true_cost > b + metrics.true_cost_hw.fillna(0.0)).mean()),
+        "true_reg_plus": float(metrics.true_regret.iloc[-1]), "reg_plus": float(metrics.cost_regret.iloc[-1]),
+        "true_return": float(final.true_return.mean()), "true_cost": float(final.true_cost.mean()),
+        "cost_hw": float(metrics.true_cost_hw.mean()),
+    }
+
+
+def safety_table(paths) -> pd.DataFrame:
+    """One row per run with ground truth: its settings and :func:`run_safety`."""
+    from .catalog import summarize_run
+    from .runs import RunDir
+
+    rows = []
+    for path in paths:
+        summary = summarize_run(path)
+        metrics = RunDir(path).read_metrics()
+        safety = run_safety(metrics, float(summary["cost_limit"]))
+        if safety:
+            config = RunDir(path).read_config()
+            rows.append({"name": Path(path).name, "task": summary["task"], "algo": summary["algo"],
+                         "seed": summary["seed"], "beta": config.get("beta"), "bh": config.get("bh"),
+                         "hidden": "×".join(map(str, config.get("hidden", []))),
+                         "steps_per_epoch": config.get("steps_per_epoch"), "num_envs": config.get("num_envs"),
+                         "b": float(summary["cost_limit"]), **safety})
+    return pd.DataFrame(rows)
+
+
+def per_setting(table: pd.DataFrame, by) -> pd.DataFrame:
+    """Means over seeds (and the seed count) of the safety numbers, per setting ``by``."""
+    numbers = ["crossings", "unsafe_share", "true_reg_plus", "reg_plus", "true_return", "true_cost"]
+    grouped = table.groupby(list(by), sort=False)
+    out = grouped[numbers].mean()
+    out.insert(0, "seeds", grouped.size())
+    return out.reset_index()
+
+
+# --------------------------------------------------------------------------------- verdicts
+def _mean(table: pd.DataFrame, algo: str, column: str) -> float | None:
+    rows = table[table.algo == algo]
+    return float(rows[column].mean()) if len(rows) else None
+
+
+def verdict_safe_regions(table: pd.DataFrame, max_crossings_per_run: float = 0.5) -> Verdict:
+    """(a) holds when C-TRPO's crossings per run are at most ``max_crossings_per_run`` and fewer than every
+    baseline's that ran."""
+    ours = _mean(table, "c-trpo", "crossings")
+    others = {a: _mean(table, a, "crossings") for a in BASELINES if _mean(table, a, "crossings") is not None}
+    numbers = {"crossings per run": {"c-trpo": ours, **others},
+               "unsafe share": {a: _mean(table, a, "unsafe_share") for a in ("c-trpo", *others)}}
+    if ours is None or not others:
+        return Verdict("a", STATEMENTS["a"], UNTESTED, "no C-TRPO run or no baseline run with a ground truth", numbers)
+    fewer = all(ours < v for v in others.values())
+    ok = ours <= max_crossings_per_run and fewer
+    listing = ", ".join(f"{a} {v:.2f}" for a, v in others.items())
+    because = (f"truly safe → truly unsafe updates per run: C-TRPO {ours:.2f} (at most {max_crossings_per_run:g} "
+               f"allowed), against {listing}")
+    return Verdict("a", STATEMENTS["a"], HOLDS if ok else FAILS, because, numbers)
+
+
+def verdict_surrogate(check, max_error: float = 0.01, slope_range=(0.8, 1.2)) -> Verdict:
+    """(b) holds when at the smallest step both relative errors are below ``max_error`` and both grow
+    with the step at a log–log slope within ``slope_range`` (first order: 1)."""
+    small_alpha, small_dc = float(check.alpha_error[0]), float(check.divergence_error[0])
+    slopes = (check.slope(check.alpha_error), check.slope(check.divergence_error))
+    numbers = {"steps": check.steps.tolist(), "alpha_error": check.alpha_error.tolist(),
+               "divergence_error": check.divergence_error.tolist(), "alpha_slope": slopes[0],
+               "divergence_slope": slopes[1], "budget": check.budget}
+    ok = max(small_alpha, small_dc) < max_error and all(slope_range[0] <= s <= slope_range[1] for s in slopes)
+    because = (f"at the smallest step t = {check.steps[0]:.2g} the relative error of α is {small_alpha:.1e} and of "
+               f"D̂_C {small_dc:.1e} (bound {max_error:g}); log–log slopes against t: {slopes[0]:.2f} and "
+               f"{slopes[1]:.2f} (first order: 1)")
+    return Verdict("b", STATEMENTS["b"], HOLDS if ok else FAILS, because, numbers)
+
+
+def verdict_cnpg(max_excess: float, max_gap: float, excess_tol: float = 1e-8, gap_tol: float = 1e-3) -> Verdict:
+    """(c) holds when no exact C-NPG flow from a safe start exceeds b by more than ``excess_tol`` and every
+    one ends within ``gap_tol`` of the LP optimum's return."""
+    ok = max_excess <= excess_tol and max_gap <= gap_tol
+    because = (f"largest max V_c − b over the C-NPG flows {max_excess:.1e} (tolerance {excess_tol:g}); largest gap of "
+               f"the final V_r to the LP optimum {max_gap:.1e} (tolerance {gap_tol:g})")
+    return Verdict("c", STATEMENTS["c"], HOLDS if ok else FAILS, because,
+                   {"max_excess": max_excess, "max_gap": max_gap})
+
+
+def verdict_regret(table: pd.DataFrame, return_share: float = 0.8) -> Verdict:
+    """(d) holds when C-TRPO's mean true Reg+ is below TRPO-Lag's and CPO's and its final true return is at
+    least ``return_share`` of the higher of theirs."""
+    rivals = [a for a in ("trpo-lag", "cpo") if _mean(table, a, "true_reg_plus") is not None]
+    ours = _mean(table, "c-trpo", "true_reg_plus")
+    numbers = {"true Reg+": {a: _mean(table, a, "true_reg_plus") for a in ("c-trpo", *rivals)},
+               "estimated Reg+": {a: _mean(table, a, "reg_plus") for a in ("c-trpo", *rivals)},
+               "final true return": {a: _mean(table, a, "true_return") for a in ("c-trpo", *rivals)}}
+    paper = "across 8 Safety-Gymnasium tasks at 10M steps, about half of CPO's Reg+ at the highest probably-safe return"
+    if ours is None or not rivals:
+        return Verdict("d", STATEMENTS["d"], UNTESTED, "no C-TRPO run or no TRPO-Lag/CPO run with a ground truth",
+                       numbers, paper)
+    best_return = max(numbers["final true return"][a] for a in rivals)
+    ours_return = numbers["final true return"]["c-trpo"]
+    lower = all(ours < numbers["true Reg+"][a] for a in rivals)
+    competitive = ours_return >= return_share * best_return
+    listing = ", ".join(f"{a} {numbers['true Reg+'][a]:.3g}" for a in rivals)
+    because = (f"true Reg+: C-TRPO {ours:.3g} against {listing}; final true return: C-TRPO {ours_return:.3g}, "
+               f"{ours_return / best_return:.0%} of the best rival's {best_return:.3g} (at least {return_share:.0%} "
+               f"needed)") if best_return > 0 else f"true Reg+: C-TRPO {ours:.3g} against {listing}"
+    return Verdict("d", STATEMENTS["d"], HOLDS if lower and competitive else FAILS, because, numbers, paper)
+
+
+def verdict_tradeoff(table: pd.DataFrame) -> Verdict:
+    """(e) holds when, over C-TRPO's β values (means over seeds), true Reg+ never rises as β grows and
+    the largest β has a lower return than the smallest."""
+    runs = table[table.algo == "c-trpo"]
+    line = runs.groupby("beta")[["true_reg_plus", "true_return"]].mean().sort_index()
+    numbers = {"beta": line.index.tolist(), "true Reg+": line.true_reg_plus.tolist(),
+               "final true return": line.true_return.tolist()}
+    if len(line) < 2:
+        return Verdict("e", STATEMENTS["e"], UNTESTED, "fewer than two values of β were run", numbers)
+    regret = line.true_reg_plus.to_numpy()
+    falls = bool(np.all(np.diff(regret) <= 0)) and regret[-1] < regret[0]
+    costs_return = line.true_return.iloc[-1] < line.true_return.iloc[0]
+    because = (f"true Reg+ along β = {', '.join(f'{b:g}' for b in line.index)}: "
+               f"{', '.join(f'{v:.3g}' for v in regret)}; final true return: "
+               f"{', '.join(f'{v:.3g}' for v in line.true_return)}")
+    return Verdict("e", STATEMENTS["e"], HOLDS if falls and costs_return else FAILS, because, numbers)
+
+
+# --------------------------------------------------------------------------------- experiments
+def plan(tasks, algos, seeds, betas, noise_steps_per_epoch, hiddens, runs_dir, **settings) -> list[tuple[str, object]]:
+    """(experiment, config) for every run the claims need, each named after its settings and, where a
+    finished run of exactly those settings exists in ``runs_dir`` under another name (the benchmark or
+    barrier_sensitivity reports', the demo's), that run instead. Experiments: "algorithms" (every
+    algorithm at the task's defaults), "beta" (C-TRPO's β line), "noise" (C-TRPO with fewer steps per
+    epoch: noisier Ĵ_c and α), "network" (C-TRPO with other policy and critic widths)."""
+    from .config import resolve, settings_key
+    from .demo import trained_elsewhere
+
+    points = [("algorithms", algo, {}) for algo in algos]
+    points += [("beta", "c-trpo", {"beta": float(b)}) for b in betas]
+    points += [("noise", "c-trpo", {"steps_per_epoch": int(n)}) for n in noise_steps_per_epoch]
+    points += [("network", "c-trpo", {"hidden": tuple(int(w) for w in h)}) for h in hiddens]
+    out = []
+    for task in tasks:
+        for experiment, algo, extra in points:
+            for seed in seeds:
+                cfg = resolve(task, algo, seed=int(seed), runs_dir=str(runs_dir), **{**settings, **extra})
+                cfg.name = f"claims_{task}_{algo}_s{cfg.seed}_{settings_key(cfg)}"
+                out.append((experiment, cfg))
+    return trained_elsewhere(out, runs_dir)
+
+
+def surrogate_experiment(steps, beta: float = 1.0, seed: int = 0):
+    """Claim (b) on GridHazard-v0's exact model: a strictly safe random π_k and a unit direction v (the
+    C-NPG direction, which moves cost as well as reward), at the step sizes ``steps``."""
+    from .tabular.cmdp import grid_hazard_cmdp
+    from .tabular.fisher import cnpg_direction
+    from .tabular.policy import safe_starts, softmax_policy
+    from .tabular.surrogate import surrogate_check
+    from .tabular.values import evaluate
+
+    cmdp = grid_hazard_cmdp()
+    theta_k = safe_starts(cmdp, 1, seed=seed)[0]
+    direction = cnpg_direction(evaluate(cmdp, softmax_policy(theta_k)), beta, cmdp.b)[0]
+    return surrogate_check(cmdp, theta_k, direction / np.linalg.norm(direction), steps, beta)
+
+
+def paper_task_runs(runs_dir) -> pd.DataFrame:
+    """Finished runs of the Safety-Gymnasium tasks in ``runs_dir`` (no ground truth there: estimated Reg+),
+    per task, algorithm and length: seeds, median final return, final cost and Reg+."""
+    from .catalog import run_dirs, summarize_run
+    from .envs import get_spec
+
+    rows = []
+    for path in run_dirs(runs_dir):
+        summary = summarize_run(path)
+        try:
+            built_in = get_spec(summary.get("task")).source == "built-in"
+        except Exception:
+            continue
+        if summary.get("state") == "finished" and not built_in and summary.get("algo") in ("c-trpo", *BASELINES):
+            rows.append(summary)
+    if not rows:
+        return pd.DataFrame(columns=["task", "algo", "total_steps", "seeds", "final_return", "final_cost", "reg_plus"])
+    frame = pd.DataFrame(rows)
+    grouped = frame.groupby(["task", "algo", "total_steps"])
+    out = grouped[["final_return", "final_cost", "reg_plus"]].median()
+    out.insert(0, "seeds", grouped.size())
+    return out.reset_index()
+
+
+# --------------------------------------------------------------------------------- the latest report
+REPORT = "claims"  # notebooks/claims.ipynb
+
+
+def command_line(parameters: dict) -> str:
+    """The `ctrpo report claims` command that reproduces a report with these parameters."""
+    import json
+    import shlex
+
+    parts = ["ctrpo", "report", REPORT]
+    for key, value in (parameters or {}).items():
+        parts += ["-p", key, value if isinstance(value, str) else json.dumps(value)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def latest_report(runs_dir) -> dict | None:
+    """The newest finished claims report in ``runs_dir`` as {"row": its reports.list_reports row,
+    "verdicts": [Verdict, ...], "results": results.json, "command": how to reproduce it}; None if none."""
+    from . import reports
+
+    for row in reports.list_reports(runs_dir):
+        if row["report"] != REPORT or row["state"] != "finished":
+            continue
+        results = reports.read_results_file(Path(row["path"]))
+        found = results.get("verdicts") if isinstance(results, dict) else None
+        if not isinstance(found, dict):
+            continue
+        verdicts = [Verdict(**{k: v[k] for k in ("claim", "statement", "verdict", "because", "numbers", "paper")})
+                    for v in found.values() if isinstance(v, dict)]
+        return {"row": row, "verdicts": sorted(verdicts, key=lambda v: v.claim), "results": results,
+                "command": command_line(row["parameters"])}
+    return None
+
+
+def running_report(runs_dir) -> dict | None:
+    """A claims report queued or running in ``runs_dir`` (its reports row), else None."""
+    from . import reports
+
+    return next((r for r in reports.list_reports(runs_dir) if r["report"] == REPORT
+                 and r["state"] in ("queued", "running")), None)
