@@ -212,7 +212,23 @@ def plan(tasks, algos, seeds, betas, noise_steps_per_epoch, hiddens, runs_dir, *
                 cfg = resolve(task, algo, seed=int(seed), runs_dir=str(runs_dir), **{**settings, **extra})
                 cfg.name = f"claims_{task}_{algo}_s{cfg.seed}_{settings_key(cfg)}"
                 out.append((experiment, cfg))
-    return trained_elsewhere(out, runs_dir)
+    # a run of the same settings trained before the ground truth was logged has no truth to read: not reused
+    found = trained_elsewhere(out, runs_dir)
+    return [(experiment, match if has_truth(Path(match.runs_dir) / match.name) else own)
+            for (experiment, own), (_, match) in zip(out, found)]
+
+
+def has_truth(path) -> bool:
+    """Whether the finished run at ``path`` logged the ground truth (its first row has ``true_cost``); a run
+    that does not exist yet counts as having it (it will be trained by this version)."""
+    metrics = Path(path) / "metrics.csv"
+    if not metrics.exists():
+        return True
+    try:
+        first = pd.read_csv(metrics, nrows=1)
+    except Exception:
+        return False
+    return "true_cost" in first and (first.empty or bool(first.true_cost.notna().all()))
 
 
 def surrogate_experiment(steps, beta: float = 1.0, seed: int = 0):

@@ -149,3 +149,19 @@ def test_the_claims_page_shows_the_latest_verdicts(claims_report, monkeypatch):
     for claim in "abcde":
         assert f"**({claim})**" in text
     assert "ctrpo report claims" in text and text.count("badge[") == 5
+
+
+def test_runs_without_ground_truth_are_not_reused_for_claims(tmp_path, monkeypatch):
+    """A finished run of exactly the planned settings but trained before the truth was logged (here: with it
+    switched off) cannot answer a claim: the plan keeps its own name, so that run is trained anew."""
+    from ctrpo_core import api, trainer
+
+    runs = tmp_path / "runs"
+    monkeypatch.setattr(trainer.TruthLog, "for_run", classmethod(lambda cls, cfg: None))
+    api.train("HazardEdge-v0", "trpo", seed=0, total_steps=4000, runs_dir=str(runs), name="old_trpo")
+    monkeypatch.undo()
+    api.train("HazardEdge-v0", "cpo", seed=0, total_steps=4000, runs_dir=str(runs), name="new_cpo")
+    plan = claims.plan(["HazardEdge-v0"], ["trpo", "cpo"], [0], [], [], [], runs, total_steps=4000)
+    names = {cfg.algo: cfg.name for _, cfg in plan}
+    assert names["cpo"] == "new_cpo"  # reused: it has the truth
+    assert names["trpo"].startswith("claims_HazardEdge-v0_trpo")  # not the old run
