@@ -41,6 +41,8 @@ class Verdict:
                 "because": self.because, "numbers": self.numbers, "paper": self.paper}
 
 
+SHORT = {"a": "safe trust regions", "b": "first-order surrogate", "c": "C-NPG: safe and optimal",
+         "d": "lower Reg+", "e": "the β trade-off"}
 STATEMENTS = {
     "a": "C-TRPO's trust regions contain only safe policies: an update from a safe policy stays safe.",
     "b": "The surrogate divergence approximates the exact constrained divergence to first order.",
@@ -310,3 +312,29 @@ def running_report(runs_dir) -> dict | None:
 
     return next((r for r in reports.list_reports(runs_dir) if r["report"] == REPORT
                  and r["state"] in ("queued", "running")), None)
+
+
+def report_figures(latest: dict) -> dict:
+    """{claim: figure} drawn from a claims report's results.json (what the Claims page shows beside each
+    verdict); a claim whose numbers the report did not record has none."""
+    from types import SimpleNamespace
+
+    from . import claims_figures as figures
+
+    results, out = latest["results"], {}
+    runs = pd.DataFrame(results.get("runs") or [])
+    if len(runs) and "experiments" in runs:
+        base = runs[runs.experiments.str.contains("algorithms")]
+        if len(base):
+            out["a"] = figures.crossings_figure(base)
+            out["d"] = figures.regret_return_figure(base)
+    numbers = {v.claim: v.numbers for v in latest["verdicts"]}
+    b = numbers.get("b", {})
+    if {"steps", "alpha_error", "divergence_error"} <= set(b):
+        out["b"] = figures.surrogate_error_figure(SimpleNamespace(
+            steps=np.asarray(b["steps"]), alpha_error=np.asarray(b["alpha_error"]),
+            divergence_error=np.asarray(b["divergence_error"])))
+    line = pd.DataFrame(results.get("beta_line") or [])
+    if len(line) >= 2:
+        out["e"] = figures.beta_line_figure(line)
+    return out

@@ -39,25 +39,26 @@ def true_cost_figure(curves: pd.DataFrame, b: float, height: int = 380) -> go.Fi
     return _layout(fig, height)
 
 
-def crossings_figure(table: pd.DataFrame, height: int = 340) -> go.Figure:
-    """Per algorithm: truly safe → truly unsafe updates per run (a dot per seed, the bar their mean), and the
-    share of truly unsafe iterates."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.15,
+def crossings_figure(table: pd.DataFrame, height: int = 300) -> go.Figure:
+    """Per algorithm (one row each): truly safe → truly unsafe updates per run (a dot per seed, the bar their
+    mean), and the share of truly unsafe iterates."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, shared_yaxes=True,
                         subplot_titles=("safe → unsafe updates per run", "share of iterates truly unsafe"))
-    algos = list(dict.fromkeys(table.algo))
+    algos = list(dict.fromkeys(table.algo))[::-1]  # the first algorithm on top
     names = [algo_name(a) for a in algos]
     for col, column in ((1, "crossings"), (2, "unsafe_share")):
         means = [table[table.algo == a][column].mean() for a in algos]
-        fig.add_trace(go.Bar(x=names, y=means, marker_color=[color_of(a) for a in algos], opacity=0.55,
-                             showlegend=False, hovertemplate="%{x}: mean %{y:.3g}<extra></extra>"), row=1, col=col)
+        fig.add_trace(go.Bar(y=names, x=means, orientation="h", marker_color=[color_of(a) for a in algos],
+                             opacity=0.55, showlegend=False, hovertemplate="%{y}: mean %{x:.3g}<extra></extra>"),
+                      row=1, col=col)
         for a, name in zip(algos, names):
-            values = table[table.algo == a][column]
-            fig.add_trace(go.Scatter(x=[name] * len(values), y=values, mode="markers", showlegend=False,
-                                     marker=dict(color=color_of(a), size=9, line=dict(color="white", width=1)),
-                                     hovertemplate=f"{name} seed %{{text}}: %{{y:.3g}}<extra></extra>",
-                                     text=table[table.algo == a].seed.astype(str)), row=1, col=col)
-    fig.update_yaxes(title="updates", row=1, col=1, rangemode="tozero")
-    fig.update_yaxes(title="share", row=1, col=2, range=[0, 1])
+            rows = table[table.algo == a]
+            fig.add_trace(go.Scatter(y=[name] * len(rows), x=rows[column], mode="markers", showlegend=False,
+                                     marker=dict(color=color_of(a), size=10, line=dict(color="white", width=1)),
+                                     text=rows.seed.astype(str),
+                                     hovertemplate=f"{name} seed %{{text}}: %{{x:.3g}}<extra></extra>"), row=1, col=col)
+    fig.update_xaxes(title="updates", row=1, col=1, rangemode="tozero")
+    fig.update_xaxes(title="share", row=1, col=2, range=[0, 1])
     return _layout(fig, height)
 
 

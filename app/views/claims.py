@@ -8,9 +8,8 @@ from ctrpo_core.config import ConfigError
 
 st.title("Claims")
 st.caption("The paper's claims checked where the truth is known: on GridHazard-v0 and HazardEdge-v0 every run "
-           "logs the true cost of each policy iterate (exact, or Monte Carlo with a 95% half-width), so a "
-           "crossing into the unsafe set is measured, not estimated. Each verdict is computed from the numbers "
-           "of the latest `claims` report.")
+           "logs the true cost of each policy iterate, so a crossing into the unsafe set is measured, not "
+           "estimated. Each verdict is computed from the numbers of the latest `claims` report.")
 runs_dir = default_runs_dir()
 BADGES = {claims.HOLDS: ("green", "check_circle"), claims.FAILS: ("red", "cancel"),
           claims.UNTESTED: ("gray", "help")}
@@ -45,14 +44,23 @@ if right.button("Run the claims report", type="primary", disabled=running is not
 if latest is not None:
     row = latest["row"]
     st.markdown(f"From **{row['folder']}** ({row['created']}). Reproduce: `{latest['command']}`")
+    # the five verdicts in one row first: the whole story on one screen
+    for column, verdict in zip(st.columns(len(latest["verdicts"])), latest["verdicts"]):
+        color, icon = BADGES.get(verdict.verdict, ("gray", "help"))
+        column.markdown(f"**({verdict.claim})** {claims.SHORT.get(verdict.claim, '')}  \n"
+                        f":{color}-badge[:material/{icon}: {verdict.verdict}]")
+    figures = claims.report_figures(latest)
     for verdict in latest["verdicts"]:
         color, icon = BADGES.get(verdict.verdict, ("gray", "help"))
         with st.container(border=True):
-            st.markdown(f"**({verdict.claim})** {verdict.statement}  \n"
-                        f":{color}-badge[:material/{icon}: {verdict.verdict}]")
-            st.markdown(verdict.because[:1].upper() + verdict.because[1:] + ".")
+            text, picture = st.columns([2, 3]) if verdict.claim in figures else (st.container(), None)
+            text.markdown(f"**({verdict.claim})** {verdict.statement}  \n"
+                          f":{color}-badge[:material/{icon}: {verdict.verdict}]")
+            text.markdown(verdict.because[:1].upper() + verdict.because[1:] + ".")
             if verdict.paper:
-                st.caption(f"The paper: {verdict.paper}.")
+                text.caption(f"The paper: {verdict.paper}.")
+            if picture is not None:
+                picture.plotly_chart(figures[verdict.claim], key=f"claims_{verdict.claim}")
     if row["html"]:
-        with st.expander("The figures and tables behind the verdicts (the full report)"):
+        with st.expander("Every figure and table behind the verdicts (the full report)"):
             st.iframe(Path(row["html"]), height=900)
