@@ -148,7 +148,8 @@ def test_the_claims_page_shows_the_latest_verdicts(claims_report, monkeypatch):
     text = " ".join(m.value for m in at.markdown)
     for claim in "abcde":
         assert f"**({claim})**" in text
-    assert "ctrpo report claims" in text and text.count("badge[") == 5
+    assert "ctrpo report claims" in text and text.count("badge[") == 10  # the summary row, then each claim
+    assert len(at.get("plotly_chart")) == 4  # (a), (b), (d), (e); (c) is numbers only
 
 
 def test_runs_without_ground_truth_are_not_reused_for_claims(tmp_path, monkeypatch):
