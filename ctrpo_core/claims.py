@@ -72,7 +72,20 @@ def run_safety(metrics: pd.DataFrame, b: float, final_share: float = 0.1) -> dic
         "true_reg_plus": float(metrics.true_regret.iloc[-1]), "reg_plus": float(metrics.cost_regret.iloc[-1]),
         "true_return": float(final.true_return.mean()), "true_cost": float(final.true_cost.mean()),
         "cost_hw": float(metrics.true_cost_hw.mean()),
+        "alpha_scale": alpha_scale(metrics),
     }
+
+
+def alpha_scale(metrics: pd.DataFrame) -> float:
+    """How much the surrogate α of the accepted steps overstates (> 1) or understates (< 1) the true cost
+    change of the same updates: the least-squares slope through 0 of ``alpha_step`` on ``true_cost_change``
+    (NaN without α, e.g. PPO-Lag, or without a change)."""
+    if "alpha_step" not in metrics:
+        return math.nan
+    rows = metrics[["alpha_step", "true_cost_change"]].dropna()
+    change = rows.true_cost_change.to_numpy(float)
+    denominator = float(change @ change)
+    return float(rows.alpha_step.to_numpy(float) @ change / denominator) if denominator > 0 else math.nan
 
 
 def safety_table(paths) -> pd.DataFrame:
@@ -97,7 +110,7 @@ def safety_table(paths) -> pd.DataFrame:
 
 def per_setting(table: pd.DataFrame, by) -> pd.DataFrame:
     """Means over seeds (and the seed count) of the safety numbers, per setting ``by``."""
-    numbers = ["crossings", "unsafe_share", "true_reg_plus", "reg_plus", "true_return", "true_cost"]
+    numbers = ["crossings", "unsafe_share", "true_reg_plus", "reg_plus", "true_return", "true_cost", "alpha_scale"]
     grouped = table.groupby(list(by), sort=False)
     out = grouped[numbers].mean()
     out.insert(0, "seeds", grouped.size())

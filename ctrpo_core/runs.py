@@ -42,9 +42,9 @@ METRIC_COLUMNS = [
     # make in the algorithm's own region, in the KL ball, along ∇α with C-TRPO's exact D_C; α of the step
     "alpha_max", "alpha_max_kl", "alpha_max_exact", "alpha_step",
     # ground truth where the task's model is known (envs/truth.py): V_r, V_c of π_k with 95% half-widths,
-    # Reg+ from V_c, and V_c(π_{k+1}) − V_c(π_k) of the epoch's update
+    # Reg+ from V_c, V_c(π_{k+1}) − V_c(π_k) of the epoch's update and (exact models) its exact divergence
     "true_return", "true_cost", "true_return_hw", "true_cost_hw", "true_regret", "true_cost_change",
-    "true_cost_change_hw",
+    "true_cost_change_hw", "true_divergence",
 ]
 
 

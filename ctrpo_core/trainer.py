@@ -187,8 +187,8 @@ class Trainer:
         if self.truth is not None:
             self.truth.before_update(algo)
         stats = algo.update_policy(batch)
-        if self.truth is not None:
-            stats.update(self.truth.after_update(algo))
+        # the truth may be NaN or inf where the training numbers may not (an exact D_C from an unsafe π_k)
+        truth = self.truth.after_update(algo, stats) if self.truth is not None else {}
         stats.update(algo.update_critics(batch))
         for key, value in stats.items():
             if isinstance(value, float) and not math.isfinite(value) and key != "budget":
@@ -207,7 +207,7 @@ class Trainer:
             "cost_regret": self.cost_regret, "trust_radius": cfg.delta,
             "episodes": algo.episodes_finished - finished_before,
             "time_s": round(self.elapsed, 4), "steps_per_s": round(len(batch) / duration, 1),
-            **stats,
+            **stats, **truth,
         }
 
     def _progress_line(self, row: dict) -> str:

@@ -122,3 +122,37 @@ def test_logging_the_truth_changes_no_training_number(tmp_path, monkeypatch):
 
 def test_tasks_without_a_known_model_have_no_truth():
     assert truth.for_task("PointHazard-v0") is None and truth.for_task("SafetyHopperVelocity-v1") is None
+
+
+def test_grid_hazards_exact_divergence_is_the_visitation_weighted_kl_plus_the_barriers_bregman_term():
+    policy, normalize = _policy("GridHazard-v0", seed=4)
+    ref = truth.for_task("GridHazard-v0")
+    before = ref.values(policy, normalize)
+    with torch.no_grad():
+        policy.logits[-1].bias.add_(torch.tensor([0.0, 0.2, 0.0, -0.1]))  # a step
+    after = ref.values(policy, normalize)
+    assert after.visitation.sum() == pytest.approx(1.0) and after.visitation[truth.GridHazardTruth(50).model.terminal].sum() == 0
+    kl = sum(after.visitation[s] * np.sum(after.pi[s] * np.log(after.pi[s] / before.pi[s])) for s in range(len(after.pi)))
+    assert truth.exact_divergence(after, before, 0.0, b=9.0) == pytest.approx(kl, rel=1e-12)
+    x, x_k = 9.0 - after.cost, 9.0 - before.cost  # b = 9: both safe
+    bregman = x * math.log(x) - x_k * math.log(x_k) - (math.log(x_k) + 1) * (x - x_k)  # φ(x) − φ(x_k) − φ'(x_k)(x − x_k)
+    assert truth.exact_divergence(after, before, 2.0, b=9.0) == pytest.approx(kl + 2.0 * bregman, rel=1e-9)
+    assert math.isnan(truth.exact_divergence(after, before, 2.0, b=min(before.cost, after.cost) - 0.1))
+    low, high = sorted((before, after), key=lambda v: v.cost)
+    assert truth.exact_divergence(high, low, 2.0, b=(low.cost + high.cost) / 2) == math.inf  # a step across b
+
+
+def test_grid_hazards_exact_visitation_matches_the_real_environment():
+    policy, normalize = _policy("GridHazard-v0", seed=4)
+    exact = truth.for_task("GridHazard-v0").values(policy, normalize).visitation
+    with make_vec_env("GridHazard-v0", 4_000, 6) as env:
+        obs, counts, done = env.reset(6), np.zeros(len(exact)), np.zeros(4_000, dtype=bool)
+        torch.manual_seed(6)
+        while not done.all():
+            counts += np.bincount(obs.argmax(1)[~done], minlength=len(exact))
+            with torch.no_grad():
+                actions = policy.distribution(torch.as_tensor(normalize(obs))).sample().numpy()
+            obs, _, _, terminated, truncated, _ = env.step(actions)
+            done |= terminated | truncated
+    sampled = counts / counts.sum()
+    assert np.abs(sampled - exact).max() < 0.01, np.abs(sampled - exact).max()

@@ -39,6 +39,8 @@ class TrueValues:
     ret_hw: float = 0.0
     cost_hw: float = 0.0
     episode_costs: np.ndarray | None = None  # Monte Carlo: per-episode costs, paired across one seed
+    pi: np.ndarray | None = None  # exact tabular: π(a|s), (S, A)
+    visitation: np.ndarray | None = None  # exact tabular: the share of an episode's steps spent in each state
 
 
 def difference_half_width(after: TrueValues, before: TrueValues) -> float:
@@ -75,21 +77,43 @@ class GridHazardTruth(Truth):
         return probs.double().numpy()
 
     def values(self, policy, normalize, seed: int = 0) -> TrueValues:
-        ret, cost = episode_values(self.model, self.policy_table(policy, normalize), self.horizon)
-        return TrueValues(ret, cost)
+        pi = self.policy_table(policy, normalize)
+        ret, cost, visits = episode_values(self.model, pi, self.horizon)
+        return TrueValues(ret, cost, pi=pi, visitation=visits / visits.sum())
 
 
-def episode_values(model, pi: np.ndarray, horizon: int) -> tuple[float, float]:
+def episode_values(model, pi: np.ndarray, horizon: int) -> tuple[float, float, np.ndarray]:
     """Exact expected undiscounted episode return and cost of the stationary policy ``pi`` (S, A) over
-    ``horizon`` steps (absorbing terminal states give nothing)."""
+    ``horizon`` steps (absorbing terminal states give nothing), and the expected number of steps taken
+    from each state (terminal states excluded: no step is taken there)."""
     P_pi = np.einsum("sa,sat->st", pi, model.P)
     r_pi, c_pi = (pi * model.r).sum(1), (pi * model.c).sum(1)
     d, ret, cost = model.mu.astype(np.float64), 0.0, 0.0
+    visits = np.zeros_like(d)
     for _ in range(horizon):
         ret += d @ r_pi
         cost += d @ c_pi
+        visits += d
         d = d @ P_pi
-    return float(ret), float(cost)
+    return float(ret), float(cost), np.where(model.terminal, 0.0, visits)
+
+
+def exact_divergence(after: TrueValues, before: TrueValues, beta: float, b: float) -> float:
+    """The exact D_C(π_{k+1}‖π_k) in a run's units: Σ_s ρ_{k+1}(s) KL(π_{k+1}(·|s) ‖ π_k(·|s)), ρ the share of
+    an episode's steps in s (as a batch averages), plus β times the barrier's Bregman divergence
+    φ(x) − φ(x_k) − φ'(x_k)(x − x_k), φ(x) = x log x, on x = b − V_c (episode units, as b). β = 0: the
+    KL alone. NaN where π_k is not truly safe (x_k <= 0: no barrier there); inf where π_{k+1} is not."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(after.pi > 0, after.pi * (np.log(after.pi) - np.log(before.pi)), 0.0)
+    kl = float(after.visitation @ terms.sum(1))
+    if beta == 0:
+        return kl
+    x, x_k = b - after.cost, b - before.cost
+    if x_k <= 0:
+        return math.nan
+    if x <= 0:
+        return math.inf
+    return kl + beta * (x * math.log(x / x_k) - x + x_k)
 
 
 class HazardEdgeTruth(Truth):
@@ -163,6 +187,9 @@ class TruthLog:
         true_return, true_cost (± true_return_hw, true_cost_hw)   V_r(π_k), V_c(π_k)
         true_regret                                                Σ_{j≤k} max(0, V_c(π_j) − b)
         true_cost_change (± true_cost_change_hw)                  V_c(π_{k+1}) − V_c(π_k)
+        true_divergence (exact models only)                        the exact counterpart of ``divergence``:
+                                                                   D_C(π_{k+1}‖π_k) where the update bounded
+                                                                   D_C (C-TRPO's normal mode), else the KL
 
     One seed (the run's) for every evaluation of the run: every iterate meets the same gusts and action
     noise. Where the normaliser is frozen, π_{k+1} after its update is π_{k+1} at the next epoch, so its
@@ -170,17 +197,18 @@ class TruthLog:
     """
 
     COLUMNS = ("true_return", "true_cost", "true_return_hw", "true_cost_hw", "true_regret",
-               "true_cost_change", "true_cost_change_hw")
+               "true_cost_change", "true_cost_change_hw", "true_divergence")
 
-    def __init__(self, truth: Truth, cost_limit: float, seed: int, regret: float = 0.0):
-        self.truth, self.cost_limit, self.seed = truth, cost_limit, seed
+    def __init__(self, truth: Truth, cost_limit: float, seed: int, regret: float = 0.0, beta: float = 0.0):
+        self.truth, self.cost_limit, self.seed, self.beta = truth, cost_limit, seed, beta
         self.regret = regret
         self.current: TrueValues | None = None  # V(π_k), when still valid
 
     @classmethod
     def for_run(cls, cfg) -> "TruthLog | None":
         truth = for_task(cfg.task, cfg.max_episode_steps)
-        return None if truth is None else cls(truth, cfg.cost_limit, cfg.seed)
+        beta = cfg.beta if cfg.algo == "c-trpo" else 0.0  # only C-TRPO's divergence carries the barrier
+        return None if truth is None else cls(truth, cfg.cost_limit, cfg.seed, beta=beta)
 
     def _values(self, algo) -> TrueValues:
         return self.truth.values(algo.policy, algo.normalizer.normalize, self.seed)
@@ -189,11 +217,16 @@ class TruthLog:
         if self.current is None or not algo.normalizer.frozen:
             self.current = self._values(algo)
 
-    def after_update(self, algo) -> dict:
+    def after_update(self, algo, stats: dict) -> dict:
+        """The row's columns; ``stats`` is the update's own (its ``recovery`` says which divergence it bounded)."""
         before, after = self.current, self._values(algo)
         self.regret += max(0.0, before.cost - self.cost_limit)  # the paper's Reg+, with V_c for Ĵ_c
         self.current = after
-        return {"true_return": before.ret, "true_cost": before.cost, "true_return_hw": before.ret_hw,
-                "true_cost_hw": before.cost_hw, "true_regret": self.regret,
-                "true_cost_change": after.cost - before.cost,
-                "true_cost_change_hw": difference_half_width(after, before)}
+        row = {"true_return": before.ret, "true_cost": before.cost, "true_return_hw": before.ret_hw,
+               "true_cost_hw": before.cost_hw, "true_regret": self.regret,
+               "true_cost_change": after.cost - before.cost,
+               "true_cost_change_hw": difference_half_width(after, before)}
+        if after.pi is not None and before.pi is not None:
+            beta = self.beta if not stats.get("recovery") else 0.0
+            row["true_divergence"] = exact_divergence(after, before, beta, self.cost_limit)
+        return row
