@@ -51,6 +51,7 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/learner_split.py
 	$(PY) benchmarks/sweep_cost.py
 	$(PY) benchmarks/demo_behaviour.py
+	$(PY) benchmarks/truth_cost.py
 	$(PY) benchmarks/command_times.py
 
 clean-venv:
