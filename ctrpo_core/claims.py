@@ -124,20 +124,33 @@ def _mean(table: pd.DataFrame, algo: str, column: str) -> float | None:
 
 
 def verdict_safe_regions(table: pd.DataFrame, max_crossings_per_run: float = 0.5) -> Verdict:
-    """(a) holds when C-TRPO's crossings per run are at most ``max_crossings_per_run`` and fewer than every
-    baseline's that ran."""
+    """(a) holds when C-TRPO's crossings per run are at most ``max_crossings_per_run`` and no more than any
+    baseline's that ran (where nothing crosses, nothing contradicts the claim)."""
     ours = _mean(table, "c-trpo", "crossings")
     others = {a: _mean(table, a, "crossings") for a in BASELINES if _mean(table, a, "crossings") is not None}
     numbers = {"crossings per run": {"c-trpo": ours, **others},
                "unsafe share": {a: _mean(table, a, "unsafe_share") for a in ("c-trpo", *others)}}
     if ours is None or not others:
         return Verdict("a", STATEMENTS["a"], UNTESTED, "no C-TRPO run or no baseline run with a ground truth", numbers)
-    fewer = all(ours < v for v in others.values())
-    ok = ours <= max_crossings_per_run and fewer
+    ok = ours <= max_crossings_per_run and all(ours <= v for v in others.values())
     listing = ", ".join(f"{a} {v:.2f}" for a, v in others.items())
     because = (f"truly safe → truly unsafe updates per run: C-TRPO {ours:.2f} (at most {max_crossings_per_run:g} "
                f"allowed), against {listing}")
     return Verdict("a", STATEMENTS["a"], HOLDS if ok else FAILS, because, numbers)
+
+
+def per_task(rule, table: pd.DataFrame, *args, **kwargs) -> Verdict:
+    """``rule`` applied to each task's runs separately (a result never pools tasks), then joined: the claim
+    holds when it holds on every task tested, fails when it fails on one; the numbers are kept per task."""
+    if "task" not in table or table.task.nunique() <= 1:
+        return rule(table, *args, **kwargs)
+    parts = {task: rule(rows, *args, **kwargs) for task, rows in table.groupby("task", sort=True)}
+    tested = [v for v in parts.values() if v.verdict != UNTESTED]
+    verdict = UNTESTED if not tested else (HOLDS if all(v.verdict == HOLDS for v in tested) else FAILS)
+    first = next(iter(parts.values()))
+    because = "; ".join(f"{task}: {v.verdict}, {v.because}" for task, v in parts.items())
+    return Verdict(first.claim, first.statement, verdict, because, {t: v.numbers for t, v in parts.items()},
+                   first.paper)
 
 
 def verdict_surrogate(check, max_error: float = 0.01, slope_range=(0.8, 1.2)) -> Verdict:
@@ -335,12 +348,13 @@ def report_figures(latest: dict) -> dict:
     from . import claims_figures as figures
 
     results, out = latest["results"], {}
+    task = (results.get("tasks") or [None])[0]  # the report's first task: figures never pool tasks
     runs = pd.DataFrame(results.get("runs") or [])
-    if len(runs) and "experiments" in runs:
-        base = runs[runs.experiments.str.contains("algorithms")]
+    if len(runs) and {"experiments", "task"} <= set(runs):
+        base = runs[runs.experiments.str.contains("algorithms") & (runs.task == task)]
         if len(base):
-            out["a"] = figures.crossings_figure(base)
-            out["d"] = figures.regret_return_figure(base)
+            out["a"] = figures.crossings_figure(base).update_layout(title=task)
+            out["d"] = figures.regret_return_figure(base).update_layout(title=task)
     numbers = {v.claim: v.numbers for v in latest["verdicts"]}
     b = numbers.get("b", {})
     if {"steps", "alpha_error", "divergence_error"} <= set(b):
@@ -348,6 +362,8 @@ def report_figures(latest: dict) -> dict:
             steps=np.asarray(b["steps"]), alpha_error=np.asarray(b["alpha_error"]),
             divergence_error=np.asarray(b["divergence_error"])))
     line = pd.DataFrame(results.get("beta_line") or [])
+    if "task" in line:
+        line = line[line.task == task]
     if len(line) >= 2:
-        out["e"] = figures.beta_line_figure(line)
+        out["e"] = figures.beta_line_figure(line).update_layout(title=task)
     return out

@@ -71,8 +71,10 @@ def test_verdict_a_follows_its_threshold_and_the_baselines():
     table = _table({"c-trpo": [0, 1], "trpo-lag": [2, 3], "trpo": [4, 4]}, "crossings")  # C-TRPO 0.5 per run
     assert claims.verdict_safe_regions(table, max_crossings_per_run=0.5).verdict == claims.HOLDS
     assert claims.verdict_safe_regions(table, max_crossings_per_run=0.4).verdict == claims.FAILS
-    worse = _table({"c-trpo": [0, 0], "trpo-lag": [0, 0]}, "crossings")  # no fewer than a baseline
-    assert claims.verdict_safe_regions(worse, 1.0).verdict == claims.FAILS
+    worse = _table({"c-trpo": [1, 1], "trpo-lag": [0, 1]}, "crossings")  # more than a baseline
+    assert claims.verdict_safe_regions(worse, 2.0).verdict == claims.FAILS
+    none = _table({"c-trpo": [0, 0], "trpo-lag": [0, 0]}, "crossings")  # nothing crossed: nothing contradicts it
+    assert claims.verdict_safe_regions(none, 0.5).verdict == claims.HOLDS
     assert claims.verdict_safe_regions(_table({"c-trpo": [0]}, "crossings")).verdict == claims.UNTESTED
 
 
@@ -98,6 +100,15 @@ def test_verdict_d_follows_regret_and_the_return_share():
     assert claims.verdict_regret(table, return_share=0.81).verdict == claims.FAILS
     table.loc[table.algo == "cpo", "true_reg_plus"] = 0.5  # CPO regrets less
     assert claims.verdict_regret(table, return_share=0.8).verdict == claims.FAILS
+
+
+def test_verdicts_never_pool_tasks():
+    table = pd.concat([_table({"c-trpo": [0], "trpo-lag": [2]}, "crossings").assign(task="A"),
+                       _table({"c-trpo": [3], "trpo-lag": [1]}, "crossings").assign(task="B")])
+    joined = claims.per_task(claims.verdict_safe_regions, table, 0.5)
+    assert joined.verdict == claims.FAILS and set(joined.numbers) == {"A", "B"}
+    assert "A: holds" in joined.because and "B: does not hold" in joined.because
+    assert claims.per_task(claims.verdict_safe_regions, table[table.task == "A"], 0.5).verdict == claims.HOLDS
 
 
 def test_verdict_e_needs_regret_falling_and_return_paid_along_beta():
