@@ -21,6 +21,25 @@ def runs_dir(tmp_path):
     return tmp_path / "runs"
 
 
+# The claims report with small parameters (tests/test_claims.py, tests/test_reports.py): executed once.
+CLAIMS_CI_PARAMETERS = {"seeds": [0], "total_steps": 20000, "betas": [0.1, 1.0], "hiddens": [[16, 16]],
+                        "noise_steps_per_epoch": [1000]}
+
+
+@pytest.fixture(scope="session")
+def claims_report(tmp_path_factory):
+    """(runs folder, report folder) of `ctrpo report claims` run with CLAIMS_CI_PARAMETERS."""
+    import json
+    import time
+
+    runs = tmp_path_factory.mktemp("claims") / "runs"
+    params = [a for k, v in CLAIMS_CI_PARAMETERS.items() for a in ("-p", k, json.dumps(v))]
+    start = time.time()
+    result = run_cli("report", "claims", "--runs-dir", runs, *params, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return runs, next((runs / "reports").glob("claims-*")), time.time() - start
+
+
 def randomise(module: nn.Module, scale: float = 0.5, seed: int = 0) -> None:
     """Move the parameters away from the near-uniform init so every block of a Hessian matters."""
     gen = torch.Generator().manual_seed(seed)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT
 from ctrpo_core import claims
 
 STEPS = np.array([1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1])
@@ -123,20 +123,13 @@ def test_verdict_e_needs_regret_falling_and_return_paid_along_beta():
 
 
 # ------------------------------------------------------------------ the report and the page
-SMALL = ["-p", "seeds", "[0]", "-p", "total_steps", "20000", "-p", "betas", "[0.1, 1.0]", "-p", "hiddens", "[[16, 16]]",
-         "-p", "noise_steps_per_epoch", "[1000]"]
-
-
 @pytest.fixture(scope="module")
-def claims_report(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("claims") / "runs"
-    result = run_cli("report", "claims", "--runs-dir", runs, *SMALL, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return runs
+def claims_runs(claims_report):
+    return claims_report[0]  # conftest: the report run once with small parameters
 
 
-def test_the_claims_report_computes_a_verdict_for_every_claim(claims_report):
-    latest = claims.latest_report(claims_report)
+def test_the_claims_report_computes_a_verdict_for_every_claim(claims_runs):
+    latest = claims.latest_report(claims_runs)
     assert [v.claim for v in latest["verdicts"]] == ["a", "b", "c", "d", "e"]
     for verdict in latest["verdicts"]:
         assert verdict.verdict in (claims.HOLDS, claims.FAILS, claims.UNTESTED) and any(ch.isdigit() for ch in verdict.because)
@@ -147,12 +140,12 @@ def test_the_claims_report_computes_a_verdict_for_every_claim(claims_report):
     assert set(safety.algo) == {"c-trpo", "trpo-lag", "cpo", "trpo"} and (safety.seeds == 1).all()
     noise = pd.DataFrame(latest["results"]["noise"])
     assert sorted(noise.steps_per_epoch) == [1000, 2000]  # the noisier batches beside the task's default
-    params = json.loads((claims_report / "reports" / latest["row"]["folder"] / "params.json").read_text())
+    params = json.loads((claims_runs / "reports" / latest["row"]["folder"] / "params.json").read_text())
     assert params["parameters"]["seeds"] == [0]
 
 
-def test_the_claims_page_shows_the_latest_verdicts(claims_report, monkeypatch):
-    monkeypatch.setenv("CTRPO_RUNS_DIR", str(claims_report))
+def test_the_claims_page_shows_the_latest_verdicts(claims_runs, monkeypatch):
+    monkeypatch.setenv("CTRPO_RUNS_DIR", str(claims_runs))
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=60).run()
     at = at.switch_page("views/claims.py").run()
     assert not at.exception, [e.value for e in at.exception]

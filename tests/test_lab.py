@@ -1,5 +1,5 @@
 """`make lab`: JupyterLab over notebooks/ on 127.0.0.1 with the project's kernel (this .venv's Python) answers,
-lists the kernel and the four notebooks, serves Plotly's JupyterLab extension, runs code on the project's kernel
+lists the kernel and the five notebooks, serves Plotly's JupyterLab extension, runs code on the project's kernel
 from notebooks/, is not reachable on the machine's other addresses and stops with its process group; every
 notebook runs to its end with its default parameters on that kernel, its figures as Plotly JSON (what
 JupyterLab draws) and in the HTML export."""
@@ -159,7 +159,7 @@ def test_make_lab_serves_the_notebooks_on_localhost_with_the_project_kernel(lab)
     # its root is notebooks/: the four notebooks, each asking for the project's kernel
     listing = lab.get("/api/contents/?content=1")
     names = sorted(item["name"] for item in listing["content"] if item["type"] == "notebook")
-    assert names == sorted(f"{name}.ipynb" for name in reports.available()) and len(names) == 4
+    assert names == sorted(f"{name}.ipynb" for name in reports.available()) and len(names) == 5
     for name in names:
         nb = lab.get(f"/api/contents/{name}?content=1&type=notebook")["content"]
         assert nb["metadata"]["kernelspec"]["name"] == LAB_KERNEL, name

@@ -17,17 +17,18 @@ import nbformat
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_cli
+from conftest import CLAIMS_CI_PARAMETERS, ROOT, run_cli
 from ctrpo_core import reports
 from ctrpo_core.config import resolve
 
-# Small enough that all four notebooks run in well under a minute together on 2 cores.
+# Small enough that all five notebooks run in well under a minute together on 2 cores.
 CI_PARAMETERS = {
     "quickstart": {"total_steps": 10000},
     "barrier_sensitivity": {"betas": [0.0, 10.0], "bhs": [0.6, 1.0], "seeds": [0], "total_steps": 8000, "parallel": 1},
     "benchmark": {"algos": ["c-trpo", "cpo", "trpo"], "tasks": ["GridHazard-v0", "PointHazard-v0"], "seeds": [0, 1],
                   "total_steps": 4000, "reps": 500, "parallel": 1},
     "cnpg_geometry": {},
+    "claims": CLAIMS_CI_PARAMETERS,  # executed once for the session (conftest.claims_report)
 }
 MAIN = str(ROOT / "app" / "main.py")
 
@@ -48,10 +49,14 @@ def runs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def executed(runs):
+def executed(runs, claims_report):
     """Each notebook executed once with its CI parameters: {name: (folder, results, seconds)}."""
     out = {}
     for name, params in CI_PARAMETERS.items():
+        if name == "claims":  # the session's claims report (tests/test_claims.py reads it too)
+            _, folder, seconds = claims_report
+            out[name] = (folder, json.loads((folder / "results.json").read_text()), seconds)
+            continue
         start = time.time()
         result, folder = report_cli(name, runs, params)
         assert result.returncode == 0, result.stderr[-3000:]
@@ -100,7 +105,8 @@ def test_report_folder_holds_notebook_html_params_and_status(executed):
 
 
 def test_html_exports_carry_their_figures_and_load_nothing_from_outside(executed):
-    figures = {"quickstart": 3, "barrier_sensitivity": 7, "benchmark": 3, "cnpg_geometry": 3}  # one curve figure per task
+    figures = {"quickstart": 3, "barrier_sensitivity": 7, "benchmark": 3, "cnpg_geometry": 3,  # one curve figure per task
+               "claims": 6}  # (a) two, (b), (c), (d), (e) one each, on its one task
     for name, (folder, _, _) in executed.items():
         html = (folder / f"{name}.html").read_text()
         assert html.count('class="plotly-graph-div"') == figures[name], name
