@@ -29,7 +29,7 @@ watch(running["folder"] if running else None)
 left, right = st.columns([3, 1], vertical_alignment="center")
 if running:
     left.info(f"The claims report {running['folder']} is {running['state']}; its verdicts appear here when it ends "
-              "(about 5 minutes at the defaults when no run is reused).")
+              "(about 4 minutes at the defaults when no run is reused).")
 elif latest is None:
     left.info(f"No finished claims report in `{reports.reports_dir(runs_dir)}` yet.")
 if right.button("Run the claims report", type="primary", disabled=running is not None,
