@@ -89,22 +89,21 @@ def alpha_scale(metrics: pd.DataFrame) -> float:
 
 
 def safety_table(paths) -> pd.DataFrame:
-    """One row per run with ground truth: its settings and :func:`run_safety`."""
-    from .catalog import summarize_run
+    """One row per run with ground truth: its settings and :func:`run_safety` (one read of each file)."""
     from .runs import RunDir
 
     rows = []
     for path in paths:
-        summary = summarize_run(path)
-        metrics = RunDir(path).read_metrics()
-        safety = run_safety(metrics, float(summary["cost_limit"]))
+        run = RunDir(path)
+        config = run.read_config()
+        b = float(config["cost_limit"])
+        safety = run_safety(run.read_metrics(), b)
         if safety:
-            config = RunDir(path).read_config()
-            rows.append({"name": Path(path).name, "task": summary["task"], "algo": summary["algo"],
-                         "seed": summary["seed"], "beta": config.get("beta"), "bh": config.get("bh"),
+            rows.append({"name": Path(path).name, "task": config["task"], "algo": config["algo"],
+                         "seed": config["seed"], "beta": config.get("beta"), "bh": config.get("bh"),
                          "hidden": "×".join(map(str, config.get("hidden", []))),
                          "steps_per_epoch": config.get("steps_per_epoch"), "num_envs": config.get("num_envs"),
-                         "b": float(summary["cost_limit"]), **safety})
+                         "b": b, **safety})
     return pd.DataFrame(rows)
 
 

@@ -91,9 +91,8 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         known = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
+        d = as_trained(d)
         d["hidden"] = tuple(d.get("hidden", (64, 64)))
-        if "policy_init" not in d:  # written before the field existed: the small last layer of conventions < 3
-            d["policy_init"] = "small"
         return cls(**d)
 
 
@@ -146,6 +145,12 @@ def resolve(task: str, algo: str, **overrides) -> TrainConfig:
     return cfg
 
 
+def as_trained(config: dict) -> dict:
+    """A config.json with the settings it was trained with where it predates their fields: runs written
+    before ``policy_init`` existed (conventions < 3) had the small last layer."""
+    return config if "policy_init" in config else {**config, "policy_init": "small"}
+
+
 # Fields that name or place a run, or add outputs, but never change what it computes; every other field does.
 POLICY_INITS = ("default", "small")  # TrainConfig.policy_init (engine/policies.py)
 IDENTITY_FIELDS = ("name", "runs_dir", "checkpoint_every", "tensorboard")
@@ -153,10 +158,7 @@ IDENTITY_FIELDS = ("name", "runs_dir", "checkpoint_every", "tensorboard")
 
 def result_settings(config: dict | TrainConfig, exclude=()) -> dict:
     """The settings that decide a run's result, as plain JSON values (from a TrainConfig or a config.json)."""
-    if isinstance(config, TrainConfig):
-        config = config.to_dict()
-    elif "policy_init" not in config:  # a config.json of conventions < 3: trained with the small last layer
-        config = {**config, "policy_init": "small"}
+    config = config.to_dict() if isinstance(config, TrainConfig) else as_trained(config)
     known = [f.name for f in dataclasses.fields(TrainConfig)]
     settings = {k: config.get(k) for k in known if k not in IDENTITY_FIELDS and k not in exclude}
     if isinstance(settings.get("hidden"), tuple):

@@ -196,9 +196,6 @@ class TruthLog:
     evaluation is reused: one evaluation per epoch.
     """
 
-    COLUMNS = ("true_return", "true_cost", "true_return_hw", "true_cost_hw", "true_regret",
-               "true_cost_change", "true_cost_change_hw", "true_divergence")
-
     def __init__(self, truth: Truth, cost_limit: float, seed: int, regret: float = 0.0, beta: float = 0.0):
         self.truth, self.cost_limit, self.seed, self.beta = truth, cost_limit, seed, beta
         self.regret = regret
