@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ctrpo_core.serving import refusal
+from ctrpo_core.ui.serving import refusal
 
 st.set_page_config(page_title="C-TRPO Explorer", layout="wide")
 # Streamlit's default 6rem above every page pushes the figures below the fold at a projector's 1280×720

@@ -23,7 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from ctrpo_core.catalog import stop_run
+from ctrpo_core.results.catalog import stop_run
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

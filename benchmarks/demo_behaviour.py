@@ -22,8 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ctrpo_core import demo, lifecycle, overrides
-from ctrpo_core.analysis import run_configs
+from ctrpo_core.tools import demo
+from ctrpo_core.runs import lifecycle
+from ctrpo_core.config import overrides
+from ctrpo_core.results.analysis import run_configs
 from ctrpo_core.config import ConfigError
 
 RESULTS = Path(__file__).parent / "results"

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ctrpo_core import lifecycle
+from ctrpo_core.runs import lifecycle
 from ctrpo_core.config import resolve
 
 RESULTS = Path(__file__).parent / "results"

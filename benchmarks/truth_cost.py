@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ctrpo_core import api, trainer  # noqa: E402
+from ctrpo_core import api
+from ctrpo_core.runs import trainer  # noqa: E402
 from ctrpo_core.config import resolve  # noqa: E402
 
 TASKS = ("HazardEdge-v0", "GridHazard-v0")

@@ -1,3 +1,11 @@
-"""C-TRPO Explorer: training core for Constrained Trust Region Policy Optimization."""
+"""C-TRPO Explorer: training core for Constrained Trust Region Policy Optimization.
+
+The layers, each importing only the ones listed before it:
+util → envs → config → engine → algos, tabular → runs → sweeps → results → reports, tools → ui, api, cli.
+"""
 
 __version__ = "0.1.0"
+
+from ._moved import install as _install_moved
+
+_install_moved()  # old module paths (ctrpo_core.catalog, ...) keep working, with a warning naming the new one

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import lifecycle
-from .config import ConfigError, resolve
-from .lifecycle import open_run
-from .runs import DamagedRunError, RunDir
+from .runs import lifecycle
+from .config.schema import ConfigError, resolve
+from .runs.lifecycle import open_run
+from .runs.store import DamagedRunError, RunDir
 
 
 def train(task: str, algo: str, callback: Callable[[dict], None] | None = None,
@@ -107,7 +107,7 @@ def stop_runs(paths) -> list[tuple[str, bool, str]]:
 def train_form(task: str, algo: str) -> dict:
     """The Train page's fields for a task and algorithm, at their defaults: δ, b and the steps always;
     β, b_H and the barrier form φ only for the algorithms that read them."""
-    from .overrides import applies
+    from .config.overrides import applies
 
     cfg = resolve(task, algo)
     fields = {"delta": float(cfg.delta), "cost_limit": float(cfg.cost_limit), "total_steps": int(cfg.total_steps)}
@@ -119,9 +119,9 @@ def train_form(task: str, algo: str) -> dict:
 def sweep_form(task: str, algo: str) -> dict:
     """The Sensitivity page's fields for a task and algorithm, as text the form shows: the demo grid's β
     and b_H lines for C-TRPO (empty for the algorithms that do not read them), the task's δ and steps."""
-    from .config import format_value
-    from .demo import BETAS, BHS
-    from .overrides import applies
+    from .config.schema import format_value
+    from .tools.demo import BETAS, BHS
+    from .config.overrides import applies
 
     cfg = resolve(task, algo)
     barrier = applies(algo, "beta")
@@ -158,7 +158,7 @@ def read_run(run_dir) -> RunInfo:
 
 
 def list_runs(runs_dir=None) -> list[Path]:
-    from .runs import default_runs_dir
+    from .runs.store import default_runs_dir
 
     root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     if not root.is_dir():

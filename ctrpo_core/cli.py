@@ -35,7 +35,7 @@ FLAG_SETTINGS = ("task", "algo", "beta", "bh", "delta", "cost_limit", "total_ste
 def _user_settings(args, flags=FLAG_SETTINGS) -> dict:
     """The settings given on the command line: --config FILE < --set KEY=VALUE < the flags (a key given
     by both --set and a flag with different values is refused)."""
-    from . import overrides
+    from .config import overrides
 
     from_file = overrides.read_config_file(args.config) if args.config else {}
     given = {k: getattr(args, k, None) for k in (*flags, "runs_dir")}  # --runs-dir is runs_dir: one value
@@ -52,7 +52,7 @@ def runs_dir(given):
     file system refuses (too long, a NUL byte) is a usage error, a folder that does not exist is not."""
     import os
 
-    from .runs import default_runs_dir
+    from .runs.store import default_runs_dir
 
     folder = given if given is not None else default_runs_dir()
     try:
@@ -65,9 +65,11 @@ def runs_dir(given):
 
 
 def _cmd_train(args) -> int:
-    from . import api, lifecycle, overrides
-    from .config import ALGORITHM_IDS
-    from .runs import RunDir
+    from . import api
+    from .runs import lifecycle
+    from .config import overrides
+    from .config.schema import ALGORITHM_IDS
+    from .runs.store import RunDir
 
     if args.resume:
         given = [k for k in (*FLAG_SETTINGS, "set", "config") if k != "total_steps" and getattr(args, k)
@@ -94,8 +96,8 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from . import overrides
-    from .sweep import LocalBackend, parse_list, plan_sweep, run_sweep
+    from .config import overrides
+    from .sweeps.execute import LocalBackend, parse_list, plan_sweep, run_sweep
 
     check_count("--parallel", args.parallel, 1, MAX_PARALLEL)
     check_count("--max-retries", args.max_retries, 0, MAX_RETRIES)
@@ -120,7 +122,7 @@ def _cmd_sweep(args) -> int:
     plan = plan_sweep(task, algo, betas=grid["beta"], bhs=grid["bh"], deltas=grid["delta"], seeds=grid["seed"],
                       runs_dir=folder, name=args.name, **settings)
     if args.backend == "ray":
-        from .ray_backend import RayBackend
+        from .sweeps.ray import RayBackend
 
         backend = RayBackend(address=args.address, cpus_per_run=args.cpus_per_run if args.cpus_per_run is not None
                              else 1.0, max_retries=args.max_retries, parallel=args.parallel)
@@ -133,7 +135,7 @@ def _cmd_sweep(args) -> int:
     words = [state.split(" (", 1)[0] for state in results.values()]
     counts = {state: words.count(state) for state in sorted(set(words))}
     print(f"sweep {plan.name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), flush=True)
-    from . import results as result_tables
+    from .results import text as result_tables
 
     print(result_tables.table(result_tables.list_rows(plan.runs_dir, names={c.name for c in plan.configs})),
           flush=True)
@@ -144,7 +146,7 @@ def _cmd_demo(args) -> int:
     """C-TRPO, TRPO and TRPO-Lag on the demo task, in parallel; a table (or JSON) of their numbers."""
     import json
 
-    from . import demo
+    from .tools import demo
 
     if not 0 <= args.seed <= 2**32 - 1:
         raise UsageError(f"--seed: an integer in [0, {2**32 - 1}] (got {args.seed})")
@@ -252,10 +254,10 @@ def _cmd_report(args) -> int:
 
 def _cmd_eval(args) -> int:
     """N episodes of a run's latest policy: return and cost (mean ± std), share of safe episodes
-    (logic in ctrpo_core.policy_io)."""
+    (logic in ctrpo_core.tools.evaluate)."""
     import json
 
-    from . import policy_io
+    from .tools import evaluate as policy_io
 
     policy_io.check_eval_args(args.episodes, args.seed)  # before the run: nothing is read for a bad count
     path = policy_io.find_run(args.run, runs_dir(args.runs_dir))
@@ -268,7 +270,7 @@ def _cmd_eval(args) -> int:
 
 def _cmd_export(args) -> int:
     """A run's latest policy as a TorchScript file: raw observation → deterministic action."""
-    from . import policy_io
+    from .tools import evaluate as policy_io
 
     out = policy_io.check_out(args.out, args.force)  # before the run: a bad --out is refused whatever RUN is
     path = policy_io.find_run(args.run, runs_dir(args.runs_dir))
@@ -282,8 +284,8 @@ def _cmd_export(args) -> int:
 def _cmd_ls(args) -> int:
     import json
 
-    from . import results
-    from .config import ALGORITHM_IDS
+    from .results import text as results
+    from .config.schema import ALGORITHM_IDS
 
     if args.algo is not None and args.algo not in ALGORITHM_IDS:
         raise UsageError(f"--algo: unknown algorithm {args.algo!r}; choose from {', '.join(ALGORITHM_IDS)}")
@@ -302,9 +304,9 @@ def _cmd_ls(args) -> int:
 def _cmd_show(args) -> int:
     import json
 
-    from . import results
-    from .catalog import find_run
-    from .runs import DamagedRunError
+    from .results import text as results
+    from .results.catalog import find_run
+    from .runs.store import DamagedRunError
 
     try:
         path = find_run(args.run, runs_dir(args.runs_dir))
@@ -340,7 +342,7 @@ def _add_run_options(parser) -> None:
                              "(needs the tensorboard extra)")
 
 
-from .runs import MAX_ENVS, MAX_EPISODES, MAX_LISTED, MAX_SEED, MAX_STEPS  # noqa: E402
+from .runs.store import MAX_ENVS, MAX_EPISODES, MAX_LISTED, MAX_SEED, MAX_STEPS  # noqa: E402
 
 MAX_PARALLEL = 256  # sweep --parallel
 MAX_RETRIES = 100  # sweep --max-retries
@@ -362,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("ids", nargs="*", help="show only these tasks (unknown ids are an error)")
     tasks.set_defaults(func=_cmd_tasks)
 
-    from .config import ALGORITHM_IDS
+    from .config.schema import ALGORITHM_IDS
 
     train = sub.add_parser("train", help="train one run into a run directory")
     train.add_argument("--task", help="task id (see `ctrpo tasks`)")
@@ -472,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .config import ConfigError
+    from .config.schema import ConfigError
     from .envs import UnknownTaskError
 
     try:
@@ -485,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a write the disk refused (full, quota, read-only): one line, exit 1
-        from .lifecycle import TrainingWriteError
+        from .runs.lifecycle import TrainingWriteError
 
         if not isinstance(exc, (OSError, TrainingWriteError)):
             raise

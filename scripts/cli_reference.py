@@ -166,12 +166,12 @@ def _section(parser: argparse.ArgumentParser, title: str, summary: str, level: i
 
 
 def _settings_section() -> list[str]:
-    """The keys ``--set KEY=VALUE`` and ``--config FILE.toml`` accept (ctrpo_core.overrides), if it exists."""
+    """The keys ``--set KEY=VALUE`` and ``--config FILE.toml`` accept (ctrpo_core.config.overrides), if it exists."""
     import dataclasses
     import math
 
     try:
-        from ctrpo_core import overrides
+        from ctrpo_core.config import overrides
         from ctrpo_core.algos import REGISTRY
         from ctrpo_core.config import TrainConfig
     except ImportError:

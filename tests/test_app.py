@@ -116,7 +116,7 @@ def test_compare_never_offers_a_setting_the_algorithm_does_not_read(finished_run
 
 
 def test_train_advanced_settings_reach_the_run(runs_dir):
-    from ctrpo_core import overrides
+    from ctrpo_core.config import overrides
     from ctrpo_core.config import resolve
 
     on_page = ("beta", "bh", "delta", "cost_limit", "total_steps", "barrier", "seed", "tensorboard", "checkpoint_every")

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from conftest import run_cli
-from ctrpo_core import api, trainer
+from ctrpo_core import api
+from ctrpo_core.runs import trainer
 from ctrpo_core.algos import make_algorithm
 from ctrpo_core.config import resolve
 from ctrpo_core.engine import trust_region as tr
@@ -111,7 +112,7 @@ def test_cpo_linearises_the_cost_surrogate_without_the_horizon_factor(cpo_setup)
     g, b, *_ = algo.linearised_problem(batch)
     old_dist, old_logp = algo.old_policy(batch)
     ev = algo.evaluate(batch, old_dist, old_logp)
-    expected = tr.flat_grad((ev["ratio"] * batch.adv_c).mean(), algo.policy)
+    expected = tr.flat_grad((ev.ratio * batch.adv_c).mean(), algo.policy)
     torch.testing.assert_close(b, expected, rtol=1e-6, atol=1e-9)
     assert b.norm() > 0 and not torch.allclose(b, expected / (1 - algo.cfg.gamma))
 
@@ -136,8 +137,11 @@ def test_cpo_checks_the_reward_in_cases_2_and_3_only_and_pcpo_always(cpo_setup, 
 
     algo, batch = cpo_setup
     seen = []
-    monkeypatch.setattr(type(algo), "search", lambda self, theta, step, measure, accept: seen.append(accept) or {
-        "kl": 0.0, "divergence": 0.0, "step_fraction": 0.0, "ls_tries": 0})
+    from ctrpo_core.engine.results import UpdateResult
+
+    monkeypatch.setattr(type(algo), "search", lambda self, batch, theta, step, measure, accept, reach:
+                        seen.append(accept) or UpdateResult(kl=0.0, divergence=0.0, step_fraction=0.0, ls_tries=0,
+                                                            budget=batch.budget))
     worse = {"reward": -1.0, "cost": -1.0, "kl": 0.0, "divergence": 0.0}
     for case in range(5):
         monkeypatch.setattr(cpo_module, "cpo_direction", lambda *a, case=case: (torch.zeros(1), case))
@@ -270,7 +274,7 @@ def test_a_bad_policy_init_is_refused_naming_it(tmp_path):
 
 def test_runs_of_conventions_2_are_shown_as_trained_but_never_continued_or_reused(tmp_path):
     from ctrpo_core.config import TrainConfig
-    from ctrpo_core.sweep import classify
+    from ctrpo_core.sweeps.execute import classify
 
     run = api.train("GridHazard-v0", "c-trpo", runs_dir=str(tmp_path), name="old", total_steps=4000)
     config = json.loads((run.path / "config.json").read_text())
@@ -279,7 +283,7 @@ def test_runs_of_conventions_2_are_shown_as_trained_but_never_continued_or_reuse
     del config["policy_init"]
     (run.path / "config.json").write_text(json.dumps(config))
     assert TrainConfig.from_dict(config).policy_init == "small"  # shown with the init it was trained with
-    from ctrpo_core import catalog
+    from ctrpo_core.results import catalog
 
     assert "policy_init=small conventions=2" in catalog.summarize_run(run.path)["label"]
     result = run_cli("train", "--resume", run.path, "--total-steps", "8000", timeout=60)

@@ -9,7 +9,8 @@ import re
 import pytest
 
 from conftest import run_cli
-from ctrpo_core import api, catalog, figure_style
+from ctrpo_core import api
+from ctrpo_core.results import catalog, figure_style
 from test_browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT, layout_problems, streamlit_server
 
 SMALL = dict(total_steps=1500, steps_per_epoch=500, num_envs=4)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ctrpo_core import lifecycle
+from ctrpo_core.runs import lifecycle
 from ctrpo_core.config import result_settings, resolve
-from ctrpo_core.demo import STEPS_ENV
+from ctrpo_core.tools.demo import STEPS_ENV
 from ctrpo_core.runs import RunDir
 from test_browser import CHROMIUM, CHROMIUM_FLAGS, chart_points, streamlit_server
 

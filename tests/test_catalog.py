@@ -1,6 +1,7 @@
 """Compare pools only comparable runs (issue 10.2): groups by every result-changing setting, one run per seed."""
 
-from ctrpo_core import api, catalog
+from ctrpo_core import api
+from ctrpo_core.results import catalog
 from ctrpo_core.config import resolve
 
 SMALL = dict(steps_per_epoch=500, num_envs=4)
@@ -42,8 +43,8 @@ def test_a_stopped_run_stops_the_in_process_backend_too(runs_dir):
     import threading
     import time
 
-    from ctrpo_core import lifecycle
-    from ctrpo_core.analysis import run_configs
+    from ctrpo_core.runs import lifecycle
+    from ctrpo_core.results.analysis import run_configs
 
     configs = []
     for seed in (0, 1):
@@ -70,8 +71,8 @@ def test_a_stopped_pool_starts_no_further_run(runs_dir):
     import threading
     import time
 
-    from ctrpo_core import lifecycle
-    from ctrpo_core.sweep import PoolBackend, classify, create_new
+    from ctrpo_core.runs import lifecycle
+    from ctrpo_core.sweeps.execute import PoolBackend, classify, create_new
 
     configs = []
     for seed in (0, 1, 2):

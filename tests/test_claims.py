@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from ctrpo_core import claims
+from ctrpo_core.tools import claims
 
 STEPS = np.array([1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1])
 
@@ -159,7 +159,8 @@ def test_the_claims_page_shows_the_latest_verdicts(claims_runs, monkeypatch):
 def test_runs_without_ground_truth_are_not_reused_for_claims(tmp_path, monkeypatch):
     """A finished run of exactly the planned settings but trained before the truth was logged (here: with it
     switched off) cannot answer a claim: the plan keeps its own name, so that run is trained anew."""
-    from ctrpo_core import api, trainer
+    from ctrpo_core import api
+    from ctrpo_core.runs import trainer
 
     runs = tmp_path / "runs"
     monkeypatch.setattr(trainer.TruthLog, "for_run", classmethod(lambda cls, cfg: None))

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, run_cli
-from ctrpo_core import overrides
+from ctrpo_core.config import overrides
 from ctrpo_core.runs import METRIC_COLUMNS, RunDir
-from ctrpo_core.sweep import SweepProgress
+from ctrpo_core.sweeps.execute import SweepProgress
 
 SMALL = ["--steps-per-epoch", "500", "--num-envs", "4"]
 LS_KEYS = {"name", "path", "task", "algo", "beta", "bh", "delta", "seed", "state", "message", "epoch", "epochs",

@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from conftest import ROOT
-from ctrpo_core import cores
+from ctrpo_core.util import cores
 from ctrpo_core.runs import RunDir
-from ctrpo_core.sweep import LocalBackend, PoolBackend, plan_sweep, run_sweep
+from ctrpo_core.sweeps.execute import LocalBackend, PoolBackend, plan_sweep, run_sweep
 
 pytestmark = pytest.mark.timeout(300)
 

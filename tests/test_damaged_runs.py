@@ -8,7 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from ctrpo_core import api, catalog
+from ctrpo_core import api
+from ctrpo_core.results import catalog
 
 MAIN = str(ROOT / "app" / "main.py")
 PAGES = ["views/home.py", "views/train.py", "views/live.py", "views/compare.py", "views/sensitivity.py",

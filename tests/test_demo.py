@@ -8,9 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, run_cli
-from ctrpo_core import demo, lifecycle
-from ctrpo_core.analysis import run_configs
-from ctrpo_core.catalog import final_window
+from ctrpo_core.tools import demo
+from ctrpo_core.runs import lifecycle
+from ctrpo_core.results.analysis import run_configs
+from ctrpo_core.results.catalog import final_window
 from ctrpo_core.runs import RunDir
 
 SEEDS = (0, 1, 2)  # benchmarks/demo_behaviour.py runs the same grid with 5 seeds

@@ -246,7 +246,7 @@ def test_barrier_hessian_vector_product_matches_autograd(task, form, beta):
     ev = algo.evaluate(batch, old_dist, old_logp)
 
     def alpha(ev):
-        return cost_surrogate(ev["ratio"], batch.adv_c, cfg.gamma)
+        return cost_surrogate(ev.ratio, batch.adv_c, cfg.gamma)
 
     curvature = beta * phi_second_derivative_at_zero(budget, form)
     Hv = algo.hessian_vector_product(batch, ev, alpha, curvature)

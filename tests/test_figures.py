@@ -8,8 +8,9 @@ import colorsys
 import numpy as np
 import pytest
 
-from ctrpo_core import api, catalog, figure_style, plots, tables
-from ctrpo_core.stats import iqm
+from ctrpo_core import api
+from ctrpo_core.results import catalog, figure_style, plots, tables
+from ctrpo_core.results.stats import iqm
 
 SMALL = dict(total_steps=1500, steps_per_epoch=500, num_envs=4)
 RUNS = [("c-trpo", 0.0, 0), ("c-trpo", 1.0, 0), ("c-trpo", 10.0, 0), ("trpo", None, 0), ("trpo", None, 1),

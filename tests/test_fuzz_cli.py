@@ -26,7 +26,8 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from ctrpo_core import api, cli, overrides, reports  # noqa: E402
+from ctrpo_core import api, cli, reports
+from ctrpo_core.config import overrides  # noqa: E402
 
 SETTINGS = settings(deadline=None, derandomize=True, database=None, print_blob=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,

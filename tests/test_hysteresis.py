@@ -86,6 +86,6 @@ def test_ctrpo_update_policy_follows_next_mode():
         stats = algo.update_policy(dataclasses.replace(batch, cost_estimate=cost))
         mode = next_mode(mode, cost, 1.0, 0.8)
         assert algo.mode == mode
-        assert stats["recovery"] == int(mode == RECOVERY)
-        assert stats["budget"] == pytest.approx(1.0 - cost)
+        assert stats.recovery == int(mode == RECOVERY)
+        assert stats.budget == pytest.approx(1.0 - cost)
     assert algo.algo_state() == {"mode": mode}

@@ -6,7 +6,8 @@ at its defaults, TRPO-Lag and TRPO), found by their settings: the suite trains t
 import numpy as np
 import pytest
 
-from ctrpo_core import api, demo
+from ctrpo_core import api
+from ctrpo_core.tools import demo
 from ctrpo_core.config import resolve
 from ctrpo_core.envs.builtin import hazard_edge
 from ctrpo_core.envs.builtin.grid_hazard import exact_model

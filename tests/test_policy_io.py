@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from conftest import run_cli
-from ctrpo_core import api, policy_io
+from ctrpo_core import api
+from ctrpo_core.tools import evaluate as policy_io
 from ctrpo_core.cli import main
 from ctrpo_core.envs import make_vec_env
-from ctrpo_core.rollout import act, load_policy
+from ctrpo_core.tools.render import act, load_policy
 from ctrpo_core.runs import RunDir
 
 EVAL_KEYS = {"run", "task", "episodes", "deterministic", "seed", "cost_limit", "return_mean", "return_std",
@@ -117,7 +118,7 @@ def test_eval_prints_a_summary(runs, capsys):
 
 
 def test_eval_bad_inputs_exit_2_with_one_line(runs, tmp_path, capsys):
-    from ctrpo_core import lifecycle
+    from ctrpo_core.runs import lifecycle
 
     lifecycle.create(api.resolve("HazardEdge-v0", "c-trpo", runs_dir=str(tmp_path), name="unborn"))  # no checkpoint
     assert "--episodes" in one_error_line(run_cli("eval", "edge", "--runs-dir", runs, "--episodes", 0))

@@ -19,12 +19,14 @@ import torch
 ray = pytest.importorskip("ray", reason="the ray extra (requirements/ray.txt; `make test` installs it)")
 
 from conftest import ROOT, run_cli  # noqa: E402
-from ctrpo_core import catalog, cli, lifecycle  # noqa: E402
+from ctrpo_core.results import catalog
+from ctrpo_core import cli
+from ctrpo_core.runs import lifecycle  # noqa: E402
 from ctrpo_core.config import resolve  # noqa: E402
-from ctrpo_core.ownership import Ownership, is_owned  # noqa: E402
-from ctrpo_core.ray_backend import RayBackend, init_ray  # noqa: E402
+from ctrpo_core.runs.ownership import Ownership, is_owned  # noqa: E402
+from ctrpo_core.sweeps.ray import RayBackend, init_ray  # noqa: E402
 from ctrpo_core.runs import HOST, RunDir  # noqa: E402
-from ctrpo_core.sweep import plan_sweep, run_sweep  # noqa: E402
+from ctrpo_core.sweeps.execute import plan_sweep, run_sweep  # noqa: E402
 
 GRID = ["sweep", "--task", "GridHazard-v0", "--beta", "0.1,1", "--bh", "0.8,1", "--seeds", "0",
         "--total-steps", "1000", "--steps-per-epoch", "500", "--num-envs", "4", "--name", "grid", "--runs-dir", "runs"]
@@ -290,7 +292,7 @@ def test_a_run_that_fails_for_its_own_reasons_is_reported_failed_and_not_retried
 
 
 def test_the_sink_owns_its_runs_and_drops_a_stale_attempt(tmp_path):
-    from ctrpo_core import ray_backend
+    from ctrpo_core.sweeps import ray as ray_backend
 
     run = lifecycle.create(resolve("GridHazard-v0", "c-trpo", runs_dir=str(tmp_path), name="r"))
     sink = ray_backend.RunSink(str(tmp_path))  # the actor's class, used directly

@@ -234,7 +234,7 @@ def test_a_failing_cell_fails_the_report(runs):
     folder = reports.prepare("quickstart", {}, runs)
     params = json.loads((folder / "params.json").read_text())
     (folder / "params.json").write_text(json.dumps({**params, "parameters": {"task": "Nope-v0"}}))
-    result = subprocess.run([sys.executable, "-m", "ctrpo_core.reports", str(folder)], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "ctrpo_core.reports.papermill", str(folder)], capture_output=True, text=True,
                             cwd=ROOT, timeout=120)
     assert result.returncode == 1
     assert "UnknownTaskError" in result.stdout and "Nope-v0" in result.stdout and "failed" in result.stdout

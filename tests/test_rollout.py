@@ -5,7 +5,7 @@ import io
 from PIL import Image
 
 from ctrpo_core import api
-from ctrpo_core.rollout import render_episode
+from ctrpo_core.tools.render import render_episode
 
 
 def frames(gif: bytes) -> list:

@@ -16,7 +16,11 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from ctrpo_core import api, catalog, cli, policy_io, serving, sweep
+from ctrpo_core import api, cli
+from ctrpo_core.results import catalog
+from ctrpo_core.tools import evaluate as policy_io
+from ctrpo_core.ui import serving
+from ctrpo_core.sweeps import execute as sweep
 from ctrpo_core.config import settings_key
 from ctrpo_core.runs import MAX_EPISODES, RunDir
 

@@ -156,7 +156,7 @@ def grid_batch():
     A = F.double() + cfg.cg_damping * torch.eye(theta0.numel(), dtype=torch.float64)
     old_dist, old_logp = algo.old_policy(batch)
     ev = algo.evaluate(batch, old_dist, old_logp)
-    u = tr.flat_grad(cost_surrogate(ev["ratio"], batch.adv_c, cfg.gamma), algo.policy).double()
+    u = tr.flat_grad(cost_surrogate(ev.ratio, batch.adv_c, cfg.gamma), algo.policy).double()
     return cfg, algo, batch, theta0, A, u
 
 
@@ -173,23 +173,23 @@ def test_logged_reach_matches_the_dense_solve_with_the_real_fisher(grid_batch, m
 
     stats = algo.update_policy(batch)
     # CG (cg_iters = 15, float32) against the dense float64 solve
-    assert stats["alpha_max_kl"] == pytest.approx(math.sqrt(2 * cfg.delta * s), rel=2e-3)
+    assert stats.alpha_max_kl == pytest.approx(math.sqrt(2 * cfg.delta * s), rel=2e-3)
     with torch.no_grad():
         ev = algo.evaluate(batch, old_dist, old_logp)
-        assert stats["alpha_step"] == pytest.approx(cost_surrogate(ev["ratio"], batch.adv_c, cfg.gamma).item(),
+        assert stats.alpha_step == pytest.approx(cost_surrogate(ev.ratio, batch.adv_c, cfg.gamma).item(),
                                                     rel=1e-6, abs=1e-9)
-    if stats["recovery"]:
-        assert stats["alpha_max"] == stats["alpha_max_kl"] and "alpha_max_exact" not in stats
-        assert stats["alpha_step"] < 0  # the recovery step lowers the cost
+    if stats.recovery:
+        assert stats.alpha_max == stats.alpha_max_kl and stats.alpha_max_exact is None
+        assert stats.alpha_step < 0  # the recovery step lowers the cost
     else:
-        kappa = stats["curvature"]
+        kappa = stats.curvature
         assert kappa == pytest.approx(cfg.beta / batch.budget)
         dense_c = math.sqrt(2 * cfg.delta * float(u @ torch.linalg.solve(A + kappa * torch.outer(u, u), u)))
-        assert stats["alpha_max"] == pytest.approx(dense_c, rel=2e-3)
-        assert 0 < stats["alpha_max_exact"] < batch.budget  # D_C = ∞ at α >= Δb
-        assert stats["alpha_max_exact"] <= stats["alpha_max"] * (1 + EXACT_OVER_MODEL)
-        assert stats["alpha_max_exact"] <= math.sqrt(2 * cfg.delta / kappa) * (1 + 1e-6)
-        assert stats["alpha_step"] < batch.budget
+        assert stats.alpha_max == pytest.approx(dense_c, rel=2e-3)
+        assert 0 < stats.alpha_max_exact < batch.budget  # D_C = ∞ at α >= Δb
+        assert stats.alpha_max_exact <= stats.alpha_max * (1 + EXACT_OVER_MODEL)
+        assert stats.alpha_max_exact <= math.sqrt(2 * cfg.delta / kappa) * (1 + 1e-6)
+        assert stats.alpha_step < batch.budget
     tr.set_flat_params(algo.policy, theta0)
 
 
@@ -205,11 +205,11 @@ def test_the_exact_measurement_restores_theta_k_bit_for_bit(grid_batch):
 
     def divergence(ev):
         calls.append(1)
-        return ev["kl"]
+        return ev.kl
 
     reach = algo.region_reach(batch, old_dist, old_logp, theta0, u, Fv, curvature=0.0, divergence=divergence)
     assert calls and torch.equal(tr.flat_params(algo.policy), theta0)
-    assert reach["alpha_max"] == reach["alpha_max_kl"] > 0 and reach["alpha_max_exact"] > 0
+    assert reach.alpha_max == reach.alpha_max_kl > 0 and reach.alpha_max_exact > 0
 
 
 # --------------------------------------------------------------------------- real runs

@@ -1,4 +1,4 @@
-"""ctrpo_core.stats against direct computations, and the benchmark's normalised scores on known numbers.
+"""ctrpo_core.results.stats against direct computations, and the benchmark's normalised scores on known numbers.
 
 IQM convention: rliable's IQM is scipy's ``trim_mean(scores, 0.25)`` over the flattened runs × tasks matrix,
 which drops floor(0.25·n) values at each end and averages the rest with equal weights (no fractional
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ctrpo_core import analysis
-from ctrpo_core.stats import bootstrap_ci, iqm, summarize
+from ctrpo_core.results import analysis
+from ctrpo_core.results.stats import bootstrap_ci, iqm, summarize
 
 
 def iqm_by_hand(values) -> float:

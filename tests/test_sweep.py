@@ -8,10 +8,10 @@ import sys
 import time
 
 from conftest import ROOT, run_cli
-from ctrpo_core import lifecycle
+from ctrpo_core.runs import lifecycle
 from ctrpo_core.config import resolve
 from ctrpo_core.runs import RunDir
-from ctrpo_core.sweep import classify, plan_sweep
+from ctrpo_core.sweeps.execute import classify, plan_sweep
 
 SMALL = ["--steps-per-epoch", "500", "--num-envs", "4"]
 GRID = ["sweep", "--task", "GridHazard-v0", "--beta", "0.1,1", "--bh", "0.8,1", "--seeds", "0",

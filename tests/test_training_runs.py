@@ -17,8 +17,8 @@ from conftest import ROOT, run_cli
 from ctrpo_core import api
 from ctrpo_core.config import ALGORITHM_IDS, resolve
 from ctrpo_core.runs import METRIC_COLUMNS, RunDir
-from ctrpo_core.lifecycle import create
-from ctrpo_core.trainer import Trainer
+from ctrpo_core.runs.lifecycle import create
+from ctrpo_core.runs.trainer import Trainer
 
 CONTRACT_COLUMNS = ["epoch", "total_steps", "ep_return", "ep_cost", "ep_len", "cost_regret", "kl",
                     "divergence", "barrier", "trust_radius", "step_fraction", "recovery", "budget",

@@ -236,10 +236,10 @@ def grid_setup():
 def _measure(algo, batch, old_dist, old_logp, cfg, budget):
     with torch.no_grad():
         ev = algo.evaluate(batch, old_dist, old_logp)
-        loss = -(ev["ratio"] * batch.adv_r).mean().item()
-        kl = ev["kl"].item()
-        alpha = cost_surrogate(ev["ratio"], batch.adv_c, cfg.gamma)
-        d = constrained_divergence(ev["kl"], alpha, cfg.beta, budget, cfg.barrier).item()
+        loss = -(ev.ratio * batch.adv_r).mean().item()
+        kl = ev.kl.item()
+        alpha = cost_surrogate(ev.ratio, batch.adv_c, cfg.gamma)
+        d = constrained_divergence(ev.kl, alpha, cfg.beta, budget, cfg.barrier).item()
     return loss, kl, alpha.item(), d
 
 
@@ -254,25 +254,25 @@ def test_ctrpo_normal_step_respects_the_constrained_trust_region(grid_setup, cos
     loss_k, *_ = _measure(algo, batch, old_dist, old_logp, cfg, budget)
 
     stats = algo.update_policy(batch)
-    assert algo.mode == NORMAL and stats["recovery"] == 0
-    assert stats["budget"] == pytest.approx(budget)
-    assert stats["curvature"] == pytest.approx(cfg.beta / budget)  # entropy form: β/Δb
-    assert stats["step_fraction"] > 0, "no step accepted on this batch"
-    assert stats["step_fraction"] == pytest.approx(0.8 ** (stats["ls_tries"] - 1))
+    assert algo.mode == NORMAL and stats.recovery == 0
+    assert stats.budget == pytest.approx(budget)
+    assert stats.curvature == pytest.approx(cfg.beta / budget)  # entropy form: β/Δb
+    assert stats.step_fraction > 0, "no step accepted on this batch"
+    assert stats.step_fraction == pytest.approx(0.8 ** (stats.ls_tries - 1))
 
     loss, kl, alpha, d = _measure(algo, batch, old_dist, old_logp, cfg, budget)
     assert not torch.equal(tr.flat_params(algo.policy), theta0)
     assert loss <= loss_k
     assert math.isfinite(d) and d <= cfg.delta
     assert alpha < budget
-    assert d == pytest.approx(stats["divergence"], rel=1e-4, abs=1e-9)
-    assert kl == pytest.approx(stats["kl"], rel=1e-4, abs=1e-9)
-    assert stats["barrier"] == pytest.approx(d - kl, abs=1e-7)
-    assert stats["barrier"] >= 0
-    if stats["ls_tries"] > 1:  # the previous (larger) fraction was rejected by the rule
-        f_prev = stats["step_fraction"] / 0.8
+    assert d == pytest.approx(stats.divergence, rel=1e-4, abs=1e-9)
+    assert kl == pytest.approx(stats.kl, rel=1e-4, abs=1e-9)
+    assert stats.barrier == pytest.approx(d - kl, abs=1e-7)
+    assert stats.barrier >= 0
+    if stats.ls_tries > 1:  # the previous (larger) fraction was rejected by the rule
+        f_prev = stats.step_fraction / 0.8
         theta_acc = tr.flat_params(algo.policy).clone()
-        tr.set_flat_params(algo.policy, theta0 + (f_prev / stats["step_fraction"]) * (theta_acc - theta0))
+        tr.set_flat_params(algo.policy, theta0 + (f_prev / stats.step_fraction) * (theta_acc - theta0))
         loss_p, _, _, d_p = _measure(algo, batch, old_dist, old_logp, cfg, budget)
         assert not (math.isfinite(loss_p) and loss_p <= loss_k and d_p <= cfg.delta)
         tr.set_flat_params(algo.policy, theta_acc)
@@ -286,7 +286,7 @@ def test_ctrpo_trust_region_shrinks_with_the_budget(grid_setup):
         tr.set_flat_params(algo.policy, theta0)
         algo.mode = NORMAL
         stats = algo.update_policy(dataclasses.replace(batch, cost_estimate=cost_estimate))
-        kls.append(stats["kl"])
+        kls.append(stats.kl)
     tr.set_flat_params(algo.policy, theta0)
     # (equal up to float32 noise while the line search takes the full step; then strictly smaller)
     assert kls[1] <= kls[0] * (1 + 1e-4) and kls[2] <= kls[1] * (1 + 1e-4)
@@ -300,13 +300,13 @@ def test_ctrpo_recovery_step_lowers_the_cost_surrogate(grid_setup):
     batch = dataclasses.replace(batch, cost_estimate=1.5)  # Ĵ_c > b → recovery
     old_dist, old_logp = algo.old_policy(batch)
     stats = algo.update_policy(batch)
-    assert algo.mode == RECOVERY and stats["recovery"] == 1
+    assert algo.mode == RECOVERY and stats.recovery == 1
     with torch.no_grad():
         ev = algo.evaluate(batch, old_dist, old_logp)
-        cost_obj = (ev["ratio"] * batch.adv_c).mean().item()
-        kl = ev["kl"].item()
-    assert stats["step_fraction"] > 0
+        cost_obj = (ev.ratio * batch.adv_c).mean().item()
+        kl = ev.kl.item()
+    assert stats.step_fraction > 0
     assert cost_obj <= (batch.adv_c.mean().item()) + 1e-7  # at θ_k the objective is mean(Â_c) = 0
     assert kl <= cfg.delta
-    assert stats["divergence"] == pytest.approx(stats["kl"])
+    assert stats.divergence == pytest.approx(stats.kl)
     tr.set_flat_params(algo.policy, theta0)

@@ -108,7 +108,7 @@ def test_runs_log_the_truth_and_true_regret_is_its_sum(tmp_path, task, algo):
 
 
 def test_logging_the_truth_changes_no_training_number(tmp_path, monkeypatch):
-    from ctrpo_core import trainer
+    from ctrpo_core.runs import trainer
 
     with_truth = api.train("HazardEdge-v0", "c-trpo", seed=2, total_steps=6_000, runs_dir=str(tmp_path),
                            name="with").read_metrics()

@@ -2,8 +2,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from ctrpo_core import claims, reports
-from ctrpo_core.catalog import default_runs_dir
+from ctrpo_core.tools import claims
+from ctrpo_core import reports
+from ctrpo_core.results.catalog import default_runs_dir
 from ctrpo_core.config import ConfigError
 
 st.title("Claims")

@@ -1,8 +1,8 @@
 import streamlit as st
 
-from ctrpo_core.catalog import comparison_table, default_runs_dir, load_curves, one_run_per_seed, run_table, usable
-from ctrpo_core.plots import BAND_NOTE, ctrpo_only, curve_panels, final_values_figure
-from ctrpo_core.tables import CAPTION, COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns, one_seed_settings
+from ctrpo_core.results.catalog import comparison_table, default_runs_dir, load_curves, one_run_per_seed, run_table, usable
+from ctrpo_core.results.plots import BAND_NOTE, ctrpo_only, curve_panels, final_values_figure
+from ctrpo_core.results.tables import CAPTION, COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns, one_seed_settings
 
 st.title("Compare")
 table = usable(run_table(default_runs_dir()))

@@ -1,11 +1,11 @@
 import streamlit as st
 
-from ctrpo_core import demo
-from ctrpo_core.catalog import default_runs_dir, load_curves, run_table
+from ctrpo_core.tools import demo
+from ctrpo_core.results.catalog import default_runs_dir, load_curves, run_table
 from ctrpo_core.config import ConfigError
 from ctrpo_core.envs.builtin import hazard_edge
-from ctrpo_core.plots import SHRINKAGE_SENTENCE, ctrpo_only, curve_panels, shrinkage_figure
-from ctrpo_core.rollout import render_episode
+from ctrpo_core.results.plots import SHRINKAGE_SENTENCE, ctrpo_only, curve_panels, shrinkage_figure
+from ctrpo_core.tools.render import render_episode
 
 ACTIVE = ("queued", "running")
 REFRESH_S = 1.5

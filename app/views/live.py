@@ -1,8 +1,8 @@
 import streamlit as st
 
 from ctrpo_core import api
-from ctrpo_core.catalog import default_runs_dir, format_duration, load_curves, resolve_run, run_table
-from ctrpo_core.plots import (SHRINKAGE_PANEL_NOTES, SHRINKAGE_SENTENCE, ctrpo_only, curve_panels, shrinkage_details_figure,
+from ctrpo_core.results.catalog import default_runs_dir, format_duration, load_curves, resolve_run, run_table
+from ctrpo_core.results.plots import (SHRINKAGE_PANEL_NOTES, SHRINKAGE_SENTENCE, ctrpo_only, curve_panels, shrinkage_details_figure,
                               shrinkage_figure)
 
 ACTIVE = ("queued", "running")

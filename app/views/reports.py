@@ -4,8 +4,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ctrpo_core import forms, reports
-from ctrpo_core.catalog import default_runs_dir
+from ctrpo_core.ui import forms
+from ctrpo_core import reports
+from ctrpo_core.results.catalog import default_runs_dir
 from ctrpo_core.config import ALGORITHM_IDS, ConfigError
 from ctrpo_core.envs import TASKS
 

@@ -1,7 +1,7 @@
 import streamlit as st
 
-from ctrpo_core.catalog import default_runs_dir, resolve_run, run_table, usable
-from ctrpo_core.rollout import render_episode
+from ctrpo_core.results.catalog import default_runs_dir, resolve_run, run_table, usable
+from ctrpo_core.tools.render import render_episode
 
 st.title("Rollout")
 st.caption("One episode of a run's latest checkpoint (MuJoCo tasks render offscreen; built-ins are drawn).")

@@ -2,14 +2,15 @@ import os
 
 import streamlit as st
 
-from ctrpo_core import api, forms
-from ctrpo_core.catalog import comparison_table, default_runs_dir, one_run_per_seed, run_table, usable
+from ctrpo_core import api
+from ctrpo_core.ui import forms
+from ctrpo_core.results.catalog import comparison_table, default_runs_dir, one_run_per_seed, run_table, usable
 from ctrpo_core.config import ALGORITHM_IDS, ConfigError
-from ctrpo_core.demo import TASK as DEMO_TASK
+from ctrpo_core.tools.demo import TASK as DEMO_TASK
 from ctrpo_core.envs import TASKS
-from ctrpo_core.plots import sensitivity_figures
-from ctrpo_core.sweep import launch_sweep, list_sweeps, parse_list, sweep_manifest
-from ctrpo_core.tables import CAPTION, COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns, one_seed_settings
+from ctrpo_core.results.plots import sensitivity_figures
+from ctrpo_core.sweeps.execute import launch_sweep, list_sweeps, parse_list, sweep_manifest
+from ctrpo_core.results.tables import CAPTION, COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns, one_seed_settings
 
 st.title("Sensitivity")
 st.caption("A grid over β × b_H (× δ) × seeds on one task, run locally with at most one process per core, "

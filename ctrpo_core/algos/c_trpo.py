@@ -4,8 +4,11 @@ constrained divergence D_C = KL + β·φ(α), so the region shrinks toward the b
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..engine.base import OnPolicyAlgorithm
 from ..engine.divergence import constrained_divergence, cost_surrogate, phi_second_derivative_at_zero
+from ..engine.results import UpdateResult
 
 NORMAL, RECOVERY = "normal", "recovery"
 
@@ -23,37 +26,37 @@ class CTRPO(OnPolicyAlgorithm):
         super().__init__(cfg, env)
         self.mode = RECOVERY  # as the authors start; flips to normal at once when Ĵ_c < b_H·b
 
-    def update_policy(self, batch):
+    def update_policy(self, batch) -> UpdateResult:
         cfg = self.cfg
         self.mode = next_mode(self.mode, batch.cost_estimate, batch.cost_limit, cfg.bh)
         if self.mode == RECOVERY:
             # Recovery: minimise the cost surrogate mean(ratio·Â_c) inside the plain KL ball.
-            stats = self.trust_region_step(
+            step = self.trust_region_step(
                 batch,
-                objective=lambda ev: (ev["ratio"] * batch.adv_c).mean(),
-                divergence=lambda ev: ev["kl"],
+                objective=lambda ev: (ev.ratio * batch.adv_c).mean(),
+                divergence=lambda ev: ev.kl,
             )
-            return {**stats, "recovery": 1, "budget": batch.budget}
+            return replace(step, recovery=1)
 
         budget = batch.budget  # Δb = b − Ĵ_c(π_k) > 0 in normal mode
 
         def alpha(ev):  # α(θ), surrogate cost increase
-            return cost_surrogate(ev["ratio"], batch.adv_c, cfg.gamma)
+            return cost_surrogate(ev.ratio, batch.adv_c, cfg.gamma)
 
         def divergence(ev):  # D_C(θ) = KL(π_k‖π_θ) + β·φ(α(θ))
-            return constrained_divergence(ev["kl"], alpha(ev), cfg.beta, budget, cfg.barrier)
+            return constrained_divergence(ev.kl, alpha(ev), cfg.beta, budget, cfg.barrier)
 
         # Hessian of D_C at θ_k: F + β φ''(0) ∇α ∇αᵀ (α(θ_k) = 0 and φ'(0) = 0); the engine takes ∇α from
         # its own α (= alpha above) and measures the region's reach along ∇α with this D_C too.
         curvature = cfg.beta * phi_second_derivative_at_zero(budget, cfg.barrier)
-        stats = self.trust_region_step(
+        step = self.trust_region_step(
             batch,
-            objective=lambda ev: -(ev["ratio"] * batch.adv_r).mean(),
+            objective=lambda ev: -(ev.ratio * batch.adv_r).mean(),
             divergence=divergence,
             curvature=curvature,
         )
-        barrier = stats["divergence"] - stats["kl"]  # β·φ(α) at the accepted step
-        return {**stats, "recovery": 0, "budget": budget, "barrier": barrier, "curvature": curvature}
+        # β·φ(α) at the accepted step: D_C − KL
+        return replace(step, barrier=step.divergence - step.kl, curvature=curvature)
 
     def algo_state(self):
         return {"mode": self.mode}

@@ -12,11 +12,14 @@ cases 2 and 3, the reward surrogate did not fall.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from typing import NamedTuple
 
 import torch
 
 from ..engine import trust_region as tr
 from ..engine.base import OnPolicyAlgorithm, non_negative
+from ..engine.results import RegionReach, UpdateResult
 
 EPS = 1e-8
 
@@ -61,29 +64,46 @@ def cpo_direction(g, b, c, Hinv_g, Hinv_b, delta):
     return (Hinv_g - nu * Hinv_b) / (lam + EPS), case
 
 
+class LinearisedProblem(NamedTuple):
+    """max_x gᵀx  s.t.  ½ xᵀHx <= δ,  c + bᵀx <= 0  at θ_k (H = F + damping·I), with what the line search
+    needs to compare candidates against π_k."""
+    g: torch.Tensor  # ∇ mean(ratio·Â_r) at θ_k
+    b: torch.Tensor  # ∇ mean(ratio·Â_c) at θ_k
+    c: float  # Ĵ_c − b, episode-cost units: > 0 where π_k violates the constraint
+    Hinv_g: torch.Tensor  # H⁻¹g and H⁻¹b by CG
+    Hinv_b: torch.Tensor
+    surrogates_k: dict  # the surrogates at θ_k, {"reward", "cost"}: the acceptance rule's reference
+    theta_k: torch.Tensor
+    old_dist: torch.distributions.Distribution  # π_k on the batch, detached
+    old_logp: torch.Tensor
+
+
 class CPO(OnPolicyAlgorithm):
 
-    def linearised_problem(self, batch):
-        """g, b (gradients of the reward and cost surrogates), H⁻¹g, H⁻¹b, π_k, and the surrogates at θ_k."""
+    def linearised_problem(self, batch) -> LinearisedProblem:
+        """The problem at θ_k: the gradients of the reward and cost surrogates and their H⁻¹ solves."""
         cfg = self.cfg
+        theta_k = tr.flat_params(self.policy)
         old_dist, old_logp = self.old_policy(batch)
         ev = self.evaluate(batch, old_dist, old_logp)
-        reward_surrogate = (ev["ratio"] * batch.adv_r).mean()
-        cost_surrogate = (ev["ratio"] * batch.adv_c).mean()
+        reward_surrogate = (ev.ratio * batch.adv_r).mean()
+        cost_surrogate = (ev.ratio * batch.adv_c).mean()
         g = tr.flat_grad(reward_surrogate, self.policy, retain_graph=True)
         b = tr.flat_grad(cost_surrogate, self.policy)
         Fv = tr.kl_hessian_vector_product(self.policy, batch.obs)
         A = lambda v: Fv(v) + cfg.cg_damping * v
-        Hinv_g = tr.conjugate_gradient(A, g, cfg.cg_iters)
-        Hinv_b = tr.conjugate_gradient(A, b, cfg.cg_iters)
-        surrogates_k = {"reward": reward_surrogate.item(), "cost": cost_surrogate.item()}
-        return g, b, Hinv_g, Hinv_b, old_dist, old_logp, surrogates_k
+        return LinearisedProblem(
+            g=g, b=b, c=batch.cost_estimate - batch.cost_limit,
+            Hinv_g=tr.conjugate_gradient(A, g, cfg.cg_iters), Hinv_b=tr.conjugate_gradient(A, b, cfg.cg_iters),
+            surrogates_k={"reward": reward_surrogate.item(), "cost": cost_surrogate.item()},
+            theta_k=theta_k, old_dist=old_dist, old_logp=old_logp,
+        )
 
     def measure(self, batch, old_dist, old_logp):
         ev = self.evaluate(batch, old_dist, old_logp)
-        kl = non_negative(ev["kl"].item())
-        return {"reward": (ev["ratio"] * batch.adv_r).mean().item(),
-                "cost": (ev["ratio"] * batch.adv_c).mean().item(), "kl": kl, "divergence": kl,
+        kl = non_negative(ev.kl.item())
+        return {"reward": (ev.ratio * batch.adv_r).mean().item(),
+                "cost": (ev.ratio * batch.adv_c).mean().item(), "kl": kl, "divergence": kl,
                 "alpha": self.cost_increase(batch, ev).item()}
 
     def acceptance(self, c: float, surrogates_k: dict, check_reward: bool):
@@ -98,17 +118,19 @@ class CPO(OnPolicyAlgorithm):
 
         return accept
 
-    def update_policy(self, batch):
-        c = batch.cost_estimate - batch.cost_limit  # Ĵ_c − b, episode-cost units
-        theta_k = tr.flat_params(self.policy)
-        g, b, Hinv_g, Hinv_b, old_dist, old_logp, surrogates_k = self.linearised_problem(batch)
-        step, case = cpo_direction(g, b, c, Hinv_g, Hinv_b, self.cfg.delta)
-        stats = self.search(theta_k, step, lambda: self.measure(batch, old_dist, old_logp),
-                            self.acceptance(c, surrogates_k, check_reward=case in (2, 3)))
-        return {**stats, **self.kl_ball_reach(b, Hinv_b), "recovery": int(case == 0), "budget": batch.budget,
-                "cpo_case": case}
+    def update_policy(self, batch) -> UpdateResult:
+        p = self.linearised_problem(batch)
+        step, case = cpo_direction(p.g, p.b, p.c, p.Hinv_g, p.Hinv_b, self.cfg.delta)
+        result = self.line_search(batch, p, step, check_reward=case in (2, 3))
+        return replace(result, recovery=int(case == 0), cpo_case=case)
 
-    def kl_ball_reach(self, b, Hinv_b) -> dict:
+    def line_search(self, batch, p: LinearisedProblem, step, check_reward: bool) -> UpdateResult:
+        """The engine's line search from θ_k along ``step``, with the authors' acceptance rule and the KL
+        ball's reach."""
+        return self.search(batch, p.theta_k, step, lambda: self.measure(batch, p.old_dist, p.old_logp),
+                           self.acceptance(p.c, p.surrogates_k, check_reward), self.kl_ball_reach(p.b, p.Hinv_b))
+
+    def kl_ball_reach(self, b, Hinv_b) -> RegionReach:
         """alpha_max = alpha_max_kl for CPO's and PCPO's KL ball, without another CG solve: b is the
         gradient of mean(ratio·Â_c), so u = ∇α = b/(1−γ) and s = uᵀ(F + damping·I)⁻¹u = bᵀH⁻¹b/(1−γ)²
         with the H⁻¹b the step already solved for (same damping and iterations as the engine's)."""

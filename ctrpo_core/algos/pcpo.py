@@ -8,22 +8,18 @@ with all three checks on every step: KL <= δ, cost surrogate rise <= max(−c, 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
-from ..engine import trust_region as tr
+from ..engine.results import UpdateResult
 from .cpo import CPO
 
 
 class PCPO(CPO):
 
-    def update_policy(self, batch):
+    def update_policy(self, batch) -> UpdateResult:
         cfg = self.cfg
-        c = batch.cost_estimate - batch.cost_limit
-        theta_k = tr.flat_params(self.policy)
-        g, b, Hinv_g, Hinv_b, old_dist, old_logp, surrogates_k = self.linearised_problem(batch)
-        reward_step = math.sqrt(2 * cfg.delta / max((g @ Hinv_g).item(), 1e-12)) * Hinv_g
-        projection = max(0.0, ((c + b @ reward_step) / max((b @ Hinv_b).item(), 1e-12)).item())
-        step = reward_step - projection * Hinv_b
-        stats = self.search(theta_k, step, lambda: self.measure(batch, old_dist, old_logp),
-                            self.acceptance(c, surrogates_k, check_reward=True))
-        return {**stats, **self.kl_ball_reach(b, Hinv_b), "recovery": 0, "budget": batch.budget,
-                "projection": projection}
+        p = self.linearised_problem(batch)
+        reward_step = math.sqrt(2 * cfg.delta / max((p.g @ p.Hinv_g).item(), 1e-12)) * p.Hinv_g
+        projection = max(0.0, ((p.c + p.b @ reward_step) / max((p.b @ p.Hinv_b).item(), 1e-12)).item())
+        step = reward_step - projection * p.Hinv_b
+        return replace(self.line_search(batch, p, step, check_reward=True), projection=projection)

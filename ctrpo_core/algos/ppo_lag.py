@@ -10,6 +10,7 @@ import math
 import torch
 
 from ..engine.base import NonFiniteError, OnPolicyAlgorithm
+from ..engine.results import UpdateResult
 from .lagrange import LagrangeMultiplier
 
 
@@ -33,7 +34,7 @@ class PPOLag(OnPolicyAlgorithm):
             kl = torch.distributions.kl_divergence(old_dist, dist)
             return float((kl.sum(-1) if kl.dim() > 1 else kl).mean())
 
-    def update_policy(self, batch):
+    def update_policy(self, batch) -> UpdateResult:
         cfg = self.cfg
         self.multiplier.update(batch.cost_estimate, batch.cost_limit)
         adv = self.multiplier.lagrangian_advantage(batch.adv_r, batch.adv_c)
@@ -67,8 +68,8 @@ class PPOLag(OnPolicyAlgorithm):
         self.updates += 1
         loss_r, loss_c = torch.stack(losses).mean(0).tolist()
         self.critic_losses = {"value_loss_r": loss_r, "value_loss_c": loss_c}
-        return {"kl": kl, "divergence": kl, "recovery": 0, "budget": batch.budget,
-                "lagrange_multiplier": self.multiplier.value}
+        # no line search: the KL bound stops the passes, so it is the divergence too
+        return UpdateResult(kl=kl, divergence=kl, budget=batch.budget, lagrange_multiplier=self.multiplier.value)
 
     def update_critics(self, batch):
         """The critics were trained in the policy passes: report their losses."""

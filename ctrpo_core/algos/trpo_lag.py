@@ -1,6 +1,9 @@
 """TRPO-Lag: TRPO on the Lagrangian advantage, λ updated from the episode cost."""
 
+from dataclasses import replace
+
 from ..engine.base import OnPolicyAlgorithm
+from ..engine.results import UpdateResult
 from .lagrange import LagrangeMultiplier
 
 
@@ -10,15 +13,15 @@ class TRPOLag(OnPolicyAlgorithm):
         super().__init__(cfg, env)
         self.multiplier = LagrangeMultiplier(cfg.lagrange_init, cfg.lagrange_lr)
 
-    def update_policy(self, batch):
+    def update_policy(self, batch) -> UpdateResult:
         self.multiplier.update(batch.cost_estimate, batch.cost_limit)
         adv = self.multiplier.lagrangian_advantage(batch.adv_r, batch.adv_c)
-        stats = self.trust_region_step(
+        step = self.trust_region_step(
             batch,
-            objective=lambda ev: -(ev["ratio"] * adv).mean(),
-            divergence=lambda ev: ev["kl"],
+            objective=lambda ev: -(ev.ratio * adv).mean(),
+            divergence=lambda ev: ev.kl,
         )
-        return {**stats, "recovery": 0, "budget": batch.budget, "lagrange_multiplier": self.multiplier.value}
+        return replace(step, lagrange_multiplier=self.multiplier.value)
 
     def algo_state(self):
         return {"lagrange_multiplier": self.multiplier.state_dict()}

@@ -6,6 +6,7 @@ stating their objective, their divergence and their acceptance rule.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from typing import Callable
@@ -13,12 +14,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..config import TrainConfig
+from ..config.schema import TrainConfig
 from ..envs import RunningNormalizer, VecEnv
 from . import shrinkage
 from . import trust_region as tr
 from .divergence import cost_surrogate
 from .policies import Critics, make_policy
+from .results import PolicyEvaluation, RegionReach, UpdateResult, finite_or_none
 from .rollout import Batch, RolloutBuffer
 
 
@@ -140,14 +142,14 @@ class OnPolicyAlgorithm:
         return {"value_loss_r": float(loss_r), "value_loss_c": float(loss_c)}
 
     # ----------------------------------------------------------------- policy
-    def update_policy(self, batch: Batch) -> dict:
+    def update_policy(self, batch: Batch) -> UpdateResult:
         raise NotImplementedError
 
-    def evaluate(self, batch: Batch, old_dist, old_logp: torch.Tensor) -> dict:
+    def evaluate(self, batch: Batch, old_dist, old_logp: torch.Tensor) -> PolicyEvaluation:
         """Ratio π_θ/π_k and mean KL(π_k‖π_θ) of the policy currently loaded."""
         dist = self.policy.distribution(batch.obs)
         ratio = torch.exp(self.policy.log_prob(dist, batch.actions) - old_logp)
-        return {"ratio": ratio, "kl": self.policy.kl(old_dist, dist).mean()}
+        return PolicyEvaluation(ratio=ratio, kl=self.policy.kl(old_dist, dist).mean())
 
     def old_policy(self, batch: Batch):
         """π_k on the batch: its distribution and log-probabilities, detached."""
@@ -155,19 +157,21 @@ class OnPolicyAlgorithm:
             dist = self.policy.distribution(batch.obs)
             return self.policy.detached(dist), self.policy.log_prob(dist, batch.actions)
 
-    def cost_increase(self, batch: Batch, ev: dict) -> torch.Tensor:
+    def cost_increase(self, batch: Batch, ev: PolicyEvaluation) -> torch.Tensor:
         """α of the loaded policy: the surrogate cost increase over π_k, in the units of Δb."""
-        return cost_surrogate(ev["ratio"], batch.adv_c, self.cfg.gamma)
+        return cost_surrogate(ev.ratio, batch.adv_c, self.cfg.gamma)
 
-    def trust_region_step(self, batch: Batch, objective: Callable[[dict], torch.Tensor],
-                          divergence: Callable[[dict], torch.Tensor], curvature: float | None = None) -> dict:
+    def trust_region_step(self, batch: Batch, objective: Callable[[PolicyEvaluation], torch.Tensor],
+                          divergence: Callable[[PolicyEvaluation], torch.Tensor],
+                          curvature: float | None = None) -> UpdateResult:
         """Minimise ``objective`` within {divergence <= δ} by one natural-gradient step.
 
         ``curvature`` None: the region is the KL ball, H = F. A number κ >= 0 (C-TRPO's β·φ''(0)): H = F +
         κ·u uᵀ with u = ∇α at θ_k, the Hessian of D_C whose barrier's value and slope vanish at θ_k, and
         the region's reach along ∇α is also measured with the exact ``divergence``. Solve (H + damping·I)
         x = −∇L by CG, scale x so that xᵀ(H + damping·I)x = 2δ, then backtrack: accept the first θ_k + f·x
-        whose objective is finite and not worse and whose divergence is <= δ.
+        whose objective is finite and not worse and whose divergence is <= δ. The result is a plain step
+        (recovery 0): the algorithm states what else it is.
         """
         cfg = self.cfg
         old_dist, old_logp = self.old_policy(batch)
@@ -187,17 +191,17 @@ class OnPolicyAlgorithm:
         def measure() -> dict:
             ev = self.evaluate(batch, old_dist, old_logp)
             return {"loss": objective(ev).item(), "divergence": non_negative(divergence(ev).item()),
-                    "kl": non_negative(ev["kl"].item()), "alpha": self.cost_increase(batch, ev).item(),
+                    "kl": non_negative(ev.kl.item()), "alpha": self.cost_increase(batch, ev).item(),
                     "ev": ev}
 
         def accept(m: dict) -> bool:
             return math.isfinite(m["loss"]) and loss_k - m["loss"] >= 0 and m["divergence"] <= cfg.delta
 
-        return {**self.search(theta_k, step, measure, accept), **reach}
+        return self.search(batch, theta_k, step, measure, accept, reach)
 
     def region_reach(self, batch: Batch, old_dist, old_logp: torch.Tensor, theta_k: torch.Tensor,
                      u: torch.Tensor, Fv: Callable, curvature: float | None = None,
-                     divergence: Callable[[dict], torch.Tensor] | None = None) -> dict:
+                     divergence: Callable[[PolicyEvaluation], torch.Tensor] | None = None) -> RegionReach:
         """The largest first-order cost increase α one step may make (engine/shrinkage.py), from
         s = uᵀ(F + damping·I)⁻¹u: one more CG solve with the step's Fisher product and damping, so the
         numbers share the step's geometry (at most REACH_CG_ITERS iterations: s converges long before
@@ -207,7 +211,7 @@ class OnPolicyAlgorithm:
         cfg = self.cfg
         iters = min(cfg.cg_iters, shrinkage.REACH_CG_ITERS)
         x_u, s = shrinkage.natural_cost_direction(lambda v: Fv(v) + cfg.cg_damping * v, u, iters)
-        stats = self.reach_stats(s, curvature)
+        reach = self.reach_stats(s, curvature)
         if divergence is not None and s > 0.0 and math.isfinite(s):
             def evaluate(t: float) -> tuple[float, float]:
                 tr.set_flat_params(self.policy, theta_k + t * x_u)
@@ -217,30 +221,43 @@ class OnPolicyAlgorithm:
 
             try:
                 t0 = shrinkage.model_length(s, curvature, cfg.delta)
-                stats["alpha_max_exact"] = shrinkage.exact_alpha_max(evaluate, t0, cfg.delta)
+                exact = finite_or_none(shrinkage.exact_alpha_max(evaluate, t0, cfg.delta))
+                reach = dataclasses.replace(reach, alpha_max_exact=exact)
             finally:
                 tr.set_flat_params(self.policy, theta_k)
-        return {k: v for k, v in stats.items() if math.isfinite(v)}
+        return reach
 
-    def reach_stats(self, s: float, curvature: float | None = None) -> dict:
+    def reach_stats(self, s: float, curvature: float | None = None) -> RegionReach:
         """alpha_max (the algorithm's own region: α_max^C with a curvature κ, else the KL ball's) and
         alpha_max_kl, from s = uᵀ(F + damping·I)⁻¹u. A non-finite value is left out (an empty cell): a
         diagnostic must never fail a run."""
         kl = shrinkage.alpha_max_kl(s, self.cfg.delta)
         own = kl if curvature is None else shrinkage.alpha_max_constrained(s, curvature, self.cfg.delta)
-        return {k: v for k, v in (("alpha_max", own), ("alpha_max_kl", kl)) if math.isfinite(v)}
+        return RegionReach(alpha_max=finite_or_none(own), alpha_max_kl=finite_or_none(kl))
 
-    def search(self, theta_k: torch.Tensor, step: torch.Tensor, measure: Callable[[], dict],
-               accept: Callable[[dict], bool]) -> dict:
+    def search(self, batch: Batch, theta_k: torch.Tensor, step: torch.Tensor, measure: Callable[[], dict],
+               accept: Callable[[dict], bool], reach: RegionReach) -> UpdateResult:
         """The one line search of every trust-region algorithm: θ_k + f·step for f = 1, decay, decay², ...
         (ls_tries tries); keep the first that the algorithm's rule ``accept`` takes, else stay at θ_k.
-        ``measure`` reads the loaded policy and returns at least its ``kl``, ``divergence`` and ``alpha``."""
+        ``measure`` reads the loaded policy and returns at least its ``kl``, ``divergence`` and ``alpha``.
+        The result carries the step, the region's ``reach`` and the batch's budget, as a plain step
+        (recovery 0)."""
         result = tr.backtracking_line_search(self.policy, theta_k, step, measure, accept,
                                              self.cfg.ls_tries, self.cfg.ls_decay)
-        return self.step_stats(result, theta_k)
+        if not torch.all(torch.isfinite(tr.flat_params(self.policy))):
+            tr.set_flat_params(self.policy, theta_k)
+            raise NonFiniteError(f"non-finite policy parameters after the {self.cfg.algo} policy update")
+        m = result.info if result.accepted else {}  # KL/divergence/α are 0 when θ_k was kept
+        return UpdateResult(
+            kl=m.get("kl", 0.0), divergence=m.get("divergence", 0.0),
+            step_fraction=result.fraction, ls_tries=result.tries,
+            alpha_step=finite_or_none(m.get("alpha", 0.0)),  # α(θ_{k+1}), a diagnostic
+            alpha_max=reach.alpha_max, alpha_max_kl=reach.alpha_max_kl, alpha_max_exact=reach.alpha_max_exact,
+            budget=batch.budget,
+        )
 
-    def hessian_vector_product(self, batch: Batch, ev: dict, stiff_direction=None, curvature: float = 0.0,
-                               Fv: Callable | None = None, u: torch.Tensor | None = None):
+    def hessian_vector_product(self, batch: Batch, ev: PolicyEvaluation, stiff_direction=None,
+                               curvature: float = 0.0, Fv: Callable | None = None, u: torch.Tensor | None = None):
         """v ↦ (F + curvature·u uᵀ) v, u = ∇ stiff_direction at θ_k (or ``u`` given); F's product ``Fv``
         is built here unless given."""
         Fv = Fv or tr.kl_hessian_vector_product(self.policy, batch.obs)
@@ -249,23 +266,6 @@ class OnPolicyAlgorithm:
         if u is None:
             u = tr.flat_grad(stiff_direction(ev), self.policy).detach()
         return lambda v: Fv(v) + curvature * u * (u @ v)
-
-    def step_stats(self, result: tr.LineSearchResult, theta_k: torch.Tensor) -> dict:
-        """Metrics of the accepted step (KL/divergence/α are 0 when θ_k was kept)."""
-        m = result.info if result.accepted else {}
-        stats = {
-            "kl": m.get("kl", 0.0),
-            "divergence": m.get("divergence", 0.0),
-            "step_fraction": result.fraction,
-            "ls_tries": result.tries,
-        }
-        alpha_step = m.get("alpha", 0.0)  # α(θ_{k+1}): the cost increase the step made, to first order
-        if math.isfinite(alpha_step):  # a diagnostic: never the reason a run fails
-            stats["alpha_step"] = alpha_step
-        if not torch.all(torch.isfinite(tr.flat_params(self.policy))):
-            tr.set_flat_params(self.policy, theta_k)
-            raise NonFiniteError(f"non-finite policy parameters after the {self.cfg.algo} policy update")
-        return stats
 
     # ----------------------------------------------------------------- state
     def algo_state(self) -> dict:

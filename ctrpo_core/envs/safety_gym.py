@@ -16,7 +16,7 @@ import traceback
 
 import numpy as np
 
-from ..cores import available as available_cores
+from ..util.cores import available as available_cores
 from .vector import EpisodeTracker, TaskSpec, VecEnv
 
 PAPER_TASKS = [

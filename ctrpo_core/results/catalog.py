@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import lifecycle
-from .algos import legend_rank
-from .config import format_value, resolve, result_settings
-from .overrides import applies
-from .ownership import is_owned
-from . import runs
-from .runs import DamagedRunError, RunDir
+from ..runs import lifecycle
+from ..algos import legend_rank
+from ..config.schema import format_value, resolve, result_settings
+from ..config.overrides import applies
+from ..runs.ownership import effective_state, is_owned
+from ..runs import store as runs
+from ..runs.store import DamagedRunError, RunDir
 from .stats import summarize
 
 FINAL_FRACTION = 0.1  # "final" return/cost: the mean over the last 10% of a run's epochs (at least one)
@@ -164,7 +164,7 @@ def _summarize_run(path) -> dict:
     row["barrier_form"] = config.get("barrier")
     epochs = max(1, int(config["total_steps"]) // int(config["steps_per_epoch"]))
     epoch = int(metrics.epoch.iloc[-1]) if len(metrics) else 0
-    state = lifecycle.state_of(status, is_owned(run.path))
+    state = effective_state(status, is_owned(run.path))
     eta = math.nan
     if state == "running" and epoch > 0:
         eta = float(metrics.time_s.iloc[-1]) / epoch * (epochs - epoch) if "time_s" in metrics else math.nan

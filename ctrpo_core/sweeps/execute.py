@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cores, lifecycle
-from .config import ConfigError, TrainConfig, format_value, resolve, result_settings, settings_key, validate_name
-from .overrides import applies, check_applicable
-from .ownership import BusyError, Ownership, is_owned, read_holder
-from .runs import DamagedRunError, RunDir, atomic_write_bytes
-from .signals import stop_signals
+from ..util import cores
+from ..runs import lifecycle
+from ..config.schema import (ConfigError, TrainConfig, format_value, resolve, result_settings, settings_key, validate_name)
+from ..config.overrides import applies, check_applicable
+from ..runs.ownership import BusyError, Ownership, is_owned, read_holder
+from ..runs.store import DamagedRunError, RunDir, atomic_write_bytes
+from ..util.launch import detached
+from ..util.signals import stop_signals
 
 GRID_KEYS = ("task", "algo", "beta", "bh", "delta", "seed")  # a run's grid point in the manifest
 SWEPT_KEYS = ("seed", "beta", "bh", "delta")  # in the run name itself, hence not in its <key>
@@ -143,7 +143,7 @@ def settle_word(state: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- local backend
 class LocalBackend:
-    """Trains each job in its own process (``python -m ctrpo_core.lifecycle RUN_DIR``), ``parallel`` at a time."""
+    """Trains each job in its own process (``python -m ctrpo_core.runs.lifecycle RUN_DIR``), ``parallel`` at a time."""
 
     def __init__(self, parallel: int | None = None):
         self.parallel = max(1, parallel or cores.available())
@@ -394,7 +394,7 @@ def launch_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs
     if backend == "ray":
         import importlib.util
 
-        from .ray_backend import INSTALL_HINT, check_address
+        from .ray import INSTALL_HINT, check_address
 
         try:
             found = importlib.util.find_spec("ray") is not None
@@ -423,7 +423,5 @@ def launch_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs
             args += [f"--{key.replace('_', '-')}", str(value)]
     write_manifest(plan)  # the app lists the sweep at once
     log = Path(runs_dir) / SWEEPS / f"{plan.name}.log"
-    with open(log, "ab") as out:
-        subprocess.Popen([sys.executable, "-m", "ctrpo_core.cli", "sweep", *args], stdout=out, stderr=out,
-                         stdin=subprocess.DEVNULL, start_new_session=True)
+    detached("ctrpo_core.cli", ["sweep", *args], log)
     return plan

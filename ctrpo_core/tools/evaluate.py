@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import ConfigError
-from .runs import MAX_EPISODES, MAX_LISTED, DamagedRunError, RunDir, inside_run
+from ..config.schema import ConfigError
+from ..runs.store import MAX_EPISODES, MAX_LISTED, DamagedRunError, RunDir, inside_run
 
 MAX_SEED = 2**31 - 1
 MAX_PARALLEL = 16  # envs stepped together by `evaluate`
@@ -41,7 +41,7 @@ def find_run(run: str, runs_dir="runs") -> Path:
     """The run directory ``run`` names (a path, or a name inside ``runs_dir``) that has a checkpoint.
 
     Raises ConfigError("RUN", ...) when there is no such run or it has no checkpoint yet."""
-    from .catalog import find_run as find_run_dir
+    from ..results.catalog import find_run as find_run_dir
 
     if not str(run):
         raise ConfigError("RUN", "a run directory or the name of a run is required")
@@ -57,8 +57,8 @@ def find_run(run: str, runs_dir="runs") -> Path:
 def load(run_dir):
     """(policy, normalizer, cfg, spec) of a run's latest checkpoint; ConfigError("RUN", ...) when
     its files cannot be read."""
-    from .envs import UnknownTaskError, get_spec
-    from .rollout import load_policy
+    from ..envs import UnknownTaskError, get_spec
+    from .render import load_policy
 
     try:
         policy, normalizer, cfg = load_policy(run_dir)
@@ -112,8 +112,8 @@ class RunningStats:
 def evaluate(run_dir, episodes: int = 10, deterministic: bool = False, seed: int = 0,
              progress: Callable[[int, int], None] | None = None, max_parallel: int = MAX_PARALLEL) -> dict:
     """Run ``episodes`` episodes of the run's latest policy; the dict `ctrpo eval --json` prints."""
-    from .envs import make_vec_env
-    from .rollout import act
+    from ..envs import make_vec_env
+    from .render import act
 
     check_eval_args(episodes, seed)
     policy, normalizer, cfg, spec = load(run_dir)
@@ -211,7 +211,7 @@ class ProgressLine:
 # ---------------------------------------------------------------------------------- export
 def action_bounds(spec) -> tuple[list[float] | None, list[float] | None, str]:
     """Bounds of the policy's continuous action beyond which the task saturates it, and a note."""
-    from .envs.builtin import hazard_edge
+    from ..envs.builtin import hazard_edge
 
     if spec.discrete:
         return None, None, f"action is the index of one of {spec.act_dim} discrete actions"
@@ -341,7 +341,7 @@ def export(run_dir, out, force: bool = False) -> dict:
     file ``metadata.json`` (``torch.jit.load(path, _extra_files={"metadata.json": ""})``)."""
     import io
 
-    from .runs import atomic_write_bytes
+    from ..runs.store import atomic_write_bytes
 
     out = check_out(out, force)
     module, meta = build_exported(run_dir)

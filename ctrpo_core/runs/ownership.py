@@ -18,6 +18,7 @@ import os
 import socket
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 
 LOCK = ".lock"
@@ -94,3 +95,32 @@ def read_holder(folder, lock: str = LOCK) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+class State(StrEnum):
+    """What a folder's work (a run, a report) is doing now, as every view shows it (a ``str``: JSON, tables
+    and comparisons see the word)."""
+    QUEUED = "queued"  # created, never started (a run waiting for its sweep's backend)
+    RUNNING = "running"  # someone owns the folder now
+    FINISHED = "finished"
+    FAILED = "failed"
+    STOPPED = "stopped"  # a run that ended before its last step; it resumes from its checkpoint
+    INTERRUPTED = "interrupted"  # a report whose process ended without saying so; it cannot resume
+    DAMAGED = "damaged"  # its files cannot be read
+    UNKNOWN = "unknown"
+
+
+def effective_state(status: dict, owned: bool, resumable: bool = True) -> State:
+    """The one state function: 'running' exactly while someone owns the folder, whatever status.json says
+    (liveness is the lock). Work whose status says running (or, for a report, queued) but that nobody owns
+    ended without saying so: a run (``resumable``) is then 'stopped', a report 'interrupted'."""
+    if owned:
+        return State.RUNNING
+    try:
+        written = State(str(status.get("state", "unknown")))
+    except ValueError:
+        return State.UNKNOWN
+    orphaned = (State.RUNNING,) if resumable else (State.QUEUED, State.RUNNING)
+    if written in orphaned:
+        return State.STOPPED if resumable else State.INTERRUPTED
+    return written

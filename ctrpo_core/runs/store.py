@@ -7,9 +7,7 @@ partial line.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import errno
 import io
 import json
 import math
@@ -19,6 +17,8 @@ import socket
 import time
 from importlib import metadata
 from pathlib import Path
+
+from ..util.atomic import DISK_FULL, WriteError, atomic_write_bytes, writing  # noqa: F401  (re-exported)
 
 
 CONFIG, METRICS, STATUS, CHECKPOINT, LOG = "config.json", "metrics.csv", "status.json", "checkpoint.pt", "train.log"
@@ -54,12 +54,12 @@ def default_runs_dir() -> Path:
     directory: the CLI, the app, a papermill report and a JupyterLab kernel (cwd notebooks/) agree."""
     if os.environ.get("CTRPO_RUNS_DIR"):
         return Path(os.environ["CTRPO_RUNS_DIR"])
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     return root / "runs" if (root / "pyproject.toml").is_file() else Path("runs")
 
 
 def package_versions() -> dict:
-    from . import __version__
+    from .. import __version__
 
     versions = {"ctrpo_core": __version__, "python": platform.python_version()}
     for dist in ("torch", "numpy", "mujoco", "safety-gymnasium", "gymnasium"):
@@ -68,50 +68,6 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError:
             versions[dist] = None
     return versions
-
-
-# A write that the file system refuses (disk full, quota, a file size limit): the same to every reader
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-
-
-class WriteError(OSError):
-    """A file of a run could not be written; ``str()`` is one line naming the file and the cause."""
-
-    def __str__(self) -> str:
-        return f"cannot write {self.filename}: {self.strerror}"
-
-
-@contextlib.contextmanager
-def writing(path):
-    """Turn an OSError raised while writing ``path`` into a WriteError that names ``path`` (a failed
-    ``write`` of an open file carries no file name)."""
-    try:
-        yield
-    except WriteError:
-        raise
-    except OSError as exc:
-        raise WriteError(exc.errno, exc.strerror or str(exc), str(path)) from None
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data``: a temporary file in the same folder, then a rename, so readers see the
-    old file or the new one. On failure the temporary file is removed (it frees the space a full disk
-    needs for the status that says so) and WriteError names ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with writing(path):
-        try:
-            # O_NOFOLLOW: a link planted under the temporary name is never written through
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-            with open(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
 
 
 def _format(value) -> str:

@@ -8,8 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figure_style import FONT, LIMIT_COLOR, LIMIT_DASH, algo_name, band_color, color_of
-from .plots import _readable
+from ..results.figure_style import FONT, LIMIT_COLOR, LIMIT_DASH, algo_name, band_color, color_of
+from ..results.plots import _readable
 
 
 def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from .catalog import final_values
-from .config import TrainConfig, format_value, resolve, result_settings, settings_key
-from .runs import DamagedRunError, RunDir
+from ..results.catalog import final_values
+from ..config.schema import TrainConfig, format_value, resolve, result_settings, settings_key
+from ..runs.store import DamagedRunError, RunDir
 
 TASK = "HazardEdge-v0"
 ALGOS = ("c-trpo", "trpo", "trpo-lag")
@@ -26,7 +26,7 @@ def plan(runs_dir="runs", seed: int = 0, algos=ALGOS, **settings) -> list[TrainC
     """One config per algorithm, named ``demo_<algo>_s<seed>_<settings key>``; β and the other settings
     only some algorithms read go to those alone. A finished run in ``runs_dir`` trained with exactly a
     config's settings (e.g. by a report) is reused under its own name rather than trained again."""
-    from .overrides import applies
+    from ..config.overrides import applies
 
     configs = []
     for algo in algos:
@@ -56,9 +56,9 @@ def beta_runs(runs_dir="runs", seed: int = 0, **settings) -> dict[float, Path]:
     the runs folder by a new browser session, whoever trained them (the Demo page's β slider, ``ctrpo
     demo``, the barrier_sensitivity report). Per β, a finished run before one still training, then the
     first by name; queued and training runs count (their curves grow), failed and stopped ones do not."""
-    from .catalog import read_run_files, run_dirs
-    from .lifecycle import state_of
-    from .ownership import is_owned
+    from ..results.catalog import read_run_files, run_dirs
+    from ..runs.ownership import effective_state
+    from ..runs.ownership import is_owned
 
     base = result_settings(resolve(TASK, "c-trpo", seed=seed, **settings), exclude=("beta",))
     found: dict[float, list[tuple[int, str, Path]]] = {}
@@ -68,7 +68,7 @@ def beta_runs(runs_dir="runs", seed: int = 0, **settings) -> dict[float, Path]:
             if config.get("task") != TASK or config.get("algo") != "c-trpo" \
                     or result_settings(config, exclude=("beta",)) != base:
                 continue
-            state = state_of(status, is_owned(path))
+            state = effective_state(status, is_owned(path))
         except Exception:  # a damaged folder is simply not an overlay
             continue
         if state in ("finished", "running", "queued"):
@@ -96,7 +96,7 @@ def page_settings() -> dict:
     it when its value is not a positive integer."""
     import os
 
-    from .config import ConfigError
+    from ..config.schema import ConfigError
 
     text = os.environ.get(STEPS_ENV, "").strip()
     if not text:
@@ -140,7 +140,7 @@ def run(configs: list[TrainConfig], report=None, parallel: int | None = None, po
     ``report(line)`` with their progress about every ``poll_s`` seconds; returns {name: state}."""
     import threading
 
-    from .sweep import LocalBackend, classify, create_new, settle_word
+    from ..sweeps.execute import LocalBackend, classify, create_new, settle_word
 
     settled, jobs = classify(configs)
     create_new(jobs)
@@ -171,8 +171,8 @@ def run(configs: list[TrainConfig], report=None, parallel: int | None = None, po
 def launch(configs: list[TrainConfig]) -> list[str]:
     """Start every run of ``configs`` that is neither finished nor training, each in its own detached
     process (the app's Demo page); returns the names of the runs started."""
-    from . import lifecycle
-    from .sweep import classify, create_new
+    from ..runs import lifecycle
+    from ..sweeps.execute import classify, create_new
 
     _, jobs = classify(configs)
     create_new(jobs)
@@ -225,8 +225,8 @@ def trained_elsewhere(plan: list[tuple[str, TrainConfig]], runs_dir) -> list[tup
     """The plan with each config renamed to a finished run in ``runs_dir`` that was trained with exactly
     its settings (seed included) under any name, e.g. by the barrier_sensitivity and benchmark reports;
     configs without such a run keep their names."""
-    from .catalog import run_dirs
-    from .runs import RunDir
+    from ..results.catalog import run_dirs
+    from ..runs.store import RunDir
 
     key = lambda config: json.dumps(result_settings(config), sort_keys=True, default=str)
     finished = {}

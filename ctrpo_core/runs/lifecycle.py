@@ -3,9 +3,9 @@
 - :func:`create`: validate the settings and write the run directory once: config.json (every setting,
   the versions), an empty metrics.csv and status ``queued``. Nothing trains yet.
 - :func:`train`: take ownership (an OS file lock held for the life of the training, see
-  :mod:`ctrpo_core.ownership`), then train from the checkpoint if there is one, else from the start
+  :mod:`ctrpo_core.runs.ownership`), then train from the checkpoint if there is one, else from the start
   (also a run killed before its first checkpoint). A second owner gets :class:`RunBusyError`.
-- :func:`spawn`: the same in a detached process, ``python -m ctrpo_core.lifecycle RUN_DIR``: what the
+- :func:`spawn`: the same in a detached process, ``python -m ctrpo_core.runs.lifecycle RUN_DIR``: what the
   app, the sweeps and reports start, new run or resume alike.
 - :func:`stop`: ask the run's owner to stop (a request file it polls); never a signal, so nothing
   but the run's own trainer can be affected.
@@ -18,7 +18,6 @@ over a run directory, never a command line of settings.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -26,9 +25,10 @@ import threading
 import time
 from pathlib import Path
 
-from .config import CONVENTIONS, ConfigError, TrainConfig, validate, validate_name
-from .ownership import BusyError, Ownership, is_owned, read_holder
-from .runs import CHECKPOINT, STOP_REQUEST, DamagedRunError, RunDir, WriteError, inside_run, package_versions
+from ..config.schema import CONVENTIONS, ConfigError, TrainConfig, validate, validate_name
+from ..util.launch import detached
+from .ownership import BusyError, Ownership, effective_state, is_owned, read_holder
+from .store import CHECKPOINT, STOP_REQUEST, DamagedRunError, RunDir, WriteError, inside_run, package_versions
 
 STOP_POLL_S = 0.25  # how often a training process looks for a stop request
 STALE_REQUEST_MARGIN_S = 0.05  # a stop request older than this before a new owner started is an old one
@@ -234,13 +234,9 @@ def spawn(path, log: Path | None = None, env_workers: int | None = None,
     one per core it may use); ``cores``: the cores it is pinned to (default: the caller's)."""
     run = RunDir(path)
     log = log or run.path.parent / LAUNCH_LOGS / f"{run.name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     options = ([f"--env-workers={env_workers}"] if env_workers else []) + \
         ([f"--cores={','.join(map(str, cores))}"] if cores else [])
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "ctrpo_core.lifecycle", *options, str(run.path)],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return detached("ctrpo_core.runs.lifecycle", [*options, str(run.path)], log)
 
 
 # ---------------------------------------------------------------------------------------------- stop + state
@@ -262,18 +258,10 @@ def owner(path) -> dict | None:
     return read_holder(path) if is_owned(path) else None
 
 
-def state_of(status: dict, owned: bool) -> str:
-    """The effective state: 'running' exactly while someone owns the run."""
-    if owned:
-        return "running"
-    written = status.get("state", "unknown")
-    return "stopped" if written == "running" else written  # running without an owner: interrupted
-
-
 def state(path) -> str:
     run = RunDir(path)
     try:
-        return state_of(run.read_status(), is_owned(run.path))
+        return effective_state(run.read_status(), is_owned(run.path))
     except DamagedRunError:
         return "damaged"
 
@@ -284,15 +272,15 @@ def resumable(path) -> bool:
 
 
 def main(argv=None) -> int:
-    """``python -m ctrpo_core.lifecycle [--env-workers=N] [--cores=I,J] RUN_DIR``: own and train the run
+    """``python -m ctrpo_core.runs.lifecycle [--env-workers=N] [--cores=I,J] RUN_DIR``: own and train the run
     (what :func:`spawn` starts)."""
     argv = sys.argv[1:] if argv is None else argv
     options = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
     paths = [a for a in argv if not a.startswith("--")]
     if len(paths) != 1 or set(options) - {"env-workers", "cores"}:
-        print("usage: python -m ctrpo_core.lifecycle [--env-workers=N] [--cores=I,J] RUN_DIR", file=sys.stderr)
+        print("usage: python -m ctrpo_core.runs.lifecycle [--env-workers=N] [--cores=I,J] RUN_DIR", file=sys.stderr)
         return 2
-    from . import cores
+    from ..util import cores
 
     cores.pin([int(c) for c in options["cores"].split(",")] if "cores" in options else None)
     workers = int(options["env-workers"]) if "env-workers" in options else None

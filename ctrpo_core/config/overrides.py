@@ -14,9 +14,9 @@ import tomllib
 import typing
 from pathlib import Path
 
-from .algos import REGISTRY
-from .config import ConfigError, TrainConfig
-from .runs import MAX_STEPS
+from ..algos import REGISTRY
+from .schema import ConfigError, TrainConfig
+from ..runs.store import MAX_STEPS
 
 # Fields a user does not set: the conventions are the code's, ``extra`` is the API's free-form slot.
 NOT_SETTABLE = ("conventions", "extra")

@@ -90,7 +90,7 @@ def alpha_scale(metrics: pd.DataFrame) -> float:
 
 def safety_table(paths) -> pd.DataFrame:
     """One row per run with ground truth: its settings and :func:`run_safety` (one read of each file)."""
-    from .runs import RunDir
+    from ..runs.store import RunDir
 
     rows = []
     for path in paths:
@@ -225,7 +225,7 @@ def plan(tasks, algos, seeds, betas, noise_steps_per_epoch, hiddens, runs_dir, *
     barrier_sensitivity reports', the demo's), that run instead. Experiments: "algorithms" (every
     algorithm at the task's defaults), "beta" (C-TRPO's β line), "noise" (C-TRPO with fewer steps per
     epoch: noisier Ĵ_c and α), "network" (C-TRPO with other policy and critic widths)."""
-    from .config import resolve, settings_key
+    from ..config.schema import resolve, settings_key
     from .demo import trained_elsewhere
 
     points = [("algorithms", algo, {}) for algo in algos]
@@ -261,11 +261,11 @@ def has_truth(path) -> bool:
 def surrogate_experiment(steps, beta: float = 1.0, seed: int = 0):
     """Claim (b) on GridHazard-v0's exact model: a strictly safe random π_k and a unit direction v (the
     C-NPG direction, which moves cost as well as reward), at the step sizes ``steps``."""
-    from .tabular.cmdp import grid_hazard_cmdp
-    from .tabular.fisher import cnpg_direction
-    from .tabular.policy import safe_starts, softmax_policy
-    from .tabular.surrogate import surrogate_check
-    from .tabular.values import evaluate
+    from ..tabular.cmdp import grid_hazard_cmdp
+    from ..tabular.fisher import cnpg_direction
+    from ..tabular.policy import safe_starts, softmax_policy
+    from ..tabular.surrogate import surrogate_check
+    from ..tabular.values import evaluate
 
     cmdp = grid_hazard_cmdp()
     theta_k = safe_starts(cmdp, 1, seed=seed)[0]
@@ -276,8 +276,8 @@ def surrogate_experiment(steps, beta: float = 1.0, seed: int = 0):
 def paper_task_runs(runs_dir) -> pd.DataFrame:
     """Finished runs of the Safety-Gymnasium tasks in ``runs_dir`` (no ground truth there: estimated Reg+),
     per task, algorithm and length: seeds, median final return, final cost and Reg+."""
-    from .catalog import run_dirs, summarize_run
-    from .envs import get_spec
+    from ..results.catalog import run_dirs, summarize_run
+    from ..envs import get_spec
 
     rows = []
     for path in run_dirs(runs_dir):
@@ -315,7 +315,7 @@ def command_line(parameters: dict) -> str:
 def latest_report(runs_dir) -> dict | None:
     """The newest finished claims report in ``runs_dir`` as {"row": its reports.list_reports row,
     "verdicts": [Verdict, ...], "results": results.json, "command": how to reproduce it}; None if none."""
-    from . import reports
+    from .. import reports
 
     for row in reports.list_reports(runs_dir):
         if row["report"] != REPORT or row["state"] != "finished":
@@ -333,7 +333,7 @@ def latest_report(runs_dir) -> dict | None:
 
 def running_report(runs_dir) -> dict | None:
     """A claims report queued or running in ``runs_dir`` (its reports row), else None."""
-    from . import reports
+    from .. import reports
 
     return next((r for r in reports.list_reports(runs_dir) if r["report"] == REPORT
                  and r["state"] in ("queued", "running")), None)

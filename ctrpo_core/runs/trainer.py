@@ -20,14 +20,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import cores
-from .algos import make_algorithm
-from .config import TrainConfig
-from .engine.base import NonFiniteError, StopRequested
-from .envs import make_vec_env
-from .envs.truth import TruthLog
-from .runs import RunDir
-from .signals import stop_signals
+from ..util import cores
+from ..algos import make_algorithm
+from ..config.schema import TrainConfig
+from ..engine.base import NonFiniteError, StopRequested
+from ..envs import make_vec_env
+from ..envs.truth import TruthLog
+from .store import RunDir
+from ..util.signals import stop_signals
 
 CHECKPOINT_FORMAT = 2  # 2: with the metrics rows so far ("metrics_rows"); 1 is still read
 
@@ -42,7 +42,7 @@ def _json_default(x):
 
 class Trainer:
     """Trains the run in ``run`` (its config.json) from its checkpoint ``checkpoint`` if given, else from
-    the start. ``run`` must exist and be owned by the caller: use :func:`ctrpo_core.lifecycle.train`."""
+    the start. ``run`` must exist and be owned by the caller: use :func:`ctrpo_core.runs.lifecycle.train`."""
 
     def __init__(self, run: RunDir, checkpoint: dict | None = None,
                  progress: bool | None = None, stop_event: threading.Event | None = None,
@@ -137,7 +137,7 @@ class Trainer:
         self._status("running", "resumed" if self.resume else "")
         tensorboard = None
         if cfg.tensorboard:
-            from .tensorboard_log import TensorBoardLog
+            from .tensorboard import TensorBoardLog
 
             tensorboard = TensorBoardLog(self.run.path, resume_after_step=self.total_steps if self.resume else None)
         try:
@@ -186,7 +186,7 @@ class Trainer:
         batch = algo.collect()
         if self.truth is not None:
             self.truth.before_update(algo)
-        stats = algo.update_policy(batch)
+        stats = algo.update_policy(batch).as_row()
         # the truth may be NaN or inf where the training numbers may not (an exact D_C from an unsafe π_k)
         truth = self.truth.after_update(algo, stats) if self.truth is not None else {}
         stats.update(algo.update_critics(batch))

@@ -10,8 +10,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from .algos import ALGORITHM_IDS  # noqa: F401  (the registry is the one list of algorithm ids)
-from .runs import COUNT_RANGES, MAX_SEED, default_runs_dir
+from ..algos import ALGORITHM_IDS  # noqa: F401  (the registry is the one list of algorithm ids)
+from ..runs.store import COUNT_RANGES, MAX_SEED, default_runs_dir
 
 
 class ConfigError(ValueError):
@@ -129,7 +129,7 @@ def resolve(task: str, algo: str, **overrides) -> TrainConfig:
 
     Raises :class:`ConfigError` (or UnknownTaskError) naming the parameter on bad input.
     """
-    from .envs import get_spec
+    from ..envs import get_spec
 
     spec = get_spec(task)
     if algo not in ALGORITHM_IDS:
@@ -250,7 +250,7 @@ def physical_memory() -> int:
 
 def estimated_memory(cfg: TrainConfig) -> dict[str, int]:
     """A rough upper estimate of what one run holds in memory, in bytes, by part."""
-    from .envs import get_spec
+    from ..envs import get_spec
 
     spec = get_spec(cfg.task)
     act = 1 if spec.discrete else spec.act_dim

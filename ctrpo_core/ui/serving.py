@@ -12,7 +12,7 @@ import ipaddress
 import os
 from pathlib import Path
 
-APP = Path(__file__).resolve().parents[1] / "app" / "main.py"
+APP = Path(__file__).resolve().parents[2] / "app" / "main.py"
 ALLOW_REMOTE = "CTRPO_ALLOW_REMOTE"  # =1: serve on any address (a reverse proxy with authentication, ...)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .runs import METRIC_COLUMNS
+from .store import METRIC_COLUMNS
 
 FOLDER = "tensorboard"
 NOT_SCALARS = ("epoch", "total_steps")  # the x axis of every scalar, not scalars themselves

@@ -1,5 +1,5 @@
 """Plotly figures of training curves, the trust region and sweeps (the app's pages and the notebooks),
-in one visual language (:mod:`ctrpo_core.figure_style`): a fixed colour per algorithm, C-TRPO's β / b_H in
+in one visual language (:mod:`ctrpo_core.results.figure_style`): a fixed colour per algorithm, C-TRPO's β / b_H in
 one ordered blue family, the limit b in black dashes, one legend per figure, short labels with the full
 settings on hover, 14 px fonts."""
 
@@ -12,10 +12,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .algos import legend_rank
+from ..algos import legend_rank
 from .catalog import pool_seeds
-from .figure_style import (CTRPO, FONT, LIMIT_COLOR, LIMIT_DASH, RUN_DASHES, band_color, color_of, family_color,
-                           legend_rows, short_labels)
+from .figure_style import (CTRPO, FONT, LIMIT_COLOR, LIMIT_DASH, RUN_DASHES, band_color, color_of, family_color, legend_rows, short_labels)
 
 # (short name for hover, y-axis title with its unit)
 METRICS = {

@@ -5,7 +5,7 @@
   figure JSON is kept too (``application/vnd.plotly.v1+json``) for JupyterLab.
 - :func:`record` shows the report's key numbers as a table in a cell tagged ``results`` and stores them
   as one JSON object in the same output (the ``RESULTS_MIME`` type, which viewers do not draw);
-  :func:`ctrpo_core.reports.read_results` reads them back from the executed notebook.
+  :func:`ctrpo_core.reports.papermill.read_results` reads them back from the executed notebook.
 """
 
 from __future__ import annotations

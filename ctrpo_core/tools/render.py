@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .config import TrainConfig
-from .engine.policies import make_policy
-from .envs import RunningNormalizer, get_spec, make_vec_env
-from .envs.builtin import grid_hazard, hazard_edge, point_hazard
-from .runs import RunDir
+from ..config.schema import TrainConfig
+from ..engine.policies import make_policy
+from ..envs import RunningNormalizer, get_spec, make_vec_env
+from ..envs.builtin import grid_hazard, hazard_edge, point_hazard
+from ..runs.store import RunDir
 
 SIZE = 320
 
@@ -122,7 +122,7 @@ def _builtin_episode(policy, normalizer, cfg, seed, deterministic, max_steps):
 
 def _mujoco_episode(policy, normalizer, cfg, seed, deterministic, max_steps):
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from .envs.safety_gym import make_single
+    from ..envs.safety_gym import make_single
 
     env = make_single(cfg.task, render_mode="rgb_array", width=SIZE, height=SIZE)
     low, high = env.action_space.low, env.action_space.high

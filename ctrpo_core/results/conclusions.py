@@ -38,7 +38,7 @@ def reference_return(task: str, cost_limit: float) -> float | None:
     """The constrained optimum of a task that has an exact reference (HazardEdge-v0), else None."""
     if task != "HazardEdge-v0":
         return None
-    from .envs.builtin.hazard_edge import constrained_optimum
+    from ..envs.builtin.hazard_edge import constrained_optimum
 
     return constrained_optimum(cost_limit)
 

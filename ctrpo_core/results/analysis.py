@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .catalog import summarize_run
-from .config import TrainConfig, resolve, settings_key
+from ..config.schema import TrainConfig, resolve, settings_key
 from .stats import bootstrap_ci, iqm
 
 METRICS = [("final_return", "V_r"), ("final_cost", "V_c"), ("reg_plus", "Reg+")]
@@ -24,8 +24,8 @@ NORMALISED = [("return_norm", "return / reference"), ("cost_norm", "V_c / b − 
 
 # ---------------------------------------------------------------------------------------------- runs
 def sensitivity_plan(task: str, betas, bhs, seeds, runs_dir, algo: str = "c-trpo", **settings):
-    """A :class:`ctrpo_core.sweep.SweepPlan` over β × b_H × seeds whose name carries the other settings."""
-    from .sweep import plan_sweep
+    """A :class:`ctrpo_core.sweeps.execute.SweepPlan` over β × b_H × seeds whose name carries the other settings."""
+    from ..sweeps.execute import plan_sweep
 
     base = resolve(task, algo, runs_dir=str(runs_dir), **settings)
     key = settings_key(base, exclude=("seed", "beta", "bh"))
@@ -60,7 +60,7 @@ class InlineBackend:
         return "one after another in this process"
 
     def run(self, jobs, report) -> dict[str, str]:
-        from . import lifecycle
+        from ..runs import lifecycle
 
         results = {}
         for job in jobs:
@@ -80,7 +80,7 @@ class InlineBackend:
 def make_backend(parallel: int | None = 1):
     """1: :class:`InlineBackend` (one run after another in this process); N > 1 or None: N worker
     processes (None: one per core), each training one run after another, ``sweep.PoolBackend``."""
-    from .sweep import PoolBackend
+    from ..sweeps.execute import PoolBackend
 
     return InlineBackend() if parallel == 1 else PoolBackend(parallel)
 
@@ -89,7 +89,7 @@ def run_configs(configs: list[TrainConfig], parallel: int | None = 1, report=pri
     """Train every config that has not finished (see :func:`make_backend` for ``parallel``), resuming
     stopped runs; returns {run name: state}. A run directory of the same name trained with other
     settings is never reused (its state says 'conflict')."""
-    from .sweep import classify, create_new, settle_word
+    from ..sweeps.execute import classify, create_new, settle_word
 
     settled, jobs = classify(configs)
     for name, state in settled.items():

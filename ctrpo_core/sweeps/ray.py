@@ -41,10 +41,10 @@ import threading
 import time
 from pathlib import Path
 
-from . import lifecycle
-from .config import ConfigError, TrainConfig, validate_name
-from .runs import CHECKPOINT, HOST, METRICS, STOP_REQUEST, RunDir
-from .signals import stop_signals
+from ..runs import lifecycle
+from ..config.schema import ConfigError, TrainConfig, validate_name
+from ..runs.store import CHECKPOINT, HOST, METRICS, STOP_REQUEST, RunDir
+from ..util.signals import stop_signals
 
 INSTALL_HINT = "Ray is not installed; install the extra with `pip install '.[ray]'` " \
                "(or `pip install -r requirements/ray.txt`)"

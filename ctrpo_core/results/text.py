@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 
 from .catalog import run_dirs, summarize_run
-from .overrides import applies
-from .runs import RunDir
+from ..config.overrides import applies
+from ..runs.store import RunDir
 
 LS_FIELDS = ("name", "task", "algo", "beta", "bh", "delta", "seed", "state", "epoch", "epochs",
              "final_return", "final_cost", "reg_plus")

@@ -1,0 +1,190 @@
+"""A prepared report folder executed with papermill (here, or in a detached process), then exported to HTML
+and its recorded numbers saved."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..runs.ownership import Ownership, is_owned
+from ..util.launch import detached
+from ..util.atomic import write_json
+from .folders import KERNEL, LOG, RESULTS, _write_status, now, prepare, read_params
+from .parameters import notebook_path
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+@dataclass
+class ReportResult:
+    folder: Path
+    state: str  # "finished" | "failed"
+    duration_s: float
+    error: dict = field(default_factory=dict)  # failed: cell, ename, evalue, traceback
+    results: dict | None = None
+
+    @property
+    def notebook(self) -> Path:
+        return self.folder / f"{read_params(self.folder).get('report', 'report')}.ipynb"
+
+    @property
+    def html(self) -> Path:
+        return self.notebook.with_suffix(".html")
+
+
+OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{#- nbconvert's lab template without the scripts it loads from the web (require.js, MathJax, mermaid,
+    widgets): the reports' figures carry plotly.js inline and their text uses no LaTeX -#}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def export_html(notebook: Path, html: Path) -> None:
+    import nbformat
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
+                            template_file="offline.html.j2")
+    body, _ = exporter.from_notebook_node(nbformat.read(str(notebook), as_version=4))
+    tmp = html.with_name(f".{html.name}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, html)
+
+
+def read_results(notebook) -> dict | None:
+    """The JSON object recorded by the executed notebook's cell tagged "results" (None if there is none)."""
+    import nbformat
+
+    from .notebook import RESULTS_MIME, RESULTS_TAG
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and RESULTS_TAG in cell.get("metadata", {}).get("tags", []):
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                if RESULTS_MIME in data and isinstance(data[RESULTS_MIME], dict):
+                    return dict(data[RESULTS_MIME])
+    return None
+
+
+def _kernel_manager_class():
+    """nbclient's kernel manager, with the kernel's TCP sockets encrypted (CurveZMQ) where zmq and the
+    kernel support it (ipykernel warns on stderr about plain-text TCP otherwise)."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ReportKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            if zmq.has("curve"):
+                kwargs.setdefault("transport_encryption", "auto")
+            super().__init__(**kwargs)
+
+    return ReportKernelManager
+
+
+def _error_of(exc) -> dict:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        return {"cell": exc.cell_index, "exec_count": exc.exec_count, "source": exc.source, "ename": exc.ename,
+                "evalue": exc.evalue, "traceback": _ANSI.sub("", "\n".join(exc.traceback or []))}
+    return {"cell": None, "exec_count": None, "source": "", "ename": type(exc).__name__, "evalue": str(exc),
+            "traceback": ""}
+
+
+def execute(folder, progress: bool = False, log_cells: bool = False) -> ReportResult:
+    """Execute the prepared report in ``folder`` (in this process; the kernel is a child process), as the
+    folder's one owner. ``progress``: a progress bar over the cells (a terminal); ``log_cells``: each
+    cell's start and output as lines on the "papermill" logger (a log file or a pipe)."""
+    folder = Path(folder).resolve()
+    with Ownership(folder, what="executing the report"):
+        return _execute(folder, progress, log_cells)
+
+
+def _execute(folder: Path, progress: bool, log_cells: bool = False) -> ReportResult:
+    import papermill
+
+    params = read_params(folder)
+    name = params["report"]
+    notebook = folder / f"{name}.ipynb"
+    started = time.time()
+    _write_status(folder, "running", pid=os.getpid(), started=now())
+    error, results = {}, None
+    env_before = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
+    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # quiet the kernel's debugger about frozen modules
+    runs_before = os.environ.get("CTRPO_RUNS_DIR")
+    if params.get("runs_dir"):  # the kernel's default runs folder (catalog.default_runs_dir) is the report's
+        os.environ["CTRPO_RUNS_DIR"] = str(params["runs_dir"])
+    try:
+        papermill.execute_notebook(str(notebook_path(name)), str(notebook),
+                                   parameters={**params.get("parameters", {}), **params.get("injected", {})},
+                                   kernel_name=KERNEL, cwd=str(folder), progress_bar=progress, log_output=log_cells,
+                                   kernel_manager_class=_kernel_manager_class())
+    except Exception as exc:  # a failing cell (PapermillExecutionError), a dead kernel, ...
+        error = _error_of(exc)
+    finally:
+        if env_before is None:
+            os.environ.pop("PYDEVD_DISABLE_FILE_VALIDATION", None)
+        if runs_before is None:
+            os.environ.pop("CTRPO_RUNS_DIR", None)
+        else:
+            os.environ["CTRPO_RUNS_DIR"] = runs_before
+    if notebook.exists():
+        try:
+            export_html(notebook, notebook.with_suffix(".html"))
+        except Exception as exc:
+            error = error or {"cell": None, "ename": type(exc).__name__, "evalue": f"HTML export: {exc}", "traceback": ""}
+        if not error:
+            results = read_results(notebook)
+            if results is not None:
+                write_json(folder / RESULTS, results)
+    duration = time.time() - started
+    if error:
+        where = f"cell {error['cell']}" if error.get("cell") is not None else "execution"
+        _write_status(folder, "failed", f"{where}: {error['ename']}: {error['evalue']}", duration_s=duration,
+                      finished=now(), error=error)
+        return ReportResult(folder, "failed", duration, error)
+    _write_status(folder, "finished", duration_s=duration, finished=now())
+    return ReportResult(folder, "finished", duration, results=results)
+
+
+def run_report(name: str, values: dict | None = None, runs_dir="runs", texts: dict | None = None,
+               progress: bool = False) -> ReportResult:
+    """Validate, create the report folder, execute the notebook here and export it."""
+    return execute(prepare(name, values or {}, runs_dir, texts), progress=progress)
+
+
+def launch_report(name: str, values: dict | None = None, runs_dir="runs") -> Path:
+    """Validate and create the report folder, then execute it in a detached background process
+    (``python -m ctrpo_core.reports.papermill FOLDER``) that outlives the caller. Returns the folder."""
+    folder = prepare(name, values or {}, runs_dir)
+    proc = detached("ctrpo_core.reports.papermill", [str(folder)], folder / LOG)
+    deadline = time.time() + 60  # return once the child owns the folder, so no view calls it interrupted
+    while not is_owned(folder) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    return folder
+
+
+
+
+def main(argv=None) -> int:
+    """``python -m ctrpo_core.reports.papermill FOLDER``: execute a prepared report (what launch_report starts)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m ctrpo_core.reports.papermill REPORT_FOLDER", file=sys.stderr)
+        return 2
+    result = execute(argv[0])
+    print(f"{result.folder}: {result.state} ({result.duration_s:.1f} s)"
+          + (f": {result.error.get('ename')}: {result.error.get('evalue')}" if result.error else ""), flush=True)
+    return 0 if result.state == "finished" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""What the Streamlit app needs beyond ctrpo_core.api, without importing Streamlit: forms, serving."""
