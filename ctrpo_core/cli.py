@@ -97,7 +97,9 @@ def _cmd_train(args) -> int:
 
 def _cmd_sweep(args) -> int:
     from .config import overrides
-    from .sweeps.execute import LocalBackend, parse_list, plan_sweep, run_sweep
+    from .sweeps.backends import LocalBackend
+    from .sweeps.execute import run_sweep
+    from .sweeps.plan import parse_list, plan_sweep
 
     check_count("--parallel", args.parallel, 1, MAX_PARALLEL)
     check_count("--max-retries", args.max_retries, 0, MAX_RETRIES)
@@ -132,14 +134,14 @@ def _cmd_sweep(args) -> int:
             raise UsageError(f"{given[0]}: only with --backend ray")
         backend = LocalBackend(args.parallel)
     results = run_sweep(plan, backend, report=lambda line: print(line, flush=True))
-    words = [state.split(" (", 1)[0] for state in results.values()]
+    words = [outcome.state for outcome in results.values()]
     counts = {state: words.count(state) for state in sorted(set(words))}
     print(f"sweep {plan.name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), flush=True)
     from .results import text as result_tables
 
     print(result_tables.table(result_tables.list_rows(plan.runs_dir, names={c.name for c in plan.configs})),
           flush=True)
-    return 0 if all(state == "finished" for state in results.values()) else 1
+    return 0 if all(word == "finished" for word in words) else 1
 
 
 def _cmd_demo(args) -> int:

@@ -274,7 +274,7 @@ def test_a_bad_policy_init_is_refused_naming_it(tmp_path):
 
 def test_runs_of_conventions_2_are_shown_as_trained_but_never_continued_or_reused(tmp_path):
     from ctrpo_core.config import TrainConfig
-    from ctrpo_core.sweeps.execute import classify
+    from ctrpo_core.sweeps.batch import classify
 
     run = api.train("GridHazard-v0", "c-trpo", runs_dir=str(tmp_path), name="old", total_steps=4000)
     config = json.loads((run.path / "config.json").read_text())
@@ -291,4 +291,4 @@ def test_runs_of_conventions_2_are_shown_as_trained_but_never_continued_or_reuse
     planned = resolve("GridHazard-v0", "c-trpo", runs_dir=str(tmp_path), total_steps=4000)
     planned.name = "old"
     settled, jobs = classify([planned])
-    assert not jobs and settled["old"].startswith("conflict") and "conventions" in settled["old"]
+    assert not jobs and settled["old"].state == "conflict" and "conventions" in settled["old"].detail

@@ -72,7 +72,8 @@ def test_a_stopped_pool_starts_no_further_run(runs_dir):
     import time
 
     from ctrpo_core.runs import lifecycle
-    from ctrpo_core.sweeps.execute import PoolBackend, classify, create_new
+    from ctrpo_core.sweeps.backends import PoolBackend
+    from ctrpo_core.sweeps.batch import classify, create_new
 
     configs = []
     for seed in (0, 1, 2):
@@ -91,7 +92,7 @@ def test_a_stopped_pool_starts_no_further_run(runs_dir):
 
     stopper = threading.Thread(target=stop_when_running)
     stopper.start()
-    states = backend.run(jobs, report=lambda line: None)
+    states = {name: outcome.state for name, outcome in backend.run(jobs, report=lambda line: None).items()}
     stopper.join()
     assert states["pool2"] == "queued" and lifecycle.state(runs_dir / "pool2") == "queued"
     assert "finished" not in states.values()

@@ -3,7 +3,6 @@ max(1, C // P) env processes per run, each run pinned to its own cores when they
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -12,7 +11,9 @@ import pytest
 from conftest import ROOT
 from ctrpo_core.util import cores
 from ctrpo_core.runs import RunDir
-from ctrpo_core.sweeps.execute import LocalBackend, PoolBackend, plan_sweep, run_sweep
+from ctrpo_core.sweeps.backends import LocalBackend, PoolBackend
+from ctrpo_core.sweeps.plan import plan_sweep
+from ctrpo_core.sweeps.execute import run_sweep
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -47,13 +48,13 @@ def test_a_sweep_gives_each_run_its_share_of_the_cores(tmp_path, backend):
     runs, c = tmp_path / "runs", cores.available()
     plan = plan_sweep("SafetyHopperVelocity-v1", "c-trpo", [1.0], [0.8], [None], list(range(c)), runs_dir=runs,
                       name="fill", **SMALL_HOPPER)
-    assert set(run_sweep(plan, backend(c), report=lambda line: None).values()) == {"finished"}
+    assert {o.state for o in run_sweep(plan, backend(c), report=lambda line: None).values()} == {"finished"}
     statuses = [RunDir(runs / cfg.name).read_status() for cfg in plan.configs]
     assert [s["env_processes"] for s in statuses] == [1] * c  # P = C runs: one process each ...
     assert sorted(core for s in statuses for core in s["cores"]) == cores.allowed()[:c]  # ... on its own core
     # one run alone gets every core: its env is stepped by one process per core
     alone = plan_sweep("SafetyHopperVelocity-v1", "c-trpo", [1.0], [0.8], [None], [0], runs_dir=runs,
                        name="alone", cost_limit=20.0, **SMALL_HOPPER)
-    assert set(run_sweep(alone, backend(c), report=lambda line: None).values()) == {"finished"}
+    assert {o.state for o in run_sweep(alone, backend(c), report=lambda line: None).values()} == {"finished"}
     status = RunDir(runs / alone.configs[0].name).read_status()
     assert status["env_processes"] == min(c, SMALL_HOPPER["num_envs"]) and len(status["cores"]) == c

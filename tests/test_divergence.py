@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from conftest import distribution_at, randomise
-from torch import nn
 
 from ctrpo_core.algos import make_algorithm
 from ctrpo_core.config import resolve

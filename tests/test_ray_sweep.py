@@ -26,7 +26,8 @@ from ctrpo_core.config import resolve  # noqa: E402
 from ctrpo_core.runs.ownership import Ownership, is_owned  # noqa: E402
 from ctrpo_core.sweeps.ray import RayBackend, init_ray  # noqa: E402
 from ctrpo_core.runs import HOST, RunDir  # noqa: E402
-from ctrpo_core.sweeps.execute import plan_sweep, run_sweep  # noqa: E402
+from ctrpo_core.sweeps.plan import plan_sweep  # noqa: E402
+from ctrpo_core.sweeps.execute import run_sweep
 
 GRID = ["sweep", "--task", "GridHazard-v0", "--beta", "0.1,1", "--bh", "0.8,1", "--seeds", "0",
         "--total-steps", "1000", "--steps-per-epoch", "500", "--num-envs", "4", "--name", "grid", "--runs-dir", "runs"]
@@ -263,8 +264,8 @@ def test_stop_from_the_app_and_from_the_driver_checkpoints_and_stops_the_runs(tm
     backend.stopping = True  # as the driver's SIGINT/SIGTERM handler does
     sweep.join(timeout=60)
     assert not sweep.is_alive()
-    assert results[first.name] == results[second.name] == "stopped"
-    assert results.get(third.name, "stopped") == "stopped"  # or never started
+    assert results[first.name].state == results[second.name].state == "stopped"
+    assert third.name not in results or results[third.name].state == "stopped"  # or never started
     for run in (first, second):
         status = run.read_status()
         assert status["state"] == "stopped" and "stopped by request" in status["message"]
@@ -282,8 +283,9 @@ def test_a_run_that_fails_for_its_own_reasons_is_reported_failed_and_not_retried
     lines = []
     results = run_sweep(plan, RayBackend(max_retries=3), lines.append)
     nan, refused, ok = (c.name for c in plan.configs)
-    assert results[nan] == "failed" and results[ok] == "finished", lines
-    assert results[refused].startswith("refused (--resume:") and "cannot be read" in results[refused]
+    assert results[nan].state == "failed" and results[ok].state == "finished", lines
+    assert results[refused].state == "refused" and results[refused].detail.startswith("--resume:")
+    assert "cannot be read" in results[refused].detail
     assert not any("attempt 2" in line for line in lines), lines  # no retry of either
     assert RunDir(tmp_path / "runs" / refused).read_status()["state"] == "stopped"  # left as it was
     status = RunDir(tmp_path / "runs" / nan).read_status()

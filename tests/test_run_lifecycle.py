@@ -3,7 +3,6 @@ checkpoint as the truth, stop requests that never signal anything, limits and on
 
 import math
 import os
-import signal
 import subprocess
 import sys
 import time

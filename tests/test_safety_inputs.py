@@ -20,7 +20,7 @@ from ctrpo_core import api, cli
 from ctrpo_core.results import catalog
 from ctrpo_core.tools import evaluate as policy_io
 from ctrpo_core.ui import serving
-from ctrpo_core.sweeps import execute as sweep
+from ctrpo_core.sweeps import manifest as sweep_manifests, plan as sweep_plan
 from ctrpo_core.config import settings_key
 from ctrpo_core.runs import MAX_EPISODES, RunDir
 
@@ -276,16 +276,16 @@ def test_benchmark_reference_is_checked_before_anything_runs(tmp_path, capsys):
 
 
 def test_sweep_manifest_has_one_grid_entry_per_run_and_one_key(tmp_path):
-    plans = [sweep.plan_sweep("GridHazard-v0", "c-trpo", betas=[0.5, 2.0], bhs=[0.8], deltas=[None], seeds=[0],
+    plans = [sweep_plan.plan_sweep("GridHazard-v0", "c-trpo", betas=[0.5, 2.0], bhs=[0.8], deltas=[None], seeds=[0],
                               runs_dir=tmp_path, name="s", total_steps=steps, steps_per_epoch=500)
              for steps in (1000, 1500, 2000)]
     for plan in plans:
-        sweep.write_manifest(plan)
+        sweep_manifests.write_manifest(plan)
         # the swept β is in the name, not in the key: the runs of one plan share it (docs/RUN_FORMAT.md)
         keys = {c.name.rsplit("_", 1)[1] for c in plan.configs}
-        assert keys == {settings_key(plan.configs[0], exclude=sweep.SWEPT_KEYS)}
+        assert keys == {settings_key(plan.configs[0], exclude=sweep_plan.SWEPT_KEYS)}
     assert len({p.configs[0].name.rsplit("_", 1)[1] for p in plans}) == 3  # another budget, another key
-    manifest = sweep.sweep_manifest(tmp_path, "s")
+    manifest = sweep_manifests.sweep_manifest(tmp_path, "s")
     assert len(manifest["runs"]) == len(manifest["grid"]) == 6
     assert [g["run"] for g in manifest["grid"]] == manifest["runs"]
     assert [(g["beta"], g["seed"]) for g in manifest["grid"]] == [(0.5, 0), (2.0, 0)] * 3

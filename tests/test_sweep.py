@@ -11,7 +11,8 @@ from conftest import ROOT, run_cli
 from ctrpo_core.runs import lifecycle
 from ctrpo_core.config import resolve
 from ctrpo_core.runs import RunDir
-from ctrpo_core.sweeps.execute import classify, plan_sweep
+from ctrpo_core.sweeps.batch import classify
+from ctrpo_core.sweeps.plan import plan_sweep
 
 SMALL = ["--steps-per-epoch", "500", "--num-envs", "4"]
 GRID = ["sweep", "--task", "GridHazard-v0", "--beta", "0.1,1", "--bh", "0.8,1", "--seeds", "0",
@@ -70,7 +71,7 @@ def test_a_run_with_the_planned_name_but_other_settings_is_never_reused(tmp_path
                     runs_dir=str(runs), name=cfg.name)
     lifecycle.create(other)  # e.g. a run extended by hand with --resume --total-steps
     settled, jobs = classify(plan.configs)
-    assert not jobs and settled[cfg.name].startswith("conflict") and "total_steps 1000" in settled[cfg.name]
+    assert not jobs and settled[cfg.name].state == "conflict" and "total_steps 1000" in settled[cfg.name].detail
 
 
 def test_grid_values_never_collide(tmp_path):

@@ -1,8 +1,6 @@
 """ctrpo train and the run directory: every algorithm, resume, signals, kill -9, NaN, bad input."""
 
-import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +14,7 @@ import torch
 from conftest import ROOT, run_cli
 from ctrpo_core import api
 from ctrpo_core.config import ALGORITHM_IDS, resolve
-from ctrpo_core.runs import METRIC_COLUMNS, RunDir
+from ctrpo_core.runs import RunDir
 from ctrpo_core.runs.lifecycle import create
 from ctrpo_core.runs.trainer import Trainer
 

@@ -9,7 +9,9 @@ from ctrpo_core.config import ALGORITHM_IDS, ConfigError
 from ctrpo_core.tools.demo import TASK as DEMO_TASK
 from ctrpo_core.envs import TASKS
 from ctrpo_core.results.plots import sensitivity_figures
-from ctrpo_core.sweeps.execute import launch_sweep, list_sweeps, parse_list, sweep_manifest
+from ctrpo_core.sweeps.execute import launch_sweep
+from ctrpo_core.sweeps.manifest import list_sweeps, sweep_manifest
+from ctrpo_core.sweeps.plan import parse_list
 from ctrpo_core.results.tables import CAPTION, COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns, one_seed_settings
 
 st.title("Sensitivity")

@@ -6,7 +6,7 @@ from ctrpo_core.config import overrides
 from ctrpo_core.results.catalog import default_runs_dir, label
 from ctrpo_core.config import ALGORITHM_IDS, ConfigError, resolve
 from ctrpo_core.envs import TASKS, UnknownTaskError
-from ctrpo_core.sweeps.execute import parse_list
+from ctrpo_core.sweeps.plan import parse_list
 
 st.title("Train")
 st.caption("Runs start as background processes writing run directories; they outlive this page.")

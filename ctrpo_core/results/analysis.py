@@ -24,8 +24,8 @@ NORMALISED = [("return_norm", "return / reference"), ("cost_norm", "V_c / b − 
 
 # ---------------------------------------------------------------------------------------------- runs
 def sensitivity_plan(task: str, betas, bhs, seeds, runs_dir, algo: str = "c-trpo", **settings):
-    """A :class:`ctrpo_core.sweeps.execute.SweepPlan` over β × b_H × seeds whose name carries the other settings."""
-    from ..sweeps.execute import plan_sweep
+    """A :class:`ctrpo_core.sweeps.plan.SweepPlan` over β × b_H × seeds whose name carries the other settings."""
+    from ..sweeps.plan import plan_sweep
 
     base = resolve(task, algo, runs_dir=str(runs_dir), **settings)
     key = settings_key(base, exclude=("seed", "beta", "bh"))
@@ -46,63 +46,17 @@ def benchmark_plan(algos, tasks, seeds, runs_dir, **settings) -> list[TrainConfi
     return configs
 
 
-class InlineBackend:
-    """Trains the runs one after another in this process (a sweep backend like ``sweep.LocalBackend``).
-
-    For small runs this is the fastest way on a machine with few cores: a training process spends
-    about two seconds starting up (torch, the package) before its first step, more than a 10-epoch run
-    on a built-in task takes. Training is deterministic given the seed either way.
-    """
-
-    parallel = 1
-
-    def describe(self) -> str:
-        return "one after another in this process"
-
-    def run(self, jobs, report) -> dict[str, str]:
-        from ..runs import lifecycle
-
-        results = {}
-        for job in jobs:
-            report(f"started {job.cfg.name} ({'resumed' if job.how == 'resume' else 'new'}, in this process)")
-            try:
-                results[job.cfg.name] = lifecycle.train(Path(job.cfg.runs_dir) / job.cfg.name)
-            except Exception as exc:  # a bad run fails alone, as a training process would
-                results[job.cfg.name] = "failed"
-                report(f"{job.cfg.name}: {type(exc).__name__}: {exc}")
-            report(f"{results[job.cfg.name]} {job.cfg.name}")
-            if results[job.cfg.name] == "stopped":  # SIGTERM/SIGINT or a stop request: the rest waits too
-                report(f"stopped: {len(jobs) - len(results)} run(s) not started")
-                break
-        return results
-
-
-def make_backend(parallel: int | None = 1):
-    """1: :class:`InlineBackend` (one run after another in this process); N > 1 or None: N worker
-    processes (None: one per core), each training one run after another, ``sweep.PoolBackend``."""
-    from ..sweeps.execute import PoolBackend
-
-    return InlineBackend() if parallel == 1 else PoolBackend(parallel)
-
-
 def run_configs(configs: list[TrainConfig], parallel: int | None = 1, report=print) -> dict[str, str]:
-    """Train every config that has not finished (see :func:`make_backend` for ``parallel``), resuming
-    stopped runs; returns {run name: state}. A run directory of the same name trained with other
-    settings is never reused (its state says 'conflict')."""
-    from ..sweeps.execute import classify, create_new, settle_word
+    """Train every config that has not finished through the batch driver (``parallel``: see
+    :func:`ctrpo_core.sweeps.backends.make_backend`), resuming stopped runs; returns {run name: state}. A run
+    directory of the same name trained with other settings is never reused (its state says 'conflict')."""
+    from ..sweeps.backends import make_backend
+    from ..sweeps.batch import states, train_all
 
-    settled, jobs = classify(configs)
-    for name, state in settled.items():
-        if state != "finished":
-            report(f"not trained here: {name}: {state}")
-    create_new(jobs)
-    backend = make_backend(parallel)
-    report(f"{len(configs)} runs: {len(configs) - len(jobs)} reused from {Path(configs[0].runs_dir) if configs else '-'}, "
-           f"{len(jobs)} to train, {backend.describe()}")
-    results = {name: settle_word(state) for name, state in settled.items()}
-    if jobs:
-        results.update(backend.run(jobs, report))
-    return results
+    where = Path(configs[0].runs_dir) if configs else "-"
+    return states(train_all(configs, make_backend(parallel), report, announce=lambda jobs, backend: (
+        f"{len(configs)} runs: {len(configs) - len(jobs)} reused from {where}, {len(jobs)} to train, "
+        f"{backend.describe()}")))
 
 
 def run_summaries(paths) -> pd.DataFrame:

@@ -222,7 +222,6 @@ def shrinkage_figure(curves, x: str = "total_steps", height: int = 420, labels: 
     fig = make_subplots(rows=2, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.12, vertical_spacing=0.1,
                         specs=[[{"rowspan": 2}, {}], [None, {}]], shared_xaxes=False)
     runs = _run_series(curves, labels)
-    has_alpha = any("alpha_max" in s["frame"] and s["frame"]["alpha_max"].notna().any() for s in runs)
     limit = _num(curves["cost_limit"].dropna().iloc[0]) if len(curves) and "cost_limit" in curves \
         and curves["cost_limit"].notna().any() else None
     budgets, alphas = [], []

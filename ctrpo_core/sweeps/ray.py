@@ -45,6 +45,7 @@ from ..runs import lifecycle
 from ..config.schema import ConfigError, TrainConfig, validate_name
 from ..runs.store import CHECKPOINT, HOST, METRICS, STOP_REQUEST, RunDir
 from ..util.signals import stop_signals
+from .batch import Outcome
 
 INSTALL_HINT = "Ray is not installed; install the extra with `pip install '.[ray]'` " \
                "(or `pip install -r requirements/ray.txt`)"
@@ -226,13 +227,13 @@ class RayBackend:
         cap = f", at most {self.parallel} at a time" if self.parallel else ""
         return f"on {where}, {self.cpus_per_run:g} CPU per run{cap}"
 
-    def run(self, jobs, report) -> dict[str, str]:
+    def run(self, jobs, report) -> dict[str, Outcome]:
         if not jobs:
             return {}
         with stop_signals(self._stop):
             return self._run_all(jobs, report)
 
-    def _run_all(self, jobs, report) -> dict[str, str]:
+    def _run_all(self, jobs, report) -> dict[str, Outcome]:
         ray = import_ray()
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -241,7 +242,7 @@ class RayBackend:
             raise ValueError(f"a sweep writes into one runs folder, got {sorted(roots)}")
         started = init_ray(self.address)
         sink = None
-        results: dict[str, str] = {}
+        results: dict[str, Outcome] = {}
         try:
             report(f"ray: {ray.cluster_resources().get('CPU', 0):g} CPUs in the cluster")
             here = ray.get_runtime_context().get_node_id()
@@ -274,11 +275,11 @@ class RayBackend:
                     report(line)
                 for ref in done:
                     cfg = refs.pop(ref)
-                    state = self._outcome(ray, ref, cfg)
+                    outcome = self._outcome(ray, ref, cfg)
                     ray.get(sink.release.remote(cfg.name))
-                    if state != NOT_STARTED:  # (never started: not part of the results, as with the local backend)
-                        results[cfg.name] = state
-                        report(f"{state} {cfg.name}")
+                    if outcome.state != NOT_STARTED:  # (never started: not part of the results, as with the local backend)
+                        results[cfg.name] = outcome
+                        report(f"{outcome} {cfg.name}")
         finally:
             if sink is not None:
                 try:
@@ -291,7 +292,7 @@ class RayBackend:
                 ray.shutdown()
         return results
 
-    def _outcome(self, ray, ref, cfg: TrainConfig) -> str:
+    def _outcome(self, ray, ref, cfg: TrainConfig) -> Outcome:
         """The run's final state; a run the task could not finish gets a final status here."""
         from ray.exceptions import RayError, RayTaskError
 
@@ -299,11 +300,11 @@ class RayBackend:
             return ray.get(ref)
         except RayTaskError as exc:  # the run raised (not retried): the trainer has said 'failed' if it could
             message = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
-            return self._settle(cfg, "failed", message)
+            return Outcome(self._settle(cfg, "failed", message))
         except RayError as exc:  # worker or node lost after every retry, or cancelled
             retries = f" after {self.max_retries} retries" if self.max_retries else ""
-            return self._settle(cfg, "stopped", f"{type(exc).__name__}{retries}; `ctrpo sweep` again resumes "
-                                                 f"from the last checkpoint")
+            return Outcome(self._settle(cfg, "stopped", f"{type(exc).__name__}{retries}; `ctrpo sweep` again "
+                                                         f"resumes from the last checkpoint"))
 
     @staticmethod
     def _settle(cfg: TrainConfig, state: str, message: str) -> str:
@@ -381,13 +382,13 @@ class RemoteRunDir(RunDir):
         self._send("log", line)
 
 
-def train_task(name: str, sink, env_workers: int = 1) -> str:
+def train_task(name: str, sink, env_workers: int = 1) -> Outcome:
     """One run, as a Ray task: claim it, rebuild the scratch copy from the driver's, train, return the state."""
     token, copy = wait_for(sink.claim.remote(name, HOST, os.getpid()))
     if token is None:
-        return BUSY if "busy" in copy else NOT_STARTED
+        return Outcome(BUSY if "busy" in copy else NOT_STARTED)
     if copy["status"].get("state") == "finished":
-        return "finished"  # an attempt that died after the run's last word
+        return Outcome("finished")  # an attempt that died after the run's last word
     scratch = Path(tempfile.mkdtemp(prefix="ctrpo-ray-"))
     import ray
 
@@ -417,9 +418,9 @@ def train_task(name: str, sink, env_workers: int = 1) -> str:
         try:
             state = lifecycle.train(run, progress=False, stop_event=stop, env_workers=env_workers)
         except ConfigError as exc:  # refused before training (a damaged checkpoint): as the local backend says
-            return f"refused ({exc})"
+            return Outcome("refused", str(exc))
         run.flush(timeout=600)
-        return state
+        return Outcome(state)
     finally:
         try:
             run.flush(timeout=60)  # what is left after an error (the 'failed' status) goes home too

@@ -13,10 +13,14 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..results.catalog import final_values
 from ..config.schema import TrainConfig, format_value, resolve, result_settings, settings_key
 from ..runs.store import DamagedRunError, RunDir
+
+if TYPE_CHECKING:  # the tables' type only: pandas is imported where a table is built
+    import pandas as pd
 
 TASK = "HazardEdge-v0"
 ALGOS = ("c-trpo", "trpo", "trpo-lag")
@@ -140,13 +144,9 @@ def run(configs: list[TrainConfig], report=None, parallel: int | None = None, po
     ``report(line)`` with their progress about every ``poll_s`` seconds; returns {name: state}."""
     import threading
 
-    from ..sweeps.execute import LocalBackend, classify, create_new, settle_word
+    from ..sweeps.backends import LocalBackend
+    from ..sweeps.batch import states, train_all
 
-    settled, jobs = classify(configs)
-    create_new(jobs)
-    results = {name: settle_word(state) for name, state in settled.items()}
-    if not jobs:
-        return results
     done, started = threading.Event(), time.time()
 
     def watch():
@@ -157,7 +157,7 @@ def run(configs: list[TrainConfig], report=None, parallel: int | None = None, po
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        results.update(LocalBackend(parallel or len(jobs)).run(jobs, lambda line: None))
+        results = states(train_all(configs, LocalBackend(parallel or len(configs))))
     finally:
         done.set()
         watcher.join()
@@ -171,14 +171,10 @@ def run(configs: list[TrainConfig], report=None, parallel: int | None = None, po
 def launch(configs: list[TrainConfig]) -> list[str]:
     """Start every run of ``configs`` that is neither finished nor training, each in its own detached
     process (the app's Demo page); returns the names of the runs started."""
-    from ..runs import lifecycle
-    from ..sweeps.execute import classify, create_new
+    from ..sweeps.backends import DetachedBackend
+    from ..sweeps.batch import train_all
 
-    _, jobs = classify(configs)
-    create_new(jobs)
-    for job in jobs:
-        lifecycle.spawn(Path(job.cfg.runs_dir) / job.cfg.name)
-    return [job.cfg.name for job in jobs]
+    return [name for name, outcome in train_all(configs, DetachedBackend()).items() if outcome.state == "queued"]
 
 
 def table(rows: list[dict], cost_limit: float) -> str:

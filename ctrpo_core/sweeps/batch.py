@@ -1,0 +1,120 @@
+"""The one batch driver: planned runs in, each run's outcome out. Sweeps, the reports' analysis and the
+demo all train through :func:`train_all`; they differ only in the backend and in what they report.
+
+A planned run whose directory exists is reused only when its config.json holds exactly the planned
+result-changing settings; one trained with other settings is never reused (its outcome says 'conflict',
+naming the settings that differ). A finished run is not trained again, a stopped one resumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from ..config.schema import TrainConfig, result_settings
+from ..runs import lifecycle
+from ..runs.store import DamagedRunError, RunDir
+
+# what a run may end as in a batch: a run's own final states, and the reasons it was not trained here
+SETTLED = ("finished", "running elsewhere", "conflict", "damaged")
+ENDED = ("finished", "stopped", "failed", "queued", "refused")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one planned run ended in a batch: ``state`` is one word (SETTLED or ENDED), ``detail`` says why
+    (the settings in conflict, the damage, the refusal's message); ``str()`` is the line a report prints."""
+    state: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if not self.detail:
+            return self.state
+        return f"{self.state} ({self.detail})" if self.state == "refused" else f"{self.state}: {self.detail}"
+
+
+@dataclass
+class Job:
+    cfg: TrainConfig
+    how: str  # "new" (created by the batch) or "resume" (it exists: train it on from its checkpoint)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.cfg.runs_dir) / self.cfg.name
+
+
+class Backend(Protocol):
+    """Where jobs train: in this process, one process per run, a worker pool, Ray, or detached."""
+    parallel: int | None
+
+    def describe(self) -> str: ...
+
+    def run(self, jobs: list[Job], report: Callable[[str], None]) -> dict[str, Outcome]: ...
+
+
+def settings_conflict(cfg: TrainConfig, config: dict) -> str:
+    """'' when a run directory's config.json holds exactly ``cfg``'s result-changing settings, else which differ."""
+    planned, found = result_settings(cfg), result_settings(config)
+    differ = [k for k in planned if planned[k] != found.get(k)]
+    return ", ".join(f"{k} {found.get(k)!r} (planned {planned[k]!r})" for k in differ[:4])
+
+
+def classify(configs: list[TrainConfig]) -> tuple[dict[str, Outcome], list[Job]]:
+    """Split planned runs into those settled without training and the jobs to run."""
+    settled, jobs = {}, []
+    for cfg in configs:
+        run = RunDir(Path(cfg.runs_dir) / cfg.name)
+        if not run.path.exists():
+            jobs.append(Job(cfg, "new"))
+            continue
+        try:
+            conflict = settings_conflict(cfg, run.read_config())
+        except DamagedRunError as exc:
+            settled[cfg.name] = Outcome("damaged", exc.reason)
+            continue
+        if conflict:
+            settled[cfg.name] = Outcome("conflict", f"{run.path} exists with other settings: {conflict}")
+            continue
+        state = lifecycle.state(run.path)
+        if state in ("finished", "damaged"):
+            settled[cfg.name] = Outcome(state)
+        elif state == "running":
+            settled[cfg.name] = Outcome("running elsewhere")
+        else:  # queued (never started or killed before its first checkpoint), stopped, failed
+            jobs.append(Job(cfg, "resume"))
+    return settled, jobs
+
+
+def create_new(jobs: list[Job]) -> None:
+    """Write the run directories of the new jobs at once, so every view lists them as queued."""
+    for job in jobs:
+        if job.how == "new":
+            lifecycle.create(job.cfg)
+
+
+def train_all(configs: list[TrainConfig], backend: Backend, report: Callable[[str], None] | None = None,
+              announce: Callable[[list[Job], Backend], str] | None = None) -> dict[str, Outcome]:
+    """Train every planned run that is not settled on ``backend``; returns {run name: Outcome}.
+
+    ``report`` gets the runs not trained here and the backend's lines; ``announce(jobs, backend)``, if
+    given, the line that opens the batch (what will train, and how)."""
+    report = report or (lambda line: None)
+    settled, jobs = classify(configs)
+    for name, outcome in settled.items():
+        if outcome.state in ("conflict", "damaged"):
+            report(f"not reused: {name}: {outcome.detail or outcome.state}")
+        elif outcome.state != "finished":
+            report(f"not trained here: {name}: {outcome}")
+    create_new(jobs)
+    if announce is not None:
+        report(announce(jobs, backend))
+    results = dict(settled)
+    if jobs:
+        results.update(backend.run(jobs, report))
+    return results
+
+
+def states(results: dict[str, Outcome]) -> dict[str, str]:
+    """{run name: state word}: what callers that only branch on the state keep."""
+    return {name: outcome.state for name, outcome in results.items()}

@@ -1,0 +1,77 @@
+"""A sweep's record and its owner: ``<runs-dir>/.sweeps/<name>.json`` lists the runs every plan of that
+name asked for (the app's Sweeps view reads it), and ``.sweeps/.<name>.lock`` is held by the one process
+running the sweep now."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..config.schema import ConfigError
+from ..runs.ownership import BusyError, Ownership, is_owned, read_holder
+from ..util.atomic import atomic_write_bytes
+from .plan import SweepPlan
+
+SWEEPS = ".sweeps"  # <runs-dir>/.sweeps/<name>.json: the manifest of each sweep (the runs it planned)
+
+
+def own_sweep(runs_dir, name: str) -> Ownership:
+    """Become the one process that runs sweep ``name`` in ``runs_dir``; ConfigError if another does."""
+    folder = Path(runs_dir) / SWEEPS
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError("--runs-dir", f"{str(runs_dir)!r} is not a directory") from None
+    try:
+        return Ownership(folder, what=f"sweep {name}", lock=f".{name}.lock")
+    except BusyError as busy:
+        raise ConfigError("--name", f"sweep {name} is already running (pid {busy.holder.get('pid', '?')}); wait for it "
+                                    f"or stop it first") from None
+
+
+def sweep_running(runs_dir, name: str) -> dict | None:
+    """The owner of sweep ``name`` if it is running now, else None."""
+    folder = Path(runs_dir) / SWEEPS
+    return read_holder(folder, f".{name}.lock") if is_owned(folder, f".{name}.lock") else None
+
+
+def read_manifest(path: Path) -> dict | None:
+    """A sweep manifest, or None when it is missing or not a manifest."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), list) \
+            or not all(isinstance(r, str) for r in data["runs"]):
+        return None
+    if not isinstance(data.get("grid"), list):
+        data["grid"] = []
+    return data
+
+
+def write_manifest(plan: SweepPlan) -> None:
+    """Add the plan's runs to the sweep's manifest (runs of earlier plans of the same name stay)."""
+    folder = plan.runs_dir / SWEEPS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{plan.name}.json"
+    merged = plan.manifest()
+    earlier = read_manifest(path)
+    if earlier is None and path.exists():  # unreadable: keep it aside rather than overwrite it
+        path.replace(folder / f".{plan.name}.json.damaged-{int(time.time())}")
+    elif earlier is not None:
+        runs = list(dict.fromkeys([*earlier["runs"], *merged["runs"]]))
+        by_run = {g["run"]: g for g in [*earlier["grid"], *merged["grid"]] if isinstance(g, dict) and "run" in g}
+        # one entry per run, in the order of runs (entries of manifests written before they named their run
+        # cannot be matched to one and are dropped)
+        merged = {**earlier, "name": plan.name, "runs": runs, "grid": [by_run[r] for r in runs if r in by_run]}
+    atomic_write_bytes(path, json.dumps(merged, indent=1).encode())
+
+
+def sweep_manifest(runs_dir, name: str) -> dict | None:
+    return read_manifest(Path(runs_dir) / SWEEPS / f"{name}.json")
+
+
+def list_sweeps(runs_dir) -> list[str]:
+    folder = Path(runs_dir) / SWEEPS
+    return sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.is_dir() else []
