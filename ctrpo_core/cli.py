@@ -101,10 +101,8 @@ def _cmd_sweep(args) -> int:
     from .sweeps.execute import run_sweep
     from .sweeps.plan import parse_list, plan_sweep
 
-    check_count("--parallel", args.parallel, 1, MAX_PARALLEL)
-    check_count("--max-retries", args.max_retries, 0, MAX_RETRIES)
-    if args.cpus_per_run is not None and not 0 < args.cpus_per_run <= MAX_CPUS_PER_RUN:
-        raise UsageError(f"--cpus-per-run: a number in (0, {MAX_CPUS_PER_RUN}], got {args.cpus_per_run:g}")
+    for key in ("parallel", "max_retries", "cpus_per_run"):
+        rules.check(key, getattr(args, key))
     settings = _user_settings(args, flags=("task", "algo", "cost_limit", "total_steps", "steps_per_epoch",
                                            "num_envs", "checkpoint_every"))
     task, algo = settings.pop("task", None), settings.pop("algo", None) or "c-trpo"
@@ -150,8 +148,7 @@ def _cmd_demo(args) -> int:
 
     from .tools import demo
 
-    if not 0 <= args.seed <= 2**32 - 1:
-        raise UsageError(f"--seed: an integer in [0, {2**32 - 1}] (got {args.seed})")
+    rules.check("seed", args.seed)
     settings = {k: v for k, v in (("beta", args.beta), ("total_steps", args.total_steps)) if v is not None}
     configs = demo.plan(runs_dir(args.runs_dir), seed=args.seed, **settings)
     b = configs[0].cost_limit
@@ -170,21 +167,16 @@ def _cmd_demo(args) -> int:
 def _cmd_cnpg(args) -> int:
     """Exact tabular C-NPG pictures of the toy CMDP (computation in ctrpo_core.tabular.figures)."""
     import importlib.util
-    import math
     from pathlib import Path
 
     try:
         betas = [float(v) for v in args.beta.split(",")]
     except ValueError:
         betas = []
-    if not betas or not all(math.isfinite(v) and v >= 0 for v in betas):
+    if not betas or not all(rules.RANGES["beta"].contains(v) for v in betas):
         raise UsageError(f"--beta: a comma-separated list of numbers >= 0, e.g. 0.0001,0.01,1,2 (got {args.beta!r})")
-    if not (math.isfinite(args.delta) and args.delta > 0):
-        raise UsageError(f"--delta: a number > 0 (got {args.delta:g})")
-    if not 1 <= args.starts <= 100:
-        raise UsageError(f"--starts: an integer in [1, 100] (got {args.starts})")
-    if not 0 <= args.seed <= 2**32 - 1:
-        raise UsageError(f"--seed: an integer in [0, {2**32 - 1}] (got {args.seed})")
+    for key in ("delta", "starts", "seed"):
+        rules.check(key, getattr(args, key))
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -325,11 +317,11 @@ def _cmd_show(args) -> int:
 def _add_run_options(parser) -> None:
     """The size and place of each run, shared by `train` and `sweep`."""
     parser.add_argument("--cost-limit", type=float, help="cost limit b > 0 (default: the task's)")
-    parser.add_argument("--total-steps", type=int, help=f"environment steps per run, 1-{MAX_STEPS:.0e} "
+    parser.add_argument("--total-steps", type=int, help=f"environment steps per run, {rules.help_range('total_steps')} "
                                                         f"(and >= --steps-per-epoch)")
-    parser.add_argument("--steps-per-epoch", type=int, help=f"environment steps per epoch, 1-{MAX_STEPS:.0e} "
+    parser.add_argument("--steps-per-epoch", type=int, help=f"environment steps per epoch, {rules.help_range('steps_per_epoch')} "
                                                             f"(and >= --num-envs)")
-    parser.add_argument("--num-envs", type=int, help=f"parallel environments per run, 1-{MAX_ENVS}")
+    parser.add_argument("--num-envs", type=int, help=f"parallel environments per run, {rules.help_range('num_envs')}")
     parser.add_argument("--runs-dir", help=RUNS_DIR_HELP)
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="any training setting, e.g. --set gamma=0.995 --set hidden=128,128 (repeatable; "
@@ -337,25 +329,17 @@ def _add_run_options(parser) -> None:
     parser.add_argument("--config", metavar="FILE.toml",
                         help="settings from a TOML file of key = value lines; --set and flags override it")
     parser.add_argument("--checkpoint-every", type=int, metavar="K",
-                        help=f"also keep checkpoints/epoch_<k>.pt every K epochs, 0-{MAX_STEPS:.0e} "
+                        help=f"also keep checkpoints/epoch_<k>.pt every K epochs, {rules.help_range('checkpoint_every')} "
                              f"(default 0: only the latest)")
     parser.add_argument("--tensorboard", action="store_true",
                         help="also write the metrics as TensorBoard scalars in RUN/tensorboard/ "
                              "(needs the tensorboard extra)")
 
 
-from .runs.store import MAX_ENVS, MAX_EPISODES, MAX_LISTED, MAX_SEED, MAX_STEPS  # noqa: E402
-
-MAX_PARALLEL = 256  # sweep --parallel
-MAX_RETRIES = 100  # sweep --max-retries
-MAX_CPUS_PER_RUN = 1024  # sweep --cpus-per-run
+from .config import rules  # noqa: E402  (every range below comes from its one table)
+from .config.rules import MAX_LISTED  # noqa: E402
 RUNS_DIR_HELP = "runs folder (default: $CTRPO_RUNS_DIR, else the repository's runs/, from any working directory)"
 LOOKUP_HELP = "where RUN is looked up by name (default: $CTRPO_RUNS_DIR, else the repository's runs/)"
-
-
-def check_count(flag: str, value, lo: int, hi: int) -> None:
-    if value is not None and not lo <= value <= hi:
-        raise UsageError(f"{flag}: an integer in [{lo}, {hi}], got {value}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -376,14 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--barrier", choices=["entropy", "log"], help="barrier form φ (C-TRPO; default entropy)")
     train.add_argument("--delta", type=float, help="trust radius δ > 0")
     _add_run_options(train)
-    train.add_argument("--seed", type=int, help=f"random seed, 0-{MAX_SEED} (default 0)")
+    train.add_argument("--seed", type=int, help=f"random seed, {rules.help_range('seed')} (default 0)")
     train.add_argument("--name", help="run directory name (default: task_algo_seed_time)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run")
     train.set_defaults(func=_cmd_train)
 
     cnpg = sub.add_parser("cnpg", help="exact C-NPG pictures of the 2-state toy CMDP (HTML files)")
     cnpg.add_argument("--beta", default="0.0001,0.01,1,2", help="comma-separated barrier weights β >= 0 (0 = NPG)")
-    cnpg.add_argument("--seed", type=int, default=0, help=f"random seed of the safe starts, 0-{MAX_SEED} (default 0)")
+    cnpg.add_argument("--seed", type=int, default=0, help=f"random seed of the safe starts, {rules.help_range('seed')} (default 0)")
     cnpg.add_argument("--delta", type=float, default=0.05, help="trust radius δ > 0 of the trust-region picture (default 0.05)")
     cnpg.add_argument("--starts", type=int, default=10, help="random strictly safe starts, 1-100 (default 10)")
     cnpg.add_argument("--out", default="runs/cnpg", help="output directory (default runs/cnpg)")
@@ -400,9 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="C-TRPO, TRPO and TRPO-Lag side by side on the demo task (HazardEdge-v0)")
     demo.add_argument("--runs-dir", help=RUNS_DIR_HELP)
-    demo.add_argument("--seed", type=int, default=0, help=f"seed of all three runs, 0-{MAX_SEED} (default 0)")
+    demo.add_argument("--seed", type=int, default=0, help=f"seed of all three runs, {rules.help_range('seed')} (default 0)")
     demo.add_argument("--beta", type=float, help="C-TRPO's barrier weight β >= 0 (default 1)")
-    demo.add_argument("--total-steps", type=int, help=f"environment steps per run, 1-{MAX_STEPS:.0e} "
+    demo.add_argument("--total-steps", type=int, help=f"environment steps per run, {rules.help_range('total_steps')} "
                                                        f"(default: the task's)")
     demo.add_argument("--json", action="store_true",
                       help='print only {"task", "cost_limit", "runs": [{"algo", "seed", "dir", "final_return", '
@@ -412,11 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="evaluate a run's latest policy over N episodes (return, cost, safe share)")
     evaluate.add_argument("run", metavar="RUN", help="a run directory, or the name of a run in --runs-dir")
     evaluate.add_argument("--episodes", type=int, default=10,
-                          help=f"episodes to run, 1-{MAX_EPISODES} (default 10; statistics are streamed)")
+                          help=f"episodes to run, {rules.help_range('episodes')} (default 10; statistics are streamed)")
     evaluate.add_argument("--deterministic", action="store_true",
                           help="the policy's most likely action (Gaussian mean, Categorical argmax) instead of a sample")
     evaluate.add_argument("--seed", type=int, default=0,
-                          help=f"seed of the envs and the sampled actions, 0-{2**31 - 1} (default 0)")
+                          help=f"seed of the envs and the sampled actions, {rules.help_range('eval_seed')} (default 0)")
     evaluate.add_argument("--json", action="store_true",
                           help='print only {"run", "task", "episodes", "deterministic", "seed", "cost_limit", '
                                '"return_mean", "return_std", "cost_mean", "cost_std", "safe_fraction", "returns", '
@@ -460,16 +444,16 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seeds", help="comma list of seeds (default 0)")
     _add_run_options(sweep)
     sweep.add_argument("--name", help="sweep name, the prefix of its run names (default sweep-TASK-ALGO)")
-    sweep.add_argument("--parallel", type=int, help=f"runs at a time, 1-{MAX_PARALLEL} (default: number of cores; "
+    sweep.add_argument("--parallel", type=int, help=f"runs at a time, {rules.help_range('parallel')} (default: number of cores; "
                                                      f"with ray: as the cluster's CPUs allow)")
     sweep.add_argument("--backend", choices=["local", "ray"], default="local",
                        help="local: one process per run on this machine (default); ray: one Ray task per run "
                             "(needs the ray extra: pip install '.[ray]')")
     sweep.add_argument("--address", help="ray: join the cluster at HOST:PORT (default: start a local Ray instance)")
     sweep.add_argument("--cpus-per-run", type=float,
-                       help=f"ray: CPUs each run requests, in (0, {MAX_CPUS_PER_RUN}] (default 1)")
+                       help=f"ray: CPUs each run requests, {rules.help_range('cpus_per_run')} (default 1)")
     sweep.add_argument("--max-retries", type=int, default=3,
-                       help=f"ray: retries of a run whose worker died, 0-{MAX_RETRIES}; it resumes from its last "
+                       help=f"ray: retries of a run whose worker died, {rules.help_range('max_retries')}; it resumes from its last "
                             f"checkpoint (default 3)")
     sweep.set_defaults(func=_cmd_sweep)
     return parser

@@ -168,12 +168,11 @@ def _section(parser: argparse.ArgumentParser, title: str, summary: str, level: i
 def _settings_section() -> list[str]:
     """The keys ``--set KEY=VALUE`` and ``--config FILE.toml`` accept (ctrpo_core.config.overrides), if it exists."""
     import dataclasses
-    import math
 
     try:
-        from ctrpo_core.config import overrides
-        from ctrpo_core.algos import REGISTRY
-        from ctrpo_core.config import TrainConfig
+        from ctrpo_core.config import TrainConfig, overrides
+        from ctrpo_core.config.algorithms import REGISTRY
+        from ctrpo_core.config.rules import RANGES
     except ImportError:
         return []
     if not hasattr(overrides, "SETTABLE"):
@@ -183,7 +182,6 @@ def _settings_section() -> list[str]:
     for algo, entry in REGISTRY.items():
         for key in entry.settings:
             readers.setdefault(key, []).append(algo)
-    ranges = getattr(overrides, "RANGES", {})
     intro = ("`--set KEY=VALUE` (repeatable) and `--config FILE.toml` (top-level `key = value` lines) accept "
              "these keys. Lists are comma-separated (`--set hidden=128,128`), `none` unsets an optional value. "
              "The defaults are the `TrainConfig` defaults; a task or an algorithm may override some of them "
@@ -201,10 +199,8 @@ def _settings_section() -> list[str]:
             as_text = getattr(overrides, "as_text", str)
             default = _code(as_text(f.default))
         accepts = overrides._allowed(key) if hasattr(overrides, "_allowed") else ""
-        if key in ranges:
-            lo, hi, lo_open, hi_open = ranges[key]
-            hi_text = "∞" if hi == math.inf else f"{hi:g}"
-            accepts += f" in {'(' if lo_open else '['}{lo:g}, {hi_text}{')' if hi_open else ']'}"
+        if key in RANGES:  # the one table of ranges (ctrpo_core/config/rules.py)
+            accepts += f" in {RANGES[key].interval()}"
         who = ", ".join(f"`{a}`" for a in readers.get(key, [])) or "all"
         lines.append(f"| `{key}` | {_cell(accepts)} | {_cell(default)} | {who} |")
     return lines + [""]

@@ -14,9 +14,8 @@ import tomllib
 import typing
 from pathlib import Path
 
-from ..algos import REGISTRY
+from .algorithms import REGISTRY
 from .schema import ConfigError, TrainConfig
-from ..runs.store import MAX_STEPS
 
 # Fields a user does not set: the conventions are the code's, ``extra`` is the API's free-form slot.
 NOT_SETTABLE = ("conventions", "extra")
@@ -26,23 +25,7 @@ SETTABLE = tuple(FIELD_TYPES)
 # Settings only some algorithms read (the registry says which): given to another algorithm, refused.
 ALGORITHM_SETTINGS = {name for entry in REGISTRY.values() for name in entry.settings}
 
-# Ranges of the numeric fields that config.validate does not already check (lo, hi, lo_open, hi_open);
 MAX_CONFIG_BYTES = 1_000_000  # a --config file larger than this is not a settings file
-# every count has a finite upper end (a loop of 10**18 passes is a hang, not a setting).
-MAX_PASSES = 10_000  # passes, iterations and tries per update
-RANGES = {
-    "gamma": (0.0, 1.0, True, False), "lam": (0.0, 1.0, False, False),
-    "critic_lr": (0.0, math.inf, True, True), "critic_passes": (1, MAX_PASSES, False, False),
-    "critic_minibatch": (1, MAX_STEPS, False, False), "critic_l2": (0.0, math.inf, False, True),
-    "grad_clip": (0.0, math.inf, True, True), "cg_iters": (1, MAX_PASSES, False, False),
-    "cg_damping": (0.0, math.inf, False, True), "ls_tries": (1, MAX_PASSES, False, False),
-    "ls_decay": (0.0, 1.0, True, True), "episode_window": (1, MAX_STEPS, False, False),
-    "lagrange_init": (0.0, math.inf, False, True), "lagrange_lr": (0.0, math.inf, True, True),
-    "ppo_clip": (0.0, math.inf, True, True), "ppo_lr": (0.0, math.inf, True, True),
-    "ppo_critic_lr": (0.0, math.inf, True, True), "ppo_epochs": (1, MAX_PASSES, False, False),
-    "ppo_minibatch": (1, MAX_STEPS, False, False), "torch_threads": (1, 256, False, False),
-    "max_episode_steps": (1, MAX_STEPS, False, False), "checkpoint_every": (0, MAX_STEPS, False, False),
-}
 
 
 def _kind(key: str) -> tuple[type, bool]:
@@ -124,18 +107,6 @@ def _positive_int(item) -> int:
     if number <= 0:
         raise ValueError
     return number
-
-
-def check_range(key: str, value) -> None:
-    if key not in RANGES or value is None:
-        return
-    lo, hi, lo_open, hi_open = RANGES[key]
-    below = value <= lo if lo_open else value < lo
-    above = value >= hi if hi_open else value > hi
-    if below or above or (isinstance(value, float) and not math.isfinite(value)):
-        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
-        hi_text = "∞" if hi == math.inf else str(hi) if isinstance(hi, int) else f"{hi:g}"
-        raise ConfigError(key, f"must be in {left}{lo:g}, {hi_text}{right}, got {value!r}")
 
 
 def parse_assignments(pairs: list[str] | None) -> dict:

@@ -5,21 +5,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
 
-from ..algos import ALGORITHM_IDS  # noqa: F401  (the registry is the one list of algorithm ids)
-from ..runs.store import COUNT_RANGES, MAX_SEED, default_runs_dir
-
-
-class ConfigError(ValueError):
-    """Invalid setting. ``param`` names the offending option (the CLI's spelling)."""
-
-    def __init__(self, param: str, message: str):
-        super().__init__(f"{param}: {message}")
-        self.param = param
+from ..util.paths import default_runs_dir
+from . import rules
+from .algorithms import ALGORITHM_IDS  # noqa: F401  (the registry is the one list of algorithm ids)
+from .rules import ConfigError  # noqa: F401  (re-exported: every layer raises it from here)
 
 
 @dataclass
@@ -183,31 +176,13 @@ def format_value(value) -> str:
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 
 
-def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def validate(cfg: TrainConfig) -> None:
-    if not _finite(cfg.beta) or cfg.beta < 0:
-        raise ConfigError("--beta", f"must be a finite number >= 0, got {cfg.beta}")
-    if not _finite(cfg.bh) or not 0 < cfg.bh <= 1:
-        raise ConfigError("--bh", f"must be in (0, 1], got {cfg.bh}")
-    if not _finite(cfg.delta) or cfg.delta <= 0:
-        raise ConfigError("--delta", f"must be a finite number > 0, got {cfg.delta}")
-    if not _finite(cfg.cost_limit) or cfg.cost_limit <= 0:
-        raise ConfigError("--cost-limit", f"must be a finite number > 0, got {cfg.cost_limit}")
-    for param, key in (("--total-steps", "total_steps"), ("--steps-per-epoch", "steps_per_epoch"),
-                       ("--num-envs", "num_envs")):
-        value, (lo, hi) = getattr(cfg, key), COUNT_RANGES[key]
-        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-            raise ConfigError(param, f"must be an integer in [{lo}, {hi}], got {value}")
+    for key in rules.FLAG_NAMED:  # β, b_H, δ, b and the run's size and seed, named by their flags
+        rules.check(key, getattr(cfg, key))
     if cfg.steps_per_epoch < cfg.num_envs:
         raise ConfigError("--steps-per-epoch", f"must be >= --num-envs ({cfg.num_envs}), got {cfg.steps_per_epoch}")
     if cfg.total_steps < cfg.steps_per_epoch:
         raise ConfigError("--total-steps", f"must be >= --steps-per-epoch ({cfg.steps_per_epoch}), got {cfg.total_steps}")
-    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or not 0 <= cfg.seed <= MAX_SEED:
-        raise ConfigError("--seed", f"must be an integer in [0, {MAX_SEED}] (2**32 - 1, numpy's seed range), "
-                                    f"got {cfg.seed}")
     if cfg.barrier not in ("entropy", "log"):
         raise ConfigError("--barrier", f"must be 'entropy' or 'log', got {cfg.barrier!r}")
     if cfg.policy_init not in POLICY_INITS:
@@ -217,10 +192,9 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("hidden", f"must be a list of positive layer widths, e.g. 64,64; got {list(hidden)}")
     if cfg.name is not None:
         validate_name(cfg.name)
-    from .overrides import RANGES, check_range
-
-    for key in RANGES:
-        check_range(key, getattr(cfg, key))
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    for key in [k for k in rules.RANGES if k in fields and k not in rules.FLAG_NAMED]:
+        rules.check(key, getattr(cfg, key))  # the learner's settings, named by their --set keys
     if cfg.tensorboard:
         check_tensorboard()
     check_memory(cfg)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..runs import lifecycle
-from ..algos import legend_rank
+from ..config.algorithms import legend_rank
 from ..config.schema import format_value, resolve, result_settings
 from ..config.overrides import applies
 from ..runs.ownership import effective_state, is_owned

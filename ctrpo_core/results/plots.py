@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..algos import legend_rank
+from ..config.algorithms import legend_rank
 from .catalog import pool_seeds
 from .figure_style import (CTRPO, FONT, LIMIT_COLOR, LIMIT_DASH, RUN_DASHES, band_color, color_of, family_color, legend_rows, short_labels)
 

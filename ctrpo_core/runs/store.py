@@ -18,6 +18,9 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from ..util.paths import default_runs_dir  # noqa: F401  (re-exported: the runs folder's default)
+
+from ..config.rules import MAX_EPISODES, MAX_LISTED, MAX_MAGNITUDE, MAX_SEED, MAX_STEPS, RANGES  # noqa: F401
 from ..util.atomic import DISK_FULL, WriteError, atomic_write_bytes, writing  # noqa: F401  (re-exported)
 
 
@@ -46,16 +49,6 @@ METRIC_COLUMNS = [
     "true_return", "true_cost", "true_return_hw", "true_cost_hw", "true_regret", "true_cost_change",
     "true_cost_change_hw", "true_divergence",
 ]
-
-
-def default_runs_dir() -> Path:
-    """The runs folder when none is given: ``$CTRPO_RUNS_DIR``, else the repository's ``runs/`` (this
-    package in a checkout, as ``make`` installs it), else ``./runs``. One answer whatever the working
-    directory: the CLI, the app, a papermill report and a JupyterLab kernel (cwd notebooks/) agree."""
-    if os.environ.get("CTRPO_RUNS_DIR"):
-        return Path(os.environ["CTRPO_RUNS_DIR"])
-    root = Path(__file__).resolve().parents[2]
-    return root / "runs" if (root / "pyproject.toml").is_file() else Path("runs")
 
 
 def package_versions() -> dict:
@@ -94,16 +87,9 @@ class DamagedRunError(ValueError):
         self.path, self.reason = Path(path), reason
 
 
-# The ranges of the counts a user gives (config.validate refuses the rest; docs/CLI.md states them). A
-# run directory holding a count outside them was edited by hand and is damaged: no page may break on it.
-MAX_STEPS = 10**12  # environment steps of one run (total and per epoch)
-MAX_ENVS = 1024  # parallel environments of one run
-MAX_SEED = 2**32 - 1  # numpy's seed range
-COUNT_RANGES = {"total_steps": (1, MAX_STEPS), "steps_per_epoch": (1, MAX_STEPS), "num_envs": (1, MAX_ENVS),
-                "seed": (0, MAX_SEED)}
-MAX_EPISODES = 1_000_000  # eval --episodes: the statistics are streamed, so this bounds time, not memory
-MAX_LISTED = 10_000  # per-episode "returns"/"costs" are kept (and printed by eval --json) up to this many
-MAX_MAGNITUDE = 1e12  # |β|, |b_H|, |δ|, |b| beyond this: not a setting anyone trained with
+# The ranges of the counts (config/rules.py, the one table): a run directory holding a count outside them
+# was edited by hand and is damaged, and no page may break on it.
+COUNT_RANGES = {k: (RANGES[k].lo, RANGES[k].hi) for k in ("total_steps", "steps_per_epoch", "num_envs", "seed")}
 
 # config.json fields every reader relies on, with the types they must have
 _REQUIRED = {"task": str, "algo": str, "seed": int, "beta": (int, float), "bh": (int, float),

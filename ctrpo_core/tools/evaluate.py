@@ -29,9 +29,9 @@ import torch
 from torch import nn
 
 from ..config.schema import ConfigError
-from ..runs.store import MAX_EPISODES, MAX_LISTED, DamagedRunError, RunDir, inside_run
+from ..config import rules
+from ..runs.store import MAX_LISTED, DamagedRunError, RunDir, inside_run
 
-MAX_SEED = 2**31 - 1
 MAX_PARALLEL = 16  # envs stepped together by `evaluate`
 FORMAT = "ctrpo-policy/1"  # the "format" of an exported module's metadata
 
@@ -80,10 +80,8 @@ def cost_limit_of(cfg, spec) -> float:
 
 # ---------------------------------------------------------------------------------- eval
 def check_eval_args(episodes, seed) -> None:
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or not 1 <= episodes <= MAX_EPISODES:
-        raise ConfigError("--episodes", f"must be an integer in [1, {MAX_EPISODES}], got {episodes}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ConfigError("--seed", f"must be an integer in [0, {MAX_SEED}], got {seed}")
+    rules.check("episodes", episodes)
+    rules.check("eval_seed", seed)
 
 
 def episode_quota(episodes: int, num_envs: int) -> list[int]:
