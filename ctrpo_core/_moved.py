@@ -20,7 +20,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "trainer": ("runs.trainer",),
     "tensorboard_log": ("runs.tensorboard",),
     "policy_io": ("tools.evaluate", "tools.export", "runs.policy", "runs.store"),
-    "rollout": ("tools.render",),
+    "rollout": ("tools.render", "runs.policy"),
     "overrides": ("config.overrides", "config.rules"),
     "sweep": ("sweeps.execute",),
     "ray_backend": ("sweeps.ray",),
@@ -40,6 +40,11 @@ MOVED: dict[str, tuple[str, ...]] = {
     "forms": ("ui.forms",),
     "serving": ("ui.serving",),
 }
+# names that changed with the move: (old module, old name) -> new module and name
+RENAMED: dict[tuple[str, str], tuple[str, str]] = {
+    ("policy_io", "find_run"): ("runs.policy", "find_trained_run"),  # a run with a checkpoint (runs.store's
+    # find_run is any run directory)
+}
 PACKAGE = __name__.rpartition(".")[0]
 
 
@@ -52,11 +57,15 @@ class _Loader(importlib.abc.Loader):
         old = spec.name.rpartition(".")[2]
         warnings.warn(f"{spec.name} moved to {new_path(old)}", DeprecationWarning, stacklevel=3)
         homes = [importlib.import_module(f"{PACKAGE}.{m}") for m in MOVED[old]]
-        if len(homes) == 1:
+        renamed = {name: getattr(importlib.import_module(f"{PACKAGE}.{module}"), new)
+                   for (module_old, name), (module, new) in RENAMED.items() if module_old == old}
+        if len(homes) == 1 and not renamed:
             return homes[0]
         module = types.ModuleType(spec.name, f"{spec.name} moved to {new_path(old)}")
 
         def __getattr__(name):
+            if name in renamed:
+                return renamed[name]
             for home in homes:
                 if hasattr(home, name):
                     return getattr(home, name)

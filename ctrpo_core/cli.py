@@ -251,24 +251,26 @@ def _cmd_eval(args) -> int:
     (logic in ctrpo_core.tools.evaluate)."""
     import json
 
-    from .tools import evaluate as policy_io
+    from .runs.policy import find_trained_run
+    from .tools import evaluate
 
-    policy_io.check_eval_args(args.episodes, args.seed)  # before the run: nothing is read for a bad count
-    path = policy_io.find_run(args.run, runs_dir(args.runs_dir))
-    progress = policy_io.ProgressLine(sys.stderr, label=f"eval {path.name}")
-    result = policy_io.evaluate(path, episodes=args.episodes, deterministic=args.deterministic, seed=args.seed,
+    evaluate.check_eval_args(args.episodes, args.seed)  # before the run: nothing is read for a bad count
+    path = find_trained_run(args.run, runs_dir(args.runs_dir))
+    progress = evaluate.ProgressLine(sys.stderr, label=f"eval {path.name}")
+    result = evaluate.evaluate(path, episodes=args.episodes, deterministic=args.deterministic, seed=args.seed,
                                 progress=progress)
-    print(json.dumps(result) if args.json else policy_io.eval_text(result), flush=True)
+    print(json.dumps(result) if args.json else evaluate.eval_text(result), flush=True)
     return 0
 
 
 def _cmd_export(args) -> int:
     """A run's latest policy as a TorchScript file: raw observation → deterministic action."""
-    from .tools import evaluate as policy_io
+    from .runs.policy import find_trained_run
+    from .tools import export
 
-    out = policy_io.check_out(args.out, args.force)  # before the run: a bad --out is refused whatever RUN is
-    path = policy_io.find_run(args.run, runs_dir(args.runs_dir))
-    meta = policy_io.export(path, out, force=args.force)
+    out = export.check_out(args.out, args.force)  # before the run: a bad --out is refused whatever RUN is
+    path = find_trained_run(args.run, runs_dir(args.runs_dir))
+    meta = export.export(path, out, force=args.force)
     kind = f"one of {meta['act_dim']} actions" if meta["discrete"] else f"action ({meta['act_dim']},)"
     print(f"wrote {out}: TorchScript policy of {path} ({meta['task']}, {meta['algo']}; raw observation "
           f"({meta['obs_dim']},) -> deterministic {kind}; load with torch.jit.load)")

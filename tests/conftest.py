@@ -69,14 +69,46 @@ class DistOf(nn.Module):
         return self.policy.distribution(obs)
 
 
+# ---------------------------------------------------------------- HazardEdge-v0 runs at the task's settings
+# The learning tests, the demo's promises and the Demo page read runs of HazardEdge-v0 at the task's
+# settings, seeds 0-2. The suite states them here and trains each once, into one session folder, under the
+# names the barrier_sensitivity and benchmark reports give the same settings: the reports executed at their
+# defaults (test_lab) then reuse them. A report default that changes changes no test's runs; it only
+# stops the reuse.
+EDGE = "HazardEdge-v0"
+SEEDS = (0, 1, 2)
+
+
 @pytest.fixture(scope="session")
-def demo_runs(default_reports):
-    """A runs folder holding the classroom demo at its defaults (`ctrpo demo`): the runs folder of the
-    reports at their defaults, whose runs it reuses (the same settings), so nothing is trained twice."""
-    runs = default_reports.runs_dir
-    result = run_cli("demo", "--runs-dir", runs, timeout=600)
+def shared_runs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("shared") / "runs"
+
+
+def train_edge_runs(runs_dir: Path, betas=(), bhs=(), baselines=()) -> dict:
+    """C-TRPO over ``betas`` (at the task's b_H) and ``bhs`` (at the task's β), and the ``baselines``, each
+    over SEEDS, trained where not finished yet; {(algo, beta, bh, seed): run directory}."""
+    from ctrpo_core.results.analysis import benchmark_plan, run_configs, sensitivity_plan
+
+    configs = []
+    if betas:
+        configs += sensitivity_plan(EDGE, betas, [None], SEEDS, runs_dir).configs
+    if bhs:
+        configs += sensitivity_plan(EDGE, [None], bhs, SEEDS, runs_dir).configs
+    configs += benchmark_plan(list(baselines), [EDGE], SEEDS, runs_dir) if baselines else []
+    configs = list({c.name: c for c in configs}.values())
+    states = run_configs(configs, parallel=None, report=lambda line: None)
+    assert set(states.values()) == {"finished"}, states
+    return {(c.algo, c.beta, c.bh, c.seed): runs_dir / c.name for c in configs}
+
+
+@pytest.fixture(scope="session")
+def demo_runs(shared_runs):
+    """A runs folder holding the classroom demo at its defaults (`ctrpo demo`), which reuses the runs of the
+    same settings trained for the tests (C-TRPO, TRPO-Lag, TRPO at seed 0)."""
+    train_edge_runs(shared_runs, betas=[1.0], baselines=("trpo-lag", "trpo"))
+    result = run_cli("demo", "--runs-dir", shared_runs, timeout=600)
     assert result.returncode == 0, result.stderr
-    return runs
+    return shared_runs
 
 
 # ---------------------------------------------------------------- the notebooks at their defaults
@@ -96,7 +128,7 @@ class DefaultReports(dict):
 
 
 @pytest.fixture(scope="session")
-def default_reports(tmp_path_factory):
+def default_reports(shared_runs):
     """Every notebook executed once with its DEFAULT parameters on the project's kernel (what JupyterLab runs),
     each in its own working folder, all training into one runs folder (the only parameter set: ``runs_dir``,
     where a notebook has one, as `ctrpo report` sets it). Minutes on 2 cores: barrier_sensitivity trains 36
@@ -107,8 +139,8 @@ def default_reports(tmp_path_factory):
 
     from ctrpo_core import reports
 
-    base = tmp_path_factory.mktemp("default_reports")
-    out = DefaultReports(base / "runs")
+    base = shared_runs.parent
+    out = DefaultReports(shared_runs)
     for name in reports.available():
         work = base / name
         work.mkdir()

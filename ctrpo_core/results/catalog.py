@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -23,8 +22,7 @@ from ..config.algorithms import legend_rank
 from ..config.schema import format_value, resolve, result_settings
 from ..config.overrides import applies
 from ..runs.ownership import effective_state, is_owned
-from ..runs import store as runs
-from ..runs.store import DamagedRunError, RunDir
+from ..runs.store import DamagedRunError, RunDir, default_runs_dir, find_run, resolve_run  # noqa: F401  (catalog's API)
 from .stats import summarize
 
 FINAL_FRACTION = 0.1  # "final" return/cost: the mean over the last 10% of a run's epochs (at least one)
@@ -63,11 +61,6 @@ def format_duration(seconds) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def default_runs_dir() -> Path:
-    """$CTRPO_RUNS_DIR, else the repository's runs/, from any working directory (runs.default_runs_dir)."""
-    return runs.default_runs_dir()
 
 
 SYMBOLS = {"beta": "β", "bh": "b_H", "delta": "δ", "cost_limit": "b", "total_steps": "steps"}
@@ -285,27 +278,4 @@ def stop_run(path) -> bool:
     """Ask a running run to stop (it checkpoints and says 'stopped'); False when nothing trains it."""
     return lifecycle.stop(path)
 
-
-def resolve_run(runs_dir, name: str) -> Path:
-    """The run directory ``name`` directly inside ``runs_dir`` (links and odd names included); refuses
-    anything that is not one entry of that folder."""
-    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\0" in name \
-            or (os.sep != "/" and os.sep in name):
-        raise ValueError(f"{name!r} is not a run of {runs_dir}")
-    return Path(runs_dir) / name
-
-
-def find_run(text: str, runs_dir="runs") -> Path:
-    """The run that ``text`` names on a command line: a run directory's path, or a run's name inside
-    ``runs_dir``. Raises FileNotFoundError saying where it looked."""
-    text = str(text)
-    looks_like_path = "/" in text or os.sep in text or text in (".", "..")
-    candidates = [Path(text)]
-    if text and not looks_like_path:
-        candidates.insert(0, resolve_run(runs_dir, text))  # a name in the runs folder first, then ./name
-    for path in candidates:
-        if RunDir(path).is_run():
-            return path
-    raise FileNotFoundError(f"no run directory {text}" if looks_like_path or not text
-                            else f"no run {text!r} in {runs_dir} and no run directory {text}")
 

@@ -318,3 +318,28 @@ class RunDir:
     def read_rows(self) -> list[dict]:
         header, rows = self._metric_lines()
         return list(csv.DictReader(io.StringIO(header + "".join(rows))))
+
+
+# ---------------------------------------------------------------------------------------------- finding a run
+def resolve_run(runs_dir, name: str) -> Path:
+    """The run directory ``name`` directly inside ``runs_dir`` (links and odd names included); refuses
+    anything that is not one entry of that folder."""
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\0" in name \
+            or (os.sep != "/" and os.sep in name):
+        raise ValueError(f"{name!r} is not a run of {runs_dir}")
+    return Path(runs_dir) / name
+
+
+def find_run(text: str, runs_dir="runs") -> Path:
+    """The run that ``text`` names on a command line: a run directory's path, or a run's name inside
+    ``runs_dir``. Raises FileNotFoundError saying where it looked."""
+    text = str(text)
+    looks_like_path = "/" in text or os.sep in text or text in (".", "..")
+    candidates = [Path(text)]
+    if text and not looks_like_path:
+        candidates.insert(0, resolve_run(runs_dir, text))  # a name in the runs folder first, then ./name
+    for path in candidates:
+        if RunDir(path).is_run():
+            return path
+    raise FileNotFoundError(f"no run directory {text}" if looks_like_path or not text
+                            else f"no run {text!r} in {runs_dir} and no run directory {text}")

@@ -19,7 +19,8 @@ from plotly.subplots import make_subplots
 from .cmdp import CMDP, constrained_optimum, toy_cmdp
 from .divergence import TOY_TRUST_REGION_BASES, toy_divergence_grid, trust_region_areas
 from .flows import normalised_flow, ode_flow
-from .policy import safe_starts, softmax_policy, toy_policy, toy_xy
+from .policy import softmax_policy, toy_policy, toy_xy
+from .starts import safe_starts
 from .values import values
 
 DEFAULT_BETAS = (1e-4, 1e-2, 1.0, 2.0)

@@ -263,7 +263,8 @@ def surrogate_experiment(steps, beta: float = 1.0, seed: int = 0):
     C-NPG direction, which moves cost as well as reward), at the step sizes ``steps``."""
     from ..tabular.cmdp import grid_hazard_cmdp
     from ..tabular.fisher import cnpg_direction
-    from ..tabular.policy import safe_starts, softmax_policy
+    from ..tabular.policy import softmax_policy
+    from ..tabular.starts import safe_starts
     from ..tabular.surrogate import surrogate_check
     from ..tabular.values import evaluate
 

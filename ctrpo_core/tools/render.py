@@ -10,37 +10,13 @@ import io
 import os
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 
-from ..config.schema import TrainConfig
-from ..engine.policies import make_policy
-from ..envs import RunningNormalizer, get_spec, make_vec_env
+from ..envs import get_spec, make_vec_env
 from ..envs.builtin import grid_hazard, hazard_edge, point_hazard
-from ..runs.store import RunDir
+from ..runs.policy import act, load_policy
 
 SIZE = 320
-
-
-def load_policy(run_dir):
-    """The policy and observation normaliser of a run's latest checkpoint, and its config."""
-    run = RunDir(run_dir)
-    cfg = TrainConfig.from_dict(run.read_config())
-    spec = get_spec(cfg.task)
-    state = run.load_checkpoint()["algo"]
-    policy = make_policy(spec, cfg.hidden, cfg.policy_init)
-    policy.load_state_dict(state["policy"])
-    normalizer = RunningNormalizer(spec.obs_dim)
-    normalizer.load_state_dict({k: v.numpy() for k, v in state["normalizer"].items()})
-    return policy, normalizer, cfg
-
-
-def act(policy, normalizer, obs: np.ndarray, deterministic: bool) -> np.ndarray:
-    with torch.no_grad():
-        dist = policy.distribution(torch.as_tensor(normalizer.normalize(obs)))
-        if not deterministic:
-            return dist.sample().numpy()
-        return (dist.probs.argmax(-1) if policy.discrete else dist.mean).numpy()
 
 
 def _draw_grid(state: int) -> Image.Image:

@@ -27,6 +27,7 @@ RUNS = ([("GridHazard-v0", a, ["--total-steps", "4000", "--steps-per-epoch", "20
             ["--total-steps", "2000", "--steps-per-epoch", "1000", "--num-envs", "2"])])
 # the test runs the commands through cli.main in its own process (the snapshot script through the console)
 IN_PROCESS = False
+FINGERPRINT = "fingerprint.json"  # the machine and libraries that recorded the snapshot
 TIMING_COLUMNS = {"time_s", "steps_per_s"}
 # keys whose values are wall-clock times, pids, hosts or paths
 VOLATILE_KEYS = {"updated", "started", "finished", "pid", "time_s", "steps_per_s", "elapsed_s", "eta_s",
@@ -107,10 +108,29 @@ def snapshot(runs_dir: Path) -> dict[str, str]:
     return out
 
 
+def fingerprint() -> dict:
+    """What decides the last bits of floating point: the CPU model and its vector extensions, torch, numpy."""
+    import platform
+
+    import numpy
+    import torch
+
+    cpu, flags = platform.processor(), ""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        cpu = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), cpu)
+        flags = next((line.split(":", 1)[1] for line in info.splitlines() if line.startswith("flags")), "")
+    except OSError:
+        pass
+    vector = sorted(f for f in flags.split() if f.startswith(("avx", "fma", "sse4")))
+    return {"cpu": cpu, "vector": vector, "torch": torch.__version__, "numpy": numpy.__version__}
+
+
 def write(snap: dict[str, str], directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in snap.items():
         (directory / name).write_text(text)
+    (directory / FINGERPRINT).write_text(json.dumps(fingerprint(), indent=1) + "\n")
 
 
 def main(argv: list[str]) -> int:

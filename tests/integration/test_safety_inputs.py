@@ -119,7 +119,7 @@ def test_serving_rules():
 
 def streamlit_elsewhere(cwd: Path, address: str, runs_dir: Path):
     """`streamlit run /repo/app/main.py` started in another folder (no .streamlit/config.toml there)."""
-    from test_browser import streamlit_server
+    from browser import streamlit_server
 
     env = {k: v for k, v in os.environ.items() if k != serving.ALLOW_REMOTE}
     return streamlit_server(runs_dir, cwd=cwd, address=address, env=env)
@@ -127,7 +127,7 @@ def streamlit_elsewhere(cwd: Path, address: str, runs_dir: Path):
 
 def test_app_started_elsewhere_on_every_interface_serves_only_the_warning(runs, tmp_path):
     from playwright.sync_api import sync_playwright
-    from test_browser import CHROMIUM, CHROMIUM_FLAGS
+    from browser import CHROMIUM, CHROMIUM_FLAGS
 
     with streamlit_elsewhere(tmp_path, "0.0.0.0", runs) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)

@@ -120,7 +120,7 @@ def test_html_exports_render_their_figures_offline_in_a_real_browser(executed):
     """Headless Chromium opens each exported HTML file: every figure draws, no request leaves the file."""
     from playwright.sync_api import sync_playwright
 
-    from test_browser import CHROMIUM, CHROMIUM_FLAGS
+    from browser import CHROMIUM, CHROMIUM_FLAGS
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)

@@ -7,27 +7,23 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, SEEDS, run_cli, train_edge_runs
 from ctrpo_core.tools import demo
 from ctrpo_core.runs import lifecycle
-from ctrpo_core.results.analysis import run_configs
 from ctrpo_core.results.catalog import final_window
 from ctrpo_core.runs import RunDir
 
-SEEDS = (0, 1, 2)  # benchmarks/demo_behaviour.py runs the same grid with 5 seeds
+# SEEDS: 0, 1, 2 (benchmarks/demo_behaviour.py runs the same grid with 5 seeds)
 
 
 @pytest.fixture(scope="module")
-def behaviour(default_reports):
-    """The demo grid over SEEDS, read from the runs the barrier_sensitivity and benchmark reports trained
-    at their defaults (the same settings: β × b_H × 3 seeds, and TRPO-Lag and TRPO), so the suite trains
-    them once; any point they lack is trained here."""
-    plan = demo.trained_elsewhere(demo.grid_plan(SEEDS, default_reports.runs_dir), default_reports.runs_dir)
-    # the reports' defaults cover the demo grid (quickstart's own run of the default setting counts too)
-    missing = [cfg for cfg in demo.unique_configs(plan) if not (default_reports.runs_dir / cfg.name).is_dir()]
+def behaviour(shared_runs):
+    """The demo grid over SEEDS at the task's settings, trained for the tests (conftest.train_edge_runs) and
+    found by its settings."""
+    train_edge_runs(shared_runs, betas=demo.BETAS, bhs=demo.BHS, baselines=demo.BASELINES)
+    plan = demo.trained_elsewhere(demo.grid_plan(SEEDS, shared_runs), shared_runs)
+    missing = [cfg for cfg in demo.unique_configs(plan) if not (shared_runs / cfg.name).is_dir()]
     assert not missing, [cfg.name for cfg in missing]
-    states = run_configs(demo.unique_configs(plan), parallel=2, report=lambda line: None)
-    assert set(states.values()) == {"finished"}, states
     return demo.grid_table(demo.grid_rows(plan))
 
 

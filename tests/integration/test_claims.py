@@ -34,7 +34,8 @@ def test_the_surrogate_alpha_is_the_performance_difference_with_pi_ks_states():
     """α(π) with d_π in place of d_k is the exact change (the performance-difference lemma), so the
     surrogate's only approximation is the state distribution."""
     from ctrpo_core.tabular.cmdp import grid_hazard_cmdp
-    from ctrpo_core.tabular.policy import safe_starts, softmax_policy
+    from ctrpo_core.tabular.policy import softmax_policy
+    from ctrpo_core.tabular.starts import safe_starts
     from ctrpo_core.tabular.values import evaluate
 
     cmdp = grid_hazard_cmdp()

@@ -1,4 +1,4 @@
-"""`ctrpo eval` and `ctrpo export` (ctrpo_core/policy_io.py) on small real runs."""
+"""`ctrpo eval` and `ctrpo export` (ctrpo_core/tools/evaluate.py, tools/export.py, runs/policy.py) on small real runs."""
 
 import json
 import os
@@ -17,7 +17,8 @@ from ctrpo_core import api
 from ctrpo_core.tools import evaluate as policy_io
 from ctrpo_core.cli import main
 from ctrpo_core.envs import make_vec_env
-from ctrpo_core.tools.render import act, load_policy
+from ctrpo_core.runs.policy import act, load_policy
+from ctrpo_core.tools import export
 from ctrpo_core.runs import RunDir
 
 EVAL_KEYS = {"run", "task", "episodes", "deterministic", "seed", "cost_limit", "return_mean", "return_std",
@@ -243,8 +244,8 @@ def test_export_refuses_a_missing_folder_and_never_leaves_half_a_file(runs, tmp_
 
     monkeypatch.setattr(torch.jit, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        policy_io.export(runs / "edge", out, force=True)
+        export.export(runs / "edge", out, force=True)
     assert os.listdir(tmp_path) == ["p.pt"] and out.read_bytes() == b"the previous export"
     monkeypatch.undo()
-    policy_io.export(runs / "edge", out, force=True)  # replaces the old file in one rename (issue 19: --force)
+    export.export(runs / "edge", out, force=True)  # replaces the old file in one rename (issue 19: --force)
     assert os.listdir(tmp_path) == ["p.pt"] and torch.jit.load(str(out)).task == "HazardEdge-v0"

@@ -9,7 +9,8 @@ from ctrpo_core.tabular.cmdp import constrained_optimum, grid_hazard_cmdp, toy_c
 from ctrpo_core.tabular.divergence import barrier_bregman, conditional_kl, constrained_divergence
 from ctrpo_core.tabular.fisher import cnpg_direction, cnpg_metric, fisher_pinv, kakade_fisher, lagrangian_direction
 from ctrpo_core.tabular.flows import normalised_flow
-from ctrpo_core.tabular.policy import safe_starts, softmax_policy, toy_policy, toy_theta, toy_xy
+from ctrpo_core.tabular.policy import softmax_policy, toy_policy, toy_theta, toy_xy
+from ctrpo_core.tabular.starts import safe_starts
 from ctrpo_core.tabular.values import evaluate, evaluate_theta
 
 TOY = toy_cmdp()

@@ -1,33 +1,27 @@
 """Learning with fixed seeds on the built-in tasks: C-TRPO is safe and near the exact optimum.
 
-The HazardEdge-v0 runs are the ones the report notebooks train at their defaults (seeds 0, 1, 2 of C-TRPO
-at its defaults, TRPO-Lag and TRPO), found by their settings: the suite trains them once."""
+The tests train their own runs (C-TRPO, TRPO-Lag and TRPO on HazardEdge-v0 at the task's settings, seeds
+0, 1, 2, one process per core; conftest.train_edge_runs), so no report's defaults decide what they test."""
 
 import numpy as np
 import pytest
 
+from conftest import SEEDS, train_edge_runs
+
 from ctrpo_core import api
-from ctrpo_core.tools import demo
 from ctrpo_core.config import resolve
 from ctrpo_core.envs.builtin import hazard_edge
 from ctrpo_core.envs.builtin.grid_hazard import exact_model
 from ctrpo_core.runs import RunDir
 from ctrpo_core.tabular.lp import constrained_optimum_finite_horizon
 
-SEEDS = (0, 1, 2)
 FINAL = 5  # epochs averaged for "final" values
 
 
 @pytest.fixture(scope="module")
-def edge_runs(default_reports):
-    plan = [((algo, seed), resolve("HazardEdge-v0", algo, seed=seed, runs_dir=str(default_reports.runs_dir)))
-            for algo in ("c-trpo", "trpo-lag", "trpo") for seed in SEEDS]
-    for _, cfg in plan:
-        cfg.name = "not trained by the reports"
-    found = demo.trained_elsewhere(plan, default_reports.runs_dir)
-    missing = [key for key, cfg in found if cfg.name == "not trained by the reports"]
-    assert not missing, missing
-    return {key: RunDir(default_reports.runs_dir / cfg.name).read_metrics() for key, cfg in found}
+def edge_runs(shared_runs):
+    runs = train_edge_runs(shared_runs, betas=[1.0], baselines=("trpo-lag", "trpo"))
+    return {(algo, seed): RunDir(path).read_metrics() for (algo, _, _, seed), path in runs.items()}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from ctrpo_core.runs import lifecycle
 from ctrpo_core.config import result_settings, resolve
 from ctrpo_core.tools.demo import STEPS_ENV
 from ctrpo_core.runs import RunDir
-from test_browser import CHROMIUM, CHROMIUM_FLAGS, chart_points, streamlit_server
+from browser import CHROMIUM, CHROMIUM_FLAGS, chart_points, streamlit_server
 
 DEMO_STEPS = 8_000  # 4 epochs of the demo task per run
 
