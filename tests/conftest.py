@@ -8,6 +8,15 @@ import torch
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items):
+    """Each test carries its tier's marker (its folder), so `-m unit` or `-m "not e2e"` select by tier."""
+    for item in items:
+        tier = next((part for part in Path(str(item.fspath)).parts if part in TIERS), None)
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 def run_cli(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:

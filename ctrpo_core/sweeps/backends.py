@@ -67,12 +67,19 @@ def make_backend(parallel: int | None = 1):
     return InlineBackend() if parallel == 1 else PoolBackend(parallel)
 
 
-class LocalBackend:
-    """Trains each job in its own process (``python -m ctrpo_core.runs.lifecycle RUN_DIR``), ``parallel`` at a time."""
+class _Parallel:
+    """``parallel`` runs at a time (default: one per core); SIGTERM/SIGINT set ``stopping``."""
 
     def __init__(self, parallel: int | None = None):
         self.parallel = max(1, parallel or cores.available())
         self.stopping = False
+
+    def _stop(self, reason: str) -> None:
+        self.stopping = True
+
+
+class LocalBackend(_Parallel):
+    """Trains each job in its own process (``python -m ctrpo_core.runs.lifecycle RUN_DIR``), ``parallel`` at a time."""
 
     def describe(self) -> str:
         return f"{self.parallel} at a time, {cores.env_workers(self.parallel)} env process(es) per run"
@@ -115,9 +122,6 @@ class LocalBackend:
         state = lifecycle.state(job.path)
         return Outcome(state if state != "running" else "failed")
 
-    def _stop(self, reason: str) -> None:
-        self.stopping = True
-
 
 _worker_env_processes = None  # set in each pool worker by _start_pool_worker
 _worker_stop_all = None  # the pool's "stop" event, set by the parent on SIGTERM/SIGINT
@@ -143,14 +147,10 @@ def _train_in_worker(path: str) -> Outcome:
         return Outcome("refused", str(exc))
 
 
-class PoolBackend:
+class PoolBackend(_Parallel):
     """Trains the jobs in ``parallel`` long-lived worker processes, each training one run after another
     in-process: for many short runs, where a process per run spends more time starting (torch, the
     package) than training. SIGTERM/SIGINT ask the runs in flight to stop at their next step."""
-
-    def __init__(self, parallel: int | None = None):
-        self.parallel = max(1, parallel or cores.available())
-        self.stopping = False
 
     def describe(self) -> str:
         return f"{self.parallel} worker processes, {cores.env_workers(self.parallel)} env process(es) per run"
@@ -196,6 +196,3 @@ class PoolBackend:
                             job = futures[future]
                             lifecycle.stop(job.path)
         return results
-
-    def _stop(self, reason: str) -> None:
-        self.stopping = True
