@@ -52,7 +52,7 @@ def main() -> int:
     states = run_configs(configs, parallel=args.parallel, report=lambda line: print(line, file=sys.stderr))
     wall = time.perf_counter() - started
     assert all(s == "finished" for s in states.values()), states
-    table = demo.grid_table(demo.grid_rows(plan))
+    table = demo.behaviour_table(demo.grid_rows(plan))
     checks = demo.behaviour_checks(table, configs[0].cost_limit)
     changed = "".join(f", {k}={v}" for k, v in settings.items())
     text = [f"# HazardEdge-v0 behaviour grid: {len(configs)} runs, seeds {args.seeds}, {args.parallel} at a time{changed}",

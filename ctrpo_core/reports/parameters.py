@@ -71,7 +71,7 @@ def form_defaults(name: str, task: str | None = None, algo: str | None = None) -
     return values
 
 
-def parse_value(text: str):
+def parse_literal(text: str):
     """A ``-p`` value: JSON when it parses (numbers, lists, true/false/null), else the string itself."""
     try:
         return json.loads(text)
@@ -130,7 +130,7 @@ def check_parameters(name: str, values: dict, texts: dict | None = None) -> dict
 def parse_parameters(name: str, pairs) -> dict:
     """``[(key, text), ...]`` as given with ``-p KEY VALUE`` → checked parameter values."""
     texts = {key: text for key, text in pairs}
-    return check_parameters(name, {key: parse_value(text) for key, text in texts.items()}, texts)
+    return check_parameters(name, {key: parse_literal(text) for key, text in texts.items()}, texts)
 
 
 LISTS = {"betas": "beta", "bhs": "bh", "deltas": "delta", "seeds": "seed", "tasks": "task", "algos": "algo"}

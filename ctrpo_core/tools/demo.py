@@ -255,7 +255,7 @@ def grid_rows(plan: list[tuple[str, TrainConfig]]) -> "pd.DataFrame":
     return pd.DataFrame([{"setting": label, "beta": cfg.beta, "bh": cfg.bh, **summary(cfg)} for label, cfg in plan])
 
 
-def grid_table(rows) -> "pd.DataFrame":
+def behaviour_table(rows) -> "pd.DataFrame":
     """Per setting: median and interquartile range over seeds of Reg+, final cost, final return and the
     recovery-epoch count."""
     def iqr(s):
@@ -272,7 +272,7 @@ def grid_table(rows) -> "pd.DataFrame":
 
 
 def behaviour_checks(table, cost_limit: float = 5.0) -> dict[str, bool]:
-    """The demo's promises, on the medians of :func:`grid_table`."""
+    """The demo's promises, on the medians of :func:`behaviour_table`."""
     m = table
     beta = [m.loc[f"c-trpo β={format_value(b)}"] for b in BETAS]
     bh = [m.loc[f"c-trpo b_H={format_value(h)}"] for h in BHS]

@@ -18,11 +18,17 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from conftest import LAB_KERNEL, ROOT
 from ctrpo_core import reports
+
+
+def read_notebook(path):
+    """nbformat.read, imported on first use: nbformat takes seconds to import (its JSON schema)."""
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -205,7 +211,7 @@ def test_the_notebooks_ask_for_the_project_kernel_which_runs_this_venv():
     spec = KernelSpecManager().get_kernel_spec(LAB_KERNEL)
     assert Path(spec.argv[0]) == VENV_PYTHON and Path(spec.resource_dir).is_relative_to(ROOT / ".venv")
     for name in reports.available():
-        nb = nbformat.read(reports.notebook_path(name), as_version=4)
+        nb = read_notebook(reports.notebook_path(name))
         assert nb.metadata.kernelspec == {"name": LAB_KERNEL, "display_name": "C-TRPO Explorer (.venv)",
                                           "language": "python"}, name
     # `ctrpo report` keeps its own kernel ("python3" of this environment), whatever the notebooks ask for
@@ -226,7 +232,7 @@ def test_every_notebook_runs_to_its_end_with_its_defaults_on_the_project_kernel(
     assert sorted(default_reports) == reports.available()
     assert not default_reports.errors, default_reports.errors
     for name, path in default_reports.items():
-        nb = nbformat.read(path, as_version=4)
+        nb = read_notebook(path)
         assert nb.metadata.kernelspec.name == LAB_KERNEL, name
         assert nb.metadata.papermill.parameters == ({"runs_dir": str(default_reports.runs_dir)}
                                                     if "runs_dir" in reports.parameters(name) else {}), name

@@ -3,6 +3,7 @@ the same run directories as the local backend, a killed worker resumes from its 
 whose driver died resumes, no Ray means exit 2 with an install hint, and the Sensitivity page
 launches a Ray sweep whose runs the app shows like local ones."""
 
+import importlib.util
 import json
 import os
 import re
@@ -16,7 +17,9 @@ import pandas as pd
 import pytest
 import torch
 
-ray = pytest.importorskip("ray", reason="the ray extra (requirements/ray.txt; `make test` installs it)")
+# ray takes about 2 s to import: imported when a test of this module runs, not when the suite is collected
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                                reason="the ray extra (requirements/ray.txt; `make test` installs it)")
 
 from conftest import ROOT, run_cli  # noqa: E402
 from ctrpo_core.results import catalog
@@ -38,6 +41,8 @@ TIMING = ["time_s", "steps_per_s"]
 
 @pytest.fixture(scope="module")
 def ray_cluster():
+    import ray
+
     started = init_ray(num_cpus=2)  # the same local start as `ctrpo sweep --backend ray` (loopback only)
     assert ray.cluster_resources()["CPU"] == 2
     yield

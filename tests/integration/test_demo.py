@@ -24,7 +24,7 @@ def behaviour(shared_runs):
     plan = demo.trained_elsewhere(demo.grid_plan(SEEDS, shared_runs), shared_runs)
     missing = [cfg for cfg in demo.unique_configs(plan) if not (shared_runs / cfg.name).is_dir()]
     assert not missing, [cfg.name for cfg in missing]
-    return demo.grid_table(demo.grid_rows(plan))
+    return demo.behaviour_table(demo.grid_rows(plan))
 
 
 @pytest.mark.parametrize("promise", [

@@ -13,13 +13,19 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import CLAIMS_CI_PARAMETERS, ROOT, run_cli
 from ctrpo_core import reports
 from ctrpo_core.config import resolve
+
+
+def read_notebook(path):
+    """nbformat.read, imported on first use: nbformat takes seconds to import (its JSON schema)."""
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
 
 # Small enough that all five notebooks run in well under a minute together on 2 cores.
 CI_PARAMETERS = {
@@ -68,7 +74,7 @@ def executed(runs, claims_report):
 def test_the_notebooks_are_stored_clean_with_parameters_and_results_cells():
     assert reports.available() == sorted(CI_PARAMETERS)
     for name in reports.available():
-        nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+        nb = read_notebook(ROOT / "notebooks" / f"{name}.ipynb")
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(not c.outputs and c.execution_count is None for c in code), name
         tags = [c.metadata.get("tags", []) for c in code]
@@ -92,7 +98,7 @@ def test_report_folder_holds_notebook_html_params_and_status(executed):
         assert params["kernel"]["python"] == sys.executable
         assert Path(params["kernel"]["resource_dir"]).is_relative_to(Path(sys.prefix))
         assert json.loads((folder / "status.json").read_text())["state"] == "finished"
-        nb = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+        nb = read_notebook(folder / f"{name}.ipynb")
         injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
         expected = dict(CI_PARAMETERS[name])
         if "runs_dir" in reports.parameters(name):
@@ -153,7 +159,7 @@ def test_quickstart_numbers(executed):
 
 
 def conclusion_of(folder: Path, name: str) -> str:
-    nb = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+    nb = read_notebook(folder / f"{name}.ipynb")
     cell = next(c for c in nb.cells if "conclusion" in c.metadata.get("tags", []))
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
 
@@ -240,7 +246,7 @@ def test_a_failing_cell_fails_the_report(runs):
     assert "UnknownTaskError" in result.stdout and "Nope-v0" in result.stdout and "failed" in result.stdout
     status = json.loads((folder / "status.json").read_text())
     assert status["state"] == "failed" and "Nope-v0" in status["message"]
-    nb = nbformat.read(folder / "quickstart.ipynb", as_version=4)  # the partially executed notebook
+    nb = read_notebook(folder / "quickstart.ipynb")  # the partially executed notebook
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert len(errors) == 1 and errors[0].ename == "UnknownTaskError"
     assert not (folder / "results.json").exists() and (folder / "quickstart.html").exists()
@@ -265,8 +271,8 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, para
 
 
 def test_parameter_values_parse_as_json_else_strings():
-    assert reports.parse_value("3") == 3 and reports.parse_value("[0, 1]") == [0, 1]
-    assert reports.parse_value("null") is None and reports.parse_value("GridHazard-v0") == "GridHazard-v0"
+    assert reports.parse_literal("3") == 3 and reports.parse_literal("[0, 1]") == [0, 1]
+    assert reports.parse_literal("null") is None and reports.parse_literal("GridHazard-v0") == "GridHazard-v0"
     values = reports.parse_parameters("quickstart", [("beta", "2"), ("task", "PointHazard-v0"), ("total_steps", "8000")])
     assert values == {"beta": 2.0, "task": "PointHazard-v0", "total_steps": 8000} and isinstance(values["beta"], float)
     assert reports.parse_parameters("benchmark", [("tasks", '["PointHazard-v0"]')]) == {"tasks": ["PointHazard-v0"]}
