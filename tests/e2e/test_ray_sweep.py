@@ -211,7 +211,7 @@ def test_a_killed_worker_is_retried_and_the_run_resumes_from_its_checkpoint(tmp_
     assert killed is not None and killed < epochs, "the run never reached epoch 3 while running"
     sweep.join(timeout=150)
     assert not sweep.is_alive()
-    assert results == {c.name: "finished" for c in plan.configs}, lines
+    assert {name: outcome.state for name, outcome in results.items()} == {c.name: "finished" for c in plan.configs}, lines
     assert any(f"started {victim.name} (resumed at epoch" in line and "attempt 2" in line for line in lines), lines
     metrics = victim.read_metrics()
     assert metrics.epoch.tolist() == list(range(1, epochs + 1))  # each epoch exactly once
