@@ -47,18 +47,11 @@ test: $(TEST_STAMP)
 test-fast: $(TEST_STAMP)
 	$(PY) -m pytest -q tests/unit
 
+BENCHMARKS := env_throughput train_throughput app_perf cnpg_toy navigation_speed sweep_fill learner_split \
+	sweep_cost demo_behaviour truth_cost notebook_defaults command_times
+
 bench: $(TEST_STAMP)
-	$(PY) benchmarks/env_throughput.py
-	$(PY) benchmarks/train_throughput.py
-	$(PY) benchmarks/app_perf.py
-	$(PY) benchmarks/cnpg_toy.py
-	$(PY) benchmarks/navigation_speed.py
-	$(PY) benchmarks/sweep_fill.py
-	$(PY) benchmarks/learner_split.py
-	$(PY) benchmarks/sweep_cost.py
-	$(PY) benchmarks/demo_behaviour.py
-	$(PY) benchmarks/truth_cost.py
-	$(PY) benchmarks/command_times.py
+	set -e; for b in $(BENCHMARKS); do $(PY) benchmarks/$$b.py; done
 
 clean-venv:
 	rm -rf $(VENV)

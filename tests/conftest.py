@@ -80,10 +80,9 @@ class DistOf(nn.Module):
 
 # ---------------------------------------------------------------- HazardEdge-v0 runs at the task's settings
 # The learning tests, the demo's promises and the Demo page read runs of HazardEdge-v0 at the task's
-# settings, seeds 0-2. The suite states them here and trains each once, into one session folder, under the
-# names the barrier_sensitivity and benchmark reports give the same settings: the reports executed at their
-# defaults (test_lab) then reuse them. A report default that changes changes no test's runs; it only
-# stops the reuse.
+# settings, seeds 0-2. The suite states them here and trains each once, into one session folder, planned as
+# the barrier_sensitivity and benchmark reports plan the same settings (so those reports, run at their
+# defaults into such a folder, reuse them). No report's default decides what a test reads.
 EDGE = "HazardEdge-v0"
 SEEDS = (0, 1, 2)
 
@@ -120,41 +119,59 @@ def demo_runs(shared_runs):
     return shared_runs
 
 
-# ---------------------------------------------------------------- the notebooks at their defaults
+# ---------------------------------------------------------------- the notebooks on the project's kernel
 LAB_KERNEL = "ctrpo-explorer"  # the project's kernel (`make lab`'s set-up installs it into .venv)
+# Small enough that all five notebooks run in well under a minute together on 2 cores (`ctrpo report`,
+# tests/integration/test_reports.py). The notebooks that train many runs at full budgets by default (the
+# grids of barrier_sensitivity and benchmark, the claims) run at their defaults in
+# benchmarks/notebook_defaults.py (`make bench`): a long experiment, not a test.
+CI_PARAMETERS = {
+    "quickstart": {"total_steps": 10000},
+    "barrier_sensitivity": {"betas": [0.0, 10.0], "bhs": [0.6, 1.0], "seeds": [0], "total_steps": 8000, "parallel": 1},
+    "benchmark": {"algos": ["c-trpo", "cpo", "trpo"], "tasks": ["GridHazard-v0", "PointHazard-v0"], "seeds": [0, 1],
+                  "total_steps": 4000, "reps": 500, "parallel": 1},
+    "cnpg_geometry": {},
+    "claims": CLAIMS_CI_PARAMETERS,
+}
+AT_DEFAULTS = ("cnpg_geometry", "quickstart")  # cheap at their defaults: executed so on the project's kernel
 
 
-class DefaultReports(dict):
-    """{notebook name: executed notebook path}; ``runs_dir``: the runs folder they shared; ``html``: {name: HTML
-    export}; ``seconds``: {name: execution time}; ``errors``: {name: what stopped it} (empty when all finished)."""
+class LabReports(dict):
+    """{notebook name: executed notebook path}; ``runs_dir``: the runs folder they shared; ``parameters``: {name:
+    what papermill injected}; ``html``: {name: HTML export}; ``seconds``: {name: execution time}; ``errors``:
+    {name: what stopped it} (empty when all finished)."""
 
     def __init__(self, runs_dir: Path):
         super().__init__()
         self.runs_dir = runs_dir
+        self.parameters: dict[str, dict] = {}
         self.html: dict[str, Path] = {}
         self.seconds: dict[str, float] = {}
         self.errors: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
-def default_reports(shared_runs):
-    """Every notebook executed once with its DEFAULT parameters on the project's kernel (what JupyterLab runs),
-    each in its own working folder, all training into one runs folder (the only parameter set: ``runs_dir``,
-    where a notebook has one, as `ctrpo report` sets it). Minutes on 2 cores: barrier_sensitivity trains 36
-    runs, benchmark 12. A failing notebook is recorded in ``errors``, its partial notebook kept."""
+def lab_reports(tmp_path_factory):
+    """The AT_DEFAULTS notebooks executed once on the project's kernel (what JupyterLab runs) with their
+    default parameters, each in its own working folder, training into one runs folder (``runs_dir`` set where
+    a notebook has one, as `ctrpo report` sets it). Every notebook with small parameters: test_reports. A
+    failing notebook is recorded in ``errors``, its partial notebook kept."""
     import time
 
     import papermill
 
     from ctrpo_core import reports
 
-    base = shared_runs.parent
-    out = DefaultReports(shared_runs)
-    for name in reports.available():
+    base = tmp_path_factory.mktemp("lab_reports")
+    out = LabReports(base / "runs")
+    for name in AT_DEFAULTS:
         work = base / name
         work.mkdir()
         path = work / f"{name}.ipynb"
-        injected = {"runs_dir": str(out.runs_dir)} if "runs_dir" in reports.parameters(name) else {}
+        injected = {}
+        if "runs_dir" in reports.parameters(name):
+            injected["runs_dir"] = str(out.runs_dir)
+        out.parameters[name] = injected
         start = time.time()
         before = os.environ.get("CTRPO_RUNS_DIR")
         os.environ["CTRPO_RUNS_DIR"] = str(out.runs_dir)  # the kernel's default runs folder (never the repo's)
@@ -174,5 +191,5 @@ def default_reports(shared_runs):
         if path.exists():
             reports.export_html(path, path.with_suffix(".html"))
             out.html[name] = path.with_suffix(".html")
-    print("\nnotebooks at their defaults (s): " + ", ".join(f"{n} {t:.0f}" for n, t in out.seconds.items()))
+    print("\nnotebooks on the project's kernel (s): " + ", ".join(f"{n} {t:.0f}" for n, t in out.seconds.items()))
     return out

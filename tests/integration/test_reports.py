@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import CLAIMS_CI_PARAMETERS, ROOT, run_cli
+from conftest import CI_PARAMETERS, ROOT, run_cli
 from ctrpo_core import reports
 from ctrpo_core.config import resolve
 
@@ -27,15 +27,6 @@ def read_notebook(path):
 
     return nbformat.read(path, as_version=4)
 
-# Small enough that all five notebooks run in well under a minute together on 2 cores.
-CI_PARAMETERS = {
-    "quickstart": {"total_steps": 10000},
-    "barrier_sensitivity": {"betas": [0.0, 10.0], "bhs": [0.6, 1.0], "seeds": [0], "total_steps": 8000, "parallel": 1},
-    "benchmark": {"algos": ["c-trpo", "cpo", "trpo"], "tasks": ["GridHazard-v0", "PointHazard-v0"], "seeds": [0, 1],
-                  "total_steps": 4000, "reps": 500, "parallel": 1},
-    "cnpg_geometry": {},
-    "claims": CLAIMS_CI_PARAMETERS,  # executed once for the session (conftest.claims_report)
-}
 MAIN = str(ROOT / "app" / "main.py")
 
 
