@@ -6,6 +6,7 @@ from ctrpo_core.config import ConfigError
 from ctrpo_core.envs.builtin import hazard_edge
 from ctrpo_core.results.plots import SHRINKAGE_SENTENCE, ctrpo_only, curve_panels, shrinkage_figure
 from ctrpo_core.tools.render import render_episode
+from ctrpo_core.config.rules import RANGES
 
 ACTIVE = ("queued", "running")
 REFRESH_S = 1.5
@@ -33,7 +34,8 @@ if settings:
     st.caption(f"Shortened by {demo.STEPS_ENV}: {settings['total_steps']:,} steps per run instead of the demo's.")
 runs_dir = default_runs_dir()
 c1, c2, c3, c4 = st.columns([3, 1.2, 1.6, 1.4], vertical_alignment="bottom")
-seed = int(c2.number_input("Seed", value=0, min_value=0, step=1, key="demo_seed"))
+seed = int(c2.number_input("Seed", value=0, min_value=RANGES["seed"].lo, max_value=RANGES["seed"].hi, step=1,
+                           key="demo_seed"))
 log_y = c3.toggle("Log scale: cost, Reg+", value=False, key="demo_log")
 only_ctrpo = c4.toggle("C-TRPO only", value=False, key="demo_ctrpo_only")
 base = demo.plan(runs_dir, seed=seed, **settings)

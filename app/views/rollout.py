@@ -2,6 +2,7 @@ import streamlit as st
 
 from ctrpo_core.results.catalog import default_runs_dir, resolve_run, run_table, usable
 from ctrpo_core.tools.render import render_episode
+from ctrpo_core.config.rules import RANGES
 
 st.title("Rollout")
 st.caption("One episode of a run's latest checkpoint (MuJoCo tasks render offscreen; built-ins are drawn).")
@@ -12,7 +13,8 @@ if table.empty:
     st.stop()
 name = st.selectbox("Run", table.name.tolist(), key="ro_run")
 c1, c2, c3 = st.columns(3)
-seed = c1.number_input("Episode seed", value=0, min_value=0, step=1, key="ro_seed")
+seed = c1.number_input("Episode seed", value=0, min_value=RANGES["eval_seed"].lo, max_value=RANGES["eval_seed"].hi,
+                       step=1, key="ro_seed")
 deterministic = c2.toggle("Deterministic actions (mean / most likely)", value=True, key="ro_det")
 max_steps = c3.number_input("Max steps", value=300, min_value=10, max_value=2000, step=50, key="ro_steps")
 if st.button("Render episode", type="primary"):

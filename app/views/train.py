@@ -7,6 +7,7 @@ from ctrpo_core.results.catalog import default_runs_dir, label
 from ctrpo_core.config import ALGORITHM_IDS, ConfigError, resolve
 from ctrpo_core.envs import TASKS, UnknownTaskError
 from ctrpo_core.sweeps.plan import parse_list
+from ctrpo_core.config.rules import RANGES
 
 st.title("Train")
 st.caption("Runs start as background processes writing run directories; they outlive this page.")
@@ -61,7 +62,8 @@ with st.expander("Advanced settings"):
     edited = st.data_editor({"setting": list(table_defaults), "value": list(table_defaults.values())},
                             disabled=["setting"], hide_index=True, key=f"advanced_{task}_{algo}", width="stretch")
     errors["advanced"] = st.empty()
-    checkpoint_every = st.number_input("Keep a checkpoint copy every K epochs (0: only the latest)", min_value=0,
+    checkpoint_every = st.number_input("Keep a checkpoint copy every K epochs (0: only the latest)",
+                                       min_value=RANGES["checkpoint_every"].lo, max_value=RANGES["checkpoint_every"].hi,
                                        value=0, step=1, key="checkpoint_every")
     tensorboard = st.checkbox("Also write TensorBoard scalars (needs the tensorboard extra)", key="tensorboard")
 
