@@ -173,6 +173,9 @@ def format_value(value) -> str:
     return str(value)
 
 
+# the ranged settings other than the flag-named ones, in the table's order (the first error is reported)
+LEARNER_RANGES = tuple(k for k in rules.RANGES
+                       if k in {f.name for f in dataclasses.fields(TrainConfig)} and k not in rules.FLAG_NAMED)
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 
 
@@ -192,8 +195,7 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("hidden", f"must be a list of positive layer widths, e.g. 64,64; got {list(hidden)}")
     if cfg.name is not None:
         validate_name(cfg.name)
-    fields = {f.name for f in dataclasses.fields(cfg)}
-    for key in [k for k in rules.RANGES if k in fields and k not in rules.FLAG_NAMED]:
+    for key in LEARNER_RANGES:
         rules.check(key, getattr(cfg, key))  # the learner's settings, named by their --set keys
     if cfg.tensorboard:
         check_tensorboard()

@@ -35,7 +35,7 @@ def now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def _write_status(folder: Path, state: str, message: str = "", **extra) -> dict:
+def write_status(folder: Path, state: str, message: str = "", **extra) -> dict:
     status = {**read_status(folder), "state": state, "message": message, "updated": time.time(), **extra}
     write_json(folder / STATUS, status)
     return status
@@ -112,7 +112,7 @@ def prepare(name: str, values: dict, runs_dir, texts: dict | None = None) -> Pat
         "created": now(), "command": command + ["--runs-dir", str(runs_dir)],
         "versions": _versions(), "kernel": kernel_info(),
     })
-    _write_status(folder, "queued", pid=None)
+    write_status(folder, "queued", pid=None)
     return folder
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..runs.ownership import Ownership, is_owned
 from ..util.launch import detached
 from ..util.atomic import write_json
-from .folders import KERNEL, LOG, RESULTS, _write_status, now, prepare, read_params
+from .folders import KERNEL, LOG, RESULTS, now, prepare, read_params, write_status
 from .parameters import notebook_path
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -115,7 +115,7 @@ def _execute(folder: Path, progress: bool, log_cells: bool = False) -> ReportRes
     name = params["report"]
     notebook = folder / f"{name}.ipynb"
     started = time.time()
-    _write_status(folder, "running", pid=os.getpid(), started=now())
+    write_status(folder, "running", pid=os.getpid(), started=now())
     error, results = {}, None
     env_before = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
     os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # quiet the kernel's debugger about frozen modules
@@ -148,10 +148,10 @@ def _execute(folder: Path, progress: bool, log_cells: bool = False) -> ReportRes
     duration = time.time() - started
     if error:
         where = f"cell {error['cell']}" if error.get("cell") is not None else "execution"
-        _write_status(folder, "failed", f"{where}: {error['ename']}: {error['evalue']}", duration_s=duration,
+        write_status(folder, "failed", f"{where}: {error['ename']}: {error['evalue']}", duration_s=duration,
                       finished=now(), error=error)
         return ReportResult(folder, "failed", duration, error)
-    _write_status(folder, "finished", duration_s=duration, finished=now())
+    write_status(folder, "finished", duration_s=duration, finished=now())
     return ReportResult(folder, "finished", duration, results=results)
 
 

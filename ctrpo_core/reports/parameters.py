@@ -9,8 +9,9 @@ import re
 from pathlib import Path
 
 from ..config.schema import ConfigError
+from ..util.paths import REPOSITORY
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS_DIR = REPOSITORY / "notebooks"
 RESERVED = ("runs_dir",)  # set from --runs-dir, never from -p or the app's form
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # a report name and a report folder's name
 

@@ -16,14 +16,10 @@ from ..config.schema import TrainConfig, result_settings
 from ..runs import lifecycle
 from ..runs.store import DamagedRunError, RunDir
 
-# what a run may end as in a batch: a run's own final states, and the reasons it was not trained here
-SETTLED = ("finished", "running elsewhere", "conflict", "damaged")
-ENDED = ("finished", "stopped", "failed", "queued", "refused")
-
-
 @dataclass(frozen=True)
 class Outcome:
-    """How one planned run ended in a batch: ``state`` is one word (SETTLED or ENDED), ``detail`` says why
+    """How one planned run ended in a batch: ``state`` is one word (settled without training: finished, running
+    elsewhere, conflict, damaged; or how its training ended: finished, stopped, failed, queued, refused), ``detail`` says why
     (the settings in conflict, the damage, the refusal's message); ``str()`` is the line a report prints."""
     state: str
     detail: str = ""

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from pathlib import Path
 
-APP = Path(__file__).resolve().parents[2] / "app" / "main.py"
+from ..util.paths import REPOSITORY
+
+APP = REPOSITORY / "app" / "main.py"
 ALLOW_REMOTE = "CTRPO_ALLOW_REMOTE"  # =1: serve on any address (a reverse proxy with authentication, ...)
 
 
