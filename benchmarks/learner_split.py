@@ -55,7 +55,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args(argv)
     cfg = resolve(args.task, args.algo, seed=0)
-    torch.set_num_threads(cfg.torch_threads)
+    cores.limit_threads(cfg.torch_threads)
     torch.manual_seed(cfg.seed)
     rows = []
     with make_vec_env(cfg.task, cfg.num_envs, cfg.seed, max_episode_steps=cfg.max_episode_steps) as raw:

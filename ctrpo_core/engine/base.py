@@ -19,6 +19,7 @@ from ..envs import RunningNormalizer, VecEnv
 from . import shrinkage
 from . import trust_region as tr
 from .divergence import cost_surrogate
+from .critic_fit import CriticFit
 from .policies import Critics, make_policy
 from .results import PolicyEvaluation, RegionReach, UpdateResult, finite_or_none
 from .rollout import Batch, RolloutBuffer
@@ -47,7 +48,7 @@ class OnPolicyAlgorithm:
         self.spec = env.spec
         self.policy = make_policy(self.spec, cfg.hidden, cfg.policy_init)
         self.critics = Critics(self.spec.obs_dim, cfg.hidden)  # V_r and V_c
-        self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=cfg.critic_lr, foreach=True)
+        self.critic_opt = CriticFit(self.critics, cfg.critic_lr, cfg.critic_l2, cfg.grad_clip)
         # A running normaliser moves the policy's input between updates, outside any trust region;
         # tasks whose observations are scaled already may turn it off (normalize_obs=False).
         self.normalizer = RunningNormalizer(self.spec.obs_dim, frozen=not cfg.normalize_obs)
@@ -76,33 +77,35 @@ class OnPolicyAlgorithm:
         return float(np.mean(self.episode_costs)) if self.episode_costs else 0.0
 
     def collect(self) -> Batch:
+        """One epoch of experience. The policy samples step by step; the critics' values of every
+        observation (and of the final observations of time-limited episodes) come after the rollout
+        in one batched pass, since the critics do not change during it."""
         cfg, env = self.cfg, self.env
         T, n = cfg.steps_per_env, env.num_envs
         act_shape = () if self.spec.discrete else (self.spec.act_dim,)
-        buf = RolloutBuffer(T, n, self.spec.obs_dim, act_shape)
+        buf = self.buffer if getattr(self, "buffer", None) is not None else RolloutBuffer(T, n, self.spec.obs_dim, act_shape)
+        self.buffer = buf
+        buf.clear()
         self.cost_records = []
         for module, what in ((self.policy, "policy"), (self.critics, "critic")):
             if not all(torch.isfinite(p).all() for p in module.parameters()):
                 raise NonFiniteError(f"non-finite {what} parameters at the start of the rollout")
+        truncations: list[tuple[int, np.ndarray, np.ndarray]] = []  # (t, envs, normalised final obs)
         for t in range(T):
             if self.should_stop():
                 raise StopRequested()
-            obs_t = torch.as_tensor(self.obs, dtype=torch.float32)
+            buf.obs[t] = self.obs
             with torch.no_grad():
-                action = self.policy.distribution(obs_t).sample()
-                buf.values_r[t], buf.values_c[t] = self.critics(obs_t).numpy()
-            action_np = action.numpy()
+                action_np = self.policy.sample(torch.from_numpy(buf.obs[t])).numpy()
             if not np.all(np.isfinite(action_np)):
                 raise NonFiniteError(f"non-finite action from the policy during the rollout (step {t})")
             raw_obs, reward, cost, terminated, truncated, info = env.step(action_np)
-            buf.obs[t] = self.obs
             buf.actions[t] = action_np
             buf.rewards[t], buf.costs[t] = reward, cost
             buf.terminated[t], buf.truncated[t] = terminated, truncated
-            if truncated.any():  # bootstrap time-limited episodes from their final observation
-                final = torch.as_tensor(self.normalizer.normalize(info["final_obs"][truncated]))
-                with torch.no_grad():
-                    buf.final_values_r[t, truncated], buf.final_values_c[t, truncated] = self.critics(final).numpy()
+            if truncated.any():  # bootstrap time-limited episodes from their final observation, normalised now
+                envs = np.flatnonzero(truncated)
+                truncations.append((t, envs, self.normalizer.normalize(info["final_obs"][envs])))
             done = terminated | truncated
             if done.any():
                 self.episodes_finished += int(done.sum())
@@ -114,32 +117,35 @@ class OnPolicyAlgorithm:
             self.obs = self.normalizer(raw_obs)
         if not np.all(np.isfinite(buf.obs)):
             raise NonFiniteError("non-finite observation from the environment")
-        with torch.no_grad():
-            last = torch.as_tensor(self.obs, dtype=torch.float32)
-            last_r, last_c = self.critics(last).numpy()
+        last_r, last_c = self.values(buf, truncations)
         return buf.to_batch(last_r, last_c, cfg.gamma, cfg.lam, self.cost_estimate(), cfg.cost_limit)
+
+    def values(self, buf: RolloutBuffer, truncations: list) -> tuple[np.ndarray, np.ndarray]:
+        """V_r and V_c of the rollout's observations into ``buf`` (and of the truncated episodes' final
+        observations), in one pass of the critics; returns the values of the observations after the
+        last step, which bootstrap the episodes still running."""
+        T, n, dim = buf.obs.shape
+        rows = [buf.obs.reshape(T * n, dim), self.obs.reshape(n, dim)] + [final for _, _, final in truncations]
+        with torch.no_grad():
+            values = self.critics(torch.from_numpy(np.concatenate(rows))).numpy().astype(np.float64)
+        buf.values_r[:], buf.values_c[:] = values[:, :T * n].reshape(2, T, n)
+        last_r, last_c = values[:, T * n:T * n + n]
+        offset = T * n + n
+        for t, envs, _ in truncations:
+            buf.final_values_r[t, envs], buf.final_values_c[t, envs] = values[:, offset:offset + len(envs)]
+            offset += len(envs)
+        return last_r, last_c
 
     # ----------------------------------------------------------------- critics
     def update_critics(self, batch: Batch) -> dict:
-        """10 passes of minibatch Adam on MSE + critic_l2·Σ‖w‖², the gradient norm of both critics clipped."""
+        """10 passes of minibatch Adam on MSE + critic_l2·Σ‖w‖², the gradient norm of both critics clipped
+        jointly, as the authors (written out in numpy: engine/critic_fit.py)."""
         cfg = self.cfg
         targets = torch.stack([batch.target_r, batch.target_c])  # (2, N)
-        params = list(self.critics.parameters())
-        losses = []
-        for _ in range(cfg.critic_passes):
-            for idx in torch.randperm(len(batch)).split(cfg.critic_minibatch):
-                mse = ((self.critics(batch.obs[idx]) - targets[:, idx]) ** 2).mean(1)  # per critic
-                l2 = sum((p**2).sum() for p in params)  # Σ‖w‖² over both critics' parameters
-                loss = mse.sum() + cfg.critic_l2 * l2
-                self.critic_opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)  # both critics jointly, as the authors
-                self.critic_opt.step()
-                losses.append(mse.detach())
-        loss_r, loss_c = torch.stack(losses).mean(0).tolist()
+        loss_r, loss_c = self.critic_opt.fit(batch.obs, targets, cfg.critic_passes, cfg.critic_minibatch)
         if not (math.isfinite(loss_r) and math.isfinite(loss_c)):
             raise NonFiniteError("non-finite critic loss in the critic update")
-        return {"value_loss_r": float(loss_r), "value_loss_c": float(loss_c)}
+        return {"value_loss_r": loss_r, "value_loss_c": loss_c}
 
     # ----------------------------------------------------------------- policy
     def update_policy(self, batch: Batch) -> UpdateResult:

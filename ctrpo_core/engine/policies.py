@@ -49,6 +49,11 @@ class GaussianPolicy(nn.Module):
     def distribution(self, obs: torch.Tensor) -> Normal:
         return Normal(self.mean(obs), self.log_std.exp().expand(obs.shape[0], -1))
 
+    def sample(self, obs: torch.Tensor) -> torch.Tensor:
+        """Actions drawn as ``distribution(obs).sample()`` draws them (the same generator calls, the same
+        numbers), without building the distribution object on every rollout step."""
+        return torch.normal(self.mean(obs), self.log_std.exp().expand(obs.shape[0], -1))
+
     def log_prob(self, dist: Normal, actions: torch.Tensor) -> torch.Tensor:
         return dist.log_prob(actions).sum(-1)
 
@@ -70,6 +75,9 @@ class CategoricalPolicy(nn.Module):
 
     def distribution(self, obs: torch.Tensor) -> Categorical:
         return Categorical(logits=self.logits(obs))
+
+    def sample(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.distribution(obs).sample()
 
     def log_prob(self, dist: Categorical, actions: torch.Tensor) -> torch.Tensor:
         return dist.log_prob(actions.long())

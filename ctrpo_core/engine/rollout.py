@@ -64,6 +64,11 @@ class RolloutBuffer:
         self.terminated = np.zeros((steps, num_envs), dtype=bool)
         self.truncated = np.zeros((steps, num_envs), dtype=bool)
 
+    def clear(self) -> None:
+        """Zero the final observations' values (the only rows a rollout does not overwrite)."""
+        self.final_values_r[:] = 0.0
+        self.final_values_c[:] = 0.0
+
     def to_batch(self, last_values_r, last_values_c, gamma, lam, cost_estimate, cost_limit) -> Batch:
         adv_r = gae(self.rewards, self.values_r, self.terminated, self.truncated,
                     self.final_values_r, last_values_r, gamma, lam)
@@ -76,9 +81,10 @@ class RolloutBuffer:
         adv_r = (adv_r - adv_r.mean()) / (adv_r.std() + 1e-8)
         adv_c = adv_c - adv_c.mean()
         t = lambda x: torch.as_tensor(x, dtype=torch.float32)
+        own = lambda x: torch.from_numpy(x.copy())  # the batch outlives the buffer's next rollout
         return Batch(
-            obs=t(self.obs.reshape(-1, self.obs.shape[-1])),
-            actions=t(self.actions.reshape(-1, *self.actions.shape[2:])),
+            obs=own(self.obs.reshape(-1, self.obs.shape[-1])),
+            actions=own(self.actions.reshape(-1, *self.actions.shape[2:])),
             adv_r=t(adv_r), adv_c=t(adv_c), target_r=t(target_r), target_c=t(target_c),
             cost_estimate=float(cost_estimate), cost_limit=float(cost_limit),
         )

@@ -98,7 +98,7 @@ class Trainer:
     def execute(self, callback: Callable[[dict], None] | None = None) -> str:
         """Train to the end (or until stopped/failed). Returns the final state."""
         cfg = self.cfg
-        torch.set_num_threads(cfg.torch_threads)
+        cores.limit_threads(cfg.torch_threads)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
         self.env = make_vec_env(cfg.task, cfg.num_envs, cfg.seed, max_episode_steps=cfg.max_episode_steps,
