@@ -44,15 +44,17 @@ def random_spd(n: int, cond: float, seed: int) -> torch.Tensor:
 # --------------------------------------------------------------------------- Fisher-vector products
 @pytest.mark.parametrize("kind", ["gaussian", "categorical"])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_kl_hessian_vector_product_is_the_autograd_hessian(kind, seed):
+@pytest.mark.parametrize("hidden", [(4,), (4, 5)])  # the Gaussian's product is written out layer by layer
+def test_kl_hessian_vector_product_is_the_autograd_hessian(kind, seed, hidden):
     torch.manual_seed(seed)
-    policy = (GaussianPolicy(3, 2, (4,)) if kind == "gaussian" else CategoricalPolicy(3, 3, (4,))).double()
+    policy = (GaussianPolicy(3, 2, hidden) if kind == "gaussian" else CategoricalPolicy(3, 3, hidden)).double()
     randomise(policy, seed=seed)
     gen = torch.Generator().manual_seed(100 + seed)
     obs = torch.randn(32, 3, generator=gen, dtype=torch.float64)
     theta_k = tr.flat_params(policy).clone()
 
     Fv = tr.kl_hessian_vector_product(policy, obs)
+    assert isinstance(Fv, tr.GaussianFisher) == (kind == "gaussian")
     with torch.no_grad():
         old = policy.detached(policy.distribution(obs))
     F = torch.autograd.functional.hessian(
