@@ -18,6 +18,7 @@ import numpy as np
 
 from ..util.cores import available as available_cores
 from .vector import EpisodeTracker, TaskSpec, VecEnv
+from .velocity_lean import lean_step
 
 PAPER_TASKS = [
     # id, obs dim, act dim
@@ -91,6 +92,10 @@ class _SliceEnvs:
 
     def __init__(self, task_id: str, count: int, max_episode_steps: int | None, rows: dict):
         self.envs = [make_single(task_id) for _ in range(count)]
+        # the velocity tasks step through MuJoCo directly (velocity_lean.py), past the wrappers
+        self.steps = [lean_step(task_id, env) or env.step for env in self.envs]
+        if max_episode_steps is None and any(step is not env.step for step, env in zip(self.steps, self.envs)):
+            max_episode_steps = self.envs[0].spec.max_episode_steps  # the time limit the wrappers kept
         space = self.envs[0].action_space
         self.low, self.high = space.low.astype(np.float64), space.high.astype(np.float64)
         self.unit_bounds = bool(np.all(self.low == -1.0) and np.all(self.high == 1.0))
@@ -112,8 +117,8 @@ class _SliceEnvs:
         self.elapsed += 1
         limit = self.max_episode_steps
         results, ended = [], []
-        for i, env in enumerate(self.envs):  # plain lists here, one array write per field below
-            obs, reward, cost, terminated, truncated, _ = env.step(scaled[i])
+        for i, (env, env_step) in enumerate(zip(self.envs, self.steps)):  # plain lists, one array write per field below
+            obs, reward, cost, terminated, truncated, _ = env_step(scaled[i])
             if limit is not None and self.elapsed[i] >= limit:
                 truncated = not terminated
             if terminated or truncated:
