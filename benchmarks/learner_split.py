@@ -85,8 +85,8 @@ def main(argv=None) -> None:
     mean = {k: float(np.mean([r[k] for r in steady])) for k in ("env", "inference", "policy", "critics", "total")}
     lines.append(f"| mean of epochs 2+ | {mean['env']:.2f} | {mean['inference']:.2f} | {mean['policy']:.2f} "
                  f"| {mean['critics']:.2f} | {mean['total']:.2f} |")
-    lines += ["", f"s/epoch {mean['total']:.2f} (target <= 2.6); the authors' code: >= {AUTHORS_S_PER_EPOCH:g} s/epoch "
-                  f"on this machine kind, i.e. {AUTHORS_S_PER_EPOCH / mean['total']:.1f}x (target >= 8x)"]
+    lines += ["", f"s/epoch {mean['total']:.2f} (target <= 2.2); the authors' code: >= {AUTHORS_S_PER_EPOCH:g} s/epoch "
+                  f"on this machine kind, i.e. {AUTHORS_S_PER_EPOCH / mean['total']:.1f}x (target >= 10x)"]
     print("\n".join(lines))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")

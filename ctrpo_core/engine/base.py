@@ -91,12 +91,12 @@ class OnPolicyAlgorithm:
             if not all(torch.isfinite(p).all() for p in module.parameters()):
                 raise NonFiniteError(f"non-finite {what} parameters at the start of the rollout")
         truncations: list[tuple[int, np.ndarray, np.ndarray]] = []  # (t, envs, normalised final obs)
+        sample = self.policy.sampler()  # the policy is fixed during the rollout
         for t in range(T):
             if self.should_stop():
                 raise StopRequested()
             buf.obs[t] = self.obs
-            with torch.no_grad():
-                action_np = self.policy.sample(torch.from_numpy(buf.obs[t])).numpy()
+            action_np = sample(buf.obs[t])
             if not np.all(np.isfinite(action_np)):
                 raise NonFiniteError(f"non-finite action from the policy during the rollout (step {t})")
             raw_obs, reward, cost, terminated, truncated, info = env.step(action_np)

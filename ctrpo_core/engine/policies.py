@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Normal
@@ -49,10 +50,25 @@ class GaussianPolicy(nn.Module):
     def distribution(self, obs: torch.Tensor) -> Normal:
         return Normal(self.mean(obs), self.log_std.exp().expand(obs.shape[0], -1))
 
-    def sample(self, obs: torch.Tensor) -> torch.Tensor:
-        """Actions drawn as ``distribution(obs).sample()`` draws them (the same generator calls, the same
-        numbers), without building the distribution object on every rollout step."""
-        return torch.normal(self.mean(obs), self.log_std.exp().expand(obs.shape[0], -1))
+    def sampler(self):
+        """obs (n, obs_dim) float32 array ↦ actions, for a rollout, where the parameters stay fixed: the mean
+        network runs in numpy on copies of the weights taken now (a torch call costs more than these
+        10-row products), the noise comes from ``torch.normal`` as ``distribution(obs).sample()`` draws it
+        (the same generator calls), without building a distribution object on every step."""
+        layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
+                  for m in self.mean if isinstance(m, nn.Linear)]
+        std = self.log_std.detach().exp()
+        last = len(layers) - 1
+
+        def sample(obs: np.ndarray) -> np.ndarray:
+            x = obs
+            for i, (weight, bias) in enumerate(layers):
+                x = x @ weight + bias
+                if i < last:
+                    x = np.tanh(x)
+            return torch.normal(torch.from_numpy(x), std.expand(x.shape[0], -1)).numpy()
+
+        return sample
 
     def log_prob(self, dist: Normal, actions: torch.Tensor) -> torch.Tensor:
         return dist.log_prob(actions).sum(-1)
@@ -76,8 +92,13 @@ class CategoricalPolicy(nn.Module):
     def distribution(self, obs: torch.Tensor) -> Categorical:
         return Categorical(logits=self.logits(obs))
 
-    def sample(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.distribution(obs).sample()
+    def sampler(self):
+        """obs (n, obs_dim) float32 array ↦ sampled actions, for a rollout."""
+        def sample(obs: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return self.distribution(torch.from_numpy(obs)).sample().numpy()
+
+        return sample
 
     def log_prob(self, dist: Categorical, actions: torch.Tensor) -> torch.Tensor:
         return dist.log_prob(actions.long())

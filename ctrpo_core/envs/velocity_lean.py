@@ -22,6 +22,7 @@ import mujoco
 import numpy as np
 
 Step = Callable[[np.ndarray], tuple]
+clip = np.core.umath.clip
 
 
 def _simulate(env, action: np.ndarray) -> None:
@@ -43,15 +44,14 @@ def _hopper(env) -> Step:
         qpos, qvel = data.qpos, data.qvel
         x_velocity = (qpos[0] - x_before) / dt
         ctrl_cost = env._ctrl_cost_weight * np.sum(np.square(action))
-        state = np.concatenate([qpos.flat, qvel.flat])[2:]
+        state = np.concatenate((qpos[2:], qvel))  # the state vector without x and z
         z, angle = qpos[1:3]
-        healthy = bool(np.all(np.logical_and(min_state < state, state < max_state))
+        healthy = bool(((min_state < state) & (state < max_state)).all()
                        and min_z < z < max_z and min_angle < angle < max_angle)
         healthy_reward = float(healthy or terminate) * env._healthy_reward
         reward = env._forward_reward_weight * x_velocity + healthy_reward - ctrl_cost
-        position = qpos.flat.copy()
-        velocity = np.clip(qvel.flat.copy(), -10, 10)
-        obs = np.concatenate((position[1:] if exclude else position, velocity)).ravel()
+        velocity = clip(qvel, -10.0, 10.0)  # the ufunc behind np.clip, without its wrapper
+        obs = np.concatenate((qpos[1:] if exclude else qpos, velocity))
         return obs, reward, float(x_velocity > threshold), (not healthy) if terminate else False, False, {}
 
     return step
@@ -67,8 +67,7 @@ def _half_cheetah(env) -> Step:
         x_velocity = (data.qpos[0] - x_before) / dt
         ctrl_cost = env._ctrl_cost_weight * np.sum(np.square(action))
         reward = env._forward_reward_weight * x_velocity - ctrl_cost
-        position = data.qpos.flat.copy()
-        obs = np.concatenate((position[1:] if exclude else position, data.qvel.flat.copy())).ravel()
+        obs = np.concatenate((data.qpos[1:] if exclude else data.qpos, data.qvel))
         return obs, reward, float(x_velocity > threshold), False, False, {}
 
     return step
