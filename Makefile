@@ -47,7 +47,7 @@ test: $(TEST_STAMP)
 test-fast: $(TEST_STAMP)
 	$(PY) -m pytest -q tests/unit
 
-BENCHMARKS := env_throughput train_throughput app_perf cnpg_toy navigation_speed sweep_fill learner_split \
+BENCHMARKS := env_throughput train_throughput epoch_time app_perf cnpg_toy navigation_speed sweep_fill learner_split \
 	sweep_cost demo_behaviour truth_cost notebook_defaults command_times
 
 bench: $(TEST_STAMP)

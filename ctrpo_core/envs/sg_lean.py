@@ -104,6 +104,10 @@ def make_lean(env) -> None:
     space = getattr(getattr(task, "obs_info", None), "obs_space_dict", None)
     if space is not None:
         space.__class__ = _unchecked_space_class(type(space))
+    if task is not None and hasattr(task, "lidar_conf"):  # a navigation task: its per-step Python vectorised
+        from .navigation_lean import make_lean as vectorise
+
+        vectorise(task)
     original = builder.reset  # the bound method of the class
 
     def reset(*args, **kwargs):

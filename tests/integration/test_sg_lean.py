@@ -1,6 +1,7 @@
-"""Navigation tasks compiled without visual-only assets (ctrpo_core/envs/sg_lean.py) behave exactly as
-Safety-Gymnasium as published: same seed and same actions give identical observations, rewards, costs
-and episode ends over several episodes, resets included; rendering envs keep the skybox."""
+"""Navigation tasks compiled without visual-only assets (ctrpo_core/envs/sg_lean.py), their per-step Python
+vectorised (navigation_lean.py), behave exactly as Safety-Gymnasium as published: same seed and same actions
+give identical observations, rewards, costs and episode ends over several episodes, resets included;
+rendering envs keep the skybox."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ctrpo_core.envs.sg_lean import _move_gremlins, strip_visual_only
 pytestmark = pytest.mark.timeout(300)
 
 NAVIGATION = [task for task, _, _ in PAPER_TASKS if not task.endswith("Velocity-v1")]
-EPISODES, LENGTH = 3, 40  # episodes cut short: the resets (a new layout, a new model) are what changed
+EPISODES, LENGTH = 3, 300  # episodes cut short, long enough to meet hazards (costs) and goals
 
 
 def trajectory(env, seed: int, actions: np.ndarray) -> list:
@@ -33,18 +34,27 @@ def trajectory(env, seed: int, actions: np.ndarray) -> list:
 @pytest.mark.parametrize("task_id", NAVIGATION)
 def test_lean_worlds_give_identical_trajectories(task_id):
     published, lean = make_single(task_id, lean=False), make_single(task_id, lean=True)
-    actions = np.random.default_rng(3).uniform(-1.0, 1.0, size=(EPISODES, LENGTH, *lean.action_space.shape))
+    # biased forward, so that the robot travels far enough to meet hazards (random ±1 mostly turns in place)
+    actions = np.random.default_rng(3).uniform(-0.3, 1.0, size=(EPISODES, LENGTH, *lean.action_space.shape))
     expected, got = trajectory(published, 7, actions), trajectory(lean, 7, actions)
-    assert len(expected) == len(got) == EPISODES * (LENGTH + 1)
+    assert len(expected) == len(got) and len(expected) > EPISODES * LENGTH // 2
     for t, (a, b) in enumerate(zip(expected, got)):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y, err_msg=f"{task_id}, output {t}")
+    costs = [row[2] for row in expected if not isinstance(row[0], str)]
+    if task_id != "SafetyRacecarCircle1-v0":  # the hazards' cost is vectorised: the comparison must meet it
+        assert sum(c > 0 for c in costs) > 0, "no cost met: the comparison did not cover the cost"
     # the two really differ in what they compiled: the published world has a skybox, the lean one not
     published_model, lean_model = published.unwrapped.task.model, lean.unwrapped.task.model
     assert published_model.ntex == lean_model.ntex + 1
     assert lean_model.nbody == published_model.nbody and lean_model.ngeom == published_model.ngeom
     assert lean.unwrapped.task.obs_info.obs_space_dict.contains(None)  # the per-step assert is skipped ...
     assert not published.unwrapped.task.obs_info.obs_space_dict.contains(None)  # ... only in the lean env
+    task = lean.unwrapped.task  # the per-step Python is vectorised (navigation_lean.py) only in the lean env
+    assert type(task).__name__.startswith("Lean") and type(task.agent).__name__.startswith("Lean")
+    assert not type(published.unwrapped.task).__name__.startswith("Lean")
+    hazards = [o for o in task._obstacles if type(o).__name__ == "LeanHazards"]
+    assert len(hazards) == (task_id != "SafetyRacecarCircle1-v0")
     gremlins = [m for m in lean.unwrapped.task._mocaps.values() if m.name == "gremlins"]
     assert all(m.move.__func__ is _move_gremlins for m in gremlins)  # the Button tasks' faster gremlins ...
     assert all(m.move.__func__ is not _move_gremlins for m in published.unwrapped.task._mocaps.values())  # ... checked
