@@ -53,11 +53,11 @@ class GaussianPolicy(nn.Module):
     def sampler(self):
         """obs (n, obs_dim) float32 array ↦ actions, for a rollout, where the parameters stay fixed: the mean
         network runs in numpy on copies of the weights taken now (a torch call costs more than these
-        10-row products), the noise comes from ``torch.normal`` as ``distribution(obs).sample()`` draws it
-        (the same generator calls), without building a distribution object on every step."""
+        10-row products), the noise comes from torch's generator as ``distribution(obs).sample()`` draws
+        it (the same draws), without building a distribution object on every step."""
         layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
                   for m in self.mean if isinstance(m, nn.Linear)]
-        std = self.log_std.detach().exp()
+        std = self.log_std.detach().exp().numpy()
         last = len(layers) - 1
 
         def sample(obs: np.ndarray) -> np.ndarray:
@@ -66,7 +66,9 @@ class GaussianPolicy(nn.Module):
                 x = x @ weight + bias
                 if i < last:
                     x = np.tanh(x)
-            return torch.normal(torch.from_numpy(x), std.expand(x.shape[0], -1)).numpy()
+            # torch.normal(mean, std) fills standard normals, then scales and shifts them in float32:
+            # the same draws and the same two roundings, without its slow path for expanded tensors
+            return torch.randn(x.shape).numpy() * std + x
 
         return sample
 

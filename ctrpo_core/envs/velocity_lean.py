@@ -22,6 +22,7 @@ import mujoco
 import numpy as np
 
 Step = Callable[[np.ndarray], tuple]
+# numpy's functions without their Python wrappers (np.clip, np.sum): the same ufuncs, the same numbers
 clip = np.core.umath.clip
 
 
@@ -43,7 +44,7 @@ def _hopper(env) -> Step:
         _simulate(env, action)  # no mj_rnePostConstraint: its outputs are not observed here
         qpos, qvel = data.qpos, data.qvel
         x_velocity = (qpos[0] - x_before) / dt
-        ctrl_cost = env._ctrl_cost_weight * np.sum(np.square(action))
+        ctrl_cost = env._ctrl_cost_weight * np.add.reduce(np.square(action))
         state = np.concatenate((qpos[2:], qvel))  # the state vector without x and z
         z, angle = qpos[1:3]
         healthy = bool(((min_state < state) & (state < max_state)).all()
@@ -65,7 +66,7 @@ def _half_cheetah(env) -> Step:
         x_before = data.qpos[0]
         _simulate(env, action)
         x_velocity = (data.qpos[0] - x_before) / dt
-        ctrl_cost = env._ctrl_cost_weight * np.sum(np.square(action))
+        ctrl_cost = env._ctrl_cost_weight * np.add.reduce(np.square(action))
         reward = env._forward_reward_weight * x_velocity - ctrl_cost
         obs = np.concatenate((data.qpos[1:] if exclude else data.qpos, data.qvel))
         return obs, reward, float(x_velocity > threshold), False, False, {}
@@ -92,7 +93,7 @@ def _ant(env) -> Step:
         state = np.concatenate([data.qpos.flat, data.qvel.flat])
         healthy = bool(np.isfinite(state).all() and min_z <= state[2] <= max_z)
         healthy_reward = float(healthy or terminate) * env._healthy_reward
-        ctrl_cost = env._ctrl_cost_weight * np.sum(np.square(action))
+        ctrl_cost = env._ctrl_cost_weight * np.add.reduce(np.square(action))
         reward = x_velocity + healthy_reward - ctrl_cost
         terminated = (not healthy) if terminate else False
         return env._get_obs(), reward, _planar_speed_cost(x_velocity, y_velocity, threshold), terminated, False, {}
@@ -115,7 +116,7 @@ def _humanoid(env) -> Step:
         _simulate(env, action)
         mujoco.mj_rnePostConstraint(model, data)  # the observation holds the contact forces (cfrc_ext)
         x_velocity, y_velocity = (mass_center() - before) / dt
-        ctrl_cost = env._ctrl_cost_weight * np.sum(np.square(data.ctrl))
+        ctrl_cost = env._ctrl_cost_weight * np.add.reduce(np.square(data.ctrl))
         healthy = bool(min_z < data.qpos[2] < max_z)
         healthy_reward = float(healthy or terminate) * env._healthy_reward
         reward = env._forward_reward_weight * x_velocity + healthy_reward - ctrl_cost
