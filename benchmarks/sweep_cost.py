@@ -1,8 +1,8 @@
 """What the paper's full protocol costs: training steps per second per core, and CPU-hours.
 
 Trains short runs with the paper's settings (10 envs, 20,000 steps per epoch, one torch thread) in
-one process with no env worker processes, so a run uses exactly one core, as a Ray task with
-``--cpus-per-run 1`` does. Speeds are steps per CPU-second of that process (``time.process_time``,
+one process pinned to one core with no env worker processes, so a run uses exactly one core, as a Ray
+task with ``--cpus-per-run 1`` does (and trains its critics after the policy, not beside it). Speeds are steps per CPU-second of that process (``time.process_time``,
 env creation, rollouts with episode resets, updates and checkpoints included), which other load on
 the machine barely disturbs; wall-clock speeds are shown beside them. The protocol is 8 tasks x 6
 algorithms x 5 seeds x 10M steps (the paper's protocol); each task's runs are costed at the mean speed of
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ctrpo_core.runs import lifecycle
+from ctrpo_core.util import cores
 from floor import physics_cpu_seconds
 from ctrpo_core.config import resolve
 
@@ -54,6 +55,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="epochs of 20,000 steps per run")
     parser.add_argument("--out", default="sweep_cost.md", help="file name under benchmarks/results/")
     args = parser.parse_args()
+    cores.pin(cores.allowed()[:1])  # one core, as a sweep run with --cpus-per-run 1: no second thread or process
     torch.set_num_threads(1)
     tasks, algos = args.tasks.split(","), args.algos.split(",")
     speeds = {}

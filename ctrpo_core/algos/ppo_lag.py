@@ -71,6 +71,10 @@ class PPOLag(OnPolicyAlgorithm):
         # no line search: the KL bound stops the passes, so it is the divergence too
         return UpdateResult(kl=kl, divergence=kl, budget=batch.budget, lagrange_multiplier=self.multiplier.value)
 
+    def begin_critic_update(self, batch, concurrent: bool = True):
+        """The critics train in the policy passes: nothing to start; the losses come after them."""
+        return lambda: self.update_critics(batch)
+
     def update_critics(self, batch):
         """The critics were trained in the policy passes: report their losses."""
         if not all(math.isfinite(v) for v in self.critic_losses.values()):

@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
 import torch
 
 from ..config.schema import TrainConfig
+from ..util import cores
 from ..envs import RunningNormalizer, VecEnv
 from . import shrinkage
 from . import trust_region as tr
@@ -23,6 +25,17 @@ from .critic_fit import CriticFit
 from .policies import Critics, make_policy
 from .results import PolicyEvaluation, RegionReach, UpdateResult, finite_or_none
 from .rollout import Batch, RolloutBuffer
+
+
+_critic_thread: ThreadPoolExecutor | None = None
+
+
+def critic_thread() -> ThreadPoolExecutor:
+    """The one thread that trains critics beside the policy update (engine-wide, started on first use)."""
+    global _critic_thread
+    if _critic_thread is None:
+        _critic_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="critics")
+    return _critic_thread
 
 
 def non_negative(x: float) -> float:
@@ -140,12 +153,29 @@ class OnPolicyAlgorithm:
     def update_critics(self, batch: Batch) -> dict:
         """10 passes of minibatch Adam on MSE + critic_l2·Σ‖w‖², the gradient norm of both critics clipped
         jointly, as the authors (written out in numpy: engine/critic_fit.py)."""
+        return self.begin_critic_update(batch, concurrent=False)()
+
+    def begin_critic_update(self, batch: Batch, concurrent: bool = True) -> Callable[[], dict]:
+        """Start the critics' update; returns the function that waits for it and gives its losses.
+
+        The critics and the policy update read the same batch and nothing of each other, so the critics
+        may train on a second core while the policy updates: a thread (numpy's and torch's kernels let
+        go of the GIL), when ``concurrent`` and this process may use two cores or more. The minibatches
+        are drawn now, on this thread, so the generator's order and the numbers are the same either way.
+        """
         cfg = self.cfg
+        minibatches = CriticFit.draw_minibatches(len(batch), cfg.critic_passes, cfg.critic_minibatch)
         targets = torch.stack([batch.target_r, batch.target_c])  # (2, N)
-        loss_r, loss_c = self.critic_opt.fit(batch.obs, targets, cfg.critic_passes, cfg.critic_minibatch)
-        if not (math.isfinite(loss_r) and math.isfinite(loss_c)):
-            raise NonFiniteError("non-finite critic loss in the critic update")
-        return {"value_loss_r": loss_r, "value_loss_c": loss_c}
+
+        def fit() -> dict:
+            loss_r, loss_c = self.critic_opt.fit(batch.obs, targets, minibatches)
+            if not (math.isfinite(loss_r) and math.isfinite(loss_c)):
+                raise NonFiniteError("non-finite critic loss in the critic update")
+            return {"value_loss_r": loss_r, "value_loss_c": loss_c}
+
+        if not (concurrent and cores.available() >= 2):
+            return fit
+        return critic_thread().submit(fit).result
 
     # ----------------------------------------------------------------- policy
     def update_policy(self, batch: Batch) -> UpdateResult:

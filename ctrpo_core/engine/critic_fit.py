@@ -49,21 +49,23 @@ class CriticFit:
         self.grad_weights, self.grad_biases = views(self.grad)[:depth], views(self.grad)[depth:]
 
     # ------------------------------------------------------------------ the fit
-    def fit(self, obs: torch.Tensor, targets: torch.Tensor, passes: int, minibatch: int) -> tuple[float, float]:
-        """``passes`` passes of minibatch Adam over (obs, targets (2, N)); the minibatches come from
-        ``torch.randperm`` (the global generator, as before). Returns the mean MSE of V_r and V_c."""
+    @staticmethod
+    def draw_minibatches(n: int, passes: int, minibatch: int) -> list[np.ndarray]:
+        """The minibatches' indices of ``passes`` shuffled passes over n samples, from ``torch.randperm``
+        (the global generator, as always): drawn apart from the fit, so that the fit may run on another
+        thread while the generator's order stays rollout → critics."""
+        return [idx.numpy() for _ in range(passes) for idx in torch.randperm(n).split(minibatch)]
+
+    def fit(self, obs: torch.Tensor, targets: torch.Tensor, minibatches: list[np.ndarray]) -> tuple[float, float]:
+        """One Adam step per minibatch of (obs, targets (2, N)). Returns the mean MSE of V_r and V_c."""
         self._pull()
         obs_np = obs.numpy()
         targets_np = targets.numpy()
         losses = np.zeros(2, dtype=np.float64)
-        count = 0
-        for _ in range(passes):
-            for idx in torch.randperm(len(obs)).split(minibatch):
-                idx = idx.numpy()
-                losses += self.step(obs_np[idx], targets_np[:, idx])
-                count += 1
+        for idx in minibatches:
+            losses += self.step(obs_np[idx], targets_np[:, idx])
         self._push()
-        mean = losses / max(count, 1)
+        mean = losses / max(len(minibatches), 1)
         return float(mean[0]), float(mean[1])
 
     def step(self, x: np.ndarray, targets: np.ndarray) -> np.ndarray:

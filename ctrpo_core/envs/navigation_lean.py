@@ -11,6 +11,9 @@ named-body lookup per object (``_ego_xy``), and each object list is rebuilt by o
 - ``_obs_lidar_pseudo`` reads the agent's frame once and fills the bins with plain floats; the float
   operations that make a reading stay numpy's, as published (one vector-matrix product per object,
   numpy's complex ``abs`` and ``angle``: Python's ``abs`` and ``math.hypot`` differ in the last bit);
+- the Button tasks' ``goal_achieved`` and the buttons' and gremlins' costs look at all contacts' geom
+  ids at once, through masks of the geoms' names made once per model (published: two name lookups and
+  a sort per contact), and add their penalties one by one as published;
 - the hazards' cost takes all distances in one array expression with the same float operations per
   hazard and adds the penalties in hazard order: the same costs, bit for bit.
 
@@ -121,6 +124,68 @@ def _lidar_pseudo(self, positions) -> np.ndarray:
     return np.array(obs)
 
 
+def _geom_masks(obj, key, **rules) -> dict:
+    """Masks over the model's geoms, one per rule (a predicate on the geom's name), made once per ``key``
+    (which holds the compiled model: a reset compiles a new one) and kept on ``obj``."""
+    cached = obj.__dict__.get("_ctrpo_geom_masks")
+    if cached is None or cached[0] != key:
+        model = key[0]
+        names = [model.geom(g).name for g in range(model.ngeom)]
+        masks = {rule: np.array([test(n) for n in names], dtype=bool) for rule, test in rules.items()}
+        cached = obj.__dict__["_ctrpo_geom_masks"] = (key, masks)
+    return cached[1]
+
+
+def _touching(data, mask: np.ndarray) -> np.ndarray:
+    """Per contact now: whether either of its two geoms is in ``mask``."""
+    contacts = data.contact
+    return mask[contacts.geom1[:data.ncon]] | mask[contacts.geom2[:data.ncon]]
+
+
+def _add(total, value, times: int):
+    """``total + value + value + ...`` (``times`` additions, in order, as the published loops add)."""
+    for _ in range(times):
+        total += value
+    return total
+
+
+def _button_pressed(self) -> bool:
+    """The Button tasks' ``goal_achieved``: some contact pairs a geom named as the goal button with one named
+    as a geom of the agent (published: two name lookups and a sort per contact, twice per step)."""
+    agent_geoms, goal = set(self.agent.body_info.geom_names), f"button{self.buttons.goal_button}"
+    masks = _geom_masks(self, (self.model, goal), goal=lambda n: n == goal, agent=lambda n: n in agent_geoms)
+    return bool((_touching(self.data, masks["goal"]) & _touching(self.data, masks["agent"])).any())
+
+
+def _buttons_cost(self) -> dict:
+    """``Buttons.cal_cost``: ``cost`` for each contact of the agent with a button other than the goal."""
+    assert self.goal_button is not None, "Please make sure this method can get information about goal button."
+    cost = {}
+    if not self.is_constrained or not self.timer == 0:
+        return cost
+    agent_geoms, goal = set(self.agent.body_info.geom_names), f"button{self.goal_button}"
+    masks = _geom_masks(self, (self.engine.model, goal), button=lambda n: n.startswith("button"),
+                        goal=lambda n: n == goal, agent=lambda n: n in agent_geoms)
+    data = self.engine.data
+    hits = _touching(data, masks["button"]) & _touching(data, masks["agent"]) & ~_touching(data, masks["goal"])
+    cost["cost_buttons"] = _add(0, self.cost, int(hits.sum()))
+    return cost
+
+
+def _gremlins_cost(self) -> dict:
+    """``Gremlins.cal_cost``: ``contact_cost`` for each contact of the agent with a gremlin."""
+    cost = {}
+    if not self.is_constrained:
+        return cost
+    agent_geoms = set(self.agent.body_info.geom_names)
+    masks = _geom_masks(self, (self.engine.model,), gremlin=lambda n: n.startswith("gremlin"),
+                        agent=lambda n: n in agent_geoms)
+    data = self.engine.data
+    hits = _touching(data, masks["gremlin"]) & _touching(data, masks["agent"])
+    cost["cost_gremlins"] = _add(0, self.contact_cost, int(hits.sum()))
+    return cost
+
+
 def _swap_class(obj, attributes: dict) -> None:
     """Give ``obj`` a subclass of its class with ``attributes`` (properties can only live on a class)."""
     cls = type(obj)
@@ -140,9 +205,14 @@ def make_lean(task) -> None:
             extra["pos"] = _many_pos(_MANY[name])
         elif name in _ONE:
             extra["pos"] = _one_pos(_ONE[name])
-        if name == "Hazards":
-            extra["cal_cost"] = _hazards_cost
+        extra.update({"Hazards": {"cal_cost": _hazards_cost}, "Buttons": {"cal_cost": _buttons_cost},
+                      "Gremlins": {"cal_cost": _gremlins_cost}}.get(name, {}))
         if extra:
             _swap_class(obstacle, extra)
+    attributes = {}
     if task.lidar_conf.type == "pseudo":
-        _swap_class(task, {"_obs_lidar_pseudo": _lidar_pseudo})
+        attributes["_obs_lidar_pseudo"] = _lidar_pseudo
+    if hasattr(task, "buttons") and hasattr(type(task), "goal_achieved"):  # the Button tasks
+        attributes["goal_achieved"] = property(_button_pressed)
+    if attributes:
+        _swap_class(task, attributes)

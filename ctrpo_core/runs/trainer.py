@@ -186,10 +186,11 @@ class Trainer:
         batch = algo.collect()
         if self.truth is not None:
             self.truth.before_update(algo)
+        critic_losses = algo.begin_critic_update(batch)  # on a second core while the policy updates
         stats = algo.update_policy(batch).as_row()
         # the truth may be NaN or inf where the training numbers may not (an exact D_C from an unsafe π_k)
         truth = self.truth.after_update(algo, stats) if self.truth is not None else {}
-        stats.update(algo.update_critics(batch))
+        stats.update(critic_losses())
         for key, value in stats.items():
             if isinstance(value, float) and not math.isfinite(value) and key != "budget":
                 raise NonFiniteError(f"non-finite {key} in the {cfg.algo} update")

@@ -71,3 +71,36 @@ def test_rendering_envs_keep_the_skybox_and_only_the_skybox_is_dropped():
     xml = '<asset><texture type="skybox" fileup="a.png"></texture><texture name="m" type="2d"/></asset>'
     assert strip_visual_only(xml) == '<asset><texture name="m" type="2d"/></asset>'
     assert strip_visual_only('<texture builtin="gradient" type="skybox" width="8"/>') == ""
+
+
+def test_contact_rules_decide_as_published():
+    """The Button tasks' goal, buttons' cost and gremlins' cost, decided on geom-id masks (navigation_lean.py),
+    against the published contact loops, with the agent put on each button and gremlin in turn (random
+    driving rarely touches them, so the trajectories above do not cover these rules)."""
+    import mujoco
+
+    env = make_single("SafetyCarButton1-v0", lean=True)
+    env.reset(seed=7)
+    task = env.unwrapped.task
+    model, data = task.model, task.data
+    buttons = next(o for o in task._obstacles if type(o).__name__ == "LeanButtons")
+    gremlins = next(o for o in task._obstacles if type(o).__name__ == "LeanGremlins")
+    published = {name: type(o).__mro__[1] for name, o in (("buttons", buttons), ("gremlins", gremlins))}
+    seen = {"goal": 0, "cost_buttons": 0, "cost_gremlins": 0}
+    targets = [p[:2] for p in buttons.pos + gremlins.pos]
+    for target in targets:
+        for offset in ([0.0, 0.0], [0.15, 0.0], [0.0, -0.2], [0.3, 0.3]):
+            data.qpos[:2] = target + np.array(offset)  # the agent's free joint: x, y
+            mujoco.mj_forward(model, data)
+            for goal in range(buttons.num):
+                buttons.goal_button = goal
+                assert task.goal_achieved == type(task).__mro__[1].goal_achieved.fget(task)
+                seen["goal"] += task.goal_achieved
+                buttons.timer = 0
+                ours, theirs = buttons.cal_cost(), published["buttons"].cal_cost(buttons)
+                assert ours == theirs and type(ours["cost_buttons"]) is type(theirs["cost_buttons"])
+                seen["cost_buttons"] += ours["cost_buttons"] > 0
+            assert gremlins.cal_cost() == published["gremlins"].cal_cost(gremlins)
+            seen["cost_gremlins"] += gremlins.cal_cost()["cost_gremlins"] > 0
+    assert all(seen.values()), seen  # every rule met a contact it counts
+    env.close()

@@ -51,7 +51,7 @@ def test_fit_matches_autograd_and_torch_adam(clip):
     opt, ref_losses = torch_reference(reference, obs, targets, minibatches, clip)
     fit = CriticFit(critics, LR, L2, clip)
     torch.manual_seed(5)
-    losses = fit.fit(obs, targets, passes=3, minibatch=64)
+    losses = fit.fit(obs, targets, CriticFit.draw_minibatches(len(obs), passes=3, minibatch=64))
     assert losses == pytest.approx(ref_losses, rel=1e-5)
     for ours, theirs in zip(critics.parameters(), reference.parameters()):
         # 30 Adam steps of 1e-3 move each weight by up to 0.03. Float32 sums taken in another order
@@ -95,7 +95,7 @@ def test_state_round_trips_through_torch_adam_format():
     critics, obs, targets = problem()
     fit = CriticFit(critics, LR, L2, CLIP)
     assert fit.state_dict()["state"] == {}
-    fit.fit(obs, targets, passes=1, minibatch=100)
+    fit.fit(obs, targets, CriticFit.draw_minibatches(len(obs), passes=1, minibatch=100))
     state = fit.state_dict()
     other = CriticFit(copy.deepcopy(critics), LR, L2, CLIP)
     other.load_state_dict(state)
@@ -133,3 +133,31 @@ def test_post_rollout_values_equal_per_step_values(task):
             np.testing.assert_allclose(buf.values_c[t], v_c, rtol=1e-6, atol=1e-7)
     assert np.all(buf.final_values_r[~buf.truncated] == 0.0) and np.all(buf.final_values_c[~buf.truncated] == 0.0)
     assert np.any(buf.final_values_r[buf.truncated] != 0.0)
+
+
+def test_critics_trained_beside_the_policy_update_give_the_same_numbers():
+    """The trainer starts the critics' update on a second core before the policy update: the minibatches are
+    drawn first, so both orders give the same critics, the same policy and the same generator state."""
+    results = []
+    for concurrent in (False, True):
+        cfg = resolve("HazardEdge-v0", "c-trpo", seed=2)
+        torch.manual_seed(cfg.seed)
+        with make_vec_env(cfg.task, cfg.num_envs, cfg.seed, max_episode_steps=cfg.max_episode_steps) as env:
+            algo = make_algorithm(cfg, env)
+            algo.start()
+            for _ in range(2):
+                batch = algo.collect()
+                if concurrent:
+                    losses = algo.begin_critic_update(batch, concurrent=True)
+                    algo.update_policy(batch)
+                    losses = losses()
+                else:
+                    algo.update_policy(batch)
+                    losses = algo.update_critics(batch)
+        results.append((losses, [p.detach().clone() for p in algo.critics.parameters()],
+                        [p.detach().clone() for p in algo.policy.parameters()], torch.get_rng_state()))
+    (loss_a, critics_a, policy_a, rng_a), (loss_b, critics_b, policy_b, rng_b) = results
+    assert loss_a == loss_b
+    assert all(torch.equal(a, b) for a, b in zip(critics_a, critics_b))
+    assert all(torch.equal(a, b) for a, b in zip(policy_a, policy_b))
+    assert torch.equal(rng_a, rng_b)
