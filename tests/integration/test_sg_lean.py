@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from trajectories import trajectory
 
 from ctrpo_core.envs.safety_gym import PAPER_TASKS, make_single
 from ctrpo_core.envs.sg_lean import _move_gremlins, strip_visual_only
@@ -17,26 +18,12 @@ NAVIGATION = [task for task, _, _ in PAPER_TASKS if not task.endswith("Velocity-
 EPISODES, LENGTH = 3, 300  # episodes cut short, long enough to meet hazards (costs) and goals
 
 
-def trajectory(env, seed: int, actions: np.ndarray) -> list:
-    """Every output of EPISODES episodes (the first seeded, the others continuing the env's own RNG)."""
-    out = []
-    for episode in range(EPISODES):
-        obs, _ = env.reset(seed=seed) if episode == 0 else env.reset()
-        out.append(("reset", obs))
-        for a in actions[episode]:
-            obs, reward, cost, terminated, truncated, _ = env.step(a)
-            out.append((obs, reward, cost, terminated, truncated))
-            if terminated or truncated:
-                break
-    return out
-
-
 @pytest.mark.parametrize("task_id", NAVIGATION)
 def test_lean_worlds_give_identical_trajectories(task_id):
     published, lean = make_single(task_id, lean=False), make_single(task_id, lean=True)
     # biased forward, so that the robot travels far enough to meet hazards (random ±1 mostly turns in place)
     actions = np.random.default_rng(3).uniform(-0.3, 1.0, size=(EPISODES, LENGTH, *lean.action_space.shape))
-    expected, got = trajectory(published, 7, actions), trajectory(lean, 7, actions)
+    expected, got = trajectory(published, published.step, 7, actions), trajectory(lean, lean.step, 7, actions)
     assert len(expected) == len(got) and len(expected) > EPISODES * LENGTH // 2
     for t, (a, b) in enumerate(zip(expected, got)):
         for x, y in zip(a, b):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from trajectories import trajectory
 
 from ctrpo_core.envs import make_vec_env
 from ctrpo_core.envs.safety_gym import PAPER_TASKS, make_single
@@ -15,21 +16,6 @@ pytestmark = pytest.mark.timeout(300)
 
 VELOCITY = [task for task, _, _ in PAPER_TASKS if task.endswith("Velocity-v1")]
 EPISODES, LENGTH = 4, 250
-
-
-def trajectory(env, step, seed: int, actions: np.ndarray) -> list:
-    """Every output of EPISODES episodes (the first seeded, the others continuing the env's own RNG),
-    each up to its end or LENGTH steps."""
-    out = []
-    for episode in range(EPISODES):
-        obs, _ = env.reset(seed=seed) if episode == 0 else env.reset()
-        out.append(("reset", obs))
-        for a in actions[episode]:
-            obs, reward, cost, terminated, truncated, _ = step(a)
-            out.append((obs, reward, cost, terminated, truncated))
-            if terminated or truncated:
-                break
-    return out
 
 
 @pytest.mark.parametrize("task_id", VELOCITY)

@@ -104,6 +104,14 @@ def test_state_round_trips_through_torch_adam_format():
     np.testing.assert_array_equal(other.exp_avg_sq, fit.exp_avg_sq)
     # and torch's own Adam takes it
     torch.optim.Adam(copy.deepcopy(critics).parameters(), lr=LR).load_state_dict(state)
+    # a checkpoint written before the fit was written out (torch's Adam) resumes: same steps, same moments
+    critics2, obs2, targets2 = problem(seed=3)
+    opt, _ = torch_reference(critics2, obs2, targets2, list(torch.randperm(len(obs2)).split(50)))
+    resumed = CriticFit(critics2, LR, L2, CLIP)
+    resumed.load_state_dict(opt.state_dict())
+    assert resumed.steps == 12
+    for i, (a, b) in enumerate(zip(resumed.offsets, resumed.offsets[1:])):
+        np.testing.assert_array_equal(resumed.exp_avg[a:b], opt.state_dict()["state"][i]["exp_avg"].reshape(-1).numpy())
     bad = copy.deepcopy(state)
     bad["state"][0]["exp_avg"] = torch.zeros(3)
     with pytest.raises(ValueError, match="exp_avg"):
