@@ -71,6 +71,7 @@ class OnPolicyAlgorithm:
         self.episodes_finished = 0
         self.cost_records: list[float] = []  # this epoch's records of the running episode-cost mean
         self.obs: np.ndarray | None = None  # current normalised observation of every env
+        self.buffer: RolloutBuffer | None = None  # the rollout's arrays, kept between epochs
         self.should_stop: Callable[[], bool] = lambda: False
 
     # ----------------------------------------------------------------- rollout
@@ -96,8 +97,9 @@ class OnPolicyAlgorithm:
         cfg, env = self.cfg, self.env
         T, n = cfg.steps_per_env, env.num_envs
         act_shape = () if self.spec.discrete else (self.spec.act_dim,)
-        buf = self.buffer if getattr(self, "buffer", None) is not None else RolloutBuffer(T, n, self.spec.obs_dim, act_shape)
-        self.buffer = buf
+        if self.buffer is None:  # preallocated once, refilled every epoch
+            self.buffer = RolloutBuffer(T, n, self.spec.obs_dim, act_shape)
+        buf = self.buffer
         buf.clear()
         self.cost_records = []
         for module, what in ((self.policy, "policy"), (self.critics, "critic")):
