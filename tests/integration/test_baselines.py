@@ -179,11 +179,12 @@ def test_actions_reach_safety_gymnasium_unclipped():
     envs = _SliceEnvs(spec.id, 1, None, buffers.rows(slice(0, 1)))
     envs.reset([0])
     received = []
-    step = envs.envs[0].step
-    envs.envs[0].step = lambda a: received.append(np.array(a)) or step(a)
+    step = envs.steps[0]  # the step the slice calls (the lean one, envs/velocity_lean.py)
+    envs.steps[0] = lambda a: received.append(np.array(a)) or step(a)
     buffers.views["actions"][:] = [[1.7, -3.0, 0.25]]
     envs.step()
     np.testing.assert_array_equal(received[0], [1.7, -3.0, 0.25])  # beyond [-1, 1]: passed as sampled
+    np.testing.assert_array_equal(envs.envs[0].unwrapped.data.ctrl, [1.7, -3.0, 0.25])  # and so to MuJoCo
     envs.close()
 
 
