@@ -32,7 +32,6 @@ class CriticFit:
     """Minibatch Adam for a :class:`Critics` (two MLPs, tanh hidden layers, one output each)."""
 
     def __init__(self, critics: Critics, lr: float, l2: float, grad_clip: float):
-        self.critics = critics
         self.lr, self.l2, self.grad_clip = float(lr), float(l2), float(grad_clip)
         self.params = list(critics.parameters())  # W_1..W_L then b_1..b_L, torch's order
         sizes = [p.numel() for p in self.params]

@@ -57,7 +57,7 @@ def conjugate_gradient(Avp: Callable[[torch.Tensor], torch.Tensor], b: torch.Ten
 def kl_hessian_vector_product(policy: nn.Module, obs: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
     """v ↦ F v, F = Hessian of mean KL(π_k ‖ π_θ) at θ_k (the Fisher matrix): written out for the Gaussian
     policy (:class:`GaussianFisher`), by double backprop otherwise."""
-    if getattr(policy, "discrete", True) is False and GaussianFisher.applies(policy):
+    if GaussianFisher.applies(policy):
         return GaussianFisher(policy, obs)
     new = policy.distribution(obs)
     old = policy.detached(new)

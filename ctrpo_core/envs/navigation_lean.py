@@ -33,14 +33,20 @@ _MANY = {"Hazards": "hazard{}", "Vases": "vase{}", "Pillars": "pillar{}", "Butto
 _ONE = {"Goal": "goal", "PushBox": "push_box"}
 
 
-def _ids(obj, names_of) -> np.ndarray:
-    """The body ids of ``names_of(obj)`` in the model now loaded, looked up once per compiled model."""
-    model = obj.engine.model
-    cached = obj.__dict__.get("_ctrpo_body_ids")
-    if cached is None or cached[0] is not model:
-        ids = np.array([model.body(name).id for name in names_of(obj)], dtype=np.intp)
-        cached = obj.__dict__["_ctrpo_body_ids"] = (model, ids)
+def _per_model(obj, slot: str, key: tuple, build):
+    """``build()``, made once per ``key`` (which holds the compiled model: a reset compiles a new one) and
+    kept on ``obj`` under ``slot``."""
+    cached = obj.__dict__.get(slot)
+    if cached is None or cached[0] != key:
+        cached = obj.__dict__[slot] = (key, build())
     return cached[1]
+
+
+def _ids(obj, names_of) -> np.ndarray:
+    """The body ids of ``names_of(obj)`` in the model now loaded."""
+    model = obj.engine.model
+    return _per_model(obj, "_ctrpo_body_ids", (model,),
+                      lambda: np.array([model.body(name).id for name in names_of(obj)], dtype=np.intp))
 
 
 def _many_pos(template: str):
@@ -65,14 +71,12 @@ def _agent_mat(self):
 
 def _get_sensor(self, name: str) -> np.ndarray:
     model = self.engine.model
-    cached = self.__dict__.get("_ctrpo_sensors")
-    if cached is None or cached[0] is not model:
-        cached = self.__dict__["_ctrpo_sensors"] = (model, {})
-    span = cached[1].get(name)
+    spans = _per_model(self, "_ctrpo_sensors", (model,), dict)  # name → (start, end) in sensordata
+    span = spans.get(name)
     if span is None:
         sensor = model.sensor(name).id
         adr = int(model.sensor_adr[sensor])
-        span = cached[1][name] = (adr, adr + int(model.sensor_dim[sensor]))
+        span = spans[name] = (adr, adr + int(model.sensor_dim[sensor]))
     return self.engine.data.sensordata[span[0]:span[1]].copy()
 
 
@@ -124,16 +128,14 @@ def _lidar_pseudo(self, positions) -> np.ndarray:
     return np.array(obs)
 
 
-def _geom_masks(obj, key, **rules) -> dict:
-    """Masks over the model's geoms, one per rule (a predicate on the geom's name), made once per ``key``
-    (which holds the compiled model: a reset compiles a new one) and kept on ``obj``."""
-    cached = obj.__dict__.get("_ctrpo_geom_masks")
-    if cached is None or cached[0] != key:
-        model = key[0]
-        names = [model.geom(g).name for g in range(model.ngeom)]
-        masks = {rule: np.array([test(n) for n in names], dtype=bool) for rule, test in rules.items()}
-        cached = obj.__dict__["_ctrpo_geom_masks"] = (key, masks)
-    return cached[1]
+def _geom_masks(obj, key: tuple, rules) -> dict:
+    """Masks over the model ``key[0]``'s geoms, one per rule of ``rules()`` (a predicate on the geom's
+    name), made once per ``key``."""
+    def build() -> dict:
+        names = [key[0].geom(g).name for g in range(key[0].ngeom)]
+        return {rule: np.array([test(n) for n in names], dtype=bool) for rule, test in rules().items()}
+
+    return _per_model(obj, "_ctrpo_geom_masks", key, build)
 
 
 def _touching(data, mask: np.ndarray) -> np.ndarray:
@@ -152,8 +154,9 @@ def _add(total, value, times: int):
 def _button_pressed(self) -> bool:
     """The Button tasks' ``goal_achieved``: some contact pairs a geom named as the goal button with one named
     as a geom of the agent (published: two name lookups and a sort per contact, twice per step)."""
-    agent_geoms, goal = set(self.agent.body_info.geom_names), f"button{self.buttons.goal_button}"
-    masks = _geom_masks(self, (self.model, goal), goal=lambda n: n == goal, agent=lambda n: n in agent_geoms)
+    goal = f"button{self.buttons.goal_button}"
+    agent = self.agent.body_info.geom_names
+    masks = _geom_masks(self, (self.model, goal), lambda: {"goal": lambda n: n == goal, "agent": lambda n: n in agent})
     return bool((_touching(self.data, masks["goal"]) & _touching(self.data, masks["agent"])).any())
 
 
@@ -163,9 +166,10 @@ def _buttons_cost(self) -> dict:
     cost = {}
     if not self.is_constrained or not self.timer == 0:
         return cost
-    agent_geoms, goal = set(self.agent.body_info.geom_names), f"button{self.goal_button}"
-    masks = _geom_masks(self, (self.engine.model, goal), button=lambda n: n.startswith("button"),
-                        goal=lambda n: n == goal, agent=lambda n: n in agent_geoms)
+    goal = f"button{self.goal_button}"
+    agent = self.agent.body_info.geom_names
+    masks = _geom_masks(self, (self.engine.model, goal), lambda: {
+        "button": lambda n: n.startswith("button"), "goal": lambda n: n == goal, "agent": lambda n: n in agent})
     data = self.engine.data
     hits = _touching(data, masks["button"]) & _touching(data, masks["agent"]) & ~_touching(data, masks["goal"])
     cost["cost_buttons"] = _add(0, self.cost, int(hits.sum()))
@@ -177,9 +181,9 @@ def _gremlins_cost(self) -> dict:
     cost = {}
     if not self.is_constrained:
         return cost
-    agent_geoms = set(self.agent.body_info.geom_names)
-    masks = _geom_masks(self, (self.engine.model,), gremlin=lambda n: n.startswith("gremlin"),
-                        agent=lambda n: n in agent_geoms)
+    agent = self.agent.body_info.geom_names
+    masks = _geom_masks(self, (self.engine.model,), lambda: {
+        "gremlin": lambda n: n.startswith("gremlin"), "agent": lambda n: n in agent})
     data = self.engine.data
     hits = _touching(data, masks["gremlin"]) & _touching(data, masks["agent"])
     cost["cost_gremlins"] = _add(0, self.contact_cost, int(hits.sum()))
