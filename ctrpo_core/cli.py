@@ -286,11 +286,14 @@ def _cmd_ls(args) -> int:
     if args.algo is not None and args.algo not in ALGORITHM_IDS:
         raise UsageError(f"--algo: unknown algorithm {args.algo!r}; choose from {', '.join(ALGORITHM_IDS)}")
     folder = runs_dir(args.runs_dir)
-    rows = results.list_rows(folder, task=args.task, algo=args.algo)
+    if args.by_setting:
+        rows = results.setting_rows(folder, task=args.task, algo=args.algo)
+    else:
+        rows = results.list_rows(folder, task=args.task, algo=args.algo)
     if args.json:
         print(json.dumps(rows))
     elif rows:
-        print(results.table(rows))
+        print(results.setting_table(rows) if args.by_setting else results.table(rows))
     else:
         print(f"no runs in {folder}" + (" matching the filters" if args.task or args.algo else ""),
               file=sys.stderr)
@@ -427,7 +430,13 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true",
                     help="print a JSON list of {" + ", ".join(f'"{k}"' for k in ("name", "path", "task", "algo", "beta",
                          "bh", "delta", "seed", "state", "message", "epoch", "epochs", "final_return", "final_cost",
-                         "reg_plus")) + "}")
+                         "reg_plus", "label", "finished", "values")) + '} ("values": "final" once the run trained every '
+                         'planned epoch, "so far" before, null without an epoch); with --by-setting one object per '
+                         'setting: "setting", "label", "finished" (runs that count), "seeds" (theirs), "not_counted" '
+                         '(the others, in words), and the medians and IQMs of return, cost and Reg+')
+    ls.add_argument("--by-setting", action="store_true",
+                    help="one line per setting (every result-changing setting but the seed): how many runs finished, "
+                         "the medians over them, and the runs that do not count because they have not finished")
     ls.set_defaults(func=_cmd_ls)
 
     show = sub.add_parser("show", help="one run: settings, status, last metrics, text plots of return and cost")

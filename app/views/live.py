@@ -1,7 +1,8 @@
 import streamlit as st
 
 from ctrpo_core import api
-from ctrpo_core.results.catalog import default_runs_dir, format_duration, load_curves, resolve_run, run_table
+from ctrpo_core.results.catalog import default_runs_dir, load_curves, resolve_run, run_table
+from ctrpo_core.results.tables import live_view
 from ctrpo_core.results.plots import (SHRINKAGE_PANEL_NOTES, SHRINKAGE_SENTENCE, ctrpo_only, curve_panels, shrinkage_details_figure,
                               shrinkage_figure)
 
@@ -44,6 +45,7 @@ active = active_runs()  # read after the buttons acted, so a resumed run keeps t
 @st.fragment(run_every=FAST_S if active else IDLE_S)
 def watch():
     if active_runs() != active:
+        st.session_state.pop("live_notes", None)  # "resumed", "stop requested": no longer what is happening
         st.rerun()  # a run started, stopped or finished: the whole page follows, without a reload
 
 
@@ -72,16 +74,16 @@ def details_view():
     shown = current[current.name.isin(selected)]
     recent = current[current.state.isin(ACTIVE) | current.name.isin(selected) | (current.index < 20)]
     st.dataframe(  # every running run, the selected ones and the 20 most recently updated
-        recent.assign(ETA=recent.eta_s.map(format_duration))[
-            ["name", "state", "progress", "epoch", "epochs", "ETA", "final_return", "final_cost", "reg_plus",
-             "message"]].rename(columns={"reg_plus": "Reg+"}),
-        column_config={"name": st.column_config.TextColumn("name", width="medium"),
+        live_view(recent), hide_index=True, width="stretch",
+        column_config={"run": st.column_config.TextColumn("run", width="medium"),
+                       "seed": st.column_config.TextColumn("seed", width="small"),
                        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
                                                                    width="small"),
                        "ETA": st.column_config.TextColumn("ETA", help="time left (h:mm:ss), — when unknown"),
-                       **{c: st.column_config.NumberColumn(c, format="%.2f")
-                          for c in ("final_return", "final_cost", "Reg+")}},
-        hide_index=True, width="stretch")
+                       "values": st.column_config.TextColumn(
+                           "values", help="final: the run trained every planned epoch; so far: it has not, and "
+                                          "its return, cost and Reg+ are not final (they never enter Compare's "
+                                          "or Sensitivity's pooled values)")})
     for row in shown.itertuples():
         if row.state == "failed":
             st.error(f"{row.name} failed: {row.message}")

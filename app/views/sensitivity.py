@@ -4,7 +4,8 @@ import streamlit as st
 
 from ctrpo_core import api
 from ctrpo_core.ui import forms
-from ctrpo_core.results.catalog import comparison_table, default_runs_dir, one_run_per_seed, run_table, usable
+from ctrpo_core.results import pooling
+from ctrpo_core.results.catalog import default_runs_dir, run_table, usable
 from ctrpo_core.config import ALGORITHM_IDS, ConfigError
 from ctrpo_core.tools.demo import TASK as DEMO_TASK
 from ctrpo_core.envs import TASKS
@@ -12,7 +13,8 @@ from ctrpo_core.results.plots import sensitivity_figures
 from ctrpo_core.sweeps.execute import launch_sweep
 from ctrpo_core.sweeps.manifest import list_sweeps, sweep_manifest
 from ctrpo_core.sweeps.plan import parse_list
-from ctrpo_core.results.tables import CAPTION, COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns, one_seed_settings
+from ctrpo_core.results.tables import (CAPTION, COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns,
+                                       one_seed_settings, unfinished_settings)
 
 st.title("Sensitivity")
 st.caption("A grid over β × b_H (× δ) × seeds on one task, run locally with at most one process per core, "
@@ -101,13 +103,13 @@ def sweep_view():
     for kind, row in (("heat", figures[:3]), ("beta", figures[3:])):
         for i, (col, fig) in enumerate(zip(st.columns(3), row)):
             col.plotly_chart(fig, key=f"sens_{kind}_{i}")
-    kept, _ = one_run_per_seed(runs[runs.epoch > 0])
+    kept, _ = pooling.one_run_per_seed(runs)
     if kept.empty:
         return
     st.subheader("Per setting")
-    summary = comparison_table(kept)
-    st.caption(CAPTION)
-    for line in one_seed_settings(summary):
+    summary = pooling.comparison_table(kept)
+    st.caption(CAPTION + " Only finished runs count; the heatmaps mark a cell with fewer finished seeds than planned.")
+    for line in one_seed_settings(summary) + unfinished_settings(summary):
         st.warning(line)
     numbers = set(number_columns(summary))
     view = comparison_view(summary, extra=("beta", "bh")).rename(columns={"beta": "β", "bh": "b_H"})

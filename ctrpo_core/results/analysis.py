@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .catalog import summarize_run
+from .pooling import complete, finished, where_it_stands
 from ..config.schema import TrainConfig, resolve, settings_key
 from .stats import bootstrap_ci, iqm
 
@@ -70,12 +71,19 @@ def run_summaries(paths) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------- sensitivity
 def grid_table(summaries: pd.DataFrame) -> pd.DataFrame:
-    """One row per (β, b_H): means over seeds (and the seed std of the final return)."""
-    done = summaries[summaries.state == "finished"]
-    grouped = done.groupby(["beta", "bh"])
-    table = grouped.agg(seeds=("seed", "count"), final_return=("final_return", "mean"),
-                        return_std=("final_return", "std"), final_cost=("final_cost", "mean"),
-                        reg_plus=("reg_plus", "mean"), recovery_frac=("recovery_frac", "mean")).reset_index()
+    """One row per planned (β, b_H): means over its finished seeds (and the seed std of the final return; NaN
+    where none finished), ``seeds`` the finished ones, ``planned`` every run of the cell, ``not counted`` the
+    runs that have not finished."""
+    rows = []
+    for (beta, bh), cell in summaries[summaries.state != "damaged"].groupby(["beta", "bh"]):
+        done = finished(cell)
+        rows.append({"beta": beta, "bh": bh, "seeds": len(done), "planned": len(cell),
+                     "final_return": done.final_return.mean(), "return_std": done.final_return.std(),
+                     "final_cost": done.final_cost.mean(), "reg_plus": done.reg_plus.mean(),
+                     "recovery_frac": done.recovery_frac.mean(),
+                     "not counted": "; ".join(where_it_stands(r) for r in cell[~complete(cell)].itertuples())})
+    table = pd.DataFrame(rows, columns=["beta", "bh", "seeds", "planned", "final_return", "return_std", "final_cost",
+                                        "reg_plus", "recovery_frac", "not counted"])
     table["return_std"] = table["return_std"].fillna(0.0)
     return table.sort_values(["bh", "beta"]).reset_index(drop=True)
 
@@ -84,7 +92,7 @@ def barrier_onset(grid: pd.DataFrame, drop: float = 0.1) -> dict[float, float | 
     """Per b_H: the smallest β whose mean final return lies below that of the smallest β by more than
     ``tolerance = max(drop·|R(β_min)|, seed std at β_min)``; None where no β does."""
     onset = {}
-    for bh, g in grid.sort_values("beta").groupby("bh"):
+    for bh, g in grid[grid.seeds > 0].sort_values("beta").groupby("bh"):
         first = g.iloc[0]
         tolerance = max(drop * abs(first.final_return), first.return_std)
         below = g[g.final_return < first.final_return - tolerance]
@@ -106,11 +114,15 @@ def _ci_row(values, reps: int, seed: int, strata=None) -> tuple[float, float, fl
 
 
 def benchmark_table(summaries: pd.DataFrame, reps: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """The paper's per-task table: final V_r, final V_c and Reg+ per task × algorithm as the IQM over
-    seeds with a 95% percentile-bootstrap CI (one task: the stratified bootstrap has one stratum)."""
+    """The paper's per-task table: final V_r, final V_c and Reg+ per task × algorithm as the IQM over the
+    finished seeds with a 95% percentile-bootstrap CI (one task: the stratified bootstrap has one stratum);
+    ``not counted`` names the runs of that task and algorithm that have not finished."""
     rows = []
-    for (task, algo), g in summaries.groupby(["task", "algo"], sort=True):
-        row = {"task": task, "algo": algo, "seeds": len(g), "b": float(g.cost_limit.iloc[0])}
+    summaries = summaries[summaries.state != "damaged"]
+    for (task, algo), every in summaries.groupby(["task", "algo"], sort=True):
+        g = finished(every)
+        row = {"task": task, "algo": algo, "finished seeds": len(g), "b": float(every.cost_limit.iloc[0]),
+               "not counted": "; ".join(where_it_stands(r) for r in every[~complete(every)].itertuples())}
         for column, name in METRICS:
             row[f"{name} IQM"], row[f"{name} CI low"], row[f"{name} CI high"] = _ci_row(g[column], reps, seed)
         rows.append(row)
@@ -118,11 +130,11 @@ def benchmark_table(summaries: pd.DataFrame, reps: int = 2000, seed: int = 0) ->
 
 
 def normalise(summaries: pd.DataFrame, reference: str = "trpo", regret_reference: str = "cpo") -> pd.DataFrame:
-    """Per run, the across-task scores of the paper's protocol: return / the mean final return of ``reference``
+    """Per finished run (the others never count), the across-task scores of the paper's protocol: return / the mean final return of ``reference``
     on the task (the paper uses unconstrained PPO), cost V_c / b − 1 (0 = at the limit), and Reg+ / the
     IQM Reg+ of ``regret_reference`` (CPO) on the task. A reference missing (or zero) on a task gives NaN."""
     frames = []
-    for task, g in summaries.groupby("task", sort=True):
+    for task, g in finished(summaries).groupby("task", sort=True):
         ref = g[g.algo == reference].final_return
         ref_return = float(ref.mean()) if len(ref) else math.nan
         reg = g[g.algo == regret_reference].reg_plus

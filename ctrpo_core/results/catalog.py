@@ -23,7 +23,6 @@ from ..config.schema import format_value, resolve, result_settings
 from ..config.overrides import applies
 from ..runs.ownership import effective_state, is_owned
 from ..runs.store import DamagedRunError, RunDir, default_runs_dir, find_run, resolve_run  # noqa: F401  (catalog's API)
-from .stats import summarize
 
 FINAL_FRACTION = 0.1  # "final" return/cost: the mean over the last 10% of a run's epochs (at least one)
 
@@ -34,8 +33,8 @@ def final_window(epochs: int) -> int:
 
 
 def final_values(metrics: pd.DataFrame) -> dict:
-    """final_return, final_cost (means over :func:`final_window`), reg_plus (the last Reg+), and the
-    number of epochs that used the recovery update."""
+    """final_return, final_cost (means over :func:`final_window`), reg_plus (the last Reg+), the number of
+    epochs that used the recovery update, and ``steps``: the environment steps trained up to the last row."""
     tail = metrics.iloc[-final_window(len(metrics)):] if len(metrics) else metrics
     recovery = pd.to_numeric(metrics["recovery"], errors="coerce") if "recovery" in metrics else pd.Series([])
     return {
@@ -43,11 +42,24 @@ def final_values(metrics: pd.DataFrame) -> dict:
         "final_cost": float(tail.ep_cost.mean()) if len(tail) else math.nan,
         "reg_plus": float(metrics.cost_regret.iloc[-1]) if len(metrics) else math.nan,
         "recovery_epochs": int(recovery.fillna(0).sum()),
+        "steps": int(metrics.total_steps.iloc[-1]) if len(metrics) else 0,
     }
+
+
+def is_complete(state, epoch, epochs) -> bool:
+    """Whether a run's final values are final: it finished every planned epoch. Only such a run is a seed of
+    its setting; a running, stopped, queued, failed or damaged run has values "so far" at best."""
+    try:
+        return state == "finished" and int(epochs) > 0 and int(epoch) == int(epochs)
+    except (TypeError, ValueError):  # a damaged row: no epoch count
+        return False
+
+
 CONFIG_KEYS = ["task", "algo", "seed", "beta", "bh", "delta", "cost_limit", "total_steps"]
 CURVE_KEYS = [k for k in CONFIG_KEYS if k != "total_steps"]  # total_steps is also a metric column: the steps so far
-SUMMARY_COLUMNS = ["name", "path", "state", "message", *CONFIG_KEYS, "barrier_form", "label", "variant", "epoch", "epochs",
-                   "progress", "eta_s", "updated", "final_return", "final_cost", "reg_plus", "recovery_epochs"]
+SUMMARY_COLUMNS = ["name", "path", "state", "complete", "message", *CONFIG_KEYS, "barrier_form", "label", "variant",
+                   "epoch", "epochs", "progress", "eta_s", "updated", "steps", "final_return", "final_cost", "reg_plus",
+                   "recovery_epochs"]
 
 
 def format_duration(seconds) -> str:
@@ -129,7 +141,7 @@ def read_run_files(path) -> tuple[dict, dict, pd.DataFrame]:
 
 def damaged_row(path, reason: str) -> dict:
     path = Path(path)
-    return {"name": path.name, "path": str(path), "state": "damaged", "message": reason}
+    return {"name": path.name, "path": str(path), "state": "damaged", "complete": False, "message": reason}
 
 
 def summarize_run(path) -> dict:
@@ -166,6 +178,7 @@ def _summarize_run(path) -> dict:
         "progress": min(1.0, epoch / epochs), "eta_s": eta, "updated": status.get("updated"),
         **final_values(metrics),
     })
+    row["complete"] = is_complete(state, epoch, epochs)
     return row
 
 
@@ -215,63 +228,6 @@ def load_curves(paths) -> pd.DataFrame:
             continue
         frames.append(metrics)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def one_run_per_seed(summaries: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Within each label keep one run per seed (the one trained furthest, then the newest), so no seed
-    counts twice in a pooled setting; returns the kept rows and a sentence per dropped run."""
-    if summaries.empty:
-        return summaries, []
-    ordered = summaries.sort_values(["epoch", "updated"], ascending=False, na_position="last")
-    duplicated = ordered.duplicated(["label", "seed"], keep="first")
-    notes = []
-    for row in ordered[duplicated].itertuples():
-        kept = ordered[~duplicated & (ordered.label == row.label) & (ordered.seed == row.seed)].name.iloc[0]
-        notes.append(f"{row.name} left out: seed {row.seed} of '{row.label}' is already counted by {kept}")
-    return summaries.loc[~duplicated.reindex(summaries.index)], notes
-
-
-def pool_seeds(curves: pd.DataFrame, y: str, x: str = "total_steps") -> pd.DataFrame:
-    """Mean and a ±1 standard-deviation band over the seeds of each label, per x."""
-    grouped = curves.groupby(["label", x])[y]
-    pooled = grouped.agg(["mean", "std", "count"]).reset_index()
-    pooled["std"] = pooled["std"].fillna(0.0)
-    pooled["low"], pooled["high"] = pooled["mean"] - pooled["std"], pooled["mean"] + pooled["std"]
-    return pooled
-
-
-COMPARISON_VALUES = (("final_return", "return"), ("final_cost", "cost"), ("reg_plus", "Reg+"))
-ONE_SEED_NOTE = "1 seed: no CI"
-
-
-def comparison_table(summaries: pd.DataFrame, reps: int = 2000) -> pd.DataFrame:
-    """Final return, final cost and Reg+ per label (one run per seed: see :func:`one_run_per_seed`): the
-    median, the IQM and its 95% percentile-bootstrap CI over seeds. ``setting`` is a short name (only
-    what differs among the labels shown), ``seeds`` the number of seeds and ``seed ids`` which; a setting
-    of one seed has no CI (NaN) and says so in ``note``."""
-    from .figure_style import short_labels
-
-    rows = []
-    short = short_labels(summaries.label.unique()) if len(summaries) else {}
-    for key, group in summaries.groupby("label"):
-        first = group.iloc[0]
-        seeds = sorted(group.seed.unique())
-        row = {"setting": short.get(key, key), "label": key, "algo": first.algo, "beta": first.beta, "bh": first.bh,
-               "seeds": len(seeds), "seed ids": ",".join(str(s) for s in seeds)}
-        for column, name in COMPARISON_VALUES:
-            values = group[column].to_numpy(dtype=float)
-            s = summarize(values, reps=reps)
-            one = s["n"] < 2  # a bootstrap of one value is that value: no interval at all
-            row.update({f"{name} median": float(pd.Series(values).median()), f"{name} IQM": s["iqm"],
-                        f"{name} CI low": math.nan if one else s["ci_low"],
-                        f"{name} CI high": math.nan if one else s["ci_high"]})
-        row["note"] = ONE_SEED_NOTE if len(seeds) < 2 else ""
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    if len(table):  # C-TRPO first, by β and b_H, as the figures' legends list them
-        keys = [table.algo.map(legend_rank), table.beta.fillna(-1.0), table.bh.fillna(-1.0), table.label]
-        table = table.iloc[sorted(range(len(table)), key=lambda i: tuple(k.iloc[i] for k in keys))].reset_index(drop=True)
-    return table
 
 
 def stop_run(path) -> bool:

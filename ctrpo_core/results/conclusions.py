@@ -67,16 +67,29 @@ def _ends(grid: pd.DataFrame, fixed: str, varied: str):
             yield value, g.iloc[0], g.iloc[-1]
 
 
+def _thinner_than_planned(table: pd.DataFrame, name) -> list[str]:
+    """A sentence naming the rows whose values pool fewer runs than were planned (only finished runs count)."""
+    if "not counted" not in table:
+        return []
+    rows = table[table["not counted"].fillna("").astype(str).str.strip() != ""]
+    if rows.empty:
+        return []
+    return ["Only finished runs count; not counted: "
+            + "; ".join(f"{name(r)}: {r['not counted']}" for _, r in rows.iterrows()) + "."]
+
+
 def sensitivity(grid: pd.DataFrame, cost_limit: float) -> str:
     """β × b_H grid (``analysis.grid_table``): Reg+ and return from the smallest to the largest β per
     b_H; final cost and recovery from the smallest to the largest b_H per β."""
+    notes = _thinner_than_planned(grid, lambda r: f"β = {r.beta:g}/b_H = {r.bh:g}")
+    grid = grid[grid.seeds > 0] if "seeds" in grid else grid
     if grid.empty:
-        return "No finished runs: nothing to conclude."
+        return "\n".join(["No finished runs: nothing to conclude.", *notes])
     if _flat(grid.reg_plus) and _flat(grid.final_cost) and _flat(grid.final_return):
         return ("Every cell of the grid has the same Reg+, final cost and final return: neither β nor b_H acted in "
                 "these runs. This is a finding, not a result: the runs are probably too short, or the policy never "
                 "came near the limit b. Try a task whose reward pulls toward the limit (HazardEdge-v0) or more steps.")
-    lines = []
+    lines = notes
     for bh, first, last in _ends(grid, fixed="bh", varied="beta"):
         lines.append(f"b_H = {bh:g}: Reg+ {_change(first.reg_plus, last.reg_plus)} from {_num(first.reg_plus)} at "
                      f"β = {first.beta:g} to {_num(last.reg_plus)} at β = {last.beta:g}, while the final return "
@@ -100,7 +113,8 @@ def sensitivity(grid: pd.DataFrame, cost_limit: float) -> str:
 def benchmark(table: pd.DataFrame, scores: pd.DataFrame, best: str | None) -> str:
     """Per task: the lowest Reg+, the highest return among the algorithms whose IQM cost is <= b; then
     the across-task headline."""
-    lines = []
+    lines = _thinner_than_planned(table, lambda r: f"{r.algo} on {r.task}")
+    table = table[table["finished seeds"] > 0] if "finished seeds" in table else table
     for task, g in table.groupby("task", sort=True):
         b = float(g.b.iloc[0])
         least = g.sort_values("Reg+ IQM").iloc[0]

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..config.algorithms import legend_rank
-from .catalog import pool_seeds
+from .pooling import count_column, finished, pool_seeds
 from .figure_style import (CTRPO, FONT, LIMIT_COLOR, LIMIT_DASH, RUN_DASHES, band_color, color_of, family_color, legend_rows, short_labels)
 
 # (short name for hover, y-axis title with its unit)
@@ -392,31 +392,45 @@ def _short_number(value: float, digits: int) -> str:
     return f"{value:.0f}" if "e+" in text else text
 
 
+def _cell_text(value: float, finished_seeds: int, planned: int, digits: int) -> str:
+    """A heatmap cell's label: its value, and "2/3 seeds" under it when fewer seeds finished than planned."""
+    number = "" if np.isnan(value) else _short_number(value, digits)
+    if finished_seeds >= planned:
+        return number
+    return f"{number}<br>{finished_seeds}/{planned} seeds" if number else f"{finished_seeds}/{planned} seeds"
+
+
 def sensitivity_figures(summaries) -> list[go.Figure]:
     """Heatmaps over β × b_H (means over seeds and δ) of final return, final cost and Reg+, and the same
     three against β with one line per b_H (mean ± 1 std over seeds). β and b_H are evenly spaced
-    categories; every cell is labelled."""
-    done = summaries[summaries.epoch > 0].copy() if len(summaries) else summaries
-    if len(done):
-        done["β"], done["b_H"] = done.beta.map(_category), done.bh.map(_category)
-    betas = _categories(done.beta) if len(done) else []
-    bhs = _categories(done.bh) if len(done) else []
+    categories; every cell is labelled. Only finished runs enter a value (``pooling.finished``); a cell with
+    fewer finished seeds than runs planned for it (the rows of ``summaries`` in that cell, whatever their
+    state) says "2/3 seeds" under its value, and one with none shows only that."""
+    planned = summaries[summaries.state != "damaged"].copy() if len(summaries) else summaries
+    if len(planned):
+        planned["β"], planned["b_H"] = planned.beta.map(_category), planned.bh.map(_category)
+    done = finished(planned)
+    betas = _categories(planned.beta) if len(planned) else []
+    bhs = _categories(planned.bh) if len(planned) else []
     over = "seeds, δ" if len(done) and done.delta.nunique() > 1 else "seeds"
     figures = []
     for column, title in SENSITIVITY_METRICS:
         fig = go.Figure()
-        if len(done):
+        if len(planned):
             cells = done.groupby(["b_H", "β"])[column].agg(["mean", "count"])
+            wanted = planned.groupby(["b_H", "β"]).size()
             z = [[cells["mean"].get((h, b), np.nan) for b in betas] for h in bhs]
             n = [[int(cells["count"].get((h, b), 0)) for b in betas] for h in bhs]
+            of = [[int(wanted.get((h, b), 0)) for b in betas] for h in bhs]
             # every cell carries its number (no colour bar needed, and a third of a column is not lost to
             # one); fewer digits as the cells narrow, so neighbouring labels never run into each other
             digits = 3 if len(betas) <= 4 else 2
-            text = [["" if np.isnan(v) else _short_number(v, digits) for v in row] for row in z]
+            text = [[_cell_text(v, k, m, digits) for v, k, m in zip(*row)] for row in zip(z, n, of)]
             fig.add_trace(go.Heatmap(z=z, x=betas, y=bhs, colorscale="Viridis", text=text, texttemplate="%{text}",
-                                     textfont=dict(size=14), customdata=n, xgap=2, ygap=2, showscale=False,
-                                     hovertemplate=f"β=%{{x}}, b_H=%{{y}}<br>{title}: %{{z:.4g}}<br>"
-                                                   "mean of %{customdata} runs<extra></extra>"))
+                                     textfont=dict(size=14), customdata=np.stack([n, of], axis=-1), xgap=2, ygap=2,
+                                     showscale=False,
+                                     hovertemplate=f"β=%{{x}}, b_H=%{{y}}<br>{title}: %{{z:.4g}}<br>mean of "
+                                                   "%{customdata[0]} finished of %{customdata[1]} runs<extra></extra>"))
         fig.update_layout(title=_title(f"{title}: mean of {over}"), height=320,
                           font=FONT, margin=dict(l=10, r=10, t=50, b=10),
                           xaxis=dict(title="β", type="category", categoryorder="array", categoryarray=betas,
@@ -488,7 +502,7 @@ FINAL_METRICS = [("return", "final return"), ("cost", "final cost"), ("Reg+", "R
 
 
 def final_values_figure(table, height: int | None = None, log_x: bool = False) -> go.Figure:
-    """IQM and its 95% bootstrap CI per setting (``catalog.comparison_table`` rows), one panel per final
+    """IQM and its 95% bootstrap CI per setting (``pooling.comparison_table`` rows), one panel per final
     value; a setting of one seed has a dot and no bar. ``log_x``: cost and Reg+ on log axes."""
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.06, shared_yaxes=True,
                         subplot_titles=[t for _, t in FINAL_METRICS])
@@ -499,7 +513,7 @@ def final_values_figure(table, height: int | None = None, log_x: bool = False) -
             mid, low, high = ordered[f"{name} IQM"], ordered[f"{name} CI low"], ordered[f"{name} CI high"]
             fig.add_trace(go.Scatter(
                 x=mid, y=ordered["setting"], mode="markers", marker=dict(size=11, color=colors), showlegend=False,
-                customdata=np.stack([low, high, ordered["seeds"]], axis=-1),
+                customdata=np.stack([low, high, ordered[count_column(ordered)]], axis=-1),
                 hovertemplate=f"%{{y}}<br>{name} IQM %{{x:.4g}}, 95% CI [%{{customdata[0]:.4g}}, "
                               "%{customdata[1]:.4g}]<br>%{customdata[2]} seeds<extra></extra>",
                 error_x=dict(type="data", symmetric=False, array=(high - mid).fillna(0),

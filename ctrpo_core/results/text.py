@@ -1,8 +1,10 @@
 """Runs and their results as text: the tables of ``ctrpo ls``, ``ctrpo show`` and the end of a sweep.
 
 The numbers are the app's (``catalog.summarize_run``): final return and cost are means over the last
-10% of epochs, Reg+ is the run's cumulative cost regret. A setting the run's algorithm does not read
-(β and b_H for anything but c-trpo) is shown as "-" and is null in JSON.
+10% of epochs, Reg+ is the run's cumulative cost regret. They are final only for a run that finished its
+planned steps; for any other run they are "so far" and say so. A setting the run's algorithm does not read
+(β and b_H for anything but c-trpo) is shown as "-" and is null in JSON. ``ctrpo ls --by-setting`` pools
+the finished runs of each setting (``pooling.comparison_table``) and names the others.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import math
 
 from .catalog import run_dirs, summarize_run
+from .pooling import COUNT_COLUMN, NOT_COUNTED, comparison_table, one_run_per_seed
 from ..config.overrides import applies
 from ..runs.store import RunDir
 
 LS_FIELDS = ("name", "task", "algo", "beta", "bh", "delta", "seed", "state", "epoch", "epochs",
-             "final_return", "final_cost", "reg_plus")
+             "final_return", "final_cost", "reg_plus", "label")
+FINAL, SO_FAR = "final", "so far"
 
 
 def _number(value):
@@ -32,6 +36,9 @@ def run_row(path) -> dict:
     summary = summarize_run(path)
     row = {k: _number(summary.get(k)) for k in LS_FIELDS}
     row["path"], row["message"] = summary.get("path"), summary.get("message") or ""
+    row["finished"] = bool(summary.get("complete"))
+    # what the final_* values are: final only once every planned epoch is trained
+    row["values"] = FINAL if row["finished"] else SO_FAR if summary.get("epoch") else None
     return row
 
 
@@ -52,11 +59,12 @@ def _cell(value, spec: str = "") -> str:
 
 def table(rows: list[dict]) -> str:
     """Aligned text columns, one line per run."""
-    head = ["name", "task", "algo", "β", "b_H", "δ", "seed", "state", "epoch", "return", "cost", "Reg+"]
+    head = ["name", "task", "algo", "β", "b_H", "δ", "seed", "state", "epoch", "return", "cost", "Reg+", "values"]
     lines = [[r["name"], _cell(r["task"]), _cell(r["algo"]), _cell(r["beta"]), _cell(r["bh"]), _cell(r["delta"]),
               _cell(r["seed"]), r["state"] or "-",
               f"{_cell(r['epoch'])}/{_cell(r['epochs'])}" if r["state"] != "damaged" else "-",
-              _cell(r["final_return"], ".2f"), _cell(r["final_cost"], ".2f"), _cell(r["reg_plus"], ".1f")]
+              _cell(r["final_return"], ".2f"), _cell(r["final_cost"], ".2f"), _cell(r["reg_plus"], ".1f"),
+              r.get("values") or "-"]
              for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
     right = {5, 6, 8, 9, 10, 11}
@@ -65,6 +73,53 @@ def table(rows: list[dict]) -> str:
     out = [fmt(head)] + [fmt(line) for line in lines]
     damaged = [r for r in rows if r["state"] == "damaged"]
     out += [f"damaged: {r['name']}: {r['message']}" for r in damaged]
+    if any(r.get("values") == SO_FAR for r in rows):
+        out.append("values: 'final' once a run has trained every planned epoch; 'so far' before (never pooled)")
+    return "\n".join(out)
+
+
+SETTING_FIELDS = {"setting": "setting", "label": "label", "algo": "algo", "beta": "beta", "bh": "bh",
+                  COUNT_COLUMN: "finished", "seed ids": "seeds", NOT_COUNTED: "not_counted",
+                  "return median": "return_median", "cost median": "cost_median", "Reg+ median": "reg_plus_median",
+                  "return IQM": "return_iqm", "cost IQM": "cost_iqm", "Reg+ IQM": "reg_plus_iqm"}
+
+
+def setting_rows(runs_dir, task: str | None = None, algo: str | None = None) -> list[dict]:
+    """One row per setting (``catalog.label``): how many runs finished and their pooled values, and the runs
+    that do not count, by seed ("seed 2 stopped at epoch 15/80")."""
+    import pandas as pd
+
+    summaries = pd.DataFrame([summarize_run(p) for p in run_dirs(runs_dir)])
+    if summaries.empty or "label" not in summaries:
+        return []
+    summaries = summaries[summaries.state != "damaged"]
+    if task is not None:
+        summaries = summaries[summaries.task == task]
+    if algo is not None:
+        summaries = summaries[summaries.algo == algo]
+    kept, _ = one_run_per_seed(summaries)
+    table = comparison_table(kept, reps=500) if len(kept) else kept
+    rows = []
+    for _, r in table.iterrows():
+        row = {out: _number(r.get(key)) for key, out in SETTING_FIELDS.items()}
+        row["seeds"] = [int(s) for s in str(r["seed ids"]).split(",") if s != ""]
+        row["not_counted"] = [part for part in str(r[NOT_COUNTED]).split("; ") if part]
+        rows.append(row)
+    return rows
+
+
+def setting_table(rows: list[dict]) -> str:
+    """``ctrpo ls --by-setting`` as text: a line per setting, then what each does not count."""
+    head = ["setting", "finished", "return", "cost", "Reg+"]
+    lines = [[r["setting"], str(r["finished"]), _cell(r["return_median"], ".2f"), _cell(r["cost_median"], ".2f"),
+              _cell(r["reg_plus_median"], ".1f")] for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
+    fmt = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+                                  for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    out = [fmt(head)] + [fmt(line) for line in lines]
+    out += [f"{r['setting']}: {r['finished']} finished; {'; '.join(r['not_counted'])}" for r in rows
+            if r["not_counted"]]
+    out.append("medians over the finished runs of each setting (one run per seed); unfinished runs are never pooled")
     return "\n".join(out)
 
 
@@ -112,7 +167,7 @@ def show(path) -> dict:
               if k in metrics}
     return {"name": run.name, "path": str(run.path), "state": row["state"], "config": config, "status": status,
             "last_metrics": last, "final": {k: row[k] for k in ("final_return", "final_cost", "reg_plus")},
-            "curves": curves}
+            "final_is": row["values"], "curves": curves}
 
 
 def show_text(info: dict) -> str:
@@ -125,7 +180,9 @@ def show_text(info: dict) -> str:
     lines += ["", f"status: {info['state']}" + (f" ({status.get('message')})" if status.get("message") else "")
               + f", epoch {status.get('epoch', 0)}/{status.get('epochs', '?')}"]
     final = info["final"]
-    lines.append("final (last 10% of epochs): " + ", ".join(
+    so_far = info.get("final_is") != FINAL
+    lines.append(("so far, not final (last 10% of the epochs trained; the run has not finished): " if so_far else
+                  "final (last 10% of epochs): ") + ", ".join(
         f"{k} {_cell(final[k], '.3f')}" for k in ("final_return", "final_cost", "reg_plus")))
     if info["last_metrics"]:
         lines += ["", "last epoch:"]

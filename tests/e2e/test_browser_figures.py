@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_cli
 from ctrpo_core import api
-from ctrpo_core.results import catalog, figure_style
+from ctrpo_core.results import catalog, figure_style, pooling
 from browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT, layout_problems, streamlit_server
 
 SMALL = dict(total_steps=1500, steps_per_epoch=500, num_envs=4)
@@ -53,8 +53,8 @@ FIGURES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(p => {
 def test_compare_live_and_sensitivity_in_chromium_at_1280_by_720(runs):
     from playwright.sync_api import sync_playwright
 
-    kept, _ = catalog.one_run_per_seed(catalog.usable(catalog.run_table(runs)))
-    settings = set(catalog.comparison_table(kept, reps=10).setting)
+    kept, _ = pooling.one_run_per_seed(catalog.usable(catalog.run_table(runs)))
+    settings = set(pooling.comparison_table(kept, reps=10).setting)
     OUTPUT.mkdir(exist_ok=True)
     with streamlit_server(runs) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)

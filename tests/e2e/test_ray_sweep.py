@@ -131,7 +131,7 @@ def test_sensitivity_page_launches_a_ray_sweep_and_live_shows_its_runs(tmp_path,
     live = AppTest.from_file(main, default_timeout=60).run().switch_page("views/live.py").run()
     assert not live.exception
     table = live.dataframe[0].value
-    assert table.loc[table.name == run.name, "state"].tolist() == ["finished"]
+    assert table.loc[table["run"] == run.name, "state"].tolist() == ["finished"]
     compare = AppTest.from_file(main, default_timeout=60).run().switch_page("views/compare.py").run()
     assert not compare.exception and len(compare.get("plotly_chart")) >= 1
 

@@ -58,7 +58,7 @@ def test_train_defaults_launch_a_real_run_and_live_shows_it(runs_dir):
     assert runs[0].name in live.multiselect(key="live_runs").value
     assert len(live.get("plotly_chart")) == 3  # return, cost and Reg+ in one figure; the trust region; its details
     table = live.dataframe[0].value
-    assert table.state.tolist() == ["finished"] and table.epoch.tolist() == [3]
+    assert table.state.tolist() == ["finished"] and table.epoch.tolist() == ["3/3"] and table["values"].tolist() == ["final"]
 
 
 @pytest.mark.parametrize("key,value,param", [("beta", -1.0, "--beta"), ("bh", 1.5, "--bh"), ("delta", 0.0, "--delta"),
@@ -101,7 +101,7 @@ def test_live_and_compare_with_runs_and_a_damaged_directory(finished_runs):
     compare = page("views/compare.py")
     assert not compare.exception
     summary = compare.dataframe[0].value
-    assert summary["seeds"].tolist() == [2] and "return IQM" in summary
+    assert summary["finished seeds"].tolist() == [2] and "return IQM" in summary
     assert compare.get("download_button")
 
 
@@ -112,7 +112,7 @@ def test_compare_never_offers_a_setting_the_algorithm_does_not_read(finished_run
     assert not compare.exception
     assert compare.multiselect(key="cmp_beta").options == ["1.0"]  # c-trpo's β only; trpo's is N/A
     assert compare.multiselect(key="cmp_algo").value == ["c-trpo", "trpo"]
-    assert sorted(compare.dataframe[0].value["seeds"].tolist()) == [1, 2]  # the trpo run is not filtered out
+    assert sorted(compare.dataframe[0].value["finished seeds"].tolist()) == [1, 2]  # the trpo run is not filtered out
 
 
 def test_train_advanced_settings_reach_the_run(runs_dir):

@@ -1,7 +1,7 @@
 """Compare pools only comparable runs (issue 10.2): groups by every result-changing setting, one run per seed."""
 
 from ctrpo_core import api
-from ctrpo_core.results import catalog
+from ctrpo_core.results import catalog, pooling
 from ctrpo_core.config import resolve
 
 SMALL = dict(steps_per_epoch=500, num_envs=4)
@@ -12,15 +12,15 @@ def test_runs_of_other_lengths_or_settings_are_never_pooled(runs_dir):
                                ("other-gamma", 2000, {"gamma": 0.95}), ("seed1", 2000, {"seed": 1})):
         api.train("GridHazard-v0", "c-trpo", total_steps=steps, runs_dir=str(runs_dir), name=name, **SMALL, **extra)
     table = catalog.run_table(runs_dir)
-    kept, notes = catalog.one_run_per_seed(table)
-    summary = catalog.comparison_table(kept, reps=200).set_index("label")
+    kept, notes = pooling.one_run_per_seed(table)
+    summary = pooling.comparison_table(kept, reps=200).set_index("label")
     labels = table.set_index("name").label
     assert labels["short"] != labels["long"] and "steps=1000" in labels["short"]
     assert "gamma=0.95" in labels["other-gamma"] and labels["other-gamma"] != labels["long"]
     assert labels["long"] == labels["long-again"] == labels["seed1"]
-    assert summary.loc[labels["long"], "seeds"] == 2 and summary.loc[labels["long"], "seed ids"] == "0,1"
-    assert summary.loc[labels["short"], "seeds"] == 1 and len(summary) == 3
-    assert summary.loc[labels["short"], "note"] == catalog.ONE_SEED_NOTE  # one seed: no CI
+    assert summary.loc[labels["long"], "finished seeds"] == 2 and summary.loc[labels["long"], "seed ids"] == "0,1"
+    assert summary.loc[labels["short"], "finished seeds"] == 1 and len(summary) == 3
+    assert summary.loc[labels["short"], "note"] == pooling.ONE_SEED_NOTE  # one seed: no CI
     assert summary.loc[labels["short"], ["return CI low", "return CI high"]].isna().all()
     assert len(notes) == 1 and "seed 0" in notes[0]
     assert notes[0].split(" ")[0] in ("long", "long-again") and notes[0].endswith(("long", "long-again"))

@@ -19,7 +19,7 @@ from ctrpo_core.sweeps.execute import SweepProgress
 
 SMALL = ["--steps-per-epoch", "500", "--num-envs", "4"]
 LS_KEYS = {"name", "path", "task", "algo", "beta", "bh", "delta", "seed", "state", "message", "epoch", "epochs",
-           "final_return", "final_cost", "reg_plus"}
+           "final_return", "final_cost", "reg_plus", "label", "finished", "values"}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_show_prints_settings_status_metrics_and_plots(trained):
     assert "cost (epochs 1-4)" in out and "b=1 |" in out.replace("b=1.0", "b=1")
     assert "lagrange_lr" not in out  # a setting c-trpo does not read is not shown
     info = json.loads(run_cli("show", str(trained / "ct"), "--json").stdout)  # a path works too
-    assert set(info) == {"name", "path", "state", "config", "status", "last_metrics", "final", "curves"}
+    assert set(info) == {"name", "path", "state", "config", "status", "last_metrics", "final", "final_is", "curves"}
     assert info["last_metrics"]["epoch"] == 4 and len(info["curves"]["ep_cost"]) == 4
     missing = run_cli("show", "nope", "--runs-dir", trained)
     assert missing.returncode == 2 and "RUN" in missing.stderr and missing.stderr.count("\n") == 1

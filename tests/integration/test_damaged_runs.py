@@ -74,11 +74,11 @@ def test_every_page_renders_over_damaged_runs(runs, name, monkeypatch):
     if name == "views/live.py":
         at.multiselect(key="live_runs").set_value(["good", "good copy with spaces", "linked", *DAMAGED]).run()
         assert not at.exception, [e.value for e in at.exception]
-        assert {"good", "linked"} <= set(at.dataframe[0].value.name)
+        assert {"good", "linked"} <= set(at.dataframe[0].value["run"])
         assert len(at.get("plotly_chart")) == 3  # the curves, the shrinkage headline and its details
     if name == "views/compare.py":
         summary = at.dataframe[0].value
-        assert summary["seeds"].tolist() == [1]  # three copies of one seed count once
+        assert summary["finished seeds"].tolist() == [1]  # three copies of one seed count once
         assert any("left out" in e.label for e in at.expander)
     if name == "views/sensitivity.py":
         at.selectbox(key="sw_show").set_value("garbage").run()

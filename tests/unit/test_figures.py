@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ctrpo_core import api
-from ctrpo_core.results import catalog, figure_style, plots, tables
+from ctrpo_core.results import catalog, figure_style, plots, pooling, tables
 from ctrpo_core.results.stats import iqm
 
 SMALL = dict(total_steps=1500, steps_per_epoch=500, num_envs=4)
@@ -132,21 +132,21 @@ def test_sensitivity_axes_are_evenly_spaced_categories(runs):
 
 
 def test_comparison_table_median_iqm_and_one_seed_note(runs):
-    kept, _ = catalog.one_run_per_seed(catalog.run_table(runs))
-    table = catalog.comparison_table(kept, reps=300).set_index("setting")
+    kept, _ = pooling.one_run_per_seed(catalog.run_table(runs))
+    table = pooling.comparison_table(kept, reps=300).set_index("setting")
     trpo = kept[kept.algo == "trpo"].sort_values("seed")
     returns = np.sort(trpo.final_return.to_numpy())
-    assert table.loc["TRPO", "seeds"] == 4 and table.loc["TRPO", "seed ids"] == "0,1,2,3"
+    assert table.loc["TRPO", "finished seeds"] == 4 and table.loc["TRPO", "seed ids"] == "0,1,2,3"
     assert table.loc["TRPO", "return median"] == pytest.approx(np.median(returns))
     assert table.loc["TRPO", "return IQM"] == pytest.approx(returns[1:3].mean())  # the middle 50% of 4 seeds
     assert table.loc["TRPO", "return IQM"] == pytest.approx(iqm(returns))
     low, high = table.loc["TRPO", ["return CI low", "return CI high"]]
     assert returns[0] <= low <= table.loc["TRPO", "return IQM"] <= high <= returns[-1]
-    assert table.loc["TRPO-Lag", "note"] == catalog.ONE_SEED_NOTE and np.isnan(table.loc["TRPO-Lag", "Reg+ CI low"])
+    assert table.loc["TRPO-Lag", "note"] == pooling.ONE_SEED_NOTE and np.isnan(table.loc["TRPO-Lag", "Reg+ CI low"])
     assert any("TRPO-Lag" in line for line in tables.one_seed_settings(table.reset_index()))
     assert list(table.index[:3]) == ["C-TRPO β=0", "C-TRPO β=1", "C-TRPO β=10"]  # ordered as the legends
     view = tables.comparison_view(table.reset_index())
-    assert list(view.columns[:3]) == ["setting", "seeds", "seed ids"] and set(view.columns) <= set(tables.COLUMN_HELP)
+    assert list(view.columns[:3]) == ["setting", "finished seeds", "seed ids"] and set(view.columns) <= set(tables.COLUMN_HELP)
 
 
 def test_short_labels_name_only_what_differs():

@@ -137,7 +137,7 @@ def synthetic_summaries() -> pd.DataFrame:
         for algo, seeds in algos.items():
             for seed, (ret, cost, reg) in enumerate(seeds):
                 rows.append({"task": task, "algo": algo, "seed": seed, "cost_limit": b, "final_return": ret,
-                             "final_cost": cost, "reg_plus": reg, "state": "finished"})
+                             "final_cost": cost, "reg_plus": reg, "state": "finished", "epoch": 10, "epochs": 10})
     return pd.DataFrame(rows)
 
 
@@ -175,12 +175,18 @@ def test_benchmark_table_and_a_missing_reference():
     assert len(table) == 6 and set(table.columns) >= {"V_r IQM", "V_c CI low", "Reg+ CI high", "b"}
     row = table[(table.task == "B") & (table.algo == "cpo")].iloc[0]
     assert row["V_r IQM"] == pytest.approx(10.0) and row["b"] == 10.0
+    # a run that stopped part way never counts: the same table, and it is named
+    stopped = {**summaries.iloc[-1].to_dict(), "seed": 2, "final_return": 1e6, "state": "stopped", "epoch": 3}
+    with_stopped = analysis.benchmark_table(pd.concat([summaries, pd.DataFrame([stopped])]), reps=300)
+    assert with_stopped.drop(columns="not counted").equals(table.drop(columns="not counted"))
+    assert with_stopped["not counted"].tolist().count("seed 2 stopped at epoch 3/10") == 1
     without = analysis.normalise(summaries[summaries.algo != "cpo"])
     assert without.regret_norm.isna().all() and without.return_norm.notna().all()
 
 
 def test_grid_table_and_barrier_onset():
-    rows = [{"beta": beta, "bh": bh, "seed": seed, "state": "finished", "final_return": ret + seed * 0.01,
+    rows = [{"beta": beta, "bh": bh, "seed": seed, "state": "finished", "epoch": 5, "epochs": 5,
+             "final_return": ret + seed * 0.01,
              "final_cost": 0.5, "reg_plus": 1.0, "recovery_frac": 0.1 * bh}
             for bh, returns in ((0.5, {0.1: 1.0, 1.0: 0.95, 10.0: 0.5}), (1.0, {0.1: 1.0, 1.0: 1.0, 10.0: 0.98}))
             for beta, ret in returns.items() for seed in (0, 1)]
