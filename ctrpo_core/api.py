@@ -16,6 +16,7 @@ from .runs import lifecycle
 from .config.schema import ConfigError, resolve
 from .runs.lifecycle import open_run
 from .runs.store import DamagedRunError, RunDir
+from .util.launch import reap_in_background
 
 
 def train(task: str, algo: str, callback: Callable[[dict], None] | None = None,
@@ -56,7 +57,7 @@ def launch(task: str, algo: str, wait: float = 60.0, **settings) -> RunDir:
     returns once that process owns the run (at most ``wait`` seconds). Raises ConfigError on bad settings."""
     run = lifecycle.create(resolve(task, algo, **settings))
     log_path = run.path.parent / lifecycle.LAUNCH_LOGS / f"{run.name}.log"
-    _wait_started(lifecycle.spawn(run.path, log_path), run, log_path, wait)
+    _wait_started(reap_in_background(lifecycle.spawn(run.path, log_path)), run, log_path, wait)
     return run
 
 
@@ -66,7 +67,7 @@ def launch_resume(run_dir, wait: float = 60.0) -> RunDir:
     refreshing. ConfigError if it is not a run."""
     run, _ = open_run(run_dir)
     log_path = run.path.parent / lifecycle.LAUNCH_LOGS / f"{run.name}.resume.log"
-    _wait_until(lifecycle.spawn(run.path, log_path), lambda: lifecycle.is_owned(run.path), wait)
+    _wait_until(reap_in_background(lifecycle.spawn(run.path, log_path)), lambda: lifecycle.is_owned(run.path), wait)
     return run
 
 

@@ -95,14 +95,85 @@ def _cmd_train(args) -> int:
     return 0 if status["state"] in ("finished", "stopped") else 1
 
 
+SWEEP_PLAN_FLAGS = ("task", "algo", "beta", "bh", "delta", "seeds", "cost_limit", "total_steps", "steps_per_epoch",
+                    "num_envs", "set", "config", "checkpoint_every", "name", "address", "cpus_per_run")
+SWEEP_STOP_WAIT_S = 300  # `ctrpo sweep --stop` waits this long for the driver and the runs to end
+
+
+def _sweep_backend(kind: str, parallel, address, cpus_per_run, max_retries):
+    """The backend of `ctrpo sweep` (and of `--resume`, from what the manifest kept)."""
+    from .sweeps.backends import LocalBackend
+
+    if kind == "ray":
+        from .sweeps.ray import RayBackend
+
+        return RayBackend(address=address, cpus_per_run=cpus_per_run if cpus_per_run is not None else 1.0,
+                          max_retries=max_retries, parallel=parallel)
+    given = [f for f, v in (("--address", address), ("--cpus-per-run", cpus_per_run)) if v is not None]
+    if given:
+        raise UsageError(f"{given[0]}: only with --backend ray")
+    return LocalBackend(parallel)
+
+
+def _only_with(flag: str, args, allowed=()) -> None:
+    """Refuse the plan's flags beside --stop/--resume: those act on the plan the manifest keeps."""
+    for key in SWEEP_PLAN_FLAGS + ("backend", "max_retries", "parallel", "tensorboard"):
+        if key in allowed:
+            continue
+        value = getattr(args, key, None)
+        default = {"backend": "local", "max_retries": 3, "tensorboard": False}.get(key)
+        if value is not None and value != default:
+            raise UsageError(f"--{key.replace('_', '-')}: not with {flag}, which uses the plan the sweep's "
+                             f"manifest keeps")
+
+
+def _cmd_sweep_stop(args) -> int:
+    import time
+
+    from .sweeps.manifest import request_stop, sweep_status
+
+    _only_with("--stop", args)
+    folder = runs_dir(args.runs_dir)
+    asked = request_stop(folder, args.stop)
+    if not asked["driver"] and not asked["runs"]:
+        print(f"sweep {args.stop} is not running; nothing to stop", flush=True)
+        return 0
+    print(f"sweep {args.stop}: stop requested" + (" of its driver and" if asked["driver"] else " of")
+          + f" {len(asked['runs'])} run(s) in flight; waiting for them to checkpoint", flush=True)
+    deadline = time.monotonic() + SWEEP_STOP_WAIT_S
+    while (left := sweep_status(folder, args.stop))["driver"] or left["runs"]:
+        if time.monotonic() > deadline:
+            print(f"ctrpo: error: sweep {args.stop} is still stopping after {SWEEP_STOP_WAIT_S} s: "
+                  f"{'its driver, ' if left['driver'] else ''}{', '.join(left['runs'])}", file=sys.stderr)
+            return 1
+        request_stop(folder, args.stop)  # a run that started just now is asked too
+        time.sleep(0.25)
+    print(f"sweep {args.stop} stopped; continue it with: ctrpo sweep --resume {args.stop}"
+          + (f" --runs-dir {args.runs_dir}" if args.runs_dir else ""), flush=True)
+    return 0
+
+
 def _cmd_sweep(args) -> int:
     from .config import overrides
-    from .sweeps.backends import LocalBackend
-    from .sweeps.execute import run_sweep
+    from .sweeps.execute import resume_plan
     from .sweeps.plan import parse_list, plan_sweep
 
     for key in ("parallel", "max_retries", "cpus_per_run"):
         rules.check(key, getattr(args, key))
+    if args.stop is not None and args.resume is not None:
+        raise UsageError("--stop: not with --resume")
+    if args.stop is not None:
+        return _cmd_sweep_stop(args)
+    if args.resume is not None:
+        _only_with("--resume", args, allowed=("parallel",))
+        plan = resume_plan(runs_dir(args.runs_dir), args.resume)
+        if args.parallel is not None:
+            plan.launch["parallel"] = args.parallel
+        launch = {"backend": "local", "parallel": None, "address": None, "cpus_per_run": None, "max_retries": 3,
+                  **{k: v for k, v in plan.launch.items() if v is not None}}
+        backend = _sweep_backend(launch["backend"], launch["parallel"], launch["address"], launch["cpus_per_run"],
+                                 launch["max_retries"])
+        return _run_and_report(plan, backend)
     settings = _user_settings(args, flags=("task", "algo", "cost_limit", "total_steps", "steps_per_epoch",
                                            "num_envs", "checkpoint_every"))
     task, algo = settings.pop("task", None), settings.pop("algo", None) or "c-trpo"
@@ -121,16 +192,16 @@ def _cmd_sweep(args) -> int:
         grid["seed"] = [0]
     plan = plan_sweep(task, algo, betas=grid["beta"], bhs=grid["bh"], deltas=grid["delta"], seeds=grid["seed"],
                       runs_dir=folder, name=args.name, **settings)
-    if args.backend == "ray":
-        from .sweeps.ray import RayBackend
+    backend = _sweep_backend(args.backend, args.parallel, args.address, args.cpus_per_run, args.max_retries)
+    plan.launch = {"backend": args.backend, "parallel": args.parallel, "address": args.address,
+                   "cpus_per_run": args.cpus_per_run, "max_retries": args.max_retries}
+    return _run_and_report(plan, backend)
 
-        backend = RayBackend(address=args.address, cpus_per_run=args.cpus_per_run if args.cpus_per_run is not None
-                             else 1.0, max_retries=args.max_retries, parallel=args.parallel)
-    else:
-        given = [f for f, v in (("--address", args.address), ("--cpus-per-run", args.cpus_per_run)) if v is not None]
-        if given:
-            raise UsageError(f"{given[0]}: only with --backend ray")
-        backend = LocalBackend(args.parallel)
+
+def _run_and_report(plan, backend) -> int:
+    """Train the plan under the sweep's lock, then one line of outcomes and the table of its runs."""
+    from .sweeps.execute import run_sweep
+
     results = run_sweep(plan, backend, report=lambda line: print(line, flush=True))
     words = [outcome.state for outcome in results.values()]
     counts = {state: words.count(state) for state in sorted(set(words))}
@@ -446,7 +517,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help='print {"name", "path", "state", "config", "status", "last_metrics", "final", "curves"}')
     show.set_defaults(func=_cmd_show)
 
-    sweep = sub.add_parser("sweep", help="train a grid over β × b_H × δ × seeds (skips finished runs)")
+    sweep = sub.add_parser("sweep", help="train a grid over β × b_H × δ × seeds (skips finished runs); stop or "
+                                         "resume a whole sweep")
+    sweep.add_argument("--stop", metavar="NAME",
+                       help="stop sweep NAME: its driver starts no further run and every run of it stops at a "
+                            "checkpoint (request files, never a signal); waits until they have stopped")
+    sweep.add_argument("--resume", metavar="NAME",
+                       help="train sweep NAME again from the plan its manifest keeps: finished runs are skipped, "
+                            "stopped ones resume (only --runs-dir and --parallel may be given with it)")
     sweep.add_argument("--task", help="task id (see `ctrpo tasks`)")
     sweep.add_argument("--algo", help="algorithm (default c-trpo)")
     sweep.add_argument("--beta", help="comma list of β values (c-trpo only; default 1)")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..runs.ownership import Ownership, is_owned
-from ..util.launch import detached
+from ..util.launch import detached, reap_in_background
 from ..util.atomic import write_json
 from .folders import KERNEL, LOG, RESULTS, now, prepare, read_params, write_status
 from .parameters import notebook_path
@@ -165,7 +165,7 @@ def launch_report(name: str, values: dict | None = None, runs_dir="runs") -> Pat
     """Validate and create the report folder, then execute it in a detached background process
     (``python -m ctrpo_core.reports.papermill FOLDER``) that outlives the caller. Returns the folder."""
     folder = prepare(name, values or {}, runs_dir)
-    proc = detached("ctrpo_core.reports.papermill", [str(folder)], folder / LOG)
+    proc = reap_in_background(detached("ctrpo_core.reports.papermill", [str(folder)], folder / LOG))
     deadline = time.time() + 60  # return once the child owns the folder, so no view calls it interrupted
     while not is_owned(folder) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)

@@ -27,11 +27,10 @@ from pathlib import Path
 
 from ..config.schema import CONVENTIONS, ConfigError, TrainConfig, validate, validate_name
 from ..util.launch import detached
-from .ownership import BusyError, Ownership, effective_state, is_owned, read_holder
+from .ownership import BusyError, Ownership, clear_stale_request, effective_state, is_owned, read_holder
 from .store import CHECKPOINT, STOP_REQUEST, DamagedRunError, RunDir, WriteError, inside_run, package_versions
 
 STOP_POLL_S = 0.25  # how often a training process looks for a stop request
-STALE_REQUEST_MARGIN_S = 0.05  # a stop request older than this before a new owner started is an old one
 LAUNCH_LOGS = ".launch"  # <runs-dir>/.launch/<name>.log: the output of detached training processes
 
 
@@ -142,14 +141,8 @@ def own(run: RunDir) -> Ownership:
     for leftover in run.path.glob(".*.tmp*"):
         leftover.unlink(missing_ok=True)
     # only a request older than this ownership is stale: one made the moment the lock was taken (a stopper
-    # polling lifecycle.stop until the run is owned) is for this process, and was lost when cleared too.
-    # File times come from the kernel's coarse clock, up to a tick behind time.time(): hence the margin.
-    request = run.path / STOP_REQUEST
-    try:
-        if request.stat().st_mtime < asked_before - STALE_REQUEST_MARGIN_S:
-            request.unlink(missing_ok=True)
-    except FileNotFoundError:
-        pass
+    # polling lifecycle.stop until the run is owned) is for this process, and was lost when cleared too
+    clear_stale_request(run.path / STOP_REQUEST, asked_before)
     return ownership
 
 

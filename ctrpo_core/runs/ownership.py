@@ -97,6 +97,21 @@ def read_holder(folder, lock: str = LOCK) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+STALE_REQUEST_MARGIN_S = 0.05  # a request file older than this before a new owner started is an old one
+
+
+def clear_stale_request(request: Path, owned_since: float) -> None:
+    """Remove the request file ``request`` (a stop request) when it was made before ``owned_since``, the
+    time just before the new owner asked for the lock: it was meant for an earlier owner. One made the moment
+    the lock was taken (a stopper polling until the folder is owned) is for this owner, and stays. File times
+    come from the kernel's coarse clock, up to a tick behind time.time(): hence the margin."""
+    try:
+        if Path(request).stat().st_mtime < owned_since - STALE_REQUEST_MARGIN_S:
+            Path(request).unlink(missing_ok=True)
+    except FileNotFoundError:
+        pass
+
+
 class State(StrEnum):
     """What a folder's work (a run, a report) is doing now, as every view shows it (a ``str``: JSON, tables
     and comparisons see the word)."""

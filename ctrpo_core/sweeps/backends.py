@@ -19,6 +19,7 @@ import time
 from ..config.schema import ConfigError
 from ..runs import lifecycle
 from ..util import cores
+from ..util.launch import reap_in_background
 from ..util.signals import stop_signals
 from .batch import Job, Outcome
 
@@ -27,13 +28,21 @@ class InlineBackend:
     """Trains the runs one after another in this process."""
 
     parallel = 1
+    stopping = False
 
     def describe(self) -> str:
         return "one after another in this process"
 
+    def stop(self, reason: str) -> None:
+        """Start no further run (the run in flight stops on its own stop request or signal)."""
+        self.stopping = True
+
     def run(self, jobs: list[Job], report) -> dict[str, Outcome]:
         results = {}
         for job in jobs:
+            if self.stopping:
+                report(f"stopped: {len(jobs) - len(results)} run(s) not started")
+                break
             report(f"started {job.cfg.name} ({'resumed' if job.how == 'resume' else 'new'}, in this process)")
             try:
                 results[job.cfg.name] = Outcome(lifecycle.train(job.path))
@@ -56,9 +65,12 @@ class DetachedBackend:
     def describe(self) -> str:
         return "each in a detached process"
 
+    def stop(self, reason: str) -> None:
+        """Nothing to hold back: every run started at once (a sweep's stop asks each run)."""
+
     def run(self, jobs: list[Job], report) -> dict[str, Outcome]:
         for job in jobs:
-            lifecycle.spawn(job.path)
+            reap_in_background(lifecycle.spawn(job.path))
         return {job.cfg.name: Outcome("queued") for job in jobs}
 
 
@@ -68,13 +80,14 @@ def make_backend(parallel: int | None = 1):
 
 
 class _Parallel:
-    """``parallel`` runs at a time (default: one per core); SIGTERM/SIGINT set ``stopping``."""
+    """``parallel`` runs at a time (default: one per core); SIGTERM/SIGINT or :meth:`stop` set ``stopping``."""
 
     def __init__(self, parallel: int | None = None):
         self.parallel = max(1, parallel or cores.available())
         self.stopping = False
 
-    def _stop(self, reason: str) -> None:
+    def stop(self, reason: str) -> None:
+        """Start no further run; the runs in flight checkpoint and stop (from a signal handler or a thread)."""
         self.stopping = True
 
 
@@ -89,7 +102,7 @@ class LocalBackend(_Parallel):
         slots = min(self.parallel, len(jobs)) or 1  # P: fewer jobs than --parallel leave more cores per run
         workers, pinned = cores.env_workers(slots), cores.core_sets(slots)
         free = list(range(slots))  # run slots; with pinning, slot i owns the cores pinned[i]
-        with stop_signals(self._stop):
+        with stop_signals(self.stop):
             while queue or running:
                 while queue and len(running) < self.parallel and not self.stopping:
                     job, slot = queue.pop(0), free.pop(0)
@@ -170,7 +183,7 @@ class PoolBackend(_Parallel):
             for cpu_set in pinned:
                 slots.put(cpu_set)
         stop_all = context.Event()
-        with stop_signals(self._stop), cf.ProcessPoolExecutor(
+        with stop_signals(self.stop), cf.ProcessPoolExecutor(
                 size, mp_context=context, initializer=_start_pool_worker,
                 initargs=(slots, cores.env_workers(size), stop_all)) as pool:
             futures = {pool.submit(_train_in_worker, str(job.path)): job for job in jobs}

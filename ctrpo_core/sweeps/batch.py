@@ -48,6 +48,9 @@ class Backend(Protocol):
 
     def run(self, jobs: list[Job], report: Callable[[str], None]) -> dict[str, Outcome]: ...
 
+    def stop(self, reason: str) -> None:
+        """Start no further job; the jobs in flight checkpoint and stop. Safe from a signal handler or a thread."""
+
 
 def settings_conflict(cfg: TrainConfig, config: dict) -> str:
     """'' when a run directory's config.json holds exactly ``cfg``'s result-changing settings, else which differ."""

@@ -1,17 +1,25 @@
 """A sweep: its plan trained by the batch driver under the sweep's lock, in this process (``ctrpo sweep``)
-or in a detached one (``launch_sweep``, the app), with a progress line per run that ends."""
+or in a detached one (``launch_sweep``, the app), with a progress line per run that ends. The driver
+watches for the sweep's stop request (``manifest.request_stop``): it then starts no further run and asks
+each run in flight to stop at a checkpoint; ``ctrpo sweep --resume NAME`` (``launch_resume``) trains the
+manifest's plan again, skipping the finished runs."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 from ..config.schema import ConfigError
-from ..util.launch import detached
+from ..runs import lifecycle
+from ..util.launch import detached, reap_in_background
 from .backends import LocalBackend
 from .batch import Backend, Job, Outcome, train_all
-from .manifest import SWEEPS, own_sweep, sweep_running, write_manifest
-from .plan import SweepPlan, plan_sweep
+from .manifest import SWEEPS, own_sweep, stop_requested, sweep_manifest, sweep_running, write_manifest
+from .plan import SweepPlan, plan_sweep, replan
+
+STOP_POLL_S = lifecycle.STOP_POLL_S  # how often a driver looks for its sweep's stop request
+STARTED_WAIT_S = 60.0  # launch_sweep returns once its driver owns the sweep, or after this long
 
 
 class SweepProgress:
@@ -43,6 +51,27 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def _watch_stop_request(plan: SweepPlan, backend: Backend, report, done: threading.Event) -> threading.Thread:
+    """Until ``done``: once the sweep's stop request appears, hold the backend back and ask every run of the
+    plan that trains to stop; asked again on every pass, so a run that took its lock just then stops too."""
+
+    def watch():
+        said = False
+        while not done.wait(STOP_POLL_S):
+            if not stop_requested(plan.runs_dir, plan.name):
+                continue
+            if not said:
+                report(f"sweep {plan.name}: stop requested; the runs in flight stop at a checkpoint, no other starts")
+                said = True
+            backend.stop("a stop request")
+            for cfg in plan.configs:
+                lifecycle.stop(Path(cfg.runs_dir) / cfg.name)
+
+    thread = threading.Thread(target=watch, name="ctrpo-sweep-stop", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_sweep(plan: SweepPlan, backend: Backend | None = None, report=print) -> dict[str, Outcome]:
     """Run every point that is not finished; returns {run name: Outcome}."""
     backend = backend or LocalBackend()
@@ -57,7 +86,51 @@ def run_sweep(plan: SweepPlan, backend: Backend | None = None, report=print) -> 
             return (f"sweep {plan.name}: {len(plan.configs)} runs, {len(plan.configs) - len(jobs)} already done "
                     f"or running, {len(jobs)} to run, {backend.describe()}")
 
-        return train_all(plan.configs, backend, progress, announce)
+        done = threading.Event()
+        watcher = _watch_stop_request(plan, backend, report, done)
+        try:
+            return train_all(plan.configs, backend, progress, announce)
+        finally:
+            done.set()
+            watcher.join()
+
+
+def resume_plan(runs_dir, name: str) -> SweepPlan:
+    """The plan sweep ``name``'s manifest keeps (its latest), with how it was trained; ConfigError when there
+    is no such sweep or its manifest predates kept plans."""
+    manifest = sweep_manifest(runs_dir, name)
+    if manifest is None:
+        raise ConfigError("--resume", f"no sweep {name!r} in {str(runs_dir)!r}")
+    request = manifest.get("plan")
+    if not isinstance(request, dict):
+        raise ConfigError("--resume", f"sweep {name} was run before sweeps kept their plan; run its `ctrpo sweep` "
+                                      f"command again (finished runs are skipped)")
+    plan = replan(request, runs_dir, name)
+    launch = request.get("launch")
+    plan.launch = dict(launch) if isinstance(launch, dict) else {}
+    return plan
+
+
+def _start_driver(runs_dir, name: str) -> None:
+    """``ctrpo sweep --resume NAME`` detached, returning once it owns the sweep (so the app shows it running
+    at once and a Stop pressed right away reaches it), or when it ended or took too long."""
+    log = Path(runs_dir) / SWEEPS / f"{name}.log"
+    proc = reap_in_background(detached("ctrpo_core.cli", ["sweep", "--resume", name, "--runs-dir", str(runs_dir)],
+                                       log))
+    deadline = time.monotonic() + STARTED_WAIT_S
+    while sweep_running(runs_dir, name) is None and proc.returncode is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def launch_resume(runs_dir, name: str) -> SweepPlan:
+    """Train sweep ``name``'s plan again in a detached driver (finished runs are skipped, stopped ones resume);
+    ConfigError when it is running or cannot be resumed."""
+    holder = sweep_running(runs_dir, name)
+    if holder is not None:
+        raise ConfigError("--resume", f"sweep {name} is already running (pid {holder.get('pid', '?')})")
+    plan = resume_plan(runs_dir, name)
+    _start_driver(runs_dir, name)
+    return plan
 
 
 def launch_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs", name: str | None = None,
@@ -86,19 +159,9 @@ def launch_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs
     holder = sweep_running(runs_dir, plan.name)
     if holder is not None:
         raise ConfigError("--name", f"sweep {plan.name} is already running (pid {holder.get('pid', '?')})")
-    join = lambda values: ",".join(repr(v) for v in values)
-    args = ["--task", task, "--algo", algo, "--beta", join(betas), "--bh", join(bhs), "--seeds", join(seeds),
-            "--runs-dir", str(runs_dir), "--name", plan.name]
-    if any(d is not None for d in deltas):
-        args += ["--delta", join(deltas)]
-    if parallel:
-        args += ["--parallel", str(parallel)]
-    if backend == "ray":
-        args += ["--backend", "ray"] + (["--address", address] if address else [])
-    for key, value in settings.items():
-        if value is not None:
-            args += [f"--{key.replace('_', '-')}", str(value)]
-    write_manifest(plan)  # the app lists the sweep at once
-    log = Path(runs_dir) / SWEEPS / f"{plan.name}.log"
-    detached("ctrpo_core.cli", ["sweep", *args], log)
+    plan.launch = {"backend": backend, "parallel": parallel, "address": address or None}
+    # the manifest keeps the plan (the app lists the sweep at once), and the driver trains what it keeps:
+    # one description of the sweep, whether launched here, resumed here or from a terminal
+    write_manifest(plan)
+    _start_driver(runs_dir, plan.name)
     return plan

@@ -1,6 +1,11 @@
 """A sweep's record and its owner: ``<runs-dir>/.sweeps/<name>.json`` lists the runs every plan of that
-name asked for (the app's Sweeps view reads it), and ``.sweeps/.<name>.lock`` is held by the one process
-running the sweep now."""
+name asked for (the app's Sweeps view reads it) and the latest plan itself (so the sweep can be run again
+from it), and ``.sweeps/.<name>.lock`` is held by the one process running the sweep now (its *driver*).
+
+Stopping a sweep, like stopping a run, is a request and never a signal: ``.sweeps/.<name>.stop`` asks its
+driver to start no further run, and each run of the sweep gets its own stop request (``lifecycle.stop``),
+so every run stops at a checkpoint, also a run whose driver is gone.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ import time
 from pathlib import Path
 
 from ..config.schema import ConfigError
-from ..runs.ownership import BusyError, Ownership, is_owned, read_holder
+from ..runs import lifecycle
+from ..runs.ownership import BusyError, Ownership, clear_stale_request, is_owned, read_holder
 from ..util.atomic import atomic_write_bytes
 from .plan import SweepPlan
 
@@ -23,11 +29,48 @@ def own_sweep(runs_dir, name: str) -> Ownership:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise ConfigError("--runs-dir", f"{str(runs_dir)!r} is not a directory") from None
+    asked_before = time.time()
     try:
-        return Ownership(folder, what=f"sweep {name}", lock=f".{name}.lock")
+        ownership = Ownership(folder, what=f"sweep {name}", lock=f".{name}.lock")
     except BusyError as busy:
         raise ConfigError("--name", f"sweep {name} is already running (pid {busy.holder.get('pid', '?')}); wait for it "
                                     f"or stop it first") from None
+    clear_stale_request(stop_request_path(runs_dir, name), asked_before)  # a stop meant for an earlier driver
+    return ownership
+
+
+def stop_request_path(runs_dir, name: str) -> Path:
+    return Path(runs_dir) / SWEEPS / f".{name}.stop"
+
+
+def stop_requested(runs_dir, name: str) -> bool:
+    return stop_request_path(runs_dir, name).exists()
+
+
+def request_stop(runs_dir, name: str) -> dict:
+    """Ask sweep ``name`` to stop: its driver (if one runs) to start no further run, and every run of its
+    manifest that is training now to stop at a checkpoint. Returns {"driver": whether a driver was asked,
+    "runs": the runs asked}; ConfigError when there is no such sweep. Asking again is harmless."""
+    manifest = sweep_manifest(runs_dir, name)
+    if manifest is None:
+        raise ConfigError("--stop", f"no sweep {name!r} in {str(runs_dir)!r} (see the manifests in "
+                                    f"{str(Path(runs_dir) / SWEEPS)!r})")
+    driver = sweep_running(runs_dir, name) is not None
+    if driver:
+        stop_request_path(runs_dir, name).touch()
+    asked = [run for run in manifest["runs"] if lifecycle.stop(Path(runs_dir) / run)]
+    return {"driver": driver, "runs": asked}
+
+
+def sweep_status(runs_dir, name: str) -> dict:
+    """Where sweep ``name`` stands now: {"driver": its driver's record or None, "runs": the runs of its
+    manifest that a process trains, "unfinished": those not finished (running ones included), "planned":
+    how many its manifest lists}."""
+    manifest = sweep_manifest(runs_dir, name) or {"runs": []}
+    paths = [Path(runs_dir) / run for run in manifest["runs"]]
+    return {"driver": sweep_running(runs_dir, name), "runs": [p.name for p in paths if is_owned(p)],
+            "unfinished": [p.name for p in paths if not p.is_dir() or lifecycle.state(p) != "finished"],
+            "planned": len(paths)}
 
 
 def sweep_running(runs_dir, name: str) -> dict | None:
@@ -64,7 +107,8 @@ def write_manifest(plan: SweepPlan) -> None:
         by_run = {g["run"]: g for g in [*earlier["grid"], *merged["grid"]] if isinstance(g, dict) and "run" in g}
         # one entry per run, in the order of runs (entries of manifests written before they named their run
         # cannot be matched to one and are dropped)
-        merged = {**earlier, "name": plan.name, "runs": runs, "grid": [by_run[r] for r in runs if r in by_run]}
+        # the latest plan replaces the earlier one (a manifest written before plans were kept has none)
+        merged = {**earlier, **merged, "runs": runs, "grid": [by_run[r] for r in runs if r in by_run]}
     atomic_write_bytes(path, json.dumps(merged, indent=1).encode())
 
 

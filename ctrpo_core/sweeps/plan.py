@@ -18,6 +18,7 @@ from ..config.schema import ConfigError, TrainConfig, format_value, resolve, set
 
 GRID_KEYS = ("task", "algo", "beta", "bh", "delta", "seed")  # a run's grid point in the manifest
 SWEPT_KEYS = ("seed", "beta", "bh", "delta")  # in the run name itself, hence not in its <key>
+AXIS_LABELS = (("β", "betas"), ("b_H", "bhs"), ("δ", "deltas"), ("seeds", "seeds"))  # how a grid is said
 
 
 def parse_list(param: str, text: str, kind=float) -> list:
@@ -29,6 +30,14 @@ def parse_list(param: str, text: str, kind=float) -> list:
     if not values:
         raise ConfigError(param, "the list is empty")
     return values
+
+
+def parse_grid(betas: str, bhs: str, deltas: str, seeds: str) -> dict:
+    """A form's grid fields (comma lists; an empty β, b_H or δ is not swept: the algorithm's or task's
+    default) as :func:`plan_sweep`'s lists {betas, bhs, deltas, seeds}; ConfigError naming the field."""
+    optional = lambda param, text: parse_list(param, text) if str(text).strip() else [None]
+    return {"betas": optional("--beta", betas), "bhs": optional("--bh", bhs), "deltas": optional("--delta", deltas),
+            "seeds": parse_list("--seeds", seeds, int)}
 
 
 def unique(param: str, values: list, notes: list[str]) -> list:
@@ -48,12 +57,27 @@ class SweepPlan:
     runs_dir: Path
     configs: list[TrainConfig]
     notes: list[str] = field(default_factory=list)  # what the plan merged or dropped, said once
+    # what plan_sweep was given (task, algo, each axis without repeats, the other settings): the manifest
+    # keeps it, so `ctrpo sweep --resume NAME` plans the very same runs again
+    request: dict = field(default_factory=dict)
+    launch: dict = field(default_factory=dict)  # how it trains: backend, parallel, address, ... (the CLI's flags)
 
     def manifest(self) -> dict:
         """One ``grid`` entry per run, in the order of ``runs`` and naming it (two runs of one grid point
-        but other settings, e.g. a longer budget, are two entries)."""
+        but other settings, e.g. a longer budget, are two entries); ``plan``: the request and launch of
+        this plan, the latest of the sweep's name."""
         return {"name": self.name, "runs": [c.name for c in self.configs],
-                "grid": [{"run": c.name, **{k: getattr(c, k) for k in GRID_KEYS}} for c in self.configs]}
+                "grid": [{"run": c.name, **{k: getattr(c, k) for k in GRID_KEYS}} for c in self.configs],
+                "plan": {**self.request, "launch": self.launch}}
+
+    def describe(self) -> str:
+        """The grid in words, axes as given: 'β 0, 1, 10 × b_H 0.6, 1 × seeds 0, 1 on HazardEdge-v0' (δ only
+        when it is swept: one δ is a setting like the others)."""
+        axes = [(label, self.request.get(key) or []) for label, key in AXIS_LABELS]
+        shown = [f"{label} {', '.join(format_value(v) for v in values)}" for label, values in axes
+                 if values and values != [None] and (label != "δ" or len(values) > 1)]
+        return f"{' × '.join(shown)} on {self.request.get('task')}" + \
+            (f" ({self.request.get('algo')})" if self.request.get("algo") != "c-trpo" else "")
 
 
 def plan_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs", name: str | None = None,
@@ -75,4 +99,18 @@ def plan_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs",
         cfg.name = f"{name}{barrier}_delta{format_value(cfg.delta)}_s{seed}_{settings_key(cfg, exclude=SWEPT_KEYS)}"
         validate_name(cfg.name)
         configs.append(cfg)
-    return SweepPlan(name, Path(runs_dir), configs, notes)
+    request = {"task": task, "algo": algo, "betas": axes[0], "bhs": axes[1], "deltas": axes[2], "seeds": axes[3],
+               "settings": dict(settings)}
+    return SweepPlan(name, Path(runs_dir), configs, notes, request)
+
+
+def replan(request: dict, runs_dir, name: str) -> SweepPlan:
+    """The plan a manifest's ``plan`` entry describes (the same runs, names and all), or ConfigError."""
+    try:
+        axes = [list(request[key]) for key in ("betas", "bhs", "deltas", "seeds")]
+        # JSON has no tuples: a tuple setting (hidden) comes back as a list and must be one again
+        settings = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(request.get("settings") or {}).items()}
+        task, algo = request["task"], request["algo"]
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError("--resume", f"the manifest of sweep {name} does not say what it planned") from None
+    return plan_sweep(task, algo, *axes, runs_dir=runs_dir, name=name, **settings)

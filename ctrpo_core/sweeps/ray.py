@@ -230,7 +230,7 @@ class RayBackend:
     def run(self, jobs, report) -> dict[str, Outcome]:
         if not jobs:
             return {}
-        with stop_signals(self._stop):
+        with stop_signals(self.stop):
             return self._run_all(jobs, report)
 
     def _run_all(self, jobs, report) -> dict[str, Outcome]:
@@ -318,7 +318,8 @@ class RayBackend:
             return state
         return status.get("state", state)
 
-    def _stop(self, reason: str) -> None:
+    def stop(self, reason: str) -> None:
+        """Start no further task; the runs in flight checkpoint and stop (SIGTERM/SIGINT, a sweep's stop)."""
         self.stopping = True
 
 

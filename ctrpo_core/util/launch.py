@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 
@@ -18,3 +19,11 @@ def detached(module: str, args: list[str], log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-m", module, *args], stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=out, start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def reap_in_background(proc: subprocess.Popen) -> subprocess.Popen:
+    """Collect ``proc``'s exit status when it ends, in a daemon thread, for a caller that starts a process and
+    moves on (the app starting a sweep, a report, a run): without it the ended child stays a zombie of the
+    long-lived caller until Python happens to reap it at the next process start."""
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+    return proc
