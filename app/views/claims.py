@@ -6,6 +6,7 @@ from ctrpo_core.tools import claims
 from ctrpo_core import reports
 from ctrpo_core.results.catalog import default_runs_dir
 from ctrpo_core.config import ConfigError
+from ctrpo_core.ui.charts import PLOTLY_CONFIG
 
 st.title("Claims")
 st.caption("The paper's claims checked where the truth is known: on GridHazard-v0 and HazardEdge-v0 every run "
@@ -18,29 +19,40 @@ BADGES = {claims.HOLDS: ("green", "check_circle"), claims.FAILS: ("red", "cancel
 
 @st.fragment(run_every=3.0)
 def watch(running_folder):
+    """While a claims report runs: its runs done of its runs planned, elapsed and left; the page follows when
+    one starts or ends."""
     now = claims.running_report(runs_dir)
     if (now or {}).get("folder") != running_folder:
         st.rerun()  # a claims report started or ended: show its verdicts without a reload
+    if now is not None:
+        progress = claims.report_progress(runs_dir, now)
+        st.progress(progress.finished / max(1, progress.planned),
+                    text=f"The claims report {now['folder']} is {now['state']}: {progress.line()}. Its verdicts "
+                         "appear here when it ends.")
 
-
-running = claims.running_report(runs_dir)
-latest = claims.latest_report(runs_dir)
-watch(running["folder"] if running else None)
 
 left, right = st.columns([3, 1], vertical_alignment="center")
-if running:
-    left.info(f"The claims report {running['folder']} is {running['state']}; its verdicts appear here when it ends "
-              "(about 4 minutes at the defaults when no run is reused).")
-elif latest is None:
-    left.info(f"No finished claims report in `{reports.reports_dir(runs_dir)}` yet.")
-if right.button("Run the claims report", type="primary", disabled=running is not None,
+status = left.empty()
+starting = st.session_state.get("claims_start", False)  # the button's value in the run its press started
+if starting:
+    status.info("Starting the claims report…")  # said first: what follows, and the report's start, take seconds
+running = claims.running_report(runs_dir)
+latest = claims.latest_report(runs_dir)
+if running is None and not starting:
+    before = claims.report_progress(runs_dir)  # what the button starts, timed on this machine
+    status.info(("No finished claims report in "
+                 f"`{reports.reports_dir(runs_dir)}` yet. " if latest is None else "")
+                + f"A claims report at its defaults trains {before.line()} (timed from the runs finished here, "
+                  "else from speeds measured on this machine kind).")
+if right.button("Run the claims report", type="primary", disabled=running is not None, key="claims_start",
                 help="`ctrpo report claims` at its defaults, in the background; finished runs are reused"):
     try:
-        folder = reports.launch_report(claims.REPORT, {}, runs_dir)
+        reports.launch_report(claims.REPORT, {}, runs_dir)
     except ConfigError as exc:
-        st.error(str(exc))
+        status.error(str(exc))
     else:
         st.rerun()
+watch(running["folder"] if running else None)
 
 if latest is not None:
     row = latest["row"]
@@ -61,7 +73,7 @@ if latest is not None:
             if verdict.paper:
                 text.caption(f"The paper: {verdict.paper}.")
             if picture is not None:
-                picture.plotly_chart(figures[verdict.claim], key=f"claims_{verdict.claim}")
+                picture.plotly_chart(figures[verdict.claim], key=f"claims_{verdict.claim}", config=PLOTLY_CONFIG)
     if row["html"]:
         with st.expander("Every figure and table behind the verdicts (the full report)"):
             st.iframe(Path(row["html"]), height=900)

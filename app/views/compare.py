@@ -3,6 +3,7 @@ import streamlit as st
 from ctrpo_core.results import pooling
 from ctrpo_core.results.catalog import default_runs_dir, load_curves, run_table
 from ctrpo_core.results.plots import BAND_NOTE, ctrpo_only, curve_panels, final_values_figure
+from ctrpo_core.ui.charts import PLOTLY_CONFIG
 from ctrpo_core.results.tables import (CAPTION, COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns,
                                        one_seed_settings, selection_caption, unfinished_settings)
 
@@ -56,14 +57,14 @@ if counted.empty:
 curves = pooling.cut_curves(load_curves(counted.path.tolist()), steps)
 limits = counted.cost_limit.unique()
 st.plotly_chart(curve_panels(curves, pooled=True, cost_limit=limits[0] if len(limits) == 1 else None, log_y=log_y),
-                key="cmp_curves")
+                key="cmp_curves", config=PLOTLY_CONFIG)
 
 st.subheader("Final values per setting" + (f", {pooling.equal_steps_title(steps)}" if equal else ""))
 st.caption(CAPTION)
 for line in one_seed_settings(summary):
     st.warning(line)
 shown = summary[summary[pooling.count_column(summary)] > 0]
-st.plotly_chart(final_values_figure(shown, log_x=log_y), key="cmp_final")
+st.plotly_chart(final_values_figure(shown, log_x=log_y), key="cmp_final", config=PLOTLY_CONFIG)
 numbers = set(number_columns(summary))
 st.dataframe(comparison_view(summary), hide_index=True, width="stretch", column_config={
     c: st.column_config.NumberColumn(help=h, format=NUMBER_FORMAT) if c in numbers else st.column_config.Column(help=h)

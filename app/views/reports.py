@@ -23,28 +23,35 @@ def _shown(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+# what was typed comes back after a visit to another page
+forms.restore(st.session_state, "reports")
 with st.expander("New report", expanded=not reports.list_reports(runs_dir)):
     name = st.selectbox("Report", names, key="rep_name")
     own = reports.parameters(name)
-    # the task and algorithm sit outside the form, so the fields below follow them as they change
+    # the task and algorithm come first, so the fields below follow them as they change; their first value
+    # is the notebook's (given through the state, where a value kept from an earlier visit also comes back)
+    choices = {f"rep_{name}_{k}": own[k]["value"] for k, options in (("task", TASKS), ("algo", ALGORITHM_IDS))
+               if k in own and own[k]["value"] in options}
+    forms.restore(st.session_state, "reports", choices)
     c1, c2 = st.columns(2)
-    task = c1.selectbox("task", list(TASKS), index=list(TASKS).index(own["task"]["value"]) if own["task"]["value"]
-                        in TASKS else 0, key=f"rep_{name}_task", help=own["task"]["help"]) if "task" in own else None
-    algo = c2.selectbox("algo", ALGORITHM_IDS, index=ALGORITHM_IDS.index(own["algo"]["value"]) if own["algo"]["value"]
-                        in ALGORITHM_IDS else 0, key=f"rep_{name}_algo", help=own["algo"]["help"]) if "algo" in own else None
+    task = c1.selectbox("task", list(TASKS), key=f"rep_{name}_task",
+                        help=own["task"]["help"]) if "task" in own else None
+    algo = c2.selectbox("algo", ALGORITHM_IDS, key=f"rep_{name}_algo",
+                        help=own["algo"]["help"]) if "algo" in own else None
     params = {k: v for k, v in reports.form_defaults(name, task, algo).items() if k not in ("task", "algo")}
     fields = {f"rep_{name}_{k}": _shown(v) for k, v in params.items()}
     forms.follow(st.session_state, f"rep_{name}", (task, algo), fields)
-    with st.form("rep_form"):
-        texts, slots = {}, {}
-        columns = st.columns(2)
-        for i, key in enumerate(params):
-            col = columns[i % 2]
-            texts[key] = col.text_input(key, key=f"rep_{name}_{key}",
-                                        help=f"{own[key]['help']}. JSON (numbers, [lists], true, null) or plain text.")
-            slots[key] = col.empty()
-        submitted = st.form_submit_button("Start in the background", type="primary")
+    # no st.form: Enter in a field starts nothing; the report starts from its button alone
+    texts, slots = {}, {}
+    columns = st.columns(2)
+    for i, key in enumerate(params):
+        col = columns[i % 2]
+        texts[key] = col.text_input(key, key=f"rep_{name}_{key}",
+                                    help=f"{own[key]['help']}. JSON (numbers, [lists], true, null) or plain text.")
+        slots[key] = col.empty()
     forms.remember(st.session_state, f"rep_{name}", (task, algo), fields)
+    forms.keep(st.session_state, "reports", ["rep_name", *choices, *fields])
+    submitted = st.button("Start in the background", type="primary", key="rep_start")
     if submitted:
         # what differs from the notebook's defaults: the task and algorithm, and fields changed from the values
         # the form showed for them (an unchanged task default is left to the notebook, which resolves the same)

@@ -11,6 +11,8 @@ from ctrpo_core.config.rules import RANGES
 
 st.title("Train")
 st.caption("Runs start as background processes writing run directories; they outlive this page.")
+# what was typed (the task included) comes back after a visit to another page
+forms.restore(st.session_state, "train", {"seeds": "0", "checkpoint_every": 0})
 
 task = st.selectbox("Task", list(TASKS), format_func=lambda t: f"{t}  ({TASKS[t].source}, obs {TASKS[t].obs_dim}, "
                     f"act {TASKS[t].act_dim})", key="task")
@@ -48,7 +50,7 @@ with col2:
                                               help=f"{task}'s default: {fields['total_steps']:,}. At least one "
                                                    f"epoch ({defaults.steps_per_epoch} steps).")
     errors["--total-steps"] = st.empty()
-    seeds_text = st.text_input("Seeds (comma list)", value="0", key="seeds", help="One run per seed, e.g. 0,1,2.")
+    seeds_text = st.text_input("Seeds (comma list)", key="seeds", help="One run per seed, e.g. 0,1,2.")
     errors["--seeds"] = st.empty()
     if reads_barrier:
         settings["barrier"] = st.radio("Barrier form φ", ["entropy", "log"], horizontal=True, key="barrier",
@@ -64,8 +66,9 @@ with st.expander("Advanced settings"):
     errors["advanced"] = st.empty()
     checkpoint_every = st.number_input("Keep a checkpoint copy every K epochs (0: only the latest)",
                                        min_value=RANGES["checkpoint_every"].lo, max_value=RANGES["checkpoint_every"].hi,
-                                       value=0, step=1, key="checkpoint_every")
+                                       step=1, key="checkpoint_every")
     tensorboard = st.checkbox("Also write TensorBoard scalars (needs the tensorboard extra)", key="tensorboard")
+forms.keep(st.session_state, "train", ["task", "algo", *fields, "seeds", "checkpoint_every", "tensorboard"])
 
 settings = {k: (v if isinstance(v, str) else float(v)) for k, v in settings.items()}
 settings["total_steps"] = int(settings["total_steps"])

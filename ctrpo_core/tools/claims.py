@@ -16,6 +16,7 @@ feed each rule numbers on both sides of its threshold.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -338,6 +339,106 @@ def running_report(runs_dir) -> dict | None:
 
     return next((r for r in reports.list_reports(runs_dir) if r["report"] == REPORT
                  and r["state"] in ("queued", "running")), None)
+
+
+# --------------------------------------------------------------------------------- a report's time
+# A claims report's own work besides training, measured on the 2-core machine (the report with 7 small runs:
+# 30.4 s in all, 6 s of it training): before the first run, the kernel's start, the imports and the pool's
+# workers; after the last one, the surrogate check, the exact C-NPG flows, the tables, figures and HTML.
+REPORT_START_S = 10.0
+REPORT_FINISH_S = 15.0
+POOLED_RUN_START_S = 0.5  # a run in a pool worker (the report's default) needs no new process
+
+
+def notebook_defaults(name: str = REPORT) -> dict:
+    """The claims notebook's parameters at their defaults (read once per version of the notebook: papermill
+    takes seconds to load, and the Claims page asks every few seconds)."""
+    from .. import reports
+
+    return _defaults_of(name, reports.notebook_path(name).stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _defaults_of(name: str, mtime_ns: int) -> dict:
+    from .. import reports
+
+    return {key: spec["value"] for key, spec in reports.parameters(name).items()}
+
+
+def planned_runs(parameters: dict | None, runs_dir) -> tuple[list, int | None]:
+    """(the runs a claims report with ``parameters`` (over the notebook's defaults) trains, one config per run
+    name as :func:`plan` finds them in ``runs_dir`` now, its ``parallel``)."""
+    values = {**notebook_defaults(), **(parameters or {})}
+    planned = plan(values["tasks"], values["algos"], values["seeds"], values["betas"], values["noise_steps_per_epoch"],
+                   values["hiddens"], runs_dir, total_steps=values["total_steps"])
+    return list({cfg.name: cfg for _, cfg in planned}.values()), values.get("parallel")
+
+
+@dataclass
+class ReportProgress:
+    """Where a claims report stands (or would start): its planned runs and the time it takes on this machine."""
+    planned: int
+    finished: int  # planned runs finished (reused ones included)
+    training: int  # planned runs a process trains now
+    elapsed_s: float | None  # since the report was started (None: not started)
+    left_s: float  # what is still to go: the runs left, on this machine's measured speed, and the report's own work
+    speed_from: str  # where the training speed comes from (finished runs here, or the measured table)
+
+    def line(self) -> str:
+        """While it runs: '12 of 27 runs finished, 2 training; 1:40 elapsed, about 3 min left'. Before it
+        starts: '27 runs, 3 of them already finished here; about 4 min on this machine'."""
+        from ..results.catalog import format_duration
+        from ..sweeps.cost import approximate
+
+        if self.elapsed_s is None:
+            reused = f", {self.finished} of them already finished here" if self.finished else ""
+            return f"{self.planned} runs{reused}; {approximate(self.left_s)} on this machine"
+        runs = f"{self.finished} of {self.planned} runs finished" + (f", {self.training} training"
+                                                                    if self.training else "")
+        left = f"{approximate(self.left_s)} left" if self.left_s > 0 else "finishing"
+        return f"{runs}; {format_duration(self.elapsed_s)} elapsed, {left}"
+
+
+def _timestamp(text) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(text)).timestamp()
+    except ValueError:
+        return None
+
+
+def report_progress(runs_dir, report: dict | None = None, cores: int | None = None) -> ReportProgress:
+    """The progress of the claims report ``report`` (a ``reports.list_reports`` row; its parameters come from
+    its params.json) or, without one, what starting a claims report at its defaults would take. The time
+    left is :func:`ctrpo_core.sweeps.cost.estimate` of the planned runs not yet finished (finished and
+    reused runs cost nothing) plus the report's own work."""
+    import time
+
+    from .. import reports
+    from ..runs import lifecycle
+    from ..sweeps import cost
+
+    values, created = {}, None
+    if report is not None:
+        params = reports.read_params(report["path"])
+        values = params.get("parameters") if isinstance(params.get("parameters"), dict) else {}
+        created = _timestamp(params.get("created"))
+    configs, parallel = planned_runs(values, runs_dir)
+    paths = [Path(cfg.runs_dir) / cfg.name for cfg in configs]
+    states = [lifecycle.state(p) if p.is_dir() else "queued" for p in paths]
+    estimate = cost.estimate(configs, cores=cores, runs_dir=runs_dir, parallel=parallel,
+                             startup_s=cost.STARTUP_S if parallel == 1 else POOLED_RUN_START_S)
+    elapsed = None if created is None else max(0.0, time.time() - created)
+    if estimate.to_train:
+        left = estimate.wall_s + REPORT_FINISH_S + max(0.0, REPORT_START_S - (elapsed or 0.0))
+    else:  # training is done: what is left is the report's own work since its last run ended
+        ended = max((p.joinpath("status.json").stat().st_mtime for p in paths if p.joinpath("status.json").exists()),
+                    default=time.time())
+        since = time.time() - max(ended, created or ended) if elapsed is not None else 0.0
+        left = max(0.0, REPORT_FINISH_S + (REPORT_START_S if elapsed is None else 0.0) - since)
+    sources = "; ".join(sorted({t.source for t in estimate.per_task.values()})) or "nothing left to train"
+    return ReportProgress(len(configs), states.count("finished"), states.count("running"), elapsed, left, sources)
 
 
 def report_figures(latest: dict) -> dict:
