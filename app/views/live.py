@@ -3,8 +3,9 @@ import streamlit as st
 from ctrpo_core import api
 from ctrpo_core.results.catalog import default_runs_dir, load_curves, resolve_run, run_table
 from ctrpo_core.results.tables import live_view
-from ctrpo_core.results.plots import (SHRINKAGE_PANEL_NOTES, SHRINKAGE_SENTENCE, ctrpo_only, curve_panels, shrinkage_details_figure,
-                              shrinkage_figure)
+from ctrpo_core.results.plots import (SHRINKAGE_PANEL_NOTES, ctrpo_only, curve_panels, shrinkage_details_figure,
+                              shrinkage_figure, shrinkage_sentence)
+from ctrpo_core.ui.charts import PLOTLY_CONFIG
 
 ACTIVE = ("queued", "running")
 FAST_S, IDLE_S = 1.0, 5.0  # refresh while a run trains; otherwise only look for runs that start
@@ -63,7 +64,7 @@ def curves_view():
         return
     limits = curves.cost_limit.dropna().unique()
     st.plotly_chart(curve_panels(curves, pooled=pooled, cost_limit=limits[0] if len(limits) == 1 else None,
-                                 log_y=log_y), key="live_curves")
+                                 log_y=log_y), key="live_curves", config=PLOTLY_CONFIG)
     st.caption(f"{len(curves)} epochs of {curves.run.nunique()} run(s); "
                + ("refreshing every second while a run trains." if active else "no run is training."))
 
@@ -92,10 +93,10 @@ def details_view():
     curves = shown_curves(current)
     if not curves.empty:
         st.subheader("The trust region")
-        st.plotly_chart(shrinkage_figure(curves), key="live_shrinkage")
-        st.caption(SHRINKAGE_SENTENCE)
+        st.plotly_chart(shrinkage_figure(curves), key="live_shrinkage", config=PLOTLY_CONFIG)
+        st.caption(shrinkage_sentence(curves))
         with st.expander("The trust region in detail: six panels"):
-            st.plotly_chart(shrinkage_details_figure(curves), key="live_shrinkage_details")
+            st.plotly_chart(shrinkage_details_figure(curves), key="live_shrinkage_details", config=PLOTLY_CONFIG)
             notes = SHRINKAGE_PANEL_NOTES.items() if isinstance(SHRINKAGE_PANEL_NOTES, dict) else SHRINKAGE_PANEL_NOTES
             st.markdown("\n".join(f"- **{title}**: {sentence}" for title, sentence in notes))
 

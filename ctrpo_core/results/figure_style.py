@@ -1,12 +1,14 @@
 """One visual language for every figure (app pages and notebooks): a fixed colour per algorithm,
-C-TRPO's β / b_H variants in one ordered blue family, the cost limit b in black dashes that no run
-uses, short labels, 14 px fonts."""
+C-TRPO's β / b_H variants in one ordered blue family (each β with its own line style and marker), the cost
+limit b in black dashes that no run uses, short labels, 14 px fonts."""
 
 from __future__ import annotations
 
 import math
 
 from plotly.colors import sample_colorscale
+
+from ..config.schema import TrainConfig
 
 FONT = dict(size=14)  # every text of a figure: readable at a projector (issue 18)
 
@@ -25,9 +27,15 @@ LIMIT_COLOR, LIMIT_DASH = "#111111", "dash"  # the cost limit b: no run is black
 # Line styles a run may take when two settings of one colour are shown (never the limit's "dash").
 RUN_DASHES = ["solid", "dot", "dashdot", "longdashdot"]
 
-# The C-TRPO family: light (no or a weak barrier) to dark (a strong one) blues.
+# The C-TRPO family: light (no or a weak barrier) to dark (a strong one) blues. The dark end stops short of
+# Blues' navy, which at a projector reads as the black of the limit line.
 _FAMILY_SCALE = "Blues"
-_FAMILY_RANGE = (0.45, 1.0)
+_FAMILY_RANGE = (0.36, 0.88)
+DEFAULT_BETA = TrainConfig.beta  # C-TRPO's default β: its line is solid and unmarked, like every algorithm's
+# Markers of the other β, by half-decade (round(2·log10 β)): each value of the Demo's β slider has its own.
+_BETA_SYMBOLS = {-4: "triangle-down", -3: "star", -2: "square", -1: "triangle-up", 1: "circle", 2: "diamond",
+                 3: "x", 4: "star-diamond"}
+NO_BARRIER_SYMBOL = "cross"  # β = 0
 
 
 def algo_name(algo) -> str:
@@ -67,6 +75,26 @@ def color_of(algo, beta=None, bh=None, family_values=None) -> str:
     if beta is None or _isnan(beta):
         return ALGO_COLORS[CTRPO]
     return family_color(beta_position(beta))
+
+
+def beta_dash(beta) -> str:
+    """C-TRPO's line style by β, so variants differ in more than a shade of blue: dotted below the default β
+    (a weaker barrier, β = 0 included), solid from it up. Never the limit's "dash"."""
+    if beta is None or _isnan(beta) or float(beta) >= DEFAULT_BETA:
+        return "solid"
+    return "dot"
+
+
+def beta_symbol(beta) -> str | None:
+    """The marker a C-TRPO line of this β carries (None at the default β): fixed per value, so a β keeps it
+    when other β are added."""
+    if beta is None or _isnan(beta) or _key(beta) == _key(DEFAULT_BETA):
+        return None
+    if float(beta) <= 0:
+        return NO_BARRIER_SYMBOL
+    step = round(2 * math.log10(float(beta) / DEFAULT_BETA))
+    symbols = [v for _, v in sorted(_BETA_SYMBOLS.items())]
+    return _BETA_SYMBOLS.get(step, symbols[step % len(symbols)]) if step else symbols[0]
 
 
 def band_color(color: str, alpha: float = 0.18) -> str:

@@ -14,7 +14,9 @@ from plotly.subplots import make_subplots
 
 from ..config.algorithms import legend_rank
 from .pooling import count_column, finished, pool_seeds
-from .figure_style import (CTRPO, FONT, LIMIT_COLOR, LIMIT_DASH, RUN_DASHES, band_color, color_of, family_color, legend_rows, short_labels)
+from ..config.algorithms import UNCONSTRAINED
+from .figure_style import (CTRPO, FONT, LIMIT_COLOR, LIMIT_DASH, RUN_DASHES, band_color, beta_dash, beta_symbol,
+                           color_of, family_color, legend_rows, short_labels)
 
 # (short name for hover, y-axis title with its unit)
 METRICS = {
@@ -76,19 +78,33 @@ def _series(curves: pd.DataFrame, pooled: bool, labels: dict | None) -> list[dic
     family = sorted({(s["beta"] or 0.0, s["bh"] or 0.0) for s in out if s["algo"] == CTRPO})
     for s in out:
         s["color"] = color_of(s["algo"], s["beta"], s["bh"], family_values=family)
-    seen: dict[str, int] = {}
-    for s in sorted(out, key=lambda s: (s["label"], str(s["key"]))):  # one colour twice: other line styles
-        s["dash"] = RUN_DASHES[seen.get(s["color"], 0) % len(RUN_DASHES)]
-        seen[s["color"]] = seen.get(s["color"], 0) + 1
+    for s in out:  # C-TRPO's β variants differ in line style and marker too, not only in a shade of blue
+        ctrpo = s["algo"] == CTRPO
+        s["dash"], s["symbol"] = (beta_dash(s["beta"]), beta_symbol(s["beta"])) if ctrpo else ("solid", None)
+    seen: dict[tuple, int] = {}
+    for s in sorted(out, key=lambda s: (s["label"], str(s["key"]))):  # one style twice: the next line style
+        style = (s["color"], s["dash"], s["symbol"])
+        s["dash"] = RUN_DASHES[(RUN_DASHES.index(s["dash"]) + seen.get(style, 0)) % len(RUN_DASHES)]
+        seen[style] = seen.get(style, 0) + 1
     out.sort(key=lambda s: (legend_rank(s["algo"]), s["beta"] or 0.0, s["bh"] or 0.0, s["label"], str(s["key"])))
     return out
+
+
+def _line_style(s: dict, width: float = 2.5) -> dict:
+    """The Scatter arguments that draw a series' line: its colour and dash, and its β's marker (about a dozen
+    along the line, enough to tell it in the legend and on the plot without hiding the curve)."""
+    style = dict(mode="lines", line=dict(color=s["color"], dash=s["dash"], width=width))
+    if s.get("symbol"):
+        style.update(mode="lines+markers", marker=dict(symbol=s["symbol"], size=8, color=s["color"], maxdisplayed=12))
+    return style
 
 
 def _hover(s: dict, metric: str, pooled: bool) -> str:
     name, _ = METRICS.get(metric, (metric, metric))
     seeds = ", ".join(str(int(v)) if float(v).is_integer() else str(v) for v in s["seeds"])
     what = f"{name} %{{y:.4g}}" + (f" (mean of {len(s['seeds'])} seeds; band ± 1 std)" if pooled else "")
-    return (f"<b>{s['name']}</b><br>{s['label']}<br>seeds: {seeds or '?'}<br>step %{{x:,.0f}}<br>{what}"
+    label = str(s["label"]).replace("b_H", "b<sub>H</sub>")  # as a class reads it: no underscore on screen
+    return (f"<b>{s['name']}</b><br>{label}<br>seeds: {seeds or '?'}<br>step %{{x:,.0f}}<br>{what}"
             "<extra></extra>")
 
 
@@ -104,18 +120,24 @@ def _legend_layout(names, title: str | None, rows_width: float = 860.0) -> tuple
 
 
 def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, pooled: bool, cost_limit=None,
-                 log_y: bool = False, labels: dict | None = None, height: int | None = None,
-                 x: str = "total_steps") -> go.Figure:
+                 log_y: bool = False, log_metrics=None, focus_cost: bool = False, labels: dict | None = None,
+                 height: int | None = None, x: str = "total_steps") -> go.Figure:
     """Return, cost and Reg+ (``metrics``) against steps side by side in ONE figure with ONE legend above
     them: a line per setting (``pooled``: the mean over its seeds, ± 1 std band) or per run. ``cost_limit``
-    draws b on the cost panel; ``log_y`` puts cost and Reg+ on log axes (zeros are not drawn there);
-    ``labels`` maps run names to the names the legend shows (default: short labels, full settings on
-    hover). ``height``: the whole figure (default: a 280 px plot plus what the legend needs)."""
+    draws b on the cost panel; ``log_y`` puts cost and Reg+ on log axes (zeros are not drawn there), or
+    ``log_metrics`` names the metrics that go on log axes; ``focus_cost`` (with ``cost_limit``, on a linear
+    cost axis) fits the cost axis to b and the constrained runs (:func:`_focus_top`) and marks each run above
+    it at the panel's top edge with its value; ``labels`` maps run names to the names the legend shows
+    (default: short labels, full settings on hover). ``height``: the whole figure (default: a 280 px plot
+    plus what the legend needs)."""
     metrics = list(metrics)
-    fig = make_subplots(rows=1, cols=len(metrics), horizontal_spacing=0.1 if len(metrics) > 1 else 0.0)
+    logged = set(LOG_METRICS if log_y else ()) if log_metrics is None else set(log_metrics)
+    # room between panels for the tick labels and the axis title of the panel to the right, at 1024 px too
+    fig = make_subplots(rows=1, cols=len(metrics), horizontal_spacing=0.14 if len(metrics) > 1 else 0.0)
     series = _series(curves, pooled, labels) if len(curves) else []
     for col, metric in enumerate(metrics, start=1):
-        log = log_y and metric in LOG_METRICS
+        log = metric in logged
+        drawn = []  # (series, xs, ys) of this panel's lines
         for s in series:
             g = s["frame"]
             if metric not in g:
@@ -137,19 +159,26 @@ def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, poo
                 if log:
                     ys = ys.where(ys > 0)
             fig.add_trace(go.Scatter(x=xs, y=ys.tolist(), name=s["name"], legendgroup=str(s["key"]),
-                                     showlegend=col == 1, mode="lines", hovertemplate=_hover(s, metric, pooled),
-                                     line=dict(color=s["color"], dash=s["dash"], width=2.5)), 1, col)
+                                     showlegend=col == 1, hovertemplate=_hover(s, metric, pooled), **_line_style(s)),
+                          1, col)
+            drawn.append((s, xs, ys.tolist()))
         if metric == "ep_cost" and cost_limit is not None:
             xs = curves[x] if len(curves) and x in curves else pd.Series([0, 1])
             fig.add_trace(go.Scatter(x=[xs.min(), xs.max()], y=[cost_limit, cost_limit], mode="lines",
                                      name=f"limit b = {cost_limit:g}", legendgroup="limit", showlegend=True,
                                      line=dict(color=LIMIT_COLOR, dash=LIMIT_DASH, width=2),
                                      hovertemplate=f"cost limit b = {cost_limit:g}<extra></extra>"), 1, col)
+            if focus_cost and not log:
+                top = _focus_top(drawn, cost_limit)
+                fig.update_yaxes(range=[0, top], row=1, col=col)
+                _mark_beyond(fig, drawn, top, 1, col)
         title = METRICS.get(metric, (metric, TITLES.get(metric, metric)))[1] + (" · log" if log else "")
         ticks = _log_ticks([t.y for t in fig.data if t.xaxis == ("x" if col == 1 else f"x{col}")]) if log else None
         fig.update_yaxes(title_text=title, type="log" if log else None, tickvals=ticks,
-                         ticktext=[f"{v:g}" for v in ticks] if ticks else None, row=1, col=col)
+                         ticktext=[_tick_text(v) for v in ticks] if ticks else None, row=1, col=col)
         fig.update_xaxes(title_text=X_TITLE, row=1, col=col)
+    if len(curves) and x in curves and curves[x].notna().any():  # no padding for markers: one step axis for all
+        fig.update_xaxes(range=[float(curves[x].min()), float(curves[x].max())])
     names = [s["name"] for s in series] + ([f"limit b = {cost_limit:g}"] if cost_limit is not None else [])
     # no legend title: beside a horizontal legend Plotly lets the entries run off the figure's edge
     legend, top = _legend_layout(names, None)
@@ -157,6 +186,69 @@ def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, poo
     fig.update_layout(height=height, font=FONT, legend=legend, margin=dict(l=10, r=10, t=top, b=60),
                       hoverlabel=dict(font_size=14), showlegend=True)
     return _readable(fig)
+
+
+FOCUS_SPAN = (2.0, 4.0)  # a focused cost axis ends between 2b and 4b: b stays in its lower half, far runs leave
+
+
+def _focus_top(drawn, cost_limit: float) -> float:
+    """The top of a cost axis focused on the limit: 10% above the highest cost a constrained run drew (an
+    overshoot stays in view), but at least 2b and at most 4b (an unconstrained run far above b does not
+    flatten the others: it is marked at the edge instead)."""
+    peaks = [v for s, _, ys in drawn if s["algo"] not in UNCONSTRAINED for v in ys if _num(v) is not None]
+    low, high = FOCUS_SPAN
+    return min(high * cost_limit, max(low * cost_limit, 1.1 * max(peaks, default=0.0)))
+
+
+def _short_value(value: float) -> str:
+    """A value read from across a room: two significant digits, whole numbers from 10 up (47, not 46.88)."""
+    return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.2g}"
+
+
+def edge_label(name: str, value: float, above: bool, extreme: bool) -> str:
+    """The text that marks a run beyond an axis: "TRPO ↑ 47" (where it is now), "TRPO-Lag ↑ peak 23" (it came
+    back inside), "TRPO ↓ −42" or "... ↓ lowest −11" at a bottom edge."""
+    word = ("peak " if above else "lowest ") if extreme else ""
+    return f"{name} {'↑' if above else '↓'} {word}{_short_value(value).replace('-', '−')}"
+
+
+def _mark_beyond(fig: go.Figure, drawn, bound: float, row: int, col: int, above: bool = True) -> list[str]:
+    """Each run of ``drawn`` [(series, xs, ys)] that leaves the subplot past ``bound`` (above it, or below it):
+    a triangle in its colour on that edge and its value beside it, where it is now when it ends beyond the
+    axis, else at its extreme. Labels read inward from their marker and stack away from the edge (two
+    labels from opposite sides meet in the middle of a narrow panel). Returns them."""
+    subplot = fig.get_subplot(row, col)
+    xref, yref = (subplot.xaxis.plotly_name.replace("axis", ""), subplot.yaxis.plotly_name.replace("axis", ""))
+    beyond = (lambda v: v > bound) if above else (lambda v: v < bound)
+    x_all = [v for _, xs, _ in drawn for v in xs]
+    middle = (min(x_all) + max(x_all)) / 2 if x_all else 0
+    labels = []
+    for s, xs, ys in drawn:
+        values = [(xv, v) for xv, v in zip(xs, ys) if _num(v) is not None]
+        if not any(beyond(v) for _, v in values):
+            continue
+        ends_beyond = beyond(values[-1][1])
+        extreme = (max if above else min)(values, key=lambda p: p[1])
+        where, value = values[-1] if ends_beyond else extreme
+        text = edge_label(s["name"], value, above, extreme=not ends_beyond)
+        fig.add_trace(go.Scatter(x=[where], y=[bound], mode="markers", cliponaxis=False, showlegend=False,
+                                 legendgroup=str(s["key"]), name=text,
+                                 marker=dict(symbol="triangle-up" if above else "triangle-down", size=14,
+                                             color=s["color"], line=dict(color="white", width=1)),
+                                 hovertemplate=f"<b>{s['name']}</b>: {value:.4g}, beyond this axis (which ends at "
+                                               f"{bound:.3g})<extra></extra>"), row, col)
+        right, shift = where >= middle, 4 + 22 * len(labels)
+        fig.add_annotation(text=text, x=where, y=1 if above else 0, xref=xref, yref=f"{yref} domain",
+                           showarrow=False, xanchor="right" if right else "left", yanchor="top" if above else "bottom",
+                           xshift=-10 if right else 10, yshift=-shift if above else shift,
+                           font=dict(FONT, color="#222"), bgcolor="rgba(255,255,255,0.8)")
+        labels.append(text)
+    return labels
+
+
+def _tick_text(value: float) -> str:
+    """A log axis' tick label, as narrow as the step axis' "50k": 0.1, 1, 10, 100, 1k, 10k."""
+    return f"{value / 1000:g}k" if value >= 1000 else f"{value:g}"
 
 
 def _log_ticks(columns) -> list[float] | None:
@@ -193,12 +285,10 @@ def add_limit_line(fig: go.Figure, cost_limit: float, xs=None, **where) -> None:
 
 
 # ---------------------------------------------------------------- the trust region
-SHRINKAGE_SENTENCE = (
-    "Each dot is one update: how much cost one step was allowed to add (α_max) against the budget still left "
-    "(Δb = b − Ĵ_c). C-TRPO's dots (β > 0) run down to 0 as Δb runs out, under the grey line where one step "
-    "would spend the whole budget; TRPO's and TRPO-Lag's KL ball allows the same increase whatever the budget, "
-    "even past the limit (Δb < 0, left of the grey axis). Right: the same two numbers against training.")
 BUDGET_LINE = "one step spends the whole budget (α = Δb)"
+KL_BALL_LINE = "dotted: α_max in a plain KL ball"  # C-TRPO's step measured as TRPO measures its own (right, top)
+J_C = "Ĵ<sub>c</sub>"  # Ĵ_c as Plotly writes it: no underscore on screen (markdown writes $\hat J_c$)
+COST_UNIT = "cost / episode"
 
 
 def _run_series(curves: pd.DataFrame, labels: dict | None) -> list[dict]:
@@ -213,18 +303,84 @@ def _normal_updates(g: pd.DataFrame) -> pd.DataFrame:
     return g[g["alpha_max"].notna() & g["budget"].notna()] if "alpha_max" in g and "budget" in g else g.iloc[0:0]
 
 
+def _has_barrier(s: dict) -> bool:
+    """A C-TRPO run whose region carries the barrier (β > 0); at β = 0 its region is a plain KL ball."""
+    return s["algo"] == CTRPO and (s["beta"] is None or s["beta"] > 0)
+
+
+def _possessive(names: list[str]) -> str:
+    names = [f"{n}'s" for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def shrinkage_sentence(curves, labels: dict | None = None) -> str:
+    """The caption of :func:`shrinkage_figure` for these runs (markdown): what the dots show, said only of the
+    algorithms shown and only as far as their numbers bear it out (correlations, counts, medians)."""
+    runs = _run_series(curves, labels)
+    updates = [(s, _normal_updates(s["frame"])) for s in runs]
+    updates = [(s, n) for s, n in updates if len(n)]
+    if not updates:
+        return ("These runs were trained before α_max was logged: the figure shows only their budget left "
+                r"Δb = b − $\hat J_c$ against training." if runs else "")
+    parts = ["Each dot is one update: how much cost one step was allowed to add (α_max) against the budget still "
+             r"left (Δb = b − $\hat J_c$), both in cost per episode."]
+    barrier = [(s, n) for s, n in updates if _has_barrier(s)]
+    balls = [(s, n) for s, n in updates if not _has_barrier(s)]
+    if barrier:
+        parts.append(_barrier_sentence(barrier))
+    if balls:
+        parts.append(_kl_ball_sentence(balls))
+    kl = any(s["algo"] == CTRPO and "alpha_max_kl" in s["frame"] for s, _ in updates)
+    parts.append("Right: the same two numbers against training" +
+                 ("; dotted: C-TRPO's step measured in a plain KL ball." if kl else "."))
+    return " ".join(parts)
+
+
+def _barrier_sentence(barrier) -> str:
+    """What C-TRPO's dots do: their correlation with Δb per run, and how many lie under the line α = Δb."""
+    prefix = "C-TRPO "
+    corr = [(s["name"].removeprefix(prefix), n["alpha_max"].corr(n["budget"])) for s, n in barrier if len(n) > 2]
+    corr = [(name, c) for name, c in corr if _num(c) is not None]
+    strong = [name for name, c in corr if c > 0.5]
+    if corr and len(strong) == len(corr):
+        trend = "C-TRPO's dots fall toward 0 as Δb runs out"
+    elif strong:
+        trend = f"C-TRPO's dots fall toward 0 as Δb runs out, most clearly for {max(corr, key=lambda p: p[1])[0]}"
+    else:
+        trend = "C-TRPO's dots do not clearly follow Δb in these runs"
+    if len(corr) > 1:
+        trend += " (correlation of α_max with Δb: " + ", ".join(f"{name} {c:.2f}" for name, c in corr) + ")"
+    elif corr:
+        trend += f" (correlation of α_max with Δb: {corr[0][1]:.2f})"
+    under = sum(int((n["alpha_max"] < n["budget"]).sum()) for _, n in barrier)
+    total = sum(len(n) for _, n in barrier)
+    return f"{trend}; {under} of {total} lie under the grey line, where one step cannot spend all that is left."
+
+
+def _kl_ball_sentence(balls) -> str:
+    """What a KL ball allows: nothing in it looks at the budget; past the limit, how much it still allowed."""
+    names = list(dict.fromkeys(s["name"] for s, _ in balls))
+    region = "KL ball does" if len(names) == 1 else "KL balls do"
+    over = pd.concat([n[n["budget"] < 0] for _, n in balls])
+    if not len(over):
+        return f"{_possessive(names)} {region} not look at the budget: α_max is set by δ and the cost gradient."
+    return (f"{_possessive(names)} {region} not look at the budget: past the limit (Δb < 0, left of the grey "
+            f"axis; {len(over)} updates) a step could still add a median {over['alpha_max'].median():.2g}.")
+
+
 def shrinkage_figure(curves, x: str = "total_steps", height: int = 420, labels: dict | None = None) -> go.Figure:
     """The trust region's one idea in one picture. Left: per update, the largest first-order cost increase one
     step may make inside the algorithm's region (α_max) against the budget left Δb = b − Ĵ_c, with the line
     α = Δb. Right, against training: α_max (top; C-TRPO's plain-KL-ball α_max_kl dotted for comparison) and
-    Δb (bottom, its axis cut at ±2b so that a run far over the limit does not flatten the others). Runs
-    trained before these columns were logged show only their Δb."""
-    fig = make_subplots(rows=2, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.12, vertical_spacing=0.1,
+    Δb (bottom, its axis cut at −2b so that a run far over the limit does not flatten the others: such a run
+    is marked at the bottom edge with its value). Runs trained before these columns were logged show only
+    their Δb. :func:`shrinkage_sentence` is its caption."""
+    fig = make_subplots(rows=2, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.16, vertical_spacing=0.1,
                         specs=[[{"rowspan": 2}, {}], [None, {}]], shared_xaxes=False)
     runs = _run_series(curves, labels)
     limit = _num(curves["cost_limit"].dropna().iloc[0]) if len(curves) and "cost_limit" in curves \
         and curves["cost_limit"].notna().any() else None
-    budgets, alphas = [], []
+    budgets, alphas, budget_lines, kl_lines = [], [], [], 0
     for s in runs:
         g, group = s["frame"], str(s["key"])
         hover = f"<b>{s['name']}</b><br>%{{customdata:,.0f}} steps<br>Δb %{{x:.3g}}<br>α_max %{{y:.3g}}<extra></extra>"
@@ -234,14 +390,17 @@ def shrinkage_figure(curves, x: str = "total_steps", height: int = 420, labels: 
             alphas += normal["alpha_max"].tolist()
             fig.add_trace(go.Scatter(x=normal["budget"], y=normal["alpha_max"], customdata=normal[x], mode="markers",
                                      name=s["name"], legendgroup=group, hovertemplate=hover,
-                                     marker=dict(color=s["color"], size=7, opacity=0.75)), 1, 1)
+                                     marker=dict(color=s["color"], size=7, opacity=0.75,
+                                                 symbol=s.get("symbol") or "circle")), 1, 1)
             fig.add_trace(go.Scatter(x=g[x], y=g["alpha_max"], mode="lines", name=s["name"], legendgroup=group,
                                      showlegend=False, line=dict(color=s["color"], width=2),
                                      hovertemplate=f"<b>{s['name']}</b><br>α_max %{{y:.3g}}<br>step %{{x:,.0f}}"
                                                    "<extra></extra>"), 1, 2)
-            if s["algo"] == CTRPO and "alpha_max_kl" in g:
-                fig.add_trace(go.Scatter(x=g[x], y=g["alpha_max_kl"], mode="lines", name=s["name"], legendgroup=group,
-                                         showlegend=False, line=dict(color=s["color"], width=1.5, dash="dot"),
+            if s["algo"] == CTRPO and "alpha_max_kl" in g:  # one legend entry toggles every dotted line
+                kl_lines += 1
+                fig.add_trace(go.Scatter(x=g[x], y=g["alpha_max_kl"], mode="lines", name=s["name"],
+                                         legendgroup="kl ball", showlegend=False,
+                                         line=dict(color=s["color"], width=1.5, dash="dot"),
                                          hovertemplate=f"<b>{s['name']}</b><br>α_max in the plain KL ball %{{y:.3g}}"
                                                        "<br>step %{x:,.0f}<extra></extra>"), 1, 2)
         if "budget" in g and g["budget"].notna().any():
@@ -249,6 +408,10 @@ def shrinkage_figure(curves, x: str = "total_steps", height: int = 420, labels: 
                                      showlegend=not len(normal), line=dict(color=s["color"], width=2),
                                      hovertemplate=f"<b>{s['name']}</b><br>Δb %{{y:.3g}}<br>step %{{x:,.0f}}"
                                                    "<extra></extra>"), 2, 2)
+            budget_lines.append((s, g[x].tolist(), g["budget"].tolist()))
+    if kl_lines:  # the dotted lines are in the legend, not only in the caption
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=KL_BALL_LINE, legendgroup="kl ball",
+                                 line=dict(color="#666", width=1.5, dash="dot"), hoverinfo="skip"), 1, 2)
     if budgets:  # the line α = Δb over the budgets shown: under it, one step cannot spend what is left
         top = max(0.0, max(budgets))
         line_x = np.geomspace(max(1e-3, min(a for a in alphas if a > 0) if any(a > 0 for a in alphas) else 1e-3),
@@ -266,25 +429,26 @@ def shrinkage_figure(curves, x: str = "total_steps", height: int = 420, labels: 
                              range=[math.log10(min(positive) / 1.5), math.log10(max(positive) * 8)], row=1, col=1)
         left = -limit if limit else min(budgets)
         fig.update_xaxes(range=[left, 1.05 * top if top > 0 else 1.0], row=1, col=1)
-        beyond = [f"{t.name}: {sum(v < left for v in t.x)} (Δb down to {min(t.x):.3g})" for t in fig.data
-                  if t.xaxis == "x" and t.mode == "markers" and min(t.x) < left]
-        if beyond:  # say what the cut axis hides: the runs far over the limit
-            fig.add_annotation(text="← more updates further left, far over the limit:<br>" + "<br>".join(beyond),
+        beyond = [f"{t.name}: {sum(v < left for v in t.x)}, Δb to {_short_value(min(t.x)).replace('-', '−')}"
+                  for t in fig.data if t.xaxis == "x" and t.mode == "markers" and min(t.x) < left]
+        if beyond:  # say what the cut axis hides (narrow: it must fit the left panel at 1024 px)
+            fig.add_annotation(text="← more updates further left:<br>" + "<br>".join(beyond),
                                showarrow=False, xref="x domain", yref="y domain", x=0.01, y=0.99, xanchor="left",
                                yanchor="top", align="left", font=FONT)
     elif runs:
         fig.add_annotation(text="no α_max in these runs<br>(trained before it was logged)", showarrow=False,
                            xref="x domain", yref="y domain", x=0.5, y=0.5, font=FONT)
-    if limit:  # Δb over training: a run far over the limit leaves the panel instead of flattening the rest
+    if limit:  # Δb over training: a run far over the limit leaves the panel, marked at its edge with its value
         fig.update_yaxes(range=[-2 * limit, 1.1 * limit], row=2, col=2)
+        _mark_beyond(fig, budget_lines, -2 * limit, 2, 2, above=False)
     fig.add_hline(y=0, line_color="#bbb", line_width=1, row=2, col=2)
-    fig.update_xaxes(title_text="budget left Δb = b − Ĵ_c (cost / episode)", row=1, col=1)
-    fig.update_yaxes(title_text="α_max: largest cost increase of one step (log)", row=1, col=1)
+    fig.update_xaxes(title_text=f"budget left Δb = b − {J_C} ({COST_UNIT})", row=1, col=1)
+    fig.update_yaxes(title_text=f"α_max ({COST_UNIT}, log)", row=1, col=1)
     fig.update_yaxes(title_text="α_max", row=1, col=2)
     fig.update_yaxes(title_text="Δb", row=2, col=2)
     fig.update_xaxes(matches="x2", showticklabels=False, row=1, col=2)
     fig.update_xaxes(title_text=X_TITLE, row=2, col=2)
-    names = [s["name"] for s in runs] + ([BUDGET_LINE] if budgets else [])
+    names = [s["name"] for s in runs] + ([BUDGET_LINE] if budgets else []) + ([KL_BALL_LINE] if kl_lines else [])
     legend, top_px = _legend_layout(names, None)
     fig.update_layout(height=max(height, 2 * PLOT_PX - 140 + top_px), font=FONT, legend=legend,
                       margin=dict(l=10, r=10, t=top_px, b=60), hoverlabel=dict(font_size=14))
@@ -313,12 +477,19 @@ SHRINKAGE_PANEL_NOTES = {  # one sentence per panel of shrinkage_details_figure,
     "line-search tries": "How many step sizes the line search tried before one stayed inside the region.",
 }
 DASH = {"kl": "solid", "divergence": "dot", "trust_radius": "dashdot"}
+RECOVERY_FILL = "orange"
+
+
+def recovery_note(name: str) -> str:
+    """The legend entry of the recovery shading: whose epochs it marks."""
+    return f"shaded: recovery epochs of {name}"
 
 
 def shrinkage_details_figure(curves, x: str = "total_steps", height: int = 760,
                              labels: dict | None = None) -> go.Figure:
     """The trust region's six technical panels over training (:data:`SHRINKAGE_PANEL_NOTES` says what
-    each shows), one colour per run; epochs in recovery mode are shaded (those of the first run)."""
+    each shows), one colour per run; epochs in recovery mode are shaded, those of the first run that has any,
+    and the legend names it."""
     fig = make_subplots(rows=3, cols=2, shared_xaxes=True, vertical_spacing=0.11, horizontal_spacing=0.1,
                         subplot_titles=[title for *_, title in SHRINKAGE_PANELS])
     runs = _run_series(curves, labels)
@@ -334,13 +505,17 @@ def shrinkage_details_figure(curves, x: str = "total_steps", height: int = 760,
                                                        "step %{x:,.0f}<extra></extra>",
                                          line=dict(color=s["color"], dash=DASH.get(column, "solid"))), row, col)
     shapes = []  # built as plain dicts: one add_vrect per span and panel re-validates the whole figure
-    first = runs[0]["frame"] if runs else None
-    for start, end in _recovery_spans(first, x) if first is not None and "recovery" in first else []:
+    shaded = next((s for s in runs if "recovery" in s["frame"] and (s["frame"]["recovery"] >= 0.5).any()), None)
+    for start, end in _recovery_spans(shaded["frame"], x) if shaded is not None else []:
         for i in range(len(SHRINKAGE_PANELS)):
             axis = "" if i == 0 else str(i + 1)
             shapes.append(dict(type="rect", xref=f"x{axis}", yref=f"y{axis} domain", x0=start, x1=end, y0=0, y1=1,
-                               fillcolor="orange", opacity=0.15, line_width=0, layer="below"))
+                               fillcolor=RECOVERY_FILL, opacity=0.15, line_width=0, layer="below"))
     names = [s["name"] for s in runs]
+    if shaded is not None:  # whose recovery epochs the shading marks: said in the legend
+        names.append(recovery_note(shaded["name"]))
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=names[-1], hoverinfo="skip",
+                                 marker=dict(symbol="square", size=14, color=RECOVERY_FILL, opacity=0.35)), 1, 1)
     legend, top = _legend_layout(names, None)
     fig.update_xaxes(title_text=X_TITLE, row=3)
     fig.update_annotations(font=FONT)
