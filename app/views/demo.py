@@ -4,9 +4,10 @@ from ctrpo_core.tools import demo
 from ctrpo_core.results.catalog import default_runs_dir, load_curves, run_table
 from ctrpo_core.config import ConfigError
 from ctrpo_core.envs.builtin import hazard_edge
-from ctrpo_core.results.plots import SHRINKAGE_SENTENCE, ctrpo_only, curve_panels, shrinkage_figure
+from ctrpo_core.results.plots import ctrpo_only, shrinkage_figure, shrinkage_sentence
 from ctrpo_core.tools.render import render_episode
 from ctrpo_core.config.rules import RANGES
+from ctrpo_core.ui.charts import PLOTLY_CONFIG
 
 ACTIVE = ("queued", "running")
 REFRESH_S = 1.5
@@ -23,8 +24,9 @@ with st.expander("The task and the three learners"):
         f"up to {hazard_edge.REWARD_CAP}), but every step past the edge x > {hazard_edge.EDGE} costs 1, and an "
         f"episode may cost at most **b = {hazard_edge.COST_LIMIT:g}**. The reward pulls every learner toward the "
         "edge. **TRPO** ignores the cost and walks into the hazard; **TRPO-Lag** learns a price for cost only after "
-        "paying it; **C-TRPO** measures its trust region with a barrier on the remaining budget b − Ĵ_c, so its "
-        "steps shrink as it nears the edge. Same seed, same settings, one process per run.")
+        "paying it; **C-TRPO** measures its trust region with a barrier on the remaining budget b − $\\hat J_c$ "
+        "(b minus the episode cost so far), so its steps shrink as it nears the edge. Same seed, same settings, one "
+        "process per run.")
 try:
     settings = demo.page_settings()
 except ConfigError as exc:
@@ -33,19 +35,14 @@ except ConfigError as exc:
 if settings:
     st.caption(f"Shortened by {demo.STEPS_ENV}: {settings['total_steps']:,} steps per run instead of the demo's.")
 runs_dir = default_runs_dir()
-c1, c2, c3, c4 = st.columns([3, 1.2, 1.6, 1.4], vertical_alignment="bottom")
+c1, c2, c3, c4 = st.columns([1.8, 1, 1.7, 1.5], vertical_alignment="bottom")  # one row, whole at 1024 px
 seed = int(c2.number_input("Seed", value=0, min_value=RANGES["seed"].lo, max_value=RANGES["seed"].hi, step=1,
                            key="demo_seed"))
-log_y = c3.toggle("Log scale: cost, Reg+", value=False, key="demo_log")
+log_y = c3.toggle("Log cost", value=False, key="demo_log",
+                  help="Off: the cost axis is focused on the limit b, a run far above it marked at the top edge. "
+                       "Reg+ is always on a log axis.")
 only_ctrpo = c4.toggle("C-TRPO only", value=False, key="demo_ctrpo_only")
 base = demo.plan(runs_dir, seed=seed, **settings)
-if c1.button("Run the demo: C-TRPO, TRPO and TRPO-Lag", type="primary"):
-    started = demo.launch(base)
-    st.session_state["demo_note"] = (f"Started {len(started)} runs: about a minute." if started else
-                                     "These runs have been trained already (or are training): showing them.")
-note = st.session_state.get("demo_note")
-if note:
-    st.info(note)
 
 
 def shown() -> tuple[dict, list[str]]:
@@ -57,15 +54,49 @@ def shown() -> tuple[dict, list[str]]:
     return runs, sorted(mine.name[mine.state.isin(ACTIVE)]) if len(mine) else []
 
 
+def pending(names) -> set[str]:
+    """Those of ``names`` that are queued or training (or not in the runs folder yet: just launched)."""
+    table = run_table(runs_dir)
+    states = dict(zip(table.name, table.state)) if len(table) else {}
+    return {name for name in names if states.get(name, "queued") in ACTIVE}
+
+
+def note(key: str, text: str, runs=()) -> None:
+    """Keep a note for show_note: about ``runs``, shown while one of them is queued or training; without
+    runs, shown once."""
+    st.session_state[key] = {"text": text, "runs": list(runs)}
+
+
+def show_note(key: str) -> None:
+    """Show the note ``key`` only while it is true, then drop it: "Started 3 runs" goes once they finished."""
+    kept = st.session_state.get(key)
+    if not kept:
+        return
+    live = pending(kept["runs"])
+    if live or not kept["runs"]:
+        st.info(kept["text"])
+    if not live:
+        del st.session_state[key]
+
+
+if c1.button("Run the demo", type="primary", help="C-TRPO, TRPO and TRPO-Lag with the same seed, each in its own "
+              "process in the background: about a minute."):
+    started = demo.launch(base)
+    training = pending([cfg.name for cfg in base])
+    if started:
+        note("demo_note", f"Started {len(started)} runs: about a minute.", started)
+    elif training:
+        note("demo_note", "These runs are training: their curves grow below.", training)
+    else:
+        note("demo_note", "These runs have been trained already: showing them.")
 runs, active = shown()
+show_note("demo_note")
 
 
 @st.fragment(run_every=REFRESH_S if active else None)
 def watch():
     if shown()[1] != active:
-        st.rerun()  # a run started or finished: the whole page follows (animations included), no reload
-
-
+        st.rerun()  # a run started or finished: the whole page follows (animations, notes), no reload
 
 
 @st.fragment(run_every=REFRESH_S if active else None)
@@ -83,22 +114,25 @@ def curves_view():
         return
     labels = {name: label for name, (_, label) in current.items()}
     curves = ctrpo_only(curves) if only_ctrpo else curves
-    st.plotly_chart(curve_panels(curves, pooled=False, cost_limit=base[0].cost_limit, log_y=log_y, labels=labels),
-                    key="demo_curves")
+    limit = base[0].cost_limit
+    st.plotly_chart(demo.curves_figure(curves, labels, limit, log_cost=log_y), key="demo_curves",
+                    config=PLOTLY_CONFIG)
+    for column, line in zip(st.columns(3), demo.panel_notes(curves, labels, limit)):
+        column.markdown(line)  # under each panel, in the page's dark 16 px text: what to see there
     training = int(mine.state.isin(ACTIVE).sum())
     st.caption(f"{len(mine)} runs, {training} still training; final values: the last 10% of epochs")
-    st.dataframe(mine.assign(run=mine.name.map(labels))[
-        ["run", "state", "epoch", "epochs", "final_return", "final_cost", "reg_plus", "recovery_epochs"]
-    ].rename(columns={"reg_plus": "Reg+"}), hide_index=True, width="stretch")
-    st.plotly_chart(shrinkage_figure(curves, labels=labels), key="demo_shrinkage")
-    st.caption(SHRINKAGE_SENTENCE)
+    st.dataframe(demo.table_view(mine, labels), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(c, format="localized") for c in demo.TABLE_NUMBERS})
+    st.plotly_chart(shrinkage_figure(curves, labels=labels), key="demo_shrinkage", config=PLOTLY_CONFIG)
+    st.caption(shrinkage_sentence(curves, labels=labels))
 
 
 watch()
 curves_view()
 
 st.subheader("One episode of each learned policy, from the same start")
-st.caption("Position left to right, time top to bottom; red: the hazard; dashed: where the reward stops growing.")
+st.caption("Position left to right, time top to bottom, each learner in its colour; red: the hazard; dashed: where "
+           "the reward stops growing.")
 finished = run_table(runs_dir)
 finished = finished[finished.name.isin([c.name for c in base]) & (finished.state == "finished")] \
     if len(finished) else finished
@@ -116,20 +150,24 @@ else:
     for col, cfg in zip(st.columns(len(base)), base):
         row = finished[finished.name == cfg.name].iloc[0]
         episode = episode_gif(row.path, float(row.updated or 0))
-        col.image(episode["gif"], caption=f"{demo.short_label(cfg)}: return {episode['return']:.1f}, "
-                                          f"cost {episode['cost']:.0f}")
+        col.image(episode["gif"])
+        col.markdown(f"**{demo.short_label(cfg)}**  \nreturn {episode['return']:.1f} · cost {episode['cost']:.0f}")
 
 st.subheader("What does β do?")
-st.caption("Re-run C-TRPO alone with another barrier weight; its curves join the ones above (and stay: every "
-           "C-TRPO run of the demo's settings in the runs folder is shown).")
-c1, c2 = st.columns([3, 1])
-beta = c1.select_slider("β (barrier weight)", [0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], value=10.0, key="demo_beta")
+default_beta = demo.default_beta()
+st.caption(f"Pick a barrier weight β (C-TRPO's default: {default_beta:g}), then press **Re-run C-TRPO**: moving the "
+           "slider alone trains nothing. The new run's curves join the ones above (and stay: every C-TRPO run of the "
+           "demo's settings in the runs folder is shown).")
+c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+beta = c1.select_slider("β (barrier weight)", demo.BETA_CHOICES, value=default_beta, key="demo_beta")
 if c2.button("Re-run C-TRPO", key="demo_rerun"):
     cfg = demo.plan(runs_dir, seed=seed, algos=("c-trpo",), beta=float(beta), **settings)[0]
     started = demo.launch([cfg])
-    st.session_state["demo_beta_note"] = (f"Started C-TRPO β={beta:g}: its curves join the ones above." if started
-                                          else f"C-TRPO β={beta:g} has been trained already (or is training): its "
-                                               "curves are shown above.")
+    if started:
+        note("demo_beta_note", f"Started C-TRPO β={beta:g}: its curves join the ones above.", started)
+    elif pending([cfg.name]):
+        note("demo_beta_note", f"C-TRPO β={beta:g} is training: its curves grow above.", [cfg.name])
+    else:
+        note("demo_beta_note", f"C-TRPO β={beta:g} has been trained already: its curves are shown above.")
     st.rerun()  # the page refreshes while the new run trains
-if st.session_state.get("demo_beta_note"):
-    st.info(st.session_state["demo_beta_note"])
+show_note("demo_beta_note")

@@ -115,6 +115,171 @@ def page_settings() -> dict:
     return {"total_steps": steps}
 
 
+# ---------------------------------------------------------------------------------------------- the Demo page
+BETA_CHOICES = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # the β slider's stops
+NEAR, OVERSHOOT, BELOW = 1.1, 1.25, 0.6  # a final cost ≤ 1.1 b is at the limit; a peak > 1.25 b overshot it
+FAR = 2.0  # a final cost above 2 b is far above the limit (above the lowest top of the focused cost axis)
+
+
+def default_beta() -> float:
+    """C-TRPO's β on the demo task by default (config/schema.py): where the β slider starts."""
+    return resolve(TASK, "c-trpo").beta
+
+
+def curves_figure(curves, labels: dict, cost_limit: float, log_cost: bool = False):
+    """The Demo's return, cost and Reg+ panels: the cost axis focused on the limit b (runs far above it marked
+    at its top edge with their value) unless ``log_cost``, Reg+ on a log axis always (it spans 0.1 to
+    thousands)."""
+    from ..results.plots import curve_panels
+
+    return curve_panels(curves, pooled=False, cost_limit=cost_limit, labels=labels, focus_cost=not log_cost,
+                        log_metrics=("ep_cost", "cost_regret") if log_cost else ("cost_regret",))
+
+
+def significant(value, digits: int = 3):
+    """``value`` rounded to ``digits`` significant digits, its whole part always kept (2924.2 → 2924,
+    28.978 → 29.0, 0.1162 → 0.116); None and NaN pass through."""
+    import math
+
+    if value is None or not math.isfinite(float(value)) or float(value) == 0:
+        return value
+    return round(float(value), max(0, digits - 1 - math.floor(math.log10(abs(float(value))))))
+
+
+def _text(value) -> str:
+    """A number in a sentence read from across a room: 2 significant digits, the whole part kept and its
+    thousands separated (2,924; 47; 5.1; 0.12)."""
+    value = significant(value, 2)
+    return f"{value:,.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:g}"
+
+
+TABLE_COLUMNS = {"run": "run", "state": "state", "final_return": "final return", "final_cost": "final cost",
+                 "reg_plus": "Reg+", "recovery_epochs": "epochs in recovery"}
+TABLE_NUMBERS = ("final return", "final cost", "Reg+")  # shown with thousands separators (format "localized")
+
+
+def _progress(state, epoch, epochs) -> str:
+    """A run's state in one short word, with its epochs while they are not all done: "running 12/80"."""
+    try:
+        done, planned = int(epoch), int(epochs)
+    except (TypeError, ValueError):
+        return str(state)
+    return str(state) if state == "finished" and done == planned else f"{state} {done}/{planned}"
+
+
+def table_view(rows: "pd.DataFrame", labels: dict) -> "pd.DataFrame":
+    """The Demo's table of its runs (``run_table`` rows): legend names, plain column names, the epochs in the
+    state while a run trains, final values to 3 significant digits (six columns: they fit 1024 px)."""
+    state = [_progress(*r) for r in zip(rows.state, rows.epoch, rows.epochs)]
+    view = rows.assign(run=rows.name.map(labels), state=state)[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+    for column in TABLE_NUMBERS:
+        view[column] = view[column].map(significant)
+    return view
+
+
+def _facts(curves, labels: dict) -> list[dict]:
+    """Per run shown, in legend order: its name, algorithm, final return and cost, peak cost and Reg+."""
+    from ..config.algorithms import legend_rank
+    from ..results.catalog import final_values
+
+    facts = []
+    for run, g in curves.groupby("run", sort=False):
+        values = final_values(g)
+        facts.append(dict(name=labels.get(run, run), algo=g.algo.iloc[0], beta=g.beta.iloc[0],
+                          ret=values["final_return"], cost=values["final_cost"], peak=float(g.ep_cost.max()),
+                          reg=values["reg_plus"]))
+    return sorted(facts, key=lambda f: (legend_rank(f["algo"]), f["beta"] if f["beta"] == f["beta"] else 0))
+
+
+def _names(names: list[str]) -> str:
+    """"C-TRPO β=0.1, β=1 and β=10": one algorithm's name once."""
+    prefix = "C-TRPO "
+    if len(names) > 1 and all(n.startswith(prefix) for n in names):
+        names = [names[0]] + [n.removeprefix(prefix) for n in names[1:]]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _verb(names: list[str], one: str, many: str) -> str:
+    return one if len(names) == 1 else many
+
+
+def _cost_class(fact: dict, b: float) -> str:
+    if fact["cost"] > FAR * b:
+        return "far"
+    if fact["cost"] > NEAR * b:
+        return "above"
+    if fact["peak"] > OVERSHOOT * b:
+        return "overshoot"
+    return "below" if fact["cost"] < BELOW * b else "at"
+
+
+def _cost_note(facts: list[dict], b: float) -> str:
+    """What the cost panel shows, run by run, from the numbers: at the limit, an overshoot pulled back,
+    above it, far above it."""
+    groups: dict[tuple, list[dict]] = {}
+    for f in facts:  # one algorithm's runs of one kind in one clause; an overshoot or a final value: each its own
+        kind = _cost_class(f, b)
+        key = (kind, f["algo"]) if kind in ("at", "below") else (kind, f["name"])
+        groups.setdefault(key, []).append(f)
+    clauses = []
+    for (kind, _), group in groups.items():
+        names = [f["name"] for f in group]
+        who, peak = _names(names), max(f["peak"] for f in group)
+        if kind == "at":
+            clauses.append(f"{who} {_verb(names, 'stays', 'stay')} at the dashed limit b = {b:g} "
+                           f"(never above {_text(peak)})")
+        elif kind == "below":
+            clauses.append(f"{who} {_verb(names, 'stays', 'stay')} below the limit (never above {_text(peak)})")
+        elif kind == "overshoot":
+            clauses.append(f"{who} overshoots to {_text(peak)}, then is pulled back to {_text(group[0]['cost'])}")
+        elif kind == "above":
+            clauses.append(f"{who} ends above the limit, at {_text(group[0]['cost'])}")
+        else:
+            clauses.append(f"{who} goes far above, to {_text(group[0]['cost'])}")
+    return "; ".join(clauses) + "."
+
+
+def _return_note(facts: list[dict], b: float) -> str:
+    """What the return panel shows: who earns the most and what it paid for it; where the others end."""
+    ranked = sorted(facts, key=lambda f: -f["ret"])
+    best, others = ranked[0], ranked[1:]
+    if not others:
+        return f"{best['name']} ends at a return of {_text(best['ret'])}."
+    low, high = min(f["ret"] for f in others), max(f["ret"] for f in others)
+    span = _text(low) if _text(low) == _text(high) else f"{_text(low)}–{_text(high)}"
+    who = "the other run ends" if len(others) == 1 else "the others end"
+    within = all(f["cost"] <= NEAR * b for f in others)
+    if best["cost"] > NEAR * b:
+        return (f"{best['name']} earns the most ({_text(best['ret'])}) by spending {_text(best['cost'])} cost per "
+                f"episode, {best['cost'] / b:.0f}× the limit; {who} at {span}"
+                + (", with cost at or under the limit." if within else "."))
+    return (f"{best['name']} earns the most ({_text(best['ret'])}); {who} at {span}"
+            + (", all with cost at or under the limit." if within else "."))
+
+
+def _regret_note(facts: list[dict]) -> str:
+    """What the Reg+ panel shows: each run's total cost above b, largest first."""
+    ranked = sorted(facts, key=lambda f: -f["reg"])
+    prefix, values, previous = "C-TRPO ", [], ""
+    for f in ranked:  # "C-TRPO β=0.1 4.6, β=1 1.1": the algorithm's name once in a row
+        same = f["name"].startswith(prefix) and previous.startswith(prefix)
+        values.append(f"{f['name'].removeprefix(prefix) if same else f['name']} {_text(f['reg'])}")
+        previous = f["name"]
+    zero = [f["name"] for f in ranked if not f["reg"] > 0]
+    note = f"Reg+ adds up the cost above b over training (log axis): {', '.join(values)}."
+    return note + (f" {_names(zero)} never went above b: a log axis draws no 0." if zero else "")
+
+
+def panel_notes(curves, labels: dict, cost_limit: float) -> list[str]:
+    """One line under each of the Demo's three panels (return, cost, Reg+): what to see there, written from
+    the runs shown (their final values over the last 10% of epochs, peaks and Reg+) so that it never
+    claims what they do not show. Empty while nothing has been drawn."""
+    if curves is None or not len(curves):
+        return []
+    facts = _facts(curves, labels)
+    return [_return_note(facts, cost_limit), _cost_note(facts, cost_limit), _regret_note(facts)]
+
+
 def summary(cfg: TrainConfig) -> dict:
     """The demo's numbers of one run (its JSON row)."""
     path = Path(cfg.runs_dir) / cfg.name

@@ -14,12 +14,14 @@ from PIL import Image, ImageDraw
 
 from ..envs import get_spec, make_vec_env
 from ..envs.builtin import grid_hazard, hazard_edge, point_hazard
+from ..results.figure_style import color_of
 from ..runs.policy import act, load_policy
 
 SIZE = 320
+OUTLINE = "#222222"  # around the agent's path and dot: TRPO's pink stays visible on the red hazard
 
 
-def _draw_grid(state: int) -> Image.Image:
+def _draw_grid(state: int, color: str) -> Image.Image:
     cell = SIZE // grid_hazard.COLS
     img = Image.new("RGB", (cell * grid_hazard.COLS, cell * grid_hazard.ROWS), "white")
     draw = ImageDraw.Draw(img)
@@ -30,31 +32,34 @@ def _draw_grid(state: int) -> Image.Image:
             draw.rectangle([c * cell, r * cell, (c + 1) * cell - 1, (r + 1) * cell - 1], fill=fill, outline="#999")
     r, c = divmod(int(state), grid_hazard.COLS)
     pad = cell // 4
-    draw.ellipse([c * cell + pad, r * cell + pad, (c + 1) * cell - pad, (r + 1) * cell - pad], fill="#1f5fbf")
+    draw.ellipse([c * cell + pad, r * cell + pad, (c + 1) * cell - pad, (r + 1) * cell - pad], fill=color,
+                 outline=OUTLINE, width=2)
     return img
 
 
-def _draw_point(trail: list[np.ndarray]) -> Image.Image:
+def _draw_point(trail: list[np.ndarray], color: str) -> Image.Image:
     img = Image.new("RGB", (SIZE, SIZE), "white")
     draw = ImageDraw.Draw(img)
     scale = SIZE / (2 * point_hazard.ARENA)
     to_px = lambda p: ((p[0] + point_hazard.ARENA) * scale, (point_hazard.ARENA - p[1]) * scale)
 
-    def disc(center, radius, fill):
+    def disc(center, radius, fill, outline=None):
         x, y = to_px(center)
-        draw.ellipse([x - radius * scale, y - radius * scale, x + radius * scale, y + radius * scale], fill=fill)
+        draw.ellipse([x - radius * scale, y - radius * scale, x + radius * scale, y + radius * scale], fill=fill,
+                     outline=outline, width=2)
 
     disc(point_hazard.HAZARD, point_hazard.HAZARD_RADIUS, "#f4a3a3")
     disc(point_hazard.GOAL, point_hazard.GOAL_RADIUS, "#a8e6a1")
     if len(trail) > 1:
-        draw.line([to_px(p) for p in trail], fill="#7aa6e6", width=2)
-    disc(trail[-1], 0.06, "#1f5fbf")
+        draw.line([to_px(p) for p in trail], fill=color, width=3)
+    disc(trail[-1], 0.06, color, OUTLINE)
     return img
 
 
-def _draw_edge(trail: list[float]) -> Image.Image:
+def _draw_edge(trail: list[float], color: str) -> Image.Image:
     """HazardEdge-v0 as a space-time picture: position left to right, time top to bottom; the hazard
-    (x > edge) is red, the reward cap a dashed line, the episode so far a blue path."""
+    (x > edge) is red, the reward cap a dashed line, the episode so far a path in ``color`` (the algorithm's),
+    outlined and thick enough to see when the picture is shrunk to a third of a screen."""
     width, height, margin = SIZE, SIZE, 12
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
@@ -65,29 +70,32 @@ def _draw_edge(trail: list[float]) -> Image.Image:
         draw.line([to_px(hazard_edge.REWARD_CAP), y, to_px(hazard_edge.REWARD_CAP), y + 4], fill="#999")
     points = [(to_px(x), to_py(t)) for t, x in enumerate(trail)]
     if len(points) > 1:
-        draw.line(points, fill="#1f5fbf", width=3)
+        draw.line(points, fill=OUTLINE, width=9, joint="curve")
+        draw.line(points, fill=color, width=5, joint="curve")
     x, y = points[-1]
-    draw.ellipse([x - 6, y - 6, x + 6, y + 6], fill="#1f5fbf")
+    draw.ellipse([x - 10, y - 10, x + 10, y + 10], fill=color, outline=OUTLINE, width=3)
     return img
 
 
-def _builtin_frame(env, trail: list) -> Image.Image:
-    """The picture of a built-in env's first copy now (``trail``: where it has been this episode)."""
+def _builtin_frame(env, trail: list, color: str) -> Image.Image:
+    """The picture of a built-in env's first copy now (``trail``: where it has been this episode), the agent
+    drawn in ``color``."""
     if isinstance(env, grid_hazard.GridHazardEnv):
-        return _draw_grid(env.states[0])
+        return _draw_grid(env.states[0], color)
     if isinstance(env, hazard_edge.HazardEdgeEnv):
         trail.append(float(env.x[0]))
-        return _draw_edge(trail)
+        return _draw_edge(trail, color)
     trail.append(env.pos[0].copy())
-    return _draw_point(trail)
+    return _draw_point(trail, color)
 
 
 def _builtin_episode(policy, normalizer, cfg, seed, deterministic, max_steps):
     env = make_vec_env(cfg.task, 1, seed)
     obs = env.reset()
     frames, total_r, total_c, trail = [], 0.0, 0.0, []
+    color = color_of(cfg.algo, cfg.beta)  # the algorithm's colour in every figure
     for _ in range(max_steps):
-        frames.append(_builtin_frame(env, trail))
+        frames.append(_builtin_frame(env, trail, color))
         obs, reward, cost, terminated, truncated, _ = env.step(act(policy, normalizer, obs, deterministic))
         total_r += float(reward[0])
         total_c += float(cost[0])

@@ -51,7 +51,7 @@ def test_demo_and_geometry_pages_lay_out_cleanly_at_1280_by_720(demo_runs):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             page.goto(url + "/demo")
-            page.get_by_role("button", name="Run the demo: C-TRPO, TRPO and TRPO-Lag").click(timeout=60_000)
+            page.get_by_role("button", name="Run the demo", exact=True).click(timeout=60_000)
             demo_problems = layout_problems(page, 2)  # return, cost and Reg+ in one figure; the trust region
             steps = page.evaluate("new Set(document.querySelector('.js-plotly-plot')._fullData[0].x).size")
             page.wait_for_function("document.querySelectorAll('img[src*=\"media\"]').length >= 3", timeout=120_000)

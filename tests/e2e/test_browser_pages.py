@@ -113,7 +113,7 @@ def test_live_keeps_refreshing_after_stop_and_resume(app, launched):
 def test_demo_animations_appear_without_a_reload(app):
     url, _, page = app
     page.goto(url + "/demo")
-    page.get_by_role("button", name="Run the demo: C-TRPO, TRPO and TRPO-Lag").click(timeout=60_000)
+    page.get_by_role("button", name="Run the demo", exact=True).click(timeout=60_000)
     page.get_by_text("Started 3 runs").wait_for(timeout=60_000)
     page.wait_for_function("document.querySelectorAll('img[src*=\"media\"]').length >= 3", timeout=240_000)
     assert page.get_by_text("The animations appear here").count() == 0

@@ -3,12 +3,14 @@ the ETA as a duration, the Demo's β overlays found in the runs folder, and butt
 nothing (AppTest of the real pages on real runs)."""
 
 import math
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
 from ctrpo_core import api, reports
+from ctrpo_core.runs import lifecycle
 from ctrpo_core.tools import demo
 from ctrpo_core.ui import forms
 from ctrpo_core.results.catalog import format_duration
@@ -146,3 +148,21 @@ def test_demo_run_again_says_the_runs_exist(demo_folder, monkeypatch):
     at.button(key="demo_rerun").click().run()
     assert any("C-TRPO β=10 has been trained already" in i.value for i in at.info), [i.value for i in at.info]
     assert not at.exception
+    at.run()  # a note on runs trained already is said once, then goes
+    assert not any("trained already" in i.value for i in at.info), [i.value for i in at.info]
+
+
+def test_demo_notes_go_once_their_runs_have_finished_and_the_beta_slider_starts_at_the_default(tmp_path, monkeypatch):
+    at = page("views/demo.py", tmp_path / "runs", monkeypatch, **{demo.STEPS_ENV: str(STEPS)})
+    assert at.select_slider(key="demo_beta").value == resolve(demo.TASK, "c-trpo").beta == demo.default_beta()
+    assert any("Re-run C-TRPO" in c.value and "trains nothing" in c.value for c in at.caption)
+    next(b for b in at.button if b.label == "Run the demo").click().run()
+    started = lambda: [i.value for i in at.info if i.value.startswith("Started 3 runs")]
+    assert started(), [i.value for i in at.info]
+    runs = [tmp_path / "runs" / cfg.name for cfg in demo.plan(tmp_path / "runs", total_steps=STEPS)]
+    deadline = time.time() + 120
+    while any(lifecycle.state(r) in ("queued", "running") for r in runs) and time.time() < deadline:
+        time.sleep(0.5)
+    assert {lifecycle.state(r) for r in runs} == {"finished"}
+    at.run()  # the page's next run, as its refresh would do: the note is no longer true
+    assert not started() and not at.exception, [i.value for i in at.info]
