@@ -24,11 +24,54 @@ from .starts import safe_starts
 from .values import values
 
 DEFAULT_BETAS = (1e-4, 1e-2, 1.0, 2.0)
+FONT_PX = 14  # every text of these figures, as in results/figure_style.py: readable at a projector
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
 
 
 def _beta_label(beta: float) -> str:
     return "NPG (β = 0)" if beta == 0 else f"C-NPG β = {beta:g}"
+
+
+def _readable(fig: go.Figure) -> go.Figure:
+    """14 px at least for every text: ticks, axis titles, the colour bar, legends, subtitles (Plotly draws
+    subtitles and the app's theme draws ticks smaller by default; subplot titles are 16 px already)."""
+    fig.update_layout(font=dict(size=FONT_PX), hoverlabel=dict(font_size=FONT_PX), legend_font_size=FONT_PX)
+    if fig.layout.title.subtitle.text:
+        fig.update_layout(title_subtitle_font_size=FONT_PX)
+    fig.update_xaxes(tickfont_size=FONT_PX, title_font_size=FONT_PX)
+    fig.update_yaxes(tickfont_size=FONT_PX, title_font_size=FONT_PX)
+    fig.update_coloraxes(colorbar_tickfont_size=FONT_PX, colorbar_title_font_size=FONT_PX)
+    return fig
+
+
+def _crossing_title(beta: float, crossed: int, n_starts: int, overshoot: float) -> str:
+    """A panel's title: the flow and how many of its paths from safe starts crossed the limit b, by how much
+    (two short lines: they fit a panel a third of a 1024 px screen wide)."""
+    by = f", by ≤ {overshoot:.1g}" if crossed else ""
+    return f"{_beta_label(beta)}<br>crossed b: {crossed} of {n_starts}{by}"
+
+
+def crossing_note(space_meta: dict, values_meta: dict | None = None) -> str:
+    """What "crossed b" in :func:`policy_space_figure`'s panel titles means, from its numbers (``layout.meta``):
+    per flow, how many paths from strictly safe starts crossed the limit b and by how much; for C-NPG, that a
+    crossing is a fixed step landing past the boundary, and (``values_meta``: :func:`value_curves_figure`'s) how
+    far the exact flow of the same β went."""
+    b, n, dt = space_meta["b"], space_meta["n_starts"], space_meta["dt"]
+    exact = dict(zip(values_meta["labels"], values_meta["max_V_c"])) if values_meta else {}
+    lines = []
+    for beta, crossed, over in zip(space_meta["betas"], space_meta["crossed"], space_meta["overshoot"]):
+        label = _beta_label(beta)
+        if not crossed:
+            lines.append(f"{label}: none of the {n} paths from safe starts crossed the limit b = {b:g}.")
+            continue
+        line = f"{label}: {crossed} of {n} paths from safe starts crossed the limit b = {b:g}, by up to {over:.1g}"
+        if beta > 0:
+            line += f": a fixed step of Δt = {dt:g} landing just past the boundary before the path stops"
+            if label in exact:
+                line += (f"; the exact flow of the same β (values below) reaches at most V_c − b = "
+                         f"{max(exact[label]) - b:.0e}")
+        lines.append(line + ".")
+    return " ".join(lines)
 
 
 def _toy_grid(cmdp: CMDP, n: int):
@@ -72,8 +115,9 @@ def policy_space_figure(betas=DEFAULT_BETAS, n_starts: int = 10, seed: int = 0, 
     for bi, beta in enumerate(params):
         over = traj.overshoot[bi].max()
         crossed = int(traj.crossed[bi].sum())
-        titles.append(f"{_beta_label(beta)}: crossed b {crossed}/{n_starts}, overshoot {over:.0e}")
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.06, vertical_spacing=0.2 / rows)
+        titles.append(_crossing_title(beta, crossed, n_starts, over))
+    # room between panels for the right panel's tick labels, and above each for its two-line title
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.1, vertical_spacing=0.25 / rows)
     for bi, beta in enumerate(params):
         row, col = bi // cols + 1, bi % cols + 1
         first = bi == 0
@@ -104,12 +148,12 @@ def policy_space_figure(betas=DEFAULT_BETAS, n_starts: int = 10, seed: int = 0, 
                    subtitle=dict(text=f"{n_starts} strictly safe starts (seed {seed}), normalised steps Δt = {dt:g}, "
                                       f"up to {n_steps} steps")),
         coloraxis=dict(colorscale="Viridis", colorbar=dict(title="V_r")),
-        height=430 * rows + 90, width=1250, margin=dict(t=140, b=130),
+        height=430 * rows + 125, width=1250, margin=dict(t=175, b=130),
         legend=dict(orientation="h", yref="container", y=0.01, yanchor="bottom", bgcolor="#d9d9d9"),
         meta=dict(betas=params, max_V_c=traj.max_V_c.max(axis=1).tolist(), overshoot=traj.overshoot.max(axis=1).tolist(),
                   crossed=traj.crossed.sum(axis=1).tolist(), final_V_r=traj.final()[0].tolist(),
-                  lp_V_r=opt.reward, b=cmdp.b))
-    return fig
+                  lp_V_r=opt.reward, b=cmdp.b, n_starts=n_starts, dt=dt))
+    return _readable(fig)
 
 
 def trust_region_figure(delta: float = 0.05, beta: float = 1.0, bases=TOY_TRUST_REGION_BASES, *, grid: int = 140,
@@ -120,8 +164,8 @@ def trust_region_figure(delta: float = 0.05, beta: float = 1.0, bases=TOY_TRUST_
     cmdp = toy_cmdp()
     g = toy_divergence_grid(beta, bases, grid, cmdp)
     areas = trust_region_areas(delta, beta, bases, area_grid)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=[
-        f"C-NPG trust regions {{D_C(π‖π_k) ≤ δ}}, β = {beta:g}", "plain KL balls {Σ_s d_π(s) KL(π‖π_k) ≤ δ}"])
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=[  # two lines: whole at 1024 px
+        f"C-NPG trust regions, β = {beta:g}<br>{{D_C(π‖π_k) ≤ δ}}", "plain KL balls<br>{Σ_s d_π(s) KL(π‖π_k) ≤ δ}"])
     unsafe = np.where(g.V_c >= cmdp.b, 1.0, np.nan).astype(np.float32)
     for col, (field, label) in enumerate([(g.dc, "D_C"), (g.kl, "KL")], start=1):
         fig.add_trace(go.Heatmap(x=g.x, y=g.y, z=unsafe, colorscale=[[0, "#f3d6d6"], [1, "#f3d6d6"]], showscale=False,
@@ -146,14 +190,14 @@ def trust_region_figure(delta: float = 0.05, beta: float = 1.0, bases=TOY_TRUST_
     fig.update_layout(
         title=dict(text=f"Trust regions near the boundary, δ = {delta:g}",
                    subtitle=dict(text=f"areas counted on a {area_grid}² grid")),
-        height=620, width=1250,
+        height=655, width=1250,
         legend=dict(x=0.0, yref="container", y=0.01, xanchor="left", yanchor="bottom"),
         legend2=dict(x=0.55, yref="container", y=0.01, xanchor="left", yanchor="bottom"),
-        margin=dict(b=200, t=140),
+        margin=dict(b=200, t=175),
         meta=dict(delta=delta, beta=beta, bases=np.asarray(g.bases).tolist(), V_c_bases=g.V_c_bases.tolist(),
                   area_D_C=areas["D_C"].tolist(), area_KL=areas["KL"].tolist(),
                   max_V_c_inside=areas["max_V_c_inside"].tolist(), b=cmdp.b))
-    return fig
+    return _readable(fig)
 
 
 def value_curves_figure(cmdp: CMDP | None = None, betas=(1e-2, 1.0, 2.0), n_starts: int = 3, seed: int = 0, *,
@@ -201,4 +245,4 @@ def value_curves_figure(cmdp: CMDP | None = None, betas=(1e-2, 1.0, 2.0), n_star
                       height=700, width=1100, margin=dict(t=110),
                       meta=dict(labels=[s[0] for s in series], final_V_r=[s[1][:, -1].tolist() for s in series],
                                 max_V_c=[s[2].max(axis=1).tolist() for s in series], lp_V_r=opt.reward, b=cmdp.b))
-    return fig
+    return _readable(fig)

@@ -219,3 +219,28 @@ def test_normalised_flow_records_overshoot_and_stops_where_asked():
     assert np.all(stopping.stopped) and stopping.overshoot.max() < 0.01
     with pytest.raises(ValueError, match="betas"):
         normalised_flow(TOY, theta0, [-1.0])
+
+
+def test_geometry_titles_say_what_crossed_b_counts_and_every_text_is_14_px_or_more():
+    from ctrpo_core.tabular import figures
+
+    space = figures.policy_space_figure(betas=[1.0], n_starts=4, seed=0, n_steps=3000)
+    meta = space.layout.meta
+    titles = [a.text for a in space.layout.annotations]
+    assert [f"crossed b: {c} of 4" in t for t, c in zip(titles, meta["crossed"])] == [True, True]
+    note = figures.crossing_note(meta)
+    for beta, crossed in zip(meta["betas"], meta["crossed"]):  # every flow, in words, next to its count
+        label = figures._beta_label(beta)
+        assert (f"{label}: {crossed} of 4 paths from safe starts crossed the limit b" in note if crossed
+                else f"{label}: none of the 4 paths from safe starts crossed the limit b" in note)
+    if meta["crossed"][1]:  # C-NPG's crossing is a fixed step's, said as such
+        assert "fixed step" in note
+    values = figures.value_curves_figure(betas=[1.0], n_starts=2, seed=0, t_end=3.0, lagrangian_lr=None)
+    for fig in (space, figures.trust_region_figure(grid=40, area_grid=40), values):
+        layout = fig.layout
+        assert layout.font.size >= 14 and layout.legend.font.size >= 14
+        axes = [layout[k] for k in layout if k.startswith(("xaxis", "yaxis"))]
+        assert axes and all(a.tickfont.size >= 14 and a.title.font.size >= 14 for a in axes)
+        assert all((a.font.size or 16) >= 14 for a in layout.annotations)
+        assert not layout.title.subtitle.text or layout.title.subtitle.font.size >= 14
+    assert space.layout.coloraxis.colorbar.tickfont.size >= 14
