@@ -342,12 +342,12 @@ def running_report(runs_dir) -> dict | None:
 
 
 # --------------------------------------------------------------------------------- a report's time
-# A claims report's own work besides training, measured on the 2-core machine (the report with 7 small runs:
-# 30.4 s in all, 6 s of it training): before the first run, the kernel's start, the imports and the pool's
-# workers; after the last one, the surrogate check, the exact C-NPG flows, the tables, figures and HTML.
-REPORT_START_S = 10.0
-REPORT_FINISH_S = 15.0
-POOLED_RUN_START_S = 0.5  # a run in a pool worker (the report's default) needs no new process
+# A claims report's own work besides training, measured on the 2-core machine (the report at its defaults,
+# started from the Claims page: 3:32 in all, 27 runs trained in 3:18, each about 2 s beyond its epochs, as
+# cost.STARTUP_S counts): from the click to the first run, the report's process, the kernel, the imports and
+# the pool's workers; after the last run, the surrogate check, the exact C-NPG flows, the tables and the HTML.
+REPORT_START_S = 7.0
+REPORT_FINISH_S = 10.0
 
 
 def notebook_defaults(name: str = REPORT) -> dict:
@@ -391,7 +391,8 @@ class ReportProgress:
         from ..sweeps.cost import approximate
 
         if self.elapsed_s is None:
-            reused = f", {self.finished} of them already finished here" if self.finished else ""
+            reused = ("" if not self.finished else ", all already finished here" if self.finished == self.planned
+                      else f", {self.finished} of them already finished here")
             return f"{self.planned} runs{reused}; {approximate(self.left_s)} on this machine"
         runs = f"{self.finished} of {self.planned} runs finished" + (f", {self.training} training"
                                                                     if self.training else "")
@@ -427,8 +428,7 @@ def report_progress(runs_dir, report: dict | None = None, cores: int | None = No
     configs, parallel = planned_runs(values, runs_dir)
     paths = [Path(cfg.runs_dir) / cfg.name for cfg in configs]
     states = [lifecycle.state(p) if p.is_dir() else "queued" for p in paths]
-    estimate = cost.estimate(configs, cores=cores, runs_dir=runs_dir, parallel=parallel,
-                             startup_s=cost.STARTUP_S if parallel == 1 else POOLED_RUN_START_S)
+    estimate = cost.estimate(configs, cores=cores, runs_dir=runs_dir, parallel=parallel)
     elapsed = None if created is None else max(0.0, time.time() - created)
     if estimate.to_train:
         left = estimate.wall_s + REPORT_FINISH_S + max(0.0, REPORT_START_S - (elapsed or 0.0))

@@ -146,7 +146,7 @@ def test_claims_progress_counts_the_report_plans_runs_and_times_what_is_left(tmp
         assert row is not None and row["folder"] == folder.name
         progress = claims.report_progress(runs, row, cores=2)
         status = RunDir(runs / configs[0].name).read_status()
-        one_run = 4000 / (status["total_steps"] / status["elapsed"]) + claims.POOLED_RUN_START_S
+        one_run = 4000 / (status["total_steps"] / status["elapsed"]) + cost.STARTUP_S
         assert (progress.planned, progress.finished, progress.training) == (2, 1, 0)
         assert progress.elapsed_s is not None and progress.left_s == pytest.approx(
             one_run + claims.REPORT_FINISH_S + max(0.0, claims.REPORT_START_S - progress.elapsed_s), rel=1e-6)
