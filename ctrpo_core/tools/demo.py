@@ -250,9 +250,9 @@ def _return_note(facts: list[dict], b: float) -> str:
     who = "the other run ends" if len(others) == 1 else "the others end"
     within = all(f["cost"] <= NEAR * b for f in others)
     if best["cost"] > NEAR * b:
+        over = f"{best['cost'] / b:.0f}× the limit" if best["cost"] >= FAR * b else f"above the limit b = {b:g}"
         return (f"{best['name']} earns the most ({_text(best['ret'])}) by spending {_text(best['cost'])} cost per "
-                f"episode, {best['cost'] / b:.0f}× the limit; {who} at {span}"
-                + (", with cost at or under the limit." if within else "."))
+                f"episode, {over}; {who} at {span}" + (", with cost at or under the limit." if within else "."))
     return (f"{best['name']} earns the most ({_text(best['ret'])}); {who} at {span}"
             + (", all with cost at or under the limit." if within else "."))
 
