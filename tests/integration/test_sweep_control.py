@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, run_cli
 from ctrpo_core import reports
+from ctrpo_core.config import resolve
 from ctrpo_core.runs import RunDir, lifecycle
 from ctrpo_core.runs.ownership import Ownership
 from ctrpo_core.sweeps import cost
@@ -197,14 +198,17 @@ def test_sensitivity_page_stops_and_resumes_the_sweep_it_shows(tmp_path, monkeyp
 
 
 def test_form_values_outlive_a_visit_to_another_page(tmp_path, monkeypatch):
-    monkeypatch.setenv("CTRPO_RUNS_DIR", str(tmp_path / "runs"))
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("CTRPO_RUNS_DIR", str(runs))
+    one = resolve("GridHazard-v0", "c-trpo", total_steps=500, steps_per_epoch=500, num_envs=4, runs_dir=str(runs))
+    lifecycle.train(lifecycle.create(one).path)  # Live with a run draws its whole page (with none it stops early)
     at = AppTest.from_file(MAIN, default_timeout=60).run().switch_page("views/train.py").run()
     at.selectbox(key="task").set_value("SafetyHopperVelocity-v1").run()
     at.number_input(key="cost_limit").set_value(30.0)
     at.number_input(key="beta").set_value(2.0)
     at.text_input(key="seeds").set_value("3,4").run()
-    at.switch_page("views/home.py").run()  # any page that does not draw Train's widgets (the issue: Live)
-    assert "task" not in at.session_state  # Streamlit deleted the Train page's widgets while Home showed
+    at.switch_page("views/live.py").run()
+    assert "task" not in at.session_state  # Streamlit deleted the Train page's widgets while Live showed
     at.switch_page("views/train.py").run()
     assert not at.exception and not at.warning, [w.value for w in at.warning]
     assert at.selectbox(key="task").value == "SafetyHopperVelocity-v1"
@@ -230,4 +234,4 @@ def test_form_values_outlive_a_visit_to_another_page(tmp_path, monkeypatch):
     assert at.selectbox(key="rep_name").value == "quickstart"
     assert at.selectbox(key="rep_quickstart_task").value == "GridHazard-v0"
     assert at.text_input(key="rep_quickstart_seed").value == "5"
-    assert not os.path.exists(tmp_path / "runs" / "reports")  # typing and Enter started nothing
+    assert not os.path.exists(runs / "reports")  # typing and Enter started nothing
