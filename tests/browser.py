@@ -66,9 +66,17 @@ LAYOUT_CHECK = (ROOT / "tests" / "plotly_layout.js").read_text()
 
 def layout_problems(page, figures: int) -> list[str]:
     """Wait until ``figures`` Plotly figures are drawn, then list the collisions plotly_layout.js finds."""
-    page.wait_for_function("n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n", arg=figures,
-                           timeout=120_000)
+    page.wait_for_function("n => [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.querySelector("
+                           "'.main-svg')).length >= n", arg=figures, timeout=120_000)
     page.wait_for_timeout(1500)  # Streamlit sizes the figures to their columns after the first draw
     report = page.evaluate(LAYOUT_CHECK)
     assert len(report) >= figures, report
     return [f"{r['title']}: {p}" for r in report for p in r["problems"]]
+
+
+PAGE_CHECK = (ROOT / "tests" / "page_layout.js").read_text()
+
+
+def page_problems(page) -> list[str]:
+    """Text of the page's HTML that overlaps other text or a figure, or is cut with an ellipsis (page_layout.js)."""
+    return page.evaluate(PAGE_CHECK)

@@ -31,8 +31,9 @@ def watch(running_folder):
                          "appear here when it ends.")
 
 
-left, right = st.columns([3, 1], vertical_alignment="center")
-status = left.empty()
+# the button on its own row: beside the status line it was cut to "Run the claims r…" at 1024 px
+button = st.empty()
+status = st.empty()
 starting = st.session_state.get("claims_start", False)  # the button's value in the run its press started
 if starting:
     status.info("Starting the claims report…")  # said first: what follows, and the report's start, take seconds
@@ -44,7 +45,7 @@ if running is None and not starting:
                  f"`{reports.reports_dir(runs_dir)}` yet. " if latest is None else "")
                 + f"A claims report at its defaults trains {before.line()} (timed from the runs finished here, "
                   "else from speeds measured on this machine kind).")
-if right.button("Run the claims report", type="primary", disabled=running is not None, key="claims_start",
+if button.button("Run the claims report", type="primary", disabled=running is not None, key="claims_start",
                 help="`ctrpo report claims` at its defaults, in the background; finished runs are reused"):
     try:
         reports.launch_report(claims.REPORT, {}, runs_dir)
@@ -57,11 +58,13 @@ watch(running["folder"] if running else None)
 if latest is not None:
     row = latest["row"]
     st.markdown(f"From **{row['folder']}** ({row['created']}). Reproduce: `{latest['command']}`")
-    # the five verdicts in one row first: the whole story on one screen
-    for column, verdict in zip(st.columns(len(latest["verdicts"])), latest["verdicts"]):
+    # the five verdicts first, a line each: the whole story on one screen, no verdict cut at any width
+    lines = []
+    for verdict in latest["verdicts"]:
         color, icon = BADGES.get(verdict.verdict, ("gray", "help"))
-        column.markdown(f"**({verdict.claim})** {claims.SHORT.get(verdict.claim, '')}  \n"
-                        f":{color}-badge[:material/{icon}: {verdict.verdict}]")
+        lines.append(f":{color}-badge[:material/{icon}: {verdict.verdict}] **({verdict.claim})** "
+                     f"{claims.SHORT.get(verdict.claim, '')}")
+    st.markdown("  \n".join(lines))
     figures = claims.report_figures(latest)
     for verdict in latest["verdicts"]:
         color, icon = BADGES.get(verdict.verdict, ("gray", "help"))

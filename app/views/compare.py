@@ -27,7 +27,7 @@ for key, values in filters.items():
 c1, c2, c3 = st.columns(3)
 only = c1.toggle("C-TRPO only", key="cmp_ctrpo_only", help="Hide the other algorithms, e.g. TRPO's Reg+ of "
                  "thousands that flattens C-TRPO's β variants to zero.")
-log_y = c2.toggle("Log scale: cost, Reg+", key="cmp_log", help="Cost and Reg+ on log axes (a value of 0 is not drawn).")
+log_y = c2.toggle("Log cost, Reg+", key="cmp_log", help="Cost and Reg+ on log axes (a value of 0 is not drawn).")
 equal = c3.toggle("At equal steps", key="cmp_equal_steps",
                   help="Also compare runs that have not finished: every run shown is cut at the fewest environment "
                        "steps any of them has trained, and its values are taken there. Off: only finished runs count.")

@@ -22,10 +22,10 @@ default = [n for n in st.session_state.get("live_selection", []) if n in set(tab
 selected = st.multiselect("Runs to watch", table.name.tolist(), default=default, key="live_runs")
 t1, t2, t3 = st.columns(3)
 pooled = t1.toggle("Pool seeds (mean ± std)", value=False, key="live_pooled")
-log_y = t2.toggle("Log scale for cost and Reg+", value=False, key="live_log")
+log_y = t2.toggle("Log cost, Reg+", value=False, key="live_log", help="Cost and Reg+ on log axes (a value of 0 is not drawn).")
 only_ctrpo = t3.toggle("C-TRPO only", value=False, key="live_ctrpo_only")
 paths = [resolve_run(runs_dir, n) for n in selected]
-b1, b2, _ = st.columns([1, 1, 3])
+b1, b2, _ = st.columns(3)  # wide enough for "Resume selected" at 1024 px
 if b1.button("Stop selected", disabled=not selected):
     st.session_state["live_notes"] = api.stop_runs(paths)
 if b2.button("Resume selected", disabled=not selected):

@@ -74,7 +74,7 @@ if st.button("Launch sweep", type="primary", key="sw_launch") and grid is not No
         line.error(str(exc))
     else:
         st.session_state["sw_show"] = plan.name  # the Sweep box below shows the sweep just launched
-        st.success(f"Started sweep {plan.name}: {len(plan.configs)} run{'s' if len(plan.configs) != 1 else ''}.")
+        st.toast(f"Started sweep {plan.name}: {len(plan.configs)} run{'s' if len(plan.configs) != 1 else ''}.")
 
 sweeps = list_sweeps(runs_dir)
 if not sweeps:

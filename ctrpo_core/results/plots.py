@@ -108,9 +108,12 @@ def _hover(s: dict, metric: str, pooled: bool) -> str:
             "<extra></extra>")
 
 
-def _legend_layout(names, title: str | None, rows_width: float = 860.0) -> tuple[dict, int]:
-    """A horizontal legend above the plots, in a top margin sized for its rows: it never covers or
-    squeezes a plot."""
+LEGEND_WIDTH_PX = 520.0  # a full-width figure at 1024 px beside Compare's sidebar: the narrowest the app draws
+
+
+def _legend_layout(names, title: str | None, rows_width: float = LEGEND_WIDTH_PX) -> tuple[dict, int]:
+    """A horizontal legend above the plots, in a top margin sized for its rows as they wrap at the narrowest
+    width the app draws the figure: it never covers or squeezes a plot."""
     rows = legend_rows([*( [title] if title else []), *names], width=rows_width)
     legend = dict(orientation="h", x=0, xanchor="left", y=1.06, yanchor="bottom", yref="paper",  # clear of ticks
                   font=FONT, itemclick="toggle", itemdoubleclick="toggleothers")
@@ -673,13 +676,13 @@ def normalised_figure(table, names, height: int = 360) -> go.Figure:
 
 
 # ---------------------------------------------------------------- final values per setting
-FINAL_METRICS = [("return", "final return"), ("cost", "final cost"), ("Reg+", "Reg+")]
+FINAL_METRICS = [("return", "return"), ("cost", "cost"), ("Reg+", "Reg+")]  # short: three panels side by side at 1024 px
 
 
 def final_values_figure(table, height: int | None = None, log_x: bool = False) -> go.Figure:
     """IQM and its 95% bootstrap CI per setting (``pooling.comparison_table`` rows), one panel per final
     value; a setting of one seed has a dot and no bar. ``log_x``: cost and Reg+ on log axes."""
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.06, shared_yaxes=True,
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, shared_yaxes=True,
                         subplot_titles=[t for _, t in FINAL_METRICS])
     if len(table):
         ordered = table.iloc[::-1]
@@ -696,8 +699,8 @@ def final_values_figure(table, height: int | None = None, log_x: bool = False) -
             fig.update_xaxes(type="log" if log_x and name != "return" else None, row=1, col=col)
     fig.update_annotations(font=FONT)
     rows = len(table) if len(table) else 1
-    fig.update_xaxes(title_text="dot: IQM, bar: 95% CI")
-    fig.update_layout(title=_title("final values per setting, over seeds"),
+    # what the marks mean, once in the title: three copies under narrow panels ran into each other
+    fig.update_layout(title=_title("final values per setting over seeds (dot: IQM, bar: 95% CI)"),
                       height=height or 150 + max(210, 34 * rows), font=FONT, margin=dict(l=10, r=10, t=80, b=10))
     fig.update_yaxes(type="category")
     return _readable(fig)

@@ -454,8 +454,8 @@ def report_figures(latest: dict) -> dict:
     if len(runs) and {"experiments", "task"} <= set(runs):
         base = runs[runs.experiments.str.contains("algorithms") & (runs.task == task)]
         if len(base):
-            out["a"] = figures.crossings_figure(base).update_layout(title=task)
-            out["d"] = figures.regret_return_figure(base).update_layout(title=task)
+            out["a"] = figures.crossings_figure(base, title=task)
+            out["d"] = figures.regret_return_figure(base, title=task)
     numbers = {v.claim: v.numbers for v in latest["verdicts"]}
     b = numbers.get("b", {})
     if {"steps", "alpha_error", "divergence_error"} <= set(b):
@@ -466,5 +466,5 @@ def report_figures(latest: dict) -> dict:
     if "task" in line:
         line = line[line.task == task]
     if len(line) >= 2:
-        out["e"] = figures.beta_line_figure(line).update_layout(title=task)
+        out["e"] = figures.beta_line_figure(line, title=task)
     return out

@@ -8,13 +8,27 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..results.figure_style import FONT, LIMIT_COLOR, LIMIT_DASH, algo_name, band_color, color_of
+from ..results.figure_style import FONT, LIMIT_COLOR, LIMIT_DASH, algo_name, band_color, color_of, legend_rows
 from ..results.plots import _readable
 
 
+NARROWEST_PX = 320  # the Claims page draws a figure in a column this narrow at 1024 px: legends wrap for it
+TITLE_PX, LEGEND_ROW_PX, SUBPLOT_TITLE_PX = 34, 24, 44  # a subplot title may take two lines
+
+
 def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=60 if title else 30, b=10), title=title,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    """Title, legend and subplot titles stacked in the top margin, each in its own band, so none covers another
+    at any width the app draws the figure (the legend wraps as it would at :data:`NARROWEST_PX`)."""
+    names = [t.name for t in fig.data if t.showlegend is not False and t.name]
+    subplots = any(a.xref == "paper" and a.yref == "paper" for a in fig.layout.annotations)
+    title_px = TITLE_PX if title else 0
+    legend_px = legend_rows(names, width=NARROWEST_PX) * LEGEND_ROW_PX if names else 0
+    top = title_px + legend_px + (SUBPLOT_TITLE_PX if subplots else 0) + 12
+    fig.update_layout(height=height + top, margin=dict(l=10, r=10, t=top, b=10), showlegend=bool(names),
+                      title=dict(text=title, x=0, xanchor="left", y=1, yref="container", yanchor="top",
+                                 pad=dict(t=8)) if title else None,
+                      legend=dict(orientation="h", x=0, xanchor="left", y=1 - (title_px + 4) / (height + top),
+                                  yref="container", yanchor="top"))
     return _readable(fig)
 
 
@@ -39,11 +53,11 @@ def true_cost_figure(curves: pd.DataFrame, b: float, height: int = 380) -> go.Fi
     return _layout(fig, height)
 
 
-def crossings_figure(table: pd.DataFrame, height: int = 300) -> go.Figure:
+def crossings_figure(table: pd.DataFrame, height: int = 300, title: str | None = None) -> go.Figure:
     """Per algorithm (one row each): truly safe → truly unsafe updates per run (a dot per seed, the bar their
     mean), and the share of truly unsafe iterates."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, shared_yaxes=True,
-                        subplot_titles=("safe → unsafe updates per run", "share of iterates truly unsafe"))
+                        subplot_titles=("safe → unsafe<br>updates per run", "share of iterates<br>truly unsafe"))
     algos = list(dict.fromkeys(table.algo))[::-1]  # the first algorithm on top
     names = [algo_name(a) for a in algos]
     for col, column in ((1, "crossings"), (2, "unsafe_share")):
@@ -59,7 +73,7 @@ def crossings_figure(table: pd.DataFrame, height: int = 300) -> go.Figure:
                                      hovertemplate=f"{name} seed %{{text}}: %{{x:.3g}}<extra></extra>"), row=1, col=col)
     fig.update_xaxes(title="updates", row=1, col=1, rangemode="tozero")
     fig.update_xaxes(title="share", row=1, col=2, range=[0, 1])
-    return _layout(fig, height)
+    return _layout(fig, height, title)
 
 
 def surrogate_error_figure(check, height: int = 380) -> go.Figure:
@@ -73,12 +87,12 @@ def surrogate_error_figure(check, height: int = 380) -> go.Figure:
     anchor = max(check.alpha_error[0], check.divergence_error[0])
     fig.add_trace(go.Scatter(x=t, y=anchor * t / t[0], mode="lines", name="slope 1 (first order)",
                              line=dict(color="#7f7f7f", dash="dot"), hoverinfo="skip"))
-    fig.update_xaxes(type="log", title="step size t along the direction (π_t = softmax(θ_k + t·v))")
+    fig.update_xaxes(type="log", title="step size t along the direction<br>(π_t = softmax(θ_k + t·v))")
     fig.update_yaxes(type="log", title="relative error", exponentformat="power")
     return _layout(fig, height)
 
 
-def regret_return_figure(table: pd.DataFrame, height: int = 380) -> go.Figure:
+def regret_return_figure(table: pd.DataFrame, height: int = 380, title: str | None = None) -> go.Figure:
     """Per run: true Reg+ (log) against the final true return, a colour per algorithm."""
     fig = go.Figure()
     for algo, g in table.groupby("algo", sort=False):
@@ -89,10 +103,10 @@ def regret_return_figure(table: pd.DataFrame, height: int = 380) -> go.Figure:
                                                "<extra></extra>"))
     fig.update_xaxes(title="final true return V_r")
     fig.update_yaxes(type="log", title="true Reg+ (log; 0 drawn at 0.01)", exponentformat="power")
-    return _layout(fig, height)
+    return _layout(fig, height, title)
 
 
-def beta_line_figure(line: pd.DataFrame, height: int = 340) -> go.Figure:
+def beta_line_figure(line: pd.DataFrame, height: int = 340, title: str | None = None) -> go.Figure:
     """True Reg+ and final true return against β (C-TRPO, means over seeds), β as evenly spaced categories."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.15, subplot_titles=("true Reg+", "final true return"))
     labels = [f"{b:g}" for b in line.beta]
@@ -102,4 +116,4 @@ def beta_line_figure(line: pd.DataFrame, height: int = 340) -> go.Figure:
                                  line=dict(color="#9ecae1"), marker=dict(color=colors, size=12)), row=1, col=col)
         fig.update_xaxes(title="β", type="category", row=1, col=col)
     fig.update_layout(font=FONT)
-    return _layout(fig, height)
+    return _layout(fig, height, title)
