@@ -9,6 +9,7 @@
   document.querySelectorAll('.js-plotly-plot').forEach((plot, fi) => {
     const frame = box(plot);
     if (frame.x1 - frame.x0 < 10) return;  // hidden (another tab)
+    if (plot.checkVisibility && !plot.checkVisibility()) return;  // inside a collapsed expander
     const items = [];
     const add = (kind, el, text) => { const b = box(el); if (b.x1 - b.x0 > 0 && b.y1 - b.y0 > 0) items.push({kind, text: (text || el.textContent || '').slice(0, 60), ...b}); };
     plot.querySelectorAll('.g-gtitle .gtitle, .g-gtitle .gtitle-subtitle').forEach(el => add('title', el));

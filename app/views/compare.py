@@ -4,8 +4,8 @@ from ctrpo_core.results import pooling
 from ctrpo_core.results.catalog import default_runs_dir, load_curves, run_table
 from ctrpo_core.results.plots import BAND_NOTE, ctrpo_only, curve_panels, final_values_figure
 from ctrpo_core.ui.charts import PLOTLY_CONFIG
-from ctrpo_core.results.tables import (CAPTION, COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns,
-                                       one_seed_settings, selection_caption, unfinished_settings)
+from ctrpo_core.results.tables import CAPTION, one_seed_settings, selection_caption, unfinished_settings
+from ctrpo_core.ui.tables import comparison_dataframe
 
 st.title("Compare")
 table = run_table(default_runs_dir())
@@ -65,9 +65,6 @@ for line in one_seed_settings(summary):
     st.warning(line)
 shown = summary[summary[pooling.count_column(summary)] > 0]
 st.plotly_chart(final_values_figure(shown, log_x=log_y), key="cmp_final", config=PLOTLY_CONFIG)
-numbers = set(number_columns(summary))
-st.dataframe(comparison_view(summary), hide_index=True, width="stretch", column_config={
-    c: st.column_config.NumberColumn(help=h, format=NUMBER_FORMAT) if c in numbers else st.column_config.Column(help=h)
-    for c, h in COLUMN_HELP.items()})
+comparison_dataframe(summary)
 st.download_button("Download CSV", summary.to_csv(index=False).encode(),
                    file_name="comparison_equal_steps.csv" if equal else "comparison.csv", mime="text/csv")

@@ -15,8 +15,8 @@ from ctrpo_core.sweeps import cost
 from ctrpo_core.sweeps.execute import launch_resume, launch_sweep
 from ctrpo_core.sweeps.manifest import list_sweeps, request_stop, sweep_manifest, sweep_status
 from ctrpo_core.sweeps.plan import parse_grid, plan_sweep
-from ctrpo_core.results.tables import (CAPTION, COLUMN_HELP, NUMBER_FORMAT, comparison_view, number_columns,
-                                       one_seed_settings, unfinished_settings)
+from ctrpo_core.results.tables import CAPTION, one_seed_settings, unfinished_settings
+from ctrpo_core.ui.tables import comparison_dataframe
 
 st.title("Sensitivity")
 st.caption("A grid over β × b_H (× δ) × seeds on one task, run locally with at most one process per core, "
@@ -160,11 +160,7 @@ def sweep_view():
     st.caption(CAPTION + " Only finished runs count; the heatmaps mark a cell with fewer finished seeds than planned.")
     for line in one_seed_settings(summary) + unfinished_settings(summary):
         st.warning(line)
-    numbers = set(number_columns(summary))
-    view = comparison_view(summary, extra=("beta", "bh")).rename(columns={"beta": "β", "bh": "b_H"})
-    st.dataframe(view, hide_index=True, width="stretch", column_config={
-        c: st.column_config.NumberColumn(help=h, format=NUMBER_FORMAT) if c in numbers else st.column_config.Column(help=h)
-        for c, h in COLUMN_HELP.items()})
+    comparison_dataframe(summary, extra=("beta", "bh"), names={"beta": "β", "bh": "b_H"})
     st.download_button("Download CSV", summary.to_csv(index=False).encode(), file_name=f"{chosen}.csv",
                        mime="text/csv", key="sw_csv")
 

@@ -240,10 +240,13 @@ def _mark_beyond(fig: go.Figure, drawn, bound: float, row: int, col: int, above:
                                              color=s["color"], line=dict(color="white", width=1)),
                                  hovertemplate=f"<b>{s['name']}</b>: {value:.4g}, beyond this axis (which ends at "
                                                f"{bound:.3g})<extra></extra>"), row, col)
+        # pinned to the panel's own edge on the marker's side (not to the marker): in a narrow panel a label
+        # read inward from a marker near the middle ran past the figure's edge
         right, shift = where >= middle, 4 + 22 * len(labels)
-        fig.add_annotation(text=text, x=where, y=1 if above else 0, xref=xref, yref=f"{yref} domain",
-                           showarrow=False, xanchor="right" if right else "left", yanchor="top" if above else "bottom",
-                           xshift=-10 if right else 10, yshift=-shift if above else shift,
+        fig.add_annotation(text=text, x=1 if right else 0, y=1 if above else 0, xref=f"{xref} domain",
+                           yref=f"{yref} domain", showarrow=False, xanchor="right" if right else "left",
+                           yanchor="top" if above else "bottom", xshift=-4 if right else 4,
+                           yshift=-shift if above else shift,
                            font=dict(FONT, color="#222"), bgcolor="rgba(255,255,255,0.8)")
         labels.append(text)
     return labels

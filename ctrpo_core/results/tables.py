@@ -31,7 +31,6 @@ COLUMN_HELP = {
         "CI high": f"Upper end of the 95% percentile-bootstrap CI of the {name} IQM (2000 resamples of the seeds).",
     }[stat] for _, name in COMPARISON_VALUES for stat in STATS},
 }
-NUMBER_FORMAT = "%.4g"
 # what the per-setting tables of Compare and Sensitivity hold, said once under each
 CAPTION = ("Median and interquartile mean (IQM) over seeds with its 95% percentile-bootstrap CI; final return and "
            "cost: the mean over each run's last 10% of epochs; Reg+: at the end.")

@@ -7,6 +7,7 @@ the demo's three runs, and a sweep whose setting has an unfinished run. Screensh
 tests/output/layout/."""
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -35,11 +36,8 @@ def runs(claims_report, tmp_path_factory):
     for path in paths[:-2]:
         lifecycle.train(path)
 
-    def stop_early(row):
-        if row["epoch"] == 1:
-            lifecycle.stop(paths[-2])
-
-    lifecycle.train(paths[-2], stop_early)  # β = 10: seed 0 stopped, seed 1 queued
+    stop = threading.Event()  # β = 10: seed 0 stopped after its first epoch, seed 1 queued
+    lifecycle.train(paths[-2], lambda row: stop.set(), stop_event=stop)
     return folder
 
 

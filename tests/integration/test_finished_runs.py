@@ -4,6 +4,7 @@ barrier_sensitivity report and its conclusion, `ctrpo ls`), and names the other 
 all that trained, cut at the fewest steps any of them reached, and says so. Real runs of GridHazard-v0."""
 
 import json
+import threading
 
 import numpy as np
 import pandas as pd
@@ -28,11 +29,8 @@ def planted(tmp_path_factory):
     for path in paths[:2]:
         assert lifecycle.train(path) == "finished"
 
-    def stop_after_two(row):
-        if row["epoch"] == 2:
-            lifecycle.stop(paths[2])  # the owner (this process) reads the request at its next step
-
-    assert lifecycle.train(paths[2], stop_after_two) == "stopped"
+    stop = threading.Event()  # set after epoch 2: the run stops at its next step, as on a stop request
+    assert lifecycle.train(paths[2], lambda row: row["epoch"] == 2 and stop.set(), stop_event=stop) == "stopped"
     return runs_dir, plan, paths
 
 
