@@ -106,15 +106,12 @@ def stop_runs(paths) -> list[tuple[str, bool, str]]:
 
 # ---------------------------------------------------------------------------------------------- app forms
 def train_form(task: str, algo: str) -> dict:
-    """The Train page's fields for a task and algorithm, at their defaults: δ, b and the steps always;
-    β, b_H and the barrier form φ only for the algorithms that read them."""
-    from .config.overrides import applies
+    """The Train page's fields for a task and algorithm, at their defaults: the settings whose declaration gives
+    them a form label (δ, b, the steps; b_H, β and the barrier form φ for the algorithms that read them)."""
+    from .config.algorithms import ALL_SETTINGS, applies
 
     cfg = resolve(task, algo)
-    fields = {"delta": float(cfg.delta), "cost_limit": float(cfg.cost_limit), "total_steps": int(cfg.total_steps)}
-    if applies(algo, "beta"):
-        fields.update(beta=float(cfg.beta), bh=float(cfg.bh), barrier=cfg.barrier)
-    return fields
+    return {key: getattr(cfg, key) for key, s in ALL_SETTINGS.items() if s.label and applies(algo, key)}
 
 
 def sweep_form(task: str, algo: str) -> dict:

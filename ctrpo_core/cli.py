@@ -6,6 +6,9 @@ import argparse
 import sys
 
 from . import __version__
+from .config import rules  # the commands' option ranges
+from .config.algorithms import ALGORITHM_IDS, ALL_SETTINGS, readers  # the declarations: read without torch
+from .config.rules import MAX_LISTED
 
 
 class UsageError(Exception):
@@ -28,19 +31,54 @@ def _cmd_tasks(args) -> int:
     return 0
 
 
-FLAG_SETTINGS = ("task", "algo", "beta", "bh", "delta", "cost_limit", "total_steps", "steps_per_epoch",
-                 "num_envs", "seed", "name", "barrier", "checkpoint_every")
+# the settings with an option of their own (their declarations say so); every other one is reached by --set
+FLAGGED = [s for s in ALL_SETTINGS.values() if s.flag]
+COMMAND_PARAMS = ("task", "algo", "resume")  # what the core names that is an option here but no setting
+SWEEP_AXES = ("beta", "bh", "delta", "seed", "name")  # `ctrpo sweep` takes lists of these (name: the sweep's)
 
 
-def _user_settings(args, flags=FLAG_SETTINGS) -> dict:
-    """The settings given on the command line: --config FILE < --set KEY=VALUE < the flags (a key given
-    by both --set and a flag with different values is refused)."""
+def option_of(param: str) -> str:
+    """How the command line names a parameter the core names: a flagged setting by its option (``--beta``),
+    any other setting by its key (``gamma``, as --set spells it), a command's option by its option."""
+    if param.startswith("-"):
+        return param
+    setting = ALL_SETTINGS.get(param)
+    if setting is not None:
+        return setting.option if setting.flag else param
+    return f"--{param}" if param in COMMAND_PARAMS else param  # an unknown --set key is named as it was typed
+
+
+def _setting_help(setting) -> str:
+    """An option's help, from its setting's declaration: what it is, its range, and who reads it."""
+    text = setting.help
+    if setting.range is not None and setting.kind in ("int", "float"):
+        text += f", {setting.range.short()}"
+    if setting.read_by != "all":
+        text += f" (read by {', '.join(readers(setting.key))})"
+    return text
+
+
+def _add_setting_options(parser, exclude=()) -> None:
+    """An option for every flagged setting but ``exclude``, typed, ranged and explained by its declaration."""
+    for s in FLAGGED:
+        if s.key in exclude:
+            continue
+        if s.kind == "bool":
+            parser.add_argument(s.option, action="store_true", default=None, help=_setting_help(s))
+        elif s.choices is not None:
+            parser.add_argument(s.option, choices=s.choices, help=_setting_help(s))
+        else:
+            parser.add_argument(s.option, type={"int": int, "float": float}.get(s.kind, str), help=_setting_help(s))
+
+
+def _user_settings(args, exclude=()) -> dict:
+    """The settings given on the command line: --config FILE < --set KEY=VALUE < the options (a key given
+    by both --set and an option with different values is refused); ``exclude``: options that are no setting
+    here (a sweep's grid axes)."""
     from .config import overrides
 
     from_file = overrides.read_config_file(args.config) if args.config else {}
-    given = {k: getattr(args, k, None) for k in (*flags, "runs_dir")}  # --runs-dir is runs_dir: one value
-    if getattr(args, "tensorboard", False):
-        given["tensorboard"] = True
+    given = {k: getattr(args, k, None) for k in ("task", "algo", *(s.key for s in FLAGGED)) if k not in exclude}
     settings = overrides.merge(("--config", from_file), ("--set", overrides.parse_assignments(args.set)),
                                ("flags", given))
     settings.setdefault("runs_dir", str(runs_dir(None)))
@@ -72,8 +110,8 @@ def _cmd_train(args) -> int:
     from .runs.store import RunDir
 
     if args.resume:
-        given = [k for k in (*FLAG_SETTINGS, "set", "config") if k != "total_steps" and getattr(args, k)
-                 is not None] + (["tensorboard"] if args.tensorboard else [])
+        given = [k for k in ("task", "algo", *(s.key for s in FLAGGED), "set", "config") if k != "total_steps"
+                 and getattr(args, k, None) is not None]
         if given:
             raise UsageError(f"--resume: continues a run with its own settings; drop --{given[0].replace('_', '-')}")
         path = args.resume
@@ -174,8 +212,7 @@ def _cmd_sweep(args) -> int:
         backend = _sweep_backend(launch["backend"], launch["parallel"], launch["address"], launch["cpus_per_run"],
                                  launch["max_retries"])
         return _run_and_report(plan, backend)
-    settings = _user_settings(args, flags=("task", "algo", "cost_limit", "total_steps", "steps_per_epoch",
-                                           "num_envs", "checkpoint_every"))
+    settings = _user_settings(args, exclude=SWEEP_AXES)
     task, algo = settings.pop("task", None), settings.pop("algo", None) or "c-trpo"
     if task is None:
         raise UsageError("--task: required (see `ctrpo tasks`)")
@@ -219,7 +256,7 @@ def _cmd_demo(args) -> int:
 
     from .tools import demo
 
-    rules.check("seed", args.seed)
+    ALL_SETTINGS["seed"].check(args.seed)
     settings = {k: v for k, v in (("beta", args.beta), ("total_steps", args.total_steps)) if v is not None}
     configs = demo.plan(runs_dir(args.runs_dir), seed=args.seed, **settings)
     b = configs[0].cost_limit
@@ -244,10 +281,11 @@ def _cmd_cnpg(args) -> int:
         betas = [float(v) for v in args.beta.split(",")]
     except ValueError:
         betas = []
-    if not betas or not all(rules.RANGES["beta"].contains(v) for v in betas):
+    if not betas or not all(ALL_SETTINGS["beta"].range.contains(v) for v in betas):
         raise UsageError(f"--beta: a comma-separated list of numbers >= 0, e.g. 0.0001,0.01,1,2 (got {args.beta!r})")
-    for key in ("delta", "starts", "seed"):
-        rules.check(key, getattr(args, key))
+    for key in ("delta", "seed"):
+        ALL_SETTINGS[key].check(getattr(args, key))
+    rules.check("starts", args.starts)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -390,30 +428,15 @@ def _cmd_show(args) -> int:
     return 0
 
 
-def _add_run_options(parser) -> None:
-    """The size and place of each run, shared by `train` and `sweep`."""
-    parser.add_argument("--cost-limit", type=float, help="cost limit b > 0 (default: the task's)")
-    parser.add_argument("--total-steps", type=int, help=f"environment steps per run, {rules.help_range('total_steps')} "
-                                                        f"(and >= --steps-per-epoch)")
-    parser.add_argument("--steps-per-epoch", type=int, help=f"environment steps per epoch, {rules.help_range('steps_per_epoch')} "
-                                                            f"(and >= --num-envs)")
-    parser.add_argument("--num-envs", type=int, help=f"parallel environments per run, {rules.help_range('num_envs')}")
-    parser.add_argument("--runs-dir", help=RUNS_DIR_HELP)
+def _add_file_options(parser) -> None:
+    """--set and --config: every other setting, shared by `train` and `sweep`."""
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="any training setting, e.g. --set gamma=0.995 --set hidden=128,128 (repeatable; "
                              "docs/CLI.md lists the keys)")
     parser.add_argument("--config", metavar="FILE.toml",
-                        help="settings from a TOML file of key = value lines; --set and flags override it")
-    parser.add_argument("--checkpoint-every", type=int, metavar="K",
-                        help=f"also keep checkpoints/epoch_<k>.pt every K epochs, {rules.help_range('checkpoint_every')} "
-                             f"(default 0: only the latest)")
-    parser.add_argument("--tensorboard", action="store_true",
-                        help="also write the metrics as TensorBoard scalars in RUN/tensorboard/ "
-                             "(needs the tensorboard extra)")
+                        help="settings from a TOML file of key = value lines; --set and options override it")
 
 
-from .config import rules  # noqa: E402  (every range below comes from its one table)
-from .config.rules import MAX_LISTED  # noqa: E402
 RUNS_DIR_HELP = "runs folder (default: $CTRPO_RUNS_DIR, else the repository's runs/, from any working directory)"
 LOOKUP_HELP = "where RUN is looked up by name (default: $CTRPO_RUNS_DIR, else the repository's runs/)"
 
@@ -426,24 +449,17 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("ids", nargs="*", help="show only these tasks (unknown ids are an error)")
     tasks.set_defaults(func=_cmd_tasks)
 
-    from .config.schema import ALGORITHM_IDS
-
     train = sub.add_parser("train", help="train one run into a run directory")
     train.add_argument("--task", help="task id (see `ctrpo tasks`)")
     train.add_argument("--algo", help=f"algorithm: {', '.join(ALGORITHM_IDS)}")
-    train.add_argument("--beta", type=float, help="barrier weight β >= 0 (C-TRPO; default 1)")
-    train.add_argument("--bh", type=float, help="hysteresis fraction b_H in (0, 1] (C-TRPO; default 0.8)")
-    train.add_argument("--barrier", choices=["entropy", "log"], help="barrier form φ (C-TRPO; default entropy)")
-    train.add_argument("--delta", type=float, help="trust radius δ > 0")
-    _add_run_options(train)
-    train.add_argument("--seed", type=int, help=f"random seed, {rules.help_range('seed')} (default 0)")
-    train.add_argument("--name", help="run directory name (default: task_algo_seed_time)")
+    _add_setting_options(train)
+    _add_file_options(train)
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run")
     train.set_defaults(func=_cmd_train)
 
     cnpg = sub.add_parser("cnpg", help="exact C-NPG pictures of the 2-state toy CMDP (HTML files)")
     cnpg.add_argument("--beta", default="0.0001,0.01,1,2", help="comma-separated barrier weights β >= 0 (0 = NPG)")
-    cnpg.add_argument("--seed", type=int, default=0, help=f"random seed of the safe starts, {rules.help_range('seed')} (default 0)")
+    cnpg.add_argument("--seed", type=int, default=0, help=f"random seed of the safe starts, {ALL_SETTINGS['seed'].range.short()} (default 0)")
     cnpg.add_argument("--delta", type=float, default=0.05, help="trust radius δ > 0 of the trust-region picture (default 0.05)")
     cnpg.add_argument("--starts", type=int, default=10, help="random strictly safe starts, 1-100 (default 10)")
     cnpg.add_argument("--out", default="runs/cnpg", help="output directory (default runs/cnpg)")
@@ -460,9 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="C-TRPO, TRPO and TRPO-Lag side by side on the demo task (HazardEdge-v0)")
     demo.add_argument("--runs-dir", help=RUNS_DIR_HELP)
-    demo.add_argument("--seed", type=int, default=0, help=f"seed of all three runs, {rules.help_range('seed')} (default 0)")
+    demo.add_argument("--seed", type=int, default=0, help=f"seed of all three runs, {ALL_SETTINGS['seed'].range.short()} (default 0)")
     demo.add_argument("--beta", type=float, help="C-TRPO's barrier weight β >= 0 (default 1)")
-    demo.add_argument("--total-steps", type=int, help=f"environment steps per run, {rules.help_range('total_steps')} "
+    demo.add_argument("--total-steps", type=int, help=f"environment steps per run, {ALL_SETTINGS['total_steps'].range.short()} "
                                                        f"(default: the task's)")
     demo.add_argument("--json", action="store_true",
                       help='print only {"task", "cost_limit", "runs": [{"algo", "seed", "dir", "final_return", '
@@ -531,7 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--bh", help="comma list of b_H values (c-trpo only; default 0.8)")
     sweep.add_argument("--delta", help="comma list of δ values (default: the task's δ)")
     sweep.add_argument("--seeds", help="comma list of seeds (default 0)")
-    _add_run_options(sweep)
+    _add_setting_options(sweep, exclude=SWEEP_AXES)  # the grid's axes (lists, above) and the sweep's name
+    _add_file_options(sweep)
     sweep.add_argument("--name", help="sweep name, the prefix of its run names (default sweep-TASK-ALGO)")
     sweep.add_argument("--parallel", type=int, help=f"runs at a time, {rules.help_range('parallel')} (default: number of cores; "
                                                      f"with ray: as the cluster's CPUs allow)")
@@ -556,7 +573,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except (UsageError, UnknownTaskError, ConfigError) as exc:
-        message = exc.args[0] if exc.args else str(exc)
+        message = f"{option_of(exc.param)}: {exc.message}" if isinstance(exc, ConfigError) else \
+            (exc.args[0] if exc.args else str(exc))
         print(f"ctrpo: error: {' '.join(str(message).split())}", file=sys.stderr)  # always one line
         return 2
     except KeyboardInterrupt:

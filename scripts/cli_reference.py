@@ -166,43 +166,53 @@ def _section(parser: argparse.ArgumentParser, title: str, summary: str, level: i
 
 
 def _settings_section() -> list[str]:
-    """The keys ``--set KEY=VALUE`` and ``--config FILE.toml`` accept (ctrpo_core.config.overrides), if it exists."""
-    import dataclasses
+    """Every training setting (ctrpo_core/config/settings.py and the algorithms' own), from its declaration: what
+    ``--set KEY=VALUE`` and ``--config FILE.toml`` accept, the defaults per task and family, who reads it."""
+    from ctrpo_core.config.algorithms import ALL_SETTINGS, readers
+    from ctrpo_core.config.overrides import as_text
 
-    try:
-        from ctrpo_core.config import TrainConfig, overrides
-        from ctrpo_core.config.algorithms import REGISTRY
-        from ctrpo_core.config.rules import RANGES
-    except ImportError:
-        return []
-    if not hasattr(overrides, "SETTABLE"):
-        return []
-    defaults = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    readers = {}
-    for algo, entry in REGISTRY.items():
-        for key in entry.settings:
-            readers.setdefault(key, []).append(algo)
     intro = ("`--set KEY=VALUE` (repeatable) and `--config FILE.toml` (top-level `key = value` lines) accept "
-             "these keys. Lists are comma-separated (`--set hidden=128,128`), `none` unsets an optional value. "
-             "The defaults are the `TrainConfig` defaults; a task or an algorithm may override some of them "
-             f"([{SETTINGS_DOC.name}]({SETTINGS_DOC.relative_to('docs')}#settings)). A key that only some "
-             "algorithms read is refused for "
-             "the others.")
+             "these keys; the ones with an option of their own (`--beta`, ...) take it too. Lists are "
+             "comma-separated (`--set hidden=128,128`), `none` unsets an optional value. A run's value is the "
+             "default, else the one for its task's family or its task, else its algorithm family's, else its "
+             "algorithm's own (the algorithms table below), else what the user gives. A key an algorithm does "
+             "not read is refused for it. Generated from the settings' "
+             f"declarations ([{SETTINGS_DOC.name}]({SETTINGS_DOC.relative_to('docs')}#settings) explains them).")
     lines = ["## Settings for `--set` and `--config`", "", textwrap.fill(intro, WIDTH, break_on_hyphens=False,
                                                                         break_long_words=False), "",
-             "| key | value | default | read by |", "| --- | --- | --- | --- |"]
-    for key in overrides.SETTABLE:
-        f = defaults.get(key)
-        if f is None or f.default is dataclasses.MISSING:
-            default = "required" if f is not None and f.default_factory is dataclasses.MISSING else ""
-        else:
-            as_text = getattr(overrides, "as_text", str)
-            default = _code(as_text(f.default))
-        accepts = overrides._allowed(key) if hasattr(overrides, "_allowed") else ""
-        if key in RANGES:  # the one table of ranges (ctrpo_core/config/rules.py)
-            accepts += f" in {RANGES[key].interval()}"
-        who = ", ".join(f"`{a}`" for a in readers.get(key, [])) or "all"
-        lines.append(f"| `{key}` | {_cell(accepts)} | {_cell(default)} | {who} |")
+             "| key | value | default | per task or family | read by | meaning |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for key, setting in ALL_SETTINGS.items():
+        if not setting.settable:
+            continue
+        where = [f"`{k}`: `{as_text(v)}`" for k, v in {**setting.by_task, **setting.by_family}.items()]
+        who = "all" if setting.read_by == "all" else ", ".join(f"`{a}`" for a in readers(key))
+        name = f"`{key}`" + (f" ({setting.symbol})" if setting.symbol and setting.symbol != key else "")
+        lines.append(f"| {name} | {_cell(setting.allowed())} | {_code(as_text(setting.default))} | "
+                     f"{_cell(', '.join(where)) or 'none'} | {who} | {_cell(setting.help)} |")
+    return lines + [""]
+
+
+def _algorithms_section() -> list[str]:
+    """Every algorithm (each declared in its own file, ctrpo_core/algos/, or a plugin's), from its declaration."""
+    from ctrpo_core.config.algorithms import ALGORITHMS
+    from ctrpo_core.config.overrides import as_text
+
+    guide = f"[{SETTINGS_DOC.name}]({SETTINGS_DOC.relative_to('docs')}#adding-an-algorithm)"
+    intro = ("The algorithms `--algo` accepts, each declared in its own file (`ctrpo_core/algos/<module>.py`; "
+             f"more from the modules named in `$CTRPO_ALGORITHMS`, {guide}). "
+             "Its family says how the policy moves (trust region: one natural-gradient step and a line search; "
+             "first order: minibatch passes of a clipped surrogate); besides its family's settings it reads the "
+             "ones listed, with its own default where one is given, and writes its own metrics.csv columns.")
+    lines = ["## Algorithms", "", textwrap.fill(intro, WIDTH, break_on_hyphens=False, break_long_words=False), "",
+             "| id | name | family | what it does | reads besides its family's | its own columns |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for algo, spec in ALGORITHMS.items():
+        reads = [f"`{k}`" + (f" (default `{as_text(v)}`)" if v is not None else "") for k, v in spec.reads]
+        reads += [f"`{s.key}`" for s in spec.settings]
+        columns = ", ".join(f"`{c}`" for c in spec.metric_columns) or "none"
+        lines.append(f"| `{algo}` | {spec.name} | {spec.family} | {_cell(spec.summary)} | "
+                     f"{', '.join(reads) or 'none'} | {columns} |")
     return lines + [""]
 
 
@@ -227,6 +237,7 @@ def render(parser: argparse.ArgumentParser | None = None) -> str:
     lines += _options_table(parser)
     for name, help_text, sub in commands:
         lines += _section(sub, f"`{sub.prog}`", help_text, 2)
+    lines += _algorithms_section()
     lines += _settings_section()
     return "\n".join(lines).rstrip("\n") + "\n"
 

@@ -6,7 +6,7 @@ from ctrpo_core.config import ConfigError
 from ctrpo_core.envs.builtin import hazard_edge
 from ctrpo_core.results.plots import ctrpo_only, shrinkage_figure, shrinkage_sentence
 from ctrpo_core.tools.render import render_episode
-from ctrpo_core.config.rules import RANGES
+from ctrpo_core.ui import forms
 from ctrpo_core.ui.charts import PLOTLY_CONFIG
 
 ACTIVE = ("queued", "running")
@@ -30,13 +30,13 @@ with st.expander("The task and the three learners"):
 try:
     settings = demo.page_settings()
 except ConfigError as exc:
-    st.error(str(exc))
+    st.error(forms.say(exc))
     st.stop()
 if settings:
     st.caption(f"Shortened by {demo.STEPS_ENV}: {settings['total_steps']:,} steps per run instead of the demo's.")
 runs_dir = default_runs_dir()
 c1, c2, c3, c4 = st.columns([1.8, 1, 1.7, 1.5], vertical_alignment="bottom")  # one row, whole at 1024 px
-seed = int(c2.number_input("Seed", value=0, min_value=RANGES["seed"].lo, max_value=RANGES["seed"].hi, step=1,
+seed = int(c2.number_input("Seed", value=0, min_value=forms.bounds("seed")[0], max_value=forms.bounds("seed")[1], step=1,
                            key="demo_seed"))
 log_y = c3.toggle("Log cost", value=False, key="demo_log",
                   help="Off: the cost axis is focused on the limit b, a run far above it marked at the top edge. "

@@ -65,13 +65,13 @@ try:
                                   if backend == "local" else None))
 except ConfigError as exc:
     grid = None
-    line.error(str(exc))
+    line.error(forms.say(exc))
 if st.button("Launch sweep", type="primary", key="sw_launch") and grid is not None:
     try:
         plan = launch_sweep(task, algo, **grid, parallel=parallel, backend=backend, address=address.strip() or None,
                             **request)
     except ConfigError as exc:
-        line.error(str(exc))
+        line.error(forms.say(exc))
     else:
         st.session_state["sw_show"] = plan.name  # the Sweep box below shows the sweep just launched
         st.toast(f"Started sweep {plan.name}: {len(plan.configs)} run{'s' if len(plan.configs) != 1 else ''}.")

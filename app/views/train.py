@@ -7,7 +7,6 @@ from ctrpo_core.results.catalog import default_runs_dir, label
 from ctrpo_core.config import ALGORITHM_IDS, ConfigError, resolve
 from ctrpo_core.envs import TASKS, UnknownTaskError
 from ctrpo_core.sweeps.plan import parse_list
-from ctrpo_core.config.rules import RANGES
 
 st.title("Train")
 st.caption("Runs start as background processes writing run directories; they outlive this page.")
@@ -22,39 +21,21 @@ defaults = resolve(task, algo)
 # once would keep the first task's b, steps and δ, and the run would silently train with them
 fields = api.train_form(task, algo)
 forms.follow(st.session_state, "train", (task, algo), fields)
-reads_barrier = overrides.applies(algo, "beta")  # β, b_H and φ are C-TRPO's; other algorithms never see them
 settings, errors = {}, {}
-col1, col2 = st.columns(2)
-with col1:
-    if reads_barrier:
-        settings["beta"] = st.number_input(
-            "β (barrier weight)", step=0.1, format="%.4g", key="beta",
-            help="Weight of the barrier φ in D_C = KL + β·φ. β = 0 is TRPO; larger β stiffens the trust region "
-                 "along the cost gradient. Allowed: β ≥ 0.")
-        errors["--beta"] = st.empty()
-        settings["bh"] = st.number_input(
-            "b_H (hysteresis fraction)", step=0.05, format="%.3g", key="bh",
-            help="After a violation, C-TRPO recovers until Ĵ_c < b_H·b. b_H = 1: no hysteresis. Allowed: 0 < b_H ≤ 1.")
-        errors["--bh"] = st.empty()
-    settings["delta"] = st.number_input("δ (trust radius)", step=0.005, format="%.4g", key="delta",
-                                        help=f"Bound on the divergence of each step; {task}'s default with {algo}: "
-                                             f"{fields['delta']:g}. Allowed: δ > 0.")
-    errors["--delta"] = st.empty()
-with col2:
-    settings["cost_limit"] = st.number_input("b (cost limit)", step=1.0, format="%.4g", key="cost_limit",
-                                             help=f"Constraint: episode cost ≤ b; {task}'s default: "
-                                                  f"{fields['cost_limit']:g}. Allowed: b > 0.")
-    errors["--cost-limit"] = st.empty()
-    settings["total_steps"] = st.number_input("Total environment steps", step=defaults.steps_per_epoch,
-                                              key="total_steps",
-                                              help=f"{task}'s default: {fields['total_steps']:,}. At least one "
-                                                   f"epoch ({defaults.steps_per_epoch} steps).")
-    errors["--total-steps"] = st.empty()
+columns = st.columns(2)
+numbers = [k for k in fields if not forms.is_choice(k)]  # number fields in two columns, then the choices
+for i, key in enumerate(numbers):
+    with columns[i % 2]:
+        settings[key] = st.number_input(forms.label(key), key=key, help=forms.help_text(key, task, algo, fields),
+                                        **forms.number_format(key, defaults))
+        errors[key] = st.empty()
+with columns[len(numbers) % 2]:
     seeds_text = st.text_input("Seeds (comma list)", key="seeds", help="One run per seed, e.g. 0,1,2.")
     errors["--seeds"] = st.empty()
-    if reads_barrier:
-        settings["barrier"] = st.radio("Barrier form φ", ["entropy", "log"], horizontal=True, key="barrier",
-                                       help="entropy: slope → ∞ at the boundary (authors' default); log: value → ∞.")
+for key in [k for k in fields if forms.is_choice(k)]:
+    settings[key] = st.radio(forms.label(key), forms.choices(key), horizontal=True, key=key,
+                             help=forms.help_text(key, task, algo, fields))
+    errors[key] = st.empty()
 forms.remember(st.session_state, "train", (task, algo), fields)
 
 with st.expander("Advanced settings"):
@@ -65,13 +46,12 @@ with st.expander("Advanced settings"):
                             disabled=["setting"], hide_index=True, key=f"advanced_{task}_{algo}", width="stretch")
     errors["advanced"] = st.empty()
     checkpoint_every = st.number_input("Keep a checkpoint copy every K epochs (0: only the latest)",
-                                       min_value=RANGES["checkpoint_every"].lo, max_value=RANGES["checkpoint_every"].hi,
-                                       step=1, key="checkpoint_every")
+                                       min_value=forms.bounds("checkpoint_every")[0],
+                                       max_value=forms.bounds("checkpoint_every")[1], step=1, key="checkpoint_every")
     tensorboard = st.checkbox("Also write TensorBoard scalars (needs the tensorboard extra)", key="tensorboard")
 forms.keep(st.session_state, "train", ["task", "algo", *fields, "seeds", "checkpoint_every", "tensorboard"])
 
-settings = {k: (v if isinstance(v, str) else float(v)) for k, v in settings.items()}
-settings["total_steps"] = int(settings["total_steps"])
+settings = forms.typed(settings)
 try:  # say what Launch trains, so a setting never goes unseen
     preview = resolve(task, algo, **settings)
     st.caption(f"Launch trains **{label(preview.to_dict())}** ({preview.epochs} epochs) per seed, plus any "
@@ -87,7 +67,7 @@ if st.button("Launch", type="primary"):
         for seed in seeds:  # validate every run before starting any
             resolve(task, algo, seed=seed, **settings)
     except ConfigError as exc:
-        (errors.get(exc.param) or errors["advanced"]).error(str(exc))
+        (errors.get(exc.param) or errors["advanced"]).error(forms.say(exc))
     except UnknownTaskError as exc:
         st.error(str(exc))
     else:

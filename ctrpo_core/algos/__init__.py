@@ -1,19 +1,19 @@
-"""The algorithms, each a small subclass of the engine stating objective, divergence, acceptance.
-
-``REGISTRY`` (``config/algorithms.py``) is the one list of algorithm ids and of the settings each reads;
-``make_algorithm`` imports an algorithm's module only when it is trained.
+"""The algorithms: one module each, declaring everything about itself (``ALGORITHM``: id, name, colour, family,
+settings, metrics) and the learner that trains it, a small subclass of an engine family stating its objective,
+its divergence or penalty, and its acceptance rule. ``config/algorithms.py`` reads the declarations without
+importing the modules; ``make_algorithm`` imports a module only when a run trains with it.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from ..config.algorithms import ALGORITHM_IDS, REGISTRY, UNCONSTRAINED, AlgorithmEntry, legend_rank  # noqa: F401
+from ..config.algorithms import algorithm
 
 
 def algorithm_class(algo: str):
-    entry = REGISTRY[algo]
-    return getattr(importlib.import_module(f"{__name__}.{entry.module}"), entry.cls)
+    spec = algorithm(algo)
+    return getattr(importlib.import_module(spec.module), spec.learner)
 
 
 def make_algorithm(cfg, env):

@@ -4,11 +4,26 @@ constrained divergence D_C = KL + β·φ(α), so the region shrinks toward the b
 
 from __future__ import annotations
 
-from dataclasses import replace
+from ctrpo_core.engine.divergence import constrained_divergence, cost_surrogate, phi_second_derivative_at_zero
+from ctrpo_core.engine.results import UpdateResult
+from ctrpo_core.engine.trust_region_step import TrustRegionAlgorithm
 
-from ..engine.base import OnPolicyAlgorithm
-from ..engine.divergence import constrained_divergence, cost_surrogate, phi_second_derivative_at_zero
-from ..engine.results import UpdateResult
+ALGORITHM = {
+    "id": "c-trpo", "name": "C-TRPO", "color": "#1f5fa8", "marker": "circle", "rank": 0,
+    "summary": "C-TRPO: TRPO in the constrained divergence D_C = KL + β·φ (the paper)",
+    "family": "trust region", "learner": "CTRPO",
+    "reads": {"bh": None},
+    "settings": {
+        "beta": {"kind": "float", "default": 1.0, "range": "[0, inf)", "flag": True, "symbol": "β",
+                 "label": "β (barrier weight)",
+                 "help": "barrier weight β of D_C = KL + β·φ: 0 is TRPO; a larger β stiffens the trust region along "
+                         "the cost gradient"},
+        "barrier": {"kind": "str", "default": "entropy", "choices": ["entropy", "log"], "flag": True,
+                    "label": "Barrier form φ",
+                    "help": "barrier form φ: entropy (slope → ∞ at the boundary, the authors') or log (value → ∞)"},
+    },
+    "metrics": {"curvature": "κ = β·φ''(0): how much the barrier stiffens the region along ∇α (normal mode)"},
+}
 
 NORMAL, RECOVERY = "normal", "recovery"
 
@@ -20,7 +35,7 @@ def next_mode(mode: str, cost_estimate: float, cost_limit: float, bh: float) -> 
     return RECOVERY
 
 
-class CTRPO(OnPolicyAlgorithm):
+class CTRPO(TrustRegionAlgorithm):
 
     def __init__(self, cfg, env):
         super().__init__(cfg, env)
@@ -36,7 +51,7 @@ class CTRPO(OnPolicyAlgorithm):
                 objective=lambda ev: (ev.ratio * batch.adv_c).mean(),
                 divergence=lambda ev: ev.kl,
             )
-            return replace(step, recovery=1)
+            return step.replace(recovery=1)
 
         budget = batch.budget  # Δb = b − Ĵ_c(π_k) > 0 in normal mode
 
@@ -56,7 +71,7 @@ class CTRPO(OnPolicyAlgorithm):
             curvature=curvature,
         )
         # β·φ(α) at the accepted step: D_C − KL
-        return replace(step, barrier=step.divergence - step.kl, curvature=curvature)
+        return step.replace(barrier=step.divergence - step.kl).with_own(curvature=curvature)
 
     def algo_state(self):
         return {"mode": self.mode}

@@ -7,21 +7,37 @@ are the authors' baselines' (adapted from SafePO; docs/BASELINES.md): g and b ar
 surrogates mean(ratio·Â_r) and mean(ratio·Â_c) (no 1/(1−γ) factor), c = Ĵ_c − b in episode-cost units,
 and the line search accepts a step when KL <= δ, the cost surrogate rose by at most max(−c, 0) and, in
 cases 2 and 3, the reward surrogate did not fall.
+
+With hysteresis (b_H < 1, the paper's ablation "CPO with hysteresis", the authors' cpo-hyst.py): after an
+infeasible-recovery step (case 0), keep recovering while Ĵ_c >= b_H·b, as C-TRPO's recovery does. With b_H = 1
+(the default) this is plain CPO.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import NamedTuple
 
 import torch
 
-from ..engine import trust_region as tr
-from ..engine.base import OnPolicyAlgorithm, non_negative
-from ..engine.results import RegionReach, UpdateResult
+from ctrpo_core.engine import trust_region as tr
+from ctrpo_core.engine.results import RegionReach, UpdateResult
+from ctrpo_core.engine.trust_region_step import TrustRegionAlgorithm, non_negative
+
+ALGORITHM = {
+    "id": "cpo", "name": "CPO", "color": "#2ca02c", "marker": "diamond", "rank": 2,
+    "summary": "CPO: the linearised constrained step with recovery (b_H < 1: with hysteresis)",
+    "family": "trust region", "learner": "CPO",
+    "reads": {"bh": 1.0},  # no hysteresis unless asked: the paper's ablation runs it at 0.8
+    "metrics": {"cpo_case": "the step's case: 0 infeasible recovery, 1-2 constrained, 3-4 plain TRPO step"},
+}
 
 EPS = 1e-8
+
+
+def recovery_direction(b, Hinv_b, delta):
+    """The infeasible case's step: the largest step of the KL ball along −H⁻¹b, which only lowers the cost."""
+    return -math.sqrt(2 * delta / (b @ Hinv_b + EPS)) * Hinv_b
 
 
 def cpo_direction(g, b, c, Hinv_g, Hinv_b, delta):
@@ -46,7 +62,7 @@ def cpo_direction(g, b, c, Hinv_g, Hinv_b, delta):
     if case in (3, 4):
         return math.sqrt(2 * delta / (q + EPS)) * Hinv_g, case
     if case == 0:
-        return -math.sqrt(2 * delta / (s + EPS)) * Hinv_b, case
+        return recovery_direction(b, Hinv_b, delta), case
     # cases 1, 2: the dual max over λ >= 0, ν >= 0 (Achiam et al., App. 10.2)
     lam_a, lam_b = math.sqrt(max(A, 0.0) / (B + EPS)), math.sqrt(q / (2 * delta))
     split = r / (c + EPS)
@@ -78,7 +94,12 @@ class LinearisedProblem(NamedTuple):
     old_logp: torch.Tensor
 
 
-class CPO(OnPolicyAlgorithm):
+class CPO(TrustRegionAlgorithm):
+
+    def __init__(self, cfg, env):
+        super().__init__(cfg, env)
+        self.case = None  # the last step's case: hysteresis keeps recovering after case 0
+
 
     def linearised_problem(self, batch) -> LinearisedProblem:
         """The problem at θ_k: the gradients of the reward and cost surrogates and their H⁻¹ solves."""
@@ -120,9 +141,20 @@ class CPO(OnPolicyAlgorithm):
 
     def update_policy(self, batch) -> UpdateResult:
         p = self.linearised_problem(batch)
-        step, case = cpo_direction(p.g, p.b, p.c, p.Hinv_g, p.Hinv_b, self.cfg.delta)
+        if self.cfg.bh < 1 and self.case == 0 and batch.cost_estimate >= self.cfg.bh * batch.cost_limit:
+            step, case = recovery_direction(p.b, p.Hinv_b, self.cfg.delta), 0
+        else:
+            step, case = cpo_direction(p.g, p.b, p.c, p.Hinv_g, p.Hinv_b, self.cfg.delta)
+        self.case = case
         result = self.line_search(batch, p, step, check_reward=case in (2, 3))
-        return replace(result, recovery=int(case == 0), cpo_case=case)
+        return result.replace(recovery=int(case == 0)).with_own(cpo_case=case)
+
+    def algo_state(self):
+        return {"case": -1 if self.case is None else self.case}
+
+    def load_algo_state(self, state):
+        case = int(state.get("case", -1))  # checkpoints from before the hysteresis have none
+        self.case = None if case < 0 else case
 
     def line_search(self, batch, p: LinearisedProblem, step, check_reward: bool) -> UpdateResult:
         """The engine's line search from θ_k along ``step``, with the authors' acceptance rule and the KL

@@ -1,4 +1,5 @@
-"""The Lagrange multiplier of TRPO-Lag and PPO-Lag, as the authors' baselines update it."""
+"""The Lagrange multiplier of the Lagrangian baselines (TRPO-Lag, PPO-Lag, FOCOPS' and CUP's ν), as the authors'
+baselines update it (SafePO's ``Lagrange``). A helper shared by those algorithms' files: it declares no algorithm."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import torch
 
 class LagrangeMultiplier:
     """λ >= 0: a torch Adam step (learning rate ``lr``) on the loss −λ·(Ĵ_c − b) once per epoch, before
-    the policy step, then λ projected back to λ >= 0. Adam moves λ by about ``lr`` per epoch whatever the
-    size of the violation (plain ascent would move it by lr·(Ĵ_c − b))."""
+    the policy step, then λ projected back to [0, ``upper``] (no upper bound by default). Adam moves λ by about
+    ``lr`` per epoch whatever the size of the violation (plain ascent would move it by lr·(Ĵ_c − b))."""
 
-    def __init__(self, init: float, lr: float):
+    def __init__(self, init: float, lr: float, upper: float | None = None):
         self.parameter = torch.nn.Parameter(torch.tensor(float(init)))
         self.optimizer = torch.optim.Adam([self.parameter], lr=float(lr))
+        self.upper = upper
 
     @property
     def value(self) -> float:
@@ -24,7 +26,7 @@ class LagrangeMultiplier:
         loss.backward()
         self.optimizer.step()
         with torch.no_grad():
-            self.parameter.clamp_(min=0.0)
+            self.parameter.clamp_(min=0.0, max=self.upper)
         return self.value
 
     def lagrangian_advantage(self, adv_r, adv_c):

@@ -8,10 +8,16 @@ with all three checks on every step: KL <= δ, cost surrogate rise <= max(−c, 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
-from ..engine.results import UpdateResult
-from .cpo import CPO
+from ctrpo_core.algos.cpo import CPO
+from ctrpo_core.engine.results import UpdateResult
+
+ALGORITHM = {
+    "id": "pcpo", "name": "PCPO", "color": "#8c564b", "marker": "triangle-up", "rank": 3,
+    "summary": "PCPO: a TRPO step projected onto the linearised constraint",
+    "family": "trust region", "learner": "PCPO",
+    "metrics": {"projection": "the multiple of H⁻¹b the projection took off the reward step"},
+}
 
 
 class PCPO(CPO):
@@ -22,4 +28,4 @@ class PCPO(CPO):
         reward_step = math.sqrt(2 * cfg.delta / max((p.g @ p.Hinv_g).item(), 1e-12)) * p.Hinv_g
         projection = max(0.0, ((p.c + p.b @ reward_step) / max((p.b @ p.Hinv_b).item(), 1e-12)).item())
         step = reward_step - projection * p.Hinv_b
-        return replace(self.line_search(batch, p, step, check_reward=True), projection=projection)
+        return self.line_search(batch, p, step, check_reward=True).with_own(projection=projection)

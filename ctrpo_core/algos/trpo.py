@@ -1,10 +1,18 @@
-"""TRPO: the reward surrogate inside a KL ball (C-TRPO with β = 0)."""
+"""TRPO (Schulman et al., 2015): the reward surrogate inside a KL ball; C-TRPO with β = 0, unconstrained."""
 
-from ..engine.base import OnPolicyAlgorithm
-from ..engine.results import UpdateResult
+from __future__ import annotations
+
+from ctrpo_core.engine.results import UpdateResult
+from ctrpo_core.engine.trust_region_step import TrustRegionAlgorithm
+
+ALGORITHM = {
+    "id": "trpo", "name": "TRPO", "color": "#e377c2", "marker": "x", "rank": 10,
+    "summary": "TRPO: the reward only, in a KL ball (unconstrained)",
+    "family": "trust region", "learner": "TRPO", "constrained": False,
+}
 
 
-class TRPO(OnPolicyAlgorithm):
+class TRPO(TrustRegionAlgorithm):
 
     def update_policy(self, batch) -> UpdateResult:
         return self.trust_region_step(

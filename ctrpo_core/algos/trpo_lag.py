@@ -1,13 +1,21 @@
-"""TRPO-Lag: TRPO on the Lagrangian advantage, λ updated from the episode cost."""
+"""TRPO-Lag: TRPO on the Lagrangian advantage (Â_r − λÂ_c)/(1 + λ), λ updated from Ĵ_c before each step."""
 
-from dataclasses import replace
+from __future__ import annotations
 
-from ..engine.base import OnPolicyAlgorithm
-from ..engine.results import UpdateResult
-from .lagrange import LagrangeMultiplier
+from ctrpo_core.algos.lagrange import LagrangeMultiplier
+from ctrpo_core.engine.results import UpdateResult
+from ctrpo_core.engine.trust_region_step import TrustRegionAlgorithm
+
+ALGORITHM = {
+    "id": "trpo-lag", "name": "TRPO-Lag", "color": "#ff7f0e", "marker": "square", "rank": 1,
+    "summary": "TRPO-Lag: TRPO on the Lagrangian, λ by Adam",
+    "family": "trust region", "learner": "TRPOLag",
+    "reads": {"lagrange_init": None, "lagrange_lr": None},
+    "metrics": {"lagrange_multiplier": "λ after this epoch's update"},
+}
 
 
-class TRPOLag(OnPolicyAlgorithm):
+class TRPOLag(TrustRegionAlgorithm):
 
     def __init__(self, cfg, env):
         super().__init__(cfg, env)
@@ -21,7 +29,7 @@ class TRPOLag(OnPolicyAlgorithm):
             objective=lambda ev: -(ev.ratio * adv).mean(),
             divergence=lambda ev: ev.kl,
         )
-        return replace(step, lagrange_multiplier=self.multiplier.value)
+        return step.with_own(lagrange_multiplier=self.multiplier.value)
 
     def algo_state(self):
         return {"lagrange_multiplier": self.multiplier.state_dict()}

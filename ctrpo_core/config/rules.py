@@ -1,12 +1,7 @@
-"""Every range a value the user gives must lie in, in one table: the training settings (flags, ``--set``,
-TOML, the app's forms, a report's parameters all end in ``schema.validate``, which reads it), the options
-of the commands (``eval --episodes``, ``sweep --parallel`` ...), and the readers of run directories (a
-count outside its range was edited by hand: the run is damaged). The CLI's help texts print the same
-ranges, so what a user reads is what is checked.
-
-Rules that tie two settings together (steps per epoch ≥ environments, ...) and choices (``barrier``,
-``policy_init``) stay in ``schema.validate``; this module is the floor of ``config`` and imports nothing
-of the package.
+"""The floor of ``config``: ``ConfigError``, ``Range``, the limits every count has, and the ranges of the commands'
+options (``eval --episodes``, ``sweep --parallel`` ...). The training settings declare their own ranges
+(config/settings.py); the CLI's help texts print the same ranges, so what a user reads is what is checked.
+This module imports nothing of the package.
 """
 
 from __future__ import annotations
@@ -20,7 +15,7 @@ class ConfigError(ValueError):
 
     def __init__(self, param: str, message: str):
         super().__init__(f"{param}: {message}")
-        self.param = param
+        self.param, self.message = param, message
 
 
 # Every count has a finite upper end: a loop of 10**18 passes is a hang, not a setting.
@@ -87,30 +82,8 @@ def _count(lo: int, hi: int) -> Range:
     return Range(lo, hi, integer=True)
 
 
+# the ranges of the commands' options (not training settings: those are declared in config/settings.py)
 RANGES: dict[str, Range] = {
-    # the paper's knobs (β, b_H, δ, b)
-    "beta": Range(0.0, INF, hi_open=True),
-    "bh": Range(0.0, 1.0, lo_open=True),
-    "delta": Range(0.0, INF, lo_open=True, hi_open=True),
-    "cost_limit": Range(0.0, INF, lo_open=True, hi_open=True),
-    # a run's size and seed
-    "total_steps": _count(1, MAX_STEPS),
-    "steps_per_epoch": _count(1, MAX_STEPS),
-    "num_envs": _count(1, MAX_ENVS),
-    "seed": _count(0, MAX_SEED),
-    # the learner
-    "gamma": Range(0.0, 1.0, lo_open=True), "lam": Range(0.0, 1.0),
-    "critic_lr": Range(0.0, INF, True, True), "critic_passes": _count(1, MAX_PASSES),
-    "critic_minibatch": _count(1, MAX_STEPS), "critic_l2": Range(0.0, INF, hi_open=True),
-    "grad_clip": Range(0.0, INF, True, True), "cg_iters": _count(1, MAX_PASSES),
-    "cg_damping": Range(0.0, INF, hi_open=True), "ls_tries": _count(1, MAX_PASSES),
-    "ls_decay": Range(0.0, 1.0, True, True), "episode_window": _count(1, MAX_STEPS),
-    "lagrange_init": Range(0.0, INF, hi_open=True), "lagrange_lr": Range(0.0, INF, True, True),
-    "ppo_clip": Range(0.0, INF, True, True), "ppo_lr": Range(0.0, INF, True, True),
-    "ppo_critic_lr": Range(0.0, INF, True, True), "ppo_epochs": _count(1, MAX_PASSES),
-    "ppo_minibatch": _count(1, MAX_STEPS), "torch_threads": _count(1, 256),
-    "max_episode_steps": _count(1, MAX_STEPS), "checkpoint_every": _count(0, MAX_STEPS),
-    # options of the commands, not training settings
     "episodes": _count(1, MAX_EPISODES),  # eval --episodes
     "eval_seed": _count(0, MAX_EVAL_SEED),  # eval --seed
     "parallel": _count(1, MAX_PARALLEL),  # sweep --parallel
@@ -118,15 +91,8 @@ RANGES: dict[str, Range] = {
     "cpus_per_run": Range(0.0, MAX_CPUS_PER_RUN, lo_open=True),  # sweep --cpus-per-run
     "starts": _count(1, 100),  # cnpg --starts
 }
-
-# the flag that names a setting in messages, where it has one (the rest are named by their --set key)
-FLAGS = {"beta": "--beta", "bh": "--bh", "delta": "--delta", "cost_limit": "--cost-limit",
-         "total_steps": "--total-steps", "steps_per_epoch": "--steps-per-epoch", "num_envs": "--num-envs",
-         "seed": "--seed", "checkpoint_every": "--checkpoint-every", "episodes": "--episodes",
-         "eval_seed": "--seed", "parallel": "--parallel", "max_retries": "--max-retries",
+FLAGS = {"episodes": "--episodes", "eval_seed": "--seed", "parallel": "--parallel", "max_retries": "--max-retries",
          "cpus_per_run": "--cpus-per-run", "starts": "--starts"}
-# whose flag names them in messages although they are training settings (--set gamma=... names "gamma")
-FLAG_NAMED = ("beta", "bh", "delta", "cost_limit", "total_steps", "steps_per_epoch", "num_envs", "seed")
 
 
 def param_of(key: str) -> str:

@@ -83,6 +83,14 @@ class GaussianPolicy(nn.Module):
     def detached(self, dist: Normal) -> Normal:
         return Normal(dist.loc.detach(), dist.scale.detach())
 
+    def summed_kl(self, old: Normal, new: Normal) -> torch.Tensor:
+        """Per-sample KL(old‖new) summed over action dimensions (the first-order baselines' convention)."""
+        return torch.distributions.kl_divergence(old, new).sum(-1)
+
+    def select(self, dist: Normal, idx) -> Normal:
+        """The distribution of the samples ``idx`` (a minibatch)."""
+        return Normal(dist.loc[idx], dist.scale[idx])
+
 
 class CategoricalPolicy(nn.Module):
     discrete = True
@@ -110,6 +118,12 @@ class CategoricalPolicy(nn.Module):
 
     def detached(self, dist: Categorical) -> Categorical:
         return Categorical(logits=dist.logits.detach())
+
+    def summed_kl(self, old: Categorical, new: Categorical) -> torch.Tensor:
+        return torch.distributions.kl_divergence(old, new)
+
+    def select(self, dist: Categorical, idx) -> Categorical:
+        return Categorical(logits=dist.logits[idx])
 
 
 def make_policy(spec, hidden=(64, 64), init: str = "default") -> nn.Module:

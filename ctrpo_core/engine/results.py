@@ -4,7 +4,7 @@ one policy update as the trainer logs it."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 
@@ -32,13 +32,14 @@ class RegionReach:
 
 @dataclass(frozen=True, kw_only=True)
 class UpdateResult:
-    """One policy update: the trainer's columns, in this order. The engine fills the step, the reach and the
-    budget; an algorithm states ``recovery`` and its own fields. None leaves the column out of the row
-    (the algorithm has no such number, or a diagnostic was not finite)."""
+    """One policy update: the trainer's columns, in this order. The family fills the step, the reach and the
+    budget; an algorithm states ``recovery``, ``barrier`` (C-TRPO) and its own columns in ``own`` (the ones its
+    declaration lists under ``metrics``). None leaves the column out of the row (the algorithm has no such
+    number, or a diagnostic was not finite)."""
     # the accepted step θ_{k+1} (kl, divergence and alpha_step are 0 where θ_k was kept)
     kl: float  # KL(π_k‖π_{k+1})
     divergence: float  # the divergence the algorithm bounds by δ
-    step_fraction: float | None = None  # f of θ_k + f·x (None: no line search, PPO-Lag)
+    step_fraction: float | None = None  # f of θ_k + f·x (None: no line search, the first-order family)
     ls_tries: int | None = None
     alpha_step: float | None = None  # α(θ_{k+1}): the cost increase the step made, to first order
     alpha_max: float | None = None  # the region's reach, as in RegionReach
@@ -46,13 +47,19 @@ class UpdateResult:
     alpha_max_exact: float | None = None
     recovery: int = 0  # 1: the step only lowered the cost
     budget: float  # Δb = b − Ĵ_c(π_k)
-    # stated by some algorithms only
-    barrier: float | None = None  # C-TRPO: β·φ(α) at the accepted step
-    curvature: float | None = None  # C-TRPO: κ = β·φ''(0), the stiffening along ∇α
-    lagrange_multiplier: float | None = None  # TRPO-Lag, PPO-Lag: λ
-    cpo_case: int | None = None  # CPO: 0 infeasible recovery, 1-2 constrained, 3-4 plain TRPO step
-    projection: float | None = None  # PCPO: the multiple of H⁻¹b taken off the reward step
+    barrier: float | None = None  # C-TRPO: β·φ(α) at the accepted step (a column of every run: the contract's)
+    own: dict = field(default_factory=dict)  # the algorithm's own columns (its declaration's "metrics")
 
     def as_row(self) -> dict:
-        """The trainer's row: the fields that are not None, in the order above."""
-        return {f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not None}
+        """The trainer's row: the fields that are not None, in the order above, then the algorithm's own."""
+        row = {f.name: value for f in fields(self) if f.name != "own" and (value := getattr(self, f.name)) is not None}
+        row.update({k: v for k, v in self.own.items() if v is not None})
+        return row
+
+    def replace(self, **fields) -> "UpdateResult":
+        """This result with some fields changed (an algorithm states ``recovery``, ``barrier``)."""
+        return replace(self, **fields)
+
+    def with_own(self, **columns) -> "UpdateResult":
+        """This result with more of the algorithm's own columns."""
+        return replace(self, own={**self.own, **columns})

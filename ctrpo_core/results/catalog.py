@@ -20,7 +20,7 @@ import pandas as pd
 from ..runs import lifecycle
 from ..config.algorithms import legend_rank
 from ..config.schema import format_value, resolve, result_settings
-from ..config.overrides import applies
+from ..config.algorithms import ALL_SETTINGS, applies
 from ..runs.ownership import effective_state, is_owned
 from ..runs.store import DamagedRunError, RunDir, default_runs_dir, find_run, resolve_run  # noqa: F401  (catalog's API)
 
@@ -75,7 +75,7 @@ def format_duration(seconds) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-SYMBOLS = {"beta": "β", "bh": "b_H", "delta": "δ", "cost_limit": "b", "total_steps": "steps"}
+SYMBOLS = {key: setting.symbol for key, setting in ALL_SETTINGS.items() if setting.symbol}  # β, b_H, δ, b, steps
 SWEPT = ("beta", "bh", "delta")  # what a sweep varies (with the seed); the rest makes its variant
 
 

@@ -8,19 +8,14 @@ import math
 
 from plotly.colors import sample_colorscale
 
-from ..config.schema import TrainConfig
+from ..config.algorithms import ALGORITHMS, ALL_SETTINGS
 
 FONT = dict(size=14)  # every text of a figure: readable at a projector (issue 18)
 
-# A fixed colour per algorithm, whatever else is plotted. No red (the hazard and "over the limit" in
-# the other figures) and no black (the limit line); C-TRPO's blue is the middle of its own family.
-ALGO_COLORS = {
-    "c-trpo": "#1f5fa8", "trpo": "#e377c2", "trpo-lag": "#ff7f0e", "cpo": "#2ca02c", "pcpo": "#8c564b",
-    "ppo-lag": "#9467bd",
-}
-OTHER_COLORS = ["#17becf", "#bcbd22", "#7f7f7f", "#c49c94"]  # algorithms this version does not know
-ALGO_NAMES = {"c-trpo": "C-TRPO", "trpo": "TRPO", "trpo-lag": "TRPO-Lag", "cpo": "CPO", "pcpo": "PCPO",
-              "ppo-lag": "PPO-Lag"}
+# Each algorithm's colour and marker are its own (declared in its file). None is red (the hazard and "over the
+# limit" in the other figures) or black (the limit line), and only C-TRPO is blue: its blue is the middle of its
+# own family. Twelve colours cannot all differ for colour-blind readers, so every algorithm also has its marker.
+OTHER_COLORS = ["#7f7f7f", "#c49c94", "#bcbd22", "#9edae5"]  # runs of algorithms this version does not know
 CTRPO = "c-trpo"
 
 LIMIT_COLOR, LIMIT_DASH = "#111111", "dash"  # the cost limit b: no run is black, no run is dashed
@@ -31,7 +26,7 @@ RUN_DASHES = ["solid", "dot", "dashdot", "longdashdot"]
 # Blues' navy, which at a projector reads as the black of the limit line.
 _FAMILY_SCALE = "Blues"
 _FAMILY_RANGE = (0.36, 0.88)
-DEFAULT_BETA = TrainConfig.beta  # C-TRPO's default β: its line is solid and unmarked, like every algorithm's
+DEFAULT_BETA = ALL_SETTINGS["beta"].default  # C-TRPO's default β: its line is solid and unmarked
 # Markers of the other β, by half-decade (round(2·log10 β)): each value of the Demo's β slider has its own.
 _BETA_SYMBOLS = {-4: "triangle-down", -3: "star", -2: "square", -1: "triangle-up", 1: "circle", 2: "diamond",
                  3: "x", 4: "star-diamond"}
@@ -39,7 +34,12 @@ NO_BARRIER_SYMBOL = "cross"  # β = 0
 
 
 def algo_name(algo) -> str:
-    return ALGO_NAMES.get(algo, str(algo))
+    return ALGORITHMS[algo].name if algo in ALGORITHMS else str(algo)
+
+
+def algo_marker(algo) -> str:
+    """The marker symbol of an algorithm's lines and dots (its declaration's), a second channel beside colour."""
+    return ALGORITHMS[algo].marker if algo in ALGORITHMS else "circle"
 
 
 def family_color(t: float) -> str:
@@ -65,15 +65,15 @@ def color_of(algo, beta=None, bh=None, family_values=None) -> str:
     are blues ordered by β (by value, see :func:`beta_position`), or, when ``family_values`` (the sorted
     distinct (β, b_H) pairs shown) vary in b_H, by their rank in that list: darker = larger."""
     if algo != CTRPO:
-        if algo in ALGO_COLORS:
-            return ALGO_COLORS[algo]
+        if algo in ALGORITHMS:
+            return ALGORITHMS[algo].color
         return OTHER_COLORS[sum(map(ord, str(algo))) % len(OTHER_COLORS)]
     if family_values and len(family_values) > 1 and len({_key(v[1]) for v in family_values}) > 1:
         ranked = sorted({(_key(b), _key(h)) for b, h in family_values})
         i = ranked.index((_key(beta), _key(bh))) if (_key(beta), _key(bh)) in ranked else 0
         return family_color(i / (len(ranked) - 1))
     if beta is None or _isnan(beta):
-        return ALGO_COLORS[CTRPO]
+        return ALGORITHMS[CTRPO].color
     return family_color(beta_position(beta))
 
 

@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 from ..config.algorithms import legend_rank
 from .pooling import count_column, finished, pool_seeds
 from ..config.algorithms import UNCONSTRAINED
-from .figure_style import (CTRPO, FONT, LIMIT_COLOR, LIMIT_DASH, RUN_DASHES, band_color, beta_dash, beta_symbol,
+from .figure_style import (CTRPO, FONT, algo_marker, LIMIT_COLOR, LIMIT_DASH, RUN_DASHES, band_color, beta_dash, beta_symbol,
                            color_of, family_color, legend_rows, short_labels)
 
 # (short name for hover, y-axis title with its unit)
@@ -78,9 +78,10 @@ def _series(curves: pd.DataFrame, pooled: bool, labels: dict | None) -> list[dic
     family = sorted({(s["beta"] or 0.0, s["bh"] or 0.0) for s in out if s["algo"] == CTRPO})
     for s in out:
         s["color"] = color_of(s["algo"], s["beta"], s["bh"], family_values=family)
-    for s in out:  # C-TRPO's β variants differ in line style and marker too, not only in a shade of blue
-        ctrpo = s["algo"] == CTRPO
-        s["dash"], s["symbol"] = (beta_dash(s["beta"]), beta_symbol(s["beta"])) if ctrpo else ("solid", None)
+    for s in out:  # C-TRPO's β variants differ in line style and marker too, not only in a shade of blue; every
+        ctrpo = s["algo"] == CTRPO  # other algorithm carries its own marker (a second channel beside its colour)
+        s["dash"], s["symbol"] = (beta_dash(s["beta"]), beta_symbol(s["beta"])) if ctrpo else \
+            ("solid", algo_marker(s["algo"]))
     seen: dict[tuple, int] = {}
     for s in sorted(out, key=lambda s: (s["label"], str(s["key"]))):  # one style twice: the next line style
         style = (s["color"], s["dash"], s["symbol"])

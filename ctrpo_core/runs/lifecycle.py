@@ -59,12 +59,12 @@ def create(cfg: TrainConfig) -> RunDir:
     root = Path(cfg.runs_dir)
     try:
         if root.exists() and not root.is_dir():
-            raise ConfigError("--runs-dir", f"{str(root)!r} exists and is not a directory")
+            raise ConfigError("runs_dir", f"{str(root)!r} exists and is not a directory")
     except OSError as exc:  # a name the file system refuses (longer than 255 bytes, ...)
-        raise ConfigError("--runs-dir", f"cannot use {str(root)!r}: {exc.strerror or exc}") from None
+        raise ConfigError("runs_dir", f"cannot use {str(root)!r}: {exc.strerror or exc}") from None
     holder = inside_run(root)
     if holder is not None:  # a run directory holds one run's files, never other runs
-        raise ConfigError("--runs-dir", f"{str(root)!r} is inside the run directory {str(holder)!r}; give the "
+        raise ConfigError("runs_dir", f"{str(root)!r} is inside the run directory {str(holder)!r}; give the "
                                         f"folder that holds the runs")
     run = RunDir(root / cfg.name)
     config = {**cfg.to_dict(), "epochs": cfg.epochs, "versions": package_versions(),
@@ -75,21 +75,21 @@ def create(cfg: TrainConfig) -> RunDir:
         root.mkdir(parents=True, exist_ok=True)
         run.path.mkdir()  # fails if it exists: never mix two runs; from here on the folder is ours
     except FileExistsError:
-        raise ConfigError("--name", f"run directory {str(run.path)!r} already exists "
+        raise ConfigError("name", f"run directory {str(run.path)!r} already exists "
                                     f"(use --resume to continue it)") from None
     except OSError as exc:  # not a folder, no permission, a name the file system refuses, a full disk
-        raise ConfigError("--runs-dir", f"cannot create {str(run.path)!r}: {exc.strerror or exc}") from None
+        raise ConfigError("runs_dir", f"cannot create {str(run.path)!r}: {exc.strerror or exc}") from None
     try:
         run.create(config, exist_ok=True)
         run.write_status("queued", pid=None)
     except OSError as exc:  # a full disk: remove the half-made folder (only ours: mkdir above made it)
         shutil.rmtree(run.path, ignore_errors=True)
-        raise ConfigError("--runs-dir", f"{exc} (nothing was created)") from None
+        raise ConfigError("runs_dir", f"{exc} (nothing was created)") from None
     return run
 
 
 # ---------------------------------------------------------------------------------------------- open
-def open_run(path, param: str = "--resume") -> tuple[RunDir, TrainConfig]:
+def open_run(path, param: str = "resume") -> tuple[RunDir, TrainConfig]:
     """A run directory and its validated settings; ConfigError(``param``) when it is not a readable run."""
     run = path if isinstance(path, RunDir) else RunDir(path)
     try:
@@ -111,7 +111,7 @@ def open_run(path, param: str = "--resume") -> tuple[RunDir, TrainConfig]:
     return run, cfg
 
 
-def load_checkpoint(run: RunDir, param: str = "--resume") -> dict | None:
+def load_checkpoint(run: RunDir, param: str = "resume") -> dict | None:
     """The run's checkpoint (None when it has none yet); ConfigError when it exists but cannot be read."""
     if not run.has_checkpoint():
         return None
@@ -162,7 +162,7 @@ def extend(run: RunDir, cfg: TrainConfig, ckpt: dict | None, total_steps: int) -
     """Set a new length for a run (``--resume --total-steps``); never below what it has trained."""
     trained = int(ckpt["total_steps"]) if ckpt else 0
     if not isinstance(total_steps, int) or total_steps < max(trained, cfg.steps_per_epoch):
-        raise ConfigError("--total-steps", f"must be >= the {trained} steps {run.name} has trained "
+        raise ConfigError("total_steps", f"must be >= the {trained} steps {run.name} has trained "
                                            f"(and >= --steps-per-epoch {cfg.steps_per_epoch}), got {total_steps}")
     cfg.total_steps = total_steps
     validate(cfg)

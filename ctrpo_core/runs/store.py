@@ -20,7 +20,9 @@ from pathlib import Path
 
 from ..util.paths import default_runs_dir  # noqa: F401  (re-exported: the runs folder's default)
 
-from ..config.rules import MAX_EPISODES, MAX_LISTED, MAX_MAGNITUDE, MAX_SEED, MAX_STEPS, RANGES  # noqa: F401
+from ..config.algorithms import ALGORITHMS
+from ..config.rules import MAX_EPISODES, MAX_LISTED, MAX_MAGNITUDE, MAX_SEED, MAX_STEPS  # noqa: F401
+from ..config.settings import SETTINGS
 from ..util.atomic import DISK_FULL, WriteError, atomic_write_bytes, writing  # noqa: F401  (re-exported)
 
 
@@ -36,19 +38,24 @@ METRIC_COLUMNS = [
     "epoch", "total_steps", "ep_return", "ep_cost", "ep_len", "cost_regret", "kl", "divergence",
     "barrier", "trust_radius", "step_fraction", "recovery", "budget", "time_s", "steps_per_s",
     # extras
-    "episodes", "ls_tries", "curvature", "lagrange_multiplier", "value_loss_r", "value_loss_c",
+    "episodes", "ls_tries", "value_loss_r", "value_loss_c",
     # the mean cost of the last episode_window episodes at the epoch's end (ep_cost is the epoch's Ĵ_c)
     "ep_cost_window",
-    # CPO's case (0 infeasible recovery ... 4 negligible cost gradient) and PCPO's projection length
-    "cpo_case", "projection",
     # trust-region shrinkage (engine/shrinkage.py): the largest first-order cost increase α one step may
     # make in the algorithm's own region, in the KL ball, along ∇α with C-TRPO's exact D_C; α of the step
     "alpha_max", "alpha_max_kl", "alpha_max_exact", "alpha_step",
-    # ground truth where the task's model is known (envs/truth.py): V_r, V_c of π_k with 95% half-widths,
-    # Reg+ from V_c, V_c(π_{k+1}) − V_c(π_k) of the epoch's update and (exact models) its exact divergence
-    "true_return", "true_cost", "true_return_hw", "true_cost_hw", "true_regret", "true_cost_change",
-    "true_cost_change_hw", "true_divergence",
 ]
+# ground truth where the task's model is known (envs/truth.py): V_r, V_c of π_k with 95% half-widths, Reg+ from
+# V_c, V_c(π_{k+1}) − V_c(π_k) of the epoch's update and (exact models) its exact divergence
+TRUTH_COLUMNS = ["true_return", "true_cost", "true_return_hw", "true_cost_hw", "true_regret", "true_cost_change",
+                 "true_cost_change_hw", "true_divergence"]
+
+
+def metric_columns(algo: str) -> list[str]:
+    """A run's metrics.csv columns: every run's, then its algorithm's own (its declaration's "metrics"), then the
+    ground truth's."""
+    own = ALGORITHMS[algo].metric_columns if algo in ALGORITHMS else ()
+    return [*METRIC_COLUMNS, *own, *TRUTH_COLUMNS]
 
 
 def package_versions() -> dict:
@@ -87,21 +94,22 @@ class DamagedRunError(ValueError):
         self.path, self.reason = Path(path), reason
 
 
-# The ranges of the counts (config/rules.py, the one table): a run directory holding a count outside them
+# The ranges of the counts (their declarations, config/settings.py): a run directory holding a count outside them
 # was edited by hand and is damaged, and no page may break on it.
-COUNT_RANGES = {k: (RANGES[k].lo, RANGES[k].hi) for k in ("total_steps", "steps_per_epoch", "num_envs", "seed")}
+COUNT_RANGES = {k: (SETTINGS[k].range.lo, SETTINGS[k].range.hi) for k in ("total_steps", "steps_per_epoch", "num_envs",
+                                                                         "seed")}
 
 # config.json fields every reader relies on, with the types they must have
-_REQUIRED = {"task": str, "algo": str, "seed": int, "beta": (int, float), "bh": (int, float),
-             "delta": (int, float), "cost_limit": (int, float), "total_steps": int, "steps_per_epoch": int,
-             "num_envs": int}
+_REQUIRED = {"task": str, "algo": str, "seed": int, "delta": (int, float), "cost_limit": (int, float),
+             "total_steps": int, "steps_per_epoch": int, "num_envs": int}
+_NUMBERS = {"beta": (int, float), "bh": (int, float)}  # where the algorithm reads them
 
 
 def config_problem(config) -> str:
     """'' when ``config`` looks like a run's settings, else what is wrong with it."""
     if not isinstance(config, dict):
         return f"expected a JSON object, got {type(config).__name__}"
-    for key, kind in _REQUIRED.items():
+    for key, kind in {**_REQUIRED, **{k: v for k, v in _NUMBERS.items() if k in config}}.items():
         value = config.get(key)
         if key not in config:
             return f"no {key!r}"
@@ -114,7 +122,7 @@ def config_problem(config) -> str:
     for key, (lo, hi) in COUNT_RANGES.items():  # beyond them no run was ever written: hand-edited
         if not lo <= config[key] <= hi:
             return f"{key!r} is {config[key]!r}, outside [{lo}, {hi}]"
-    for key in ("beta", "bh", "delta", "cost_limit"):
+    for key in [k for k in ("beta", "bh", "delta", "cost_limit") if k in config]:
         if abs(config[key]) > MAX_MAGNITUDE:
             return f"{key!r} is {config[key]!r}, beyond ±{MAX_MAGNITUDE:g}"
     return ""
@@ -150,6 +158,7 @@ class RunDir:
     status_extra: dict = {}  # more keys of every status this kind of run directory writes
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._columns: list[str] | None = None  # metrics.csv's columns, read once
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -174,7 +183,8 @@ class RunDir:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.mkdir()  # fails if it exists: never mix two runs
         atomic_write_bytes(self.path / CONFIG, json.dumps(config, indent=2, sort_keys=True).encode())
-        atomic_write_bytes(self.path / METRICS, (",".join(METRIC_COLUMNS) + "\n").encode())  # never seen headless
+        self._columns = metric_columns(config.get("algo"))
+        atomic_write_bytes(self.path / METRICS, (",".join(self._columns) + "\n").encode())  # never seen headless
 
     def write_config(self, config: dict) -> None:
         atomic_write_bytes(self.path / CONFIG, json.dumps(config, indent=2, sort_keys=True).encode())
@@ -189,9 +199,20 @@ class RunDir:
     def write_status_dict(self, status: dict) -> None:
         atomic_write_bytes(self.path / STATUS, json.dumps(status).encode())
 
+    def columns(self) -> list[str]:
+        """This run's metrics columns: its metrics.csv header (a run keeps the columns it was created with),
+        else its algorithm's."""
+        if self._columns is None:
+            try:
+                header, _ = self._metric_lines(strict=True)
+                self._columns = header.strip().split(",")
+            except (OSError, ValueError, UnicodeDecodeError):
+                self._columns = metric_columns(self.read_config().get("algo"))
+        return self._columns
+
     def append_metrics(self, row: dict) -> str:
         """Append one epoch's row (one write of a whole line, then flush); returns the line."""
-        line = ",".join(_format(row.get(c)) for c in METRIC_COLUMNS) + "\n"
+        line = ",".join(_format(row.get(c)) for c in self.columns()) + "\n"
         with writing(self.path / METRICS), open(self.path / METRICS, "a") as f:
             f.write(line)
             f.flush()
@@ -200,7 +221,7 @@ class RunDir:
 
     def rewrite_metrics(self, lines: list[str]) -> None:
         """Replace metrics.csv by the header and ``lines`` (a resume: the rows its checkpoint carries)."""
-        atomic_write_bytes(self.path / METRICS, ("".join([",".join(METRIC_COLUMNS) + "\n", *lines])).encode())
+        atomic_write_bytes(self.path / METRICS, ("".join([",".join(self.columns()) + "\n", *lines])).encode())
 
     def complete_metrics_rows(self, last_epoch: int) -> list[str]:
         """The file's complete rows of epochs 1..``last_epoch`` (for checkpoints that carry no rows)."""
@@ -211,7 +232,7 @@ class RunDir:
                 epoch = int(row.split(",", 1)[0])
             except ValueError:
                 continue
-            if epoch <= last_epoch and row.count(",") == len(METRIC_COLUMNS) - 1:
+            if epoch <= last_epoch and row.count(",") == len(self.columns()) - 1:
                 keep.append(row)
         return keep
 
@@ -285,7 +306,7 @@ class RunDir:
             lines = lines[:-1]  # a row still being written
         if strict and (not lines or "\0" in lines[0]):
             raise ValueError("no header line (the file is empty or not text)")
-        return (lines[0] if lines else ",".join(METRIC_COLUMNS) + "\n"), lines[1:]
+        return (lines[0] if lines else ",".join(METRIC_COLUMNS + TRUTH_COLUMNS) + "\n"), lines[1:]
 
     def read_metrics(self):
         """metrics.csv as a DataFrame (a trailing partial row ignored); DamagedRunError when a row or

@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .store import METRIC_COLUMNS
-
 FOLDER = "tensorboard"
 NOT_SCALARS = ("epoch", "total_steps")  # the x axis of every scalar, not scalars themselves
 
@@ -25,8 +23,7 @@ class TensorBoardLog:
 
     def write(self, row: dict) -> None:
         step = int(row["total_steps"])
-        for column in METRIC_COLUMNS:
-            value = row.get(column)
+        for column, value in row.items():
             if column in NOT_SCALARS or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             if math.isfinite(value):

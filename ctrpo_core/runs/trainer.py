@@ -23,7 +23,7 @@ import torch
 from ..util import cores
 from ..algos import make_algorithm
 from ..config.schema import TrainConfig
-from ..engine.base import NonFiniteError, StopRequested
+from ..engine.on_policy import NonFiniteError, StopRequested
 from ..envs import make_vec_env
 from ..envs.truth import TruthLog
 from .store import RunDir
@@ -186,11 +186,11 @@ class Trainer:
         batch = algo.collect()
         if self.truth is not None:
             self.truth.before_update(algo)
-        critic_losses = algo.begin_critic_update(batch)  # on a second core while the policy updates
-        stats = algo.update_policy(batch).as_row()
+        result, critic_losses = algo.update(batch)  # the family's step: the policy moves, the critics are fitted
+        stats = result.as_row()
         # the truth may be NaN or inf where the training numbers may not (an exact D_C from an unsafe π_k)
         truth = self.truth.after_update(algo, stats) if self.truth is not None else {}
-        stats.update(critic_losses())
+        stats.update(critic_losses)
         for key, value in stats.items():
             if isinstance(value, float) and not math.isfinite(value) and key != "budget":
                 raise NonFiniteError(f"non-finite {key} in the {cfg.algo} update")
@@ -198,7 +198,7 @@ class Trainer:
         self.epoch += 1
         self.total_steps += len(batch)
         self.elapsed += duration
-        ep_cost = batch.cost_estimate  # Ĵ_c of the epoch, as the authors define it (engine/base.py)
+        ep_cost = batch.cost_estimate  # Ĵ_c of the epoch, as the authors define it (engine/on_policy.py)
         self.cost_regret += max(0.0, ep_cost - cfg.cost_limit)  # Reg+ (paper): Σ_k max(0, Ĵ_c,k − b)
         mean = lambda d: float(np.mean(d)) if d else math.nan
         return {

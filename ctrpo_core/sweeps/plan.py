@@ -93,7 +93,7 @@ def plan_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs",
     configs = []
     for beta, bh, delta, seed in itertools.product(*axes):
         cfg = resolve(task, algo, beta=beta, bh=bh, delta=delta, seed=seed, runs_dir=str(runs_dir), **settings)
-        barrier = f"_beta{format_value(cfg.beta)}_bh{format_value(cfg.bh)}" if applies(algo, "beta") else ""
+        barrier = "".join(f"_{key}{format_value(getattr(cfg, key))}" for key in ("beta", "bh") if applies(algo, key))
         # the key covers every other result-changing setting (docs/RUN_FORMAT.md): the runs of one sweep
         # share it, and the name's β, b_H, δ and seed tell them apart
         cfg.name = f"{name}{barrier}_delta{format_value(cfg.delta)}_s{seed}_{settings_key(cfg, exclude=SWEPT_KEYS)}"

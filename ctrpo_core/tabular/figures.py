@@ -25,7 +25,8 @@ from .values import values
 
 DEFAULT_BETAS = (1e-4, 1e-2, 1.0, 2.0)
 FONT_PX = 14  # every text of these figures, as in results/figure_style.py: readable at a projector
-COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+# the exact flows are C-TRPO's idealisation: its blues, dark to light, then greys; never an algorithm's colour
+COLORS = ["#08306b", "#2171b5", "#6baed6", "#525252", "#969696", "#4292c6", "#084594", "#9ecae1", "#252525"]
 
 
 def _beta_label(beta: float) -> str:

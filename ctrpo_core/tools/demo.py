@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..results.catalog import final_values
+from ..results.figure_style import algo_name
 from ..config.schema import TrainConfig, format_value, resolve, result_settings, settings_key
 from ..runs.store import DamagedRunError, RunDir
 
@@ -42,7 +43,6 @@ def plan(runs_dir="runs", seed: int = 0, algos=ALGOS, **settings) -> list[TrainC
     return [cfg for _, cfg in trained_elsewhere([(cfg.algo, cfg) for cfg in configs], runs_dir)]
 
 
-NAMES = {"c-trpo": "C-TRPO", "trpo": "TRPO", "trpo-lag": "TRPO-Lag", "cpo": "CPO", "pcpo": "PCPO", "ppo-lag": "PPO-Lag"}
 
 
 def short_label(config: dict | TrainConfig) -> str:
@@ -50,7 +50,7 @@ def short_label(config: dict | TrainConfig) -> str:
     if isinstance(config, TrainConfig):
         config = config.to_dict()
     algo = config.get("algo", "?")
-    name = NAMES.get(algo, algo)
+    name = algo_name(algo)
     return f"{name} β={format_value(config['beta'])}" if algo == "c-trpo" else name
 
 
@@ -87,7 +87,7 @@ def shown_runs(runs_dir, base: list[TrainConfig], seed: int = 0, **settings) -> 
     own = {cfg.beta for cfg in base if cfg.algo == "c-trpo"}
     for beta, path in beta_runs(runs_dir, seed=seed, **settings).items():
         if beta not in own and path.name not in out:
-            out[path.name] = (path, f"{NAMES['c-trpo']} β={format_value(beta)}")
+            out[path.name] = (path, f"{algo_name('c-trpo')} β={format_value(beta)}")
     return out
 
 

@@ -73,3 +73,71 @@ def keep(state: MutableMapping, page: str, keys) -> None:
     kept = dict(state.get(_kept_key(page)) or {})
     kept.update({key: state[key] for key in keys if key in state})
     state[_kept_key(page)] = kept
+
+
+# ---------------------------------------------------------------------------------- fields from declarations
+# The Train page's fields are the settings whose declaration gives them a form label (config/settings.py and
+# the algorithms' files): their widget, label, help, step and bounds all come from that one declaration.
+def _setting(key: str):
+    from ..config.algorithms import ALL_SETTINGS
+
+    return ALL_SETTINGS[key]
+
+
+def is_choice(key: str) -> bool:
+    return _setting(key).choices is not None
+
+
+def choices(key: str) -> list:
+    return list(_setting(key).choices)
+
+
+def label(key: str) -> str:
+    return _setting(key).label or key
+
+
+def help_text(key: str, task: str, algo: str, defaults: dict) -> str:
+    """The field's help: what the setting is, what it allows, and this task's and algorithm's default."""
+    setting = _setting(key)
+    default = defaults.get(key)
+    shown = f"{default:,}" if isinstance(default, int) else f"{default:g}" if isinstance(default, float) else default
+    return f"{setting.help[:1].upper()}{setting.help[1:]}. Allowed: {setting.allowed()}. {task}'s default with " \
+           f"{algo}: {shown}."
+
+
+def bounds(key: str) -> tuple:
+    """(min, max) a number field takes (None: open), from the setting's range; an open end stays open."""
+    rng = _setting(key).range
+    if rng is None:
+        return None, None
+    lo = None if rng.lo_open or rng.lo == float("-inf") else rng.lo
+    hi = None if rng.hi_open or rng.hi == float("inf") else rng.hi
+    return lo, hi
+
+
+def number_format(key: str, cfg) -> dict:
+    """A number field's step and display format: a tenth of the default's order of magnitude for a real number
+    (δ 0.01 steps by 0.001, β 1 by 0.1), one epoch for the run's steps, 1 for other counts."""
+    import math
+
+    setting, value = _setting(key), getattr(cfg, key)
+    if setting.kind == "int":
+        return {"step": int(cfg.steps_per_epoch) if key == "total_steps" else 1}
+    return {"step": 10.0 ** (math.floor(math.log10(abs(value))) - 1) if value else 0.1, "format": "%.4g"}
+
+
+def typed(values: dict) -> dict:
+    """The fields' values as their settings' kinds (Streamlit gives floats for whole numbers)."""
+    return {k: _setting(k).parse(v) if not isinstance(v, str) else v for k, v in values.items()}
+
+
+def say(exc) -> str:
+    """A ConfigError in the app's words: the field's label where the setting has one ("δ (trust radius): must
+    be ..."), else the setting's key, as the Advanced table names it."""
+    return f"{label(exc.param) if _known(exc.param) else exc.param}: {exc.message}"
+
+
+def _known(key: str) -> bool:
+    from ..config.algorithms import ALL_SETTINGS
+
+    return key in ALL_SETTINGS

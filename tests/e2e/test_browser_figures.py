@@ -10,6 +10,7 @@ import pytest
 
 from conftest import run_cli
 from ctrpo_core import api
+from ctrpo_core.config.algorithms import ALGORITHMS
 from ctrpo_core.results import catalog, figure_style, pooling
 from browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT, layout_problems, streamlit_server
 
@@ -81,7 +82,7 @@ def test_compare_live_and_sensitivity_in_chromium_at_1280_by_720(runs):
     assert compare_problems == [], compare_problems
     assert min(size for fig in (*compare, *sensitivity) for size in fig["fonts"]) >= 14  # readable at a projector
     # one colour per algorithm on both pages (Compare groups by label, Live by run name)
-    algo_of = lambda group: next((a for a in sorted(figure_style.ALGO_COLORS, key=len, reverse=True)
+    algo_of = lambda group: next((a for a in sorted(ALGORITHMS, key=len, reverse=True)
                                   if f" {a} " in f" {group} " or group.startswith(f"{a}-")), None)
     checked = {"compare": set(), "live": set()}
     for page_name, fig in [("compare", curves)] + [("live", fig) for fig in live]:
@@ -89,7 +90,7 @@ def test_compare_live_and_sensitivity_in_chromium_at_1280_by_720(runs):
             algo = algo_of(trace["group"] or "")
             if algo and trace["type"] == "scatter" and trace["color"] and not trace["color"].startswith("rgba"):
                 beta = float(re.search(r"β=(\S+)", trace["group"]).group(1)) if "β=" in trace["group"] else 1.0
-                expected = figure_style.color_of(algo, beta) if algo == "c-trpo" else figure_style.ALGO_COLORS[algo]
+                expected = figure_style.color_of(algo, beta) if algo == "c-trpo" else figure_style.color_of(algo)
                 assert trace["color"] == expected, (trace, expected)
                 checked[page_name].add(algo)
     assert checked["compare"] == {"c-trpo", "trpo", "trpo-lag"} and {"trpo", "trpo-lag"} <= checked["live"], checked

@@ -61,8 +61,9 @@ def test_train_defaults_launch_a_real_run_and_live_shows_it(runs_dir):
     assert table.state.tolist() == ["finished"] and table.epoch.tolist() == ["3/3"] and table["values"].tolist() == ["final"]
 
 
-@pytest.mark.parametrize("key,value,param", [("beta", -1.0, "--beta"), ("bh", 1.5, "--bh"), ("delta", 0.0, "--delta"),
-                                             ("cost_limit", -2.0, "--cost-limit"), ("total_steps", 0, "--total-steps")])
+@pytest.mark.parametrize("key,value,param", [("beta", -1.0, "β (barrier weight)"), ("bh", 1.5, "b_H (hysteresis"),
+                                             ("delta", 0.0, "δ (trust radius)"), ("cost_limit", -2.0, "b (cost limit)"),
+                                             ("total_steps", 0, "Total environment steps")])
 def test_train_bad_input_shows_the_error_next_to_the_field_and_starts_nothing(runs_dir, key, value, param):
     at = page("views/train.py")
     at.number_input(key=key).set_value(value)
@@ -151,7 +152,7 @@ def test_sensitivity_bad_input_and_launch(runs_dir):
     at = page("views/sensitivity.py")
     at.text_input(key="sw_beta").set_value("1,-2")
     at.button[0].click().run()
-    assert any("--beta" in e.value for e in at.error)
+    assert any(e.value.startswith("β") and "-2" in e.value for e in at.error)
     assert at.selectbox(key="sw_task").value == "HazardEdge-v0"  # the demo task by default
     at.selectbox(key="sw_task").set_value("GridHazard-v0").run()  # small runs here; the fields follow the task
     assert at.number_input(key="sw_steps").value == 60_000 and at.text_input(key="sw_delta").value == "0.02"

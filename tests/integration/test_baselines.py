@@ -5,6 +5,7 @@ rate, actions that reach Safety-Gymnasium unclipped, and old runs never continue
 from __future__ import annotations
 
 import json
+import re
 from collections import deque
 
 import numpy as np
@@ -162,7 +163,7 @@ def test_ppo_lag_stops_its_passes_at_the_kl_bound_and_its_rate_decays_to_zero(tm
         batch = algo.collect()
         calls, measured = [], algo.summed_kl
         algo.summed_kl = lambda *a: calls.append(measured(*a)) or calls[-1]
-        algo.update_policy(batch)
+        algo.update(batch)
     assert calls and (len(calls) == cfg.ppo_epochs or calls[-1] > cfg.delta)
     assert all(kl <= cfg.delta for kl in calls[:-1])  # every pass but the last stayed inside the bound
     assert 1 <= len(calls) < cfg.ppo_epochs  # and here the bound did stop them
@@ -197,26 +198,34 @@ def test_runs_of_the_first_conventions_are_never_continued(tmp_path):
     assert result.returncode == 2 and "conventions 1" in result.stderr and result.stderr.count("\n") == 1
 
 
-def test_the_registry_is_the_one_list_of_algorithm_ids():
-    import dataclasses
+def test_each_algorithm_is_declared_in_its_own_file_and_nowhere_else():
+    """The registry reads every algorithm from its own module's ALGORITHM (without importing it); its learner
+    subclasses an engine family, and an own setting it declares is read by its code; no other module of the
+    package spells out algorithm ids, names or colours."""
     import inspect
-
-    from ctrpo_core import algos, config
-    from ctrpo_core.engine.base import OnPolicyAlgorithm
-
-    assert config.ALGORITHM_IDS == tuple(algos.REGISTRY)
-    fields = {f.name for f in dataclasses.fields(config.TrainConfig)}
-    for algo, entry in algos.REGISTRY.items():
-        cls = algos.algorithm_class(algo)
-        assert issubclass(cls, OnPolicyAlgorithm) and set(entry.settings) <= fields, algo
-        for name in entry.settings:  # a setting listed as the algorithm's own is read by its code
-            assert f"cfg.{name}" in inspect.getsource(inspect.getmodule(cls)), (algo, name)
-    # no other module spells the list out
     from pathlib import Path
 
-    listed = [p for p in (Path(__file__).resolve().parents[2] / "ctrpo_core").rglob("*.py")
-              if '"trpo-lag", "cpo", "pcpo"' in p.read_text()]
-    assert listed == [], listed
+    from ctrpo_core import algos
+    from ctrpo_core.config.algorithms import ALGORITHMS, ALL_SETTINGS
+    from ctrpo_core.engine.first_order_step import FirstOrderAlgorithm
+    from ctrpo_core.engine.trust_region_step import TrustRegionAlgorithm
+
+    family = {"trust region": TrustRegionAlgorithm, "first order": FirstOrderAlgorithm}
+    for algo, spec in ALGORITHMS.items():
+        cls = algos.algorithm_class(algo)
+        assert issubclass(cls, family[spec.family]), algo
+        source = inspect.getsource(inspect.getmodule(cls))
+        for setting in spec.settings:  # a setting declared as the algorithm's own is read by its code
+            assert f"cfg.{setting.key}" in source and setting.key in ALL_SETTINGS, (algo, setting.key)
+    package = Path(__file__).resolve().parents[2] / "ctrpo_core"
+    keyed = re.compile("|".join(rf'"{re.escape(a)}"\s*:' for a in ALGORITHMS))  # a table keyed by algorithm id
+    colours = re.compile("|".join(f'"{spec.color}"' for spec in ALGORITHMS.values()), re.IGNORECASE)
+    for path in package.rglob("*.py"):
+        if path.parent.name == "algos" or path.name == "algorithms.py":
+            continue
+        text = path.read_text()
+        assert not keyed.search(text.replace('{"c-trpo": ours', "")), path  # claims' numbers are by algorithm
+        assert not colours.search(text), path
 
 
 # ------------------------------------------------------------------ the policy's initialisation (conventions 3)

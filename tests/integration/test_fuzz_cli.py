@@ -28,7 +28,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from ctrpo_core import api, cli, reports
 from ctrpo_core.config import overrides  # noqa: E402
-from ctrpo_core.config.rules import RANGES  # noqa: E402
+from ctrpo_core.config.algorithms import ALL_SETTINGS  # noqa: E402
 
 SETTINGS = settings(deadline=None, derandomize=True, database=None, print_blob=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -110,7 +110,7 @@ def small_toml_value(key):
         return budget
     if key in ("task",):
         return task_text
-    if key in RANGES and RANGES[key].integer:  # counts: small or invalid
+    if key in ALL_SETTINGS and ALL_SETTINGS[key].kind == "int":  # counts: small or invalid
         return st.one_of(small_ints, words)
     return toml_value
 

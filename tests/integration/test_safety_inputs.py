@@ -261,7 +261,7 @@ def test_runs_folder_given_twice_is_refused(tmp_path, capsys):
     status, _, err = run_main(capsys, "train", "--task", "GridHazard-v0", "--algo", "c-trpo", "--set",
                               f"runs_dir={tmp_path / 'x'}", "--runs-dir", tmp_path / "y", "--total-steps", 500,
                               "--steps-per-epoch", 500)
-    assert "runs_dir" in one_line_error(status, err) and list(tmp_path.iterdir()) == []
+    assert "--runs-dir" in one_line_error(status, err) and list(tmp_path.iterdir()) == []
     # the same folder twice is one value, not a conflict (validated, nothing trained: a bad β)
     status, _, err = run_main(capsys, "train", "--task", "GridHazard-v0", "--algo", "c-trpo", "--set",
                               f"runs_dir={tmp_path / 'x'}", "--runs-dir", tmp_path / "x", "--beta", -1)
@@ -270,7 +270,7 @@ def test_runs_folder_given_twice_is_refused(tmp_path, capsys):
 
 def test_benchmark_reference_is_checked_before_anything_runs(tmp_path, capsys):
     for key in ("reference", "regret_reference"):
-        status, _, err = run_main(capsys, "report", "benchmark", "-p", key, "ppo", "--runs-dir", tmp_path)
+        status, _, err = run_main(capsys, "report", "benchmark", "-p", key, "sac", "--runs-dir", tmp_path)
         assert f"-p {key}" in one_line_error(status, err)
     assert list(tmp_path.iterdir()) == []
 

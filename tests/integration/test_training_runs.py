@@ -14,7 +14,9 @@ import torch
 from conftest import ROOT, run_cli
 from ctrpo_core import api
 from ctrpo_core.config import ALGORITHM_IDS, resolve
+from ctrpo_core.config.algorithms import ALGORITHMS
 from ctrpo_core.runs import RunDir
+from ctrpo_core.runs.store import metric_columns
 from ctrpo_core.runs.lifecycle import create
 from ctrpo_core.runs.trainer import Trainer
 
@@ -55,8 +57,12 @@ def test_every_algorithm_writes_a_valid_run(task, algo, runs_dir):
     if algo == "c-trpo":
         normal = metrics.recovery == 0
         assert (metrics.barrier[normal].notna()).all()
-    elif algo != "ppo-lag":
-        assert metrics.barrier.isna().all() and metrics.step_fraction.notna().all()
+    else:
+        assert metrics.barrier.isna().all()
+    # a line search's fraction exactly where the algorithm's family takes one
+    line_search = ALGORITHMS[algo].family == "trust region"
+    assert metrics.step_fraction.notna().all() if line_search else metrics.step_fraction.isna().all()
+    assert list(metrics.columns) == metric_columns(algo)  # every run's columns, then its algorithm's own
 
 
 def uninterrupted(runs_dir, name, **extra):

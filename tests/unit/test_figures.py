@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ctrpo_core import api
+from ctrpo_core.config.algorithms import ALGORITHMS
 from ctrpo_core.results import catalog, figure_style, plots, pooling, tables
 from ctrpo_core.results.stats import iqm
 
@@ -47,9 +48,9 @@ def test_an_algorithm_keeps_its_colour_whatever_runs_are_added(runs):
     demo = plots.curve_panels(curves_of(runs, "trpo-0", "c-trpo-1-0", "c-trpo-10-0"), pooled=False,
                               labels={"trpo-0": "TRPO", "c-trpo-1-0": "C-TRPO β=1", "c-trpo-10-0": "C-TRPO β=10"})
     few, many, demo = legend_colors(few), legend_colors(many), legend_colors(demo)
-    assert few["TRPO"] == many["TRPO"] == demo["TRPO"] == figure_style.ALGO_COLORS["trpo"]
+    assert few["TRPO"] == many["TRPO"] == demo["TRPO"] == figure_style.color_of("trpo")
     assert few["C-TRPO β=1"] == many["C-TRPO β=1"] == demo["C-TRPO β=1"]
-    assert many["TRPO-Lag"] == figure_style.ALGO_COLORS["trpo-lag"]
+    assert many["TRPO-Lag"] == figure_style.color_of("trpo-lag")
     # the limit b: a colour and a dash that no run uses
     limit = [t for t in plots.curve_panels(curves_of(runs, "trpo-0"), pooled=False, cost_limit=1.0).data
              if t.name == "limit b = 1"]
@@ -68,7 +69,7 @@ def test_the_beta_family_is_ordered_blues(runs):
     assert len(set(shades)) == 3
     assert lightness(shades[0]) > lightness(shades[1]) > lightness(shades[2])  # darker = stronger barrier
     assert all(colorsys.rgb_to_hls(*(int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)))[0] * 360 > 180 for c in shades)
-    assert not set(shades) & set(figure_style.ALGO_COLORS.values()) - {figure_style.ALGO_COLORS["c-trpo"]}
+    assert not set(shades) & {a.color for a in ALGORITHMS.values()} - {figure_style.color_of("c-trpo")}
     # b_H variants at one β: ordered by b_H
     assert figure_style.color_of("c-trpo", 1.0, 0.6, family_values=[(1.0, 0.6), (1.0, 1.0)]) != \
         figure_style.color_of("c-trpo", 1.0, 1.0, family_values=[(1.0, 0.6), (1.0, 1.0)])

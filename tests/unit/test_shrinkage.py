@@ -182,7 +182,7 @@ def test_logged_reach_matches_the_dense_solve_with_the_real_fisher(grid_batch, m
         assert stats.alpha_max == stats.alpha_max_kl and stats.alpha_max_exact is None
         assert stats.alpha_step < 0  # the recovery step lowers the cost
     else:
-        kappa = stats.curvature
+        kappa = stats.own["curvature"]
         assert kappa == pytest.approx(cfg.beta / batch.budget)
         dense_c = math.sqrt(2 * cfg.delta * float(u @ torch.linalg.solve(A + kappa * torch.outer(u, u), u)))
         assert stats.alpha_max == pytest.approx(dense_c, rel=2e-3)

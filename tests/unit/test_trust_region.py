@@ -258,7 +258,7 @@ def test_ctrpo_normal_step_respects_the_constrained_trust_region(grid_setup, cos
     stats = algo.update_policy(batch)
     assert algo.mode == NORMAL and stats.recovery == 0
     assert stats.budget == pytest.approx(budget)
-    assert stats.curvature == pytest.approx(cfg.beta / budget)  # entropy form: β/Δb
+    assert stats.own["curvature"] == pytest.approx(cfg.beta / budget)  # entropy form: β/Δb
     assert stats.step_fraction > 0, "no step accepted on this batch"
     assert stats.step_fraction == pytest.approx(0.8 ** (stats.ls_tries - 1))
 
