@@ -13,11 +13,8 @@ projection; with ν = 0 the projection's loss is the KL to π_{k+½} alone, whic
 
 from __future__ import annotations
 
-import torch
-
 from ctrpo_core.algos.lagrange import LagrangeMultiplier
 from ctrpo_core.engine.first_order_step import FirstOrderAlgorithm, clipped
-from ctrpo_core.engine.on_policy import NonFiniteError
 
 ALGORITHM = {
     "id": "cup", "name": "CUP", "color": "#aa3377", "marker": "hexagon", "rank": 7,
@@ -46,27 +43,15 @@ class CUP(FirstOrderAlgorithm):
     def policy_loss(self, mb):  # stage 1
         return -clipped(mb.ratio, mb.adv_r, self.cfg.ppo_clip).mean()
 
-    def after_passes(self, batch, pi_k, kl):  # stage 2: the projection
+    def after_passes(self, batch, pi_k, kl):  # stage 2: the projection, of the actor alone
         cfg = self.cfg
-        _, old_logp = pi_k
         half, _ = self.old_policy(batch)  # π_{k+½}, detached
         coef = self.multiplier.value * (1 - cfg.gamma * cfg.lam) / (1 - cfg.gamma)
-        params = list(self.policy.parameters())
-        for _ in range(cfg.ppo_epochs):
-            for idx in torch.randperm(len(batch)).split(cfg.ppo_minibatch):
-                dist = self.policy.distribution(batch.obs[idx])
-                ratio = torch.exp(self.policy.log_prob(dist, batch.actions[idx]) - old_logp[idx])
-                loss = (coef * ratio * batch.adv_c[idx] + self.policy.summed_kl(dist, self.policy.select(half, idx))
-                        ).mean()
-                if not torch.isfinite(loss):
-                    raise NonFiniteError("non-finite loss in CUP's projection")
-                self.policy_opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                self.policy_opt.step()
-            self.projection_kl = self.summed_kl(batch, half)
-            if self.projection_kl > cfg.delta:
-                break
+
+        def projection(mb):  # ν·c·r·Â_c + KL(π_θ‖π_{k+½}), r against π_k
+            return (coef * mb.ratio * mb.adv_c + self.policy.summed_kl(mb.dist, self.policy.select(half, mb.idx))).mean()
+
+        self.projection_kl, _ = self.passes(batch, projection, pi_k, stop_at=half, critics=False)
         return self.summed_kl(batch, pi_k[0])
 
     def own_metrics(self):

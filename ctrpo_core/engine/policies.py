@@ -48,7 +48,17 @@ class GaussianPolicy(nn.Module):
         self.act_dim = act_dim
 
     def distribution(self, obs: torch.Tensor) -> Normal:
-        return Normal(self.mean(obs), self.log_std.exp().expand(obs.shape[0], -1))
+        return self.distribution_from(self.mean(obs), self.log_std)
+
+    @property
+    def network(self) -> nn.Sequential:
+        """The MLP from observations to the distribution's inputs (the mean)."""
+        return self.mean
+
+    @staticmethod
+    def distribution_from(mean: torch.Tensor, log_std: torch.Tensor) -> Normal:
+        """The distribution of the network's outputs ``mean`` (rows) with this ``log_std``."""
+        return Normal(mean, log_std.exp().expand(mean.shape[0], -1))
 
     def sampler(self):
         """obs (n, obs_dim) float32 array ↦ actions, for a rollout, where the parameters stay fixed: the mean
@@ -101,6 +111,14 @@ class CategoricalPolicy(nn.Module):
 
     def distribution(self, obs: torch.Tensor) -> Categorical:
         return Categorical(logits=self.logits(obs))
+
+    @property
+    def network(self) -> nn.Sequential:
+        return self.logits
+
+    @staticmethod
+    def distribution_from(logits: torch.Tensor, log_std=None) -> Categorical:
+        return Categorical(logits=logits)
 
     def sampler(self):
         """obs (n, obs_dim) float32 array ↦ sampled actions, for a rollout."""

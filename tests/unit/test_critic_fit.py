@@ -76,7 +76,7 @@ def test_gradient_equals_autograd(obs_dim):
     loss = (((critics(obs) - targets) ** 2).mean(1)).sum() + L2 * sum((p**2).sum() for p in critics.parameters())
     expected = torch.autograd.grad(loss, list(critics.parameters()))
     fit = CriticFit(critics, LR, L2, CLIP)
-    fit._pull()
+    fit.pull()
     fit.gradient(obs.numpy(), targets.numpy())
     for (a, b), e in zip(zip(fit.offsets, fit.offsets[1:]), expected):
         np.testing.assert_allclose(fit.grad[a:b], e.reshape(-1).numpy(), rtol=1e-4, atol=1e-6)

@@ -185,3 +185,50 @@ def test_cpo_with_hysteresis_keeps_recovering_until_the_cost_is_below_bh_times_b
     assert runs[1.0][1] != 0  # plain CPO takes a constrained step as soon as Ĵ_c < b ...
     assert runs[0.8][1] == 0  # ... with hysteresis it keeps recovering until Ĵ_c < b_H·b
     assert runs[0.8][2] != 0
+
+
+@pytest.mark.parametrize("task", ["PointHazard-v0", "GridHazard-v0"])
+def test_the_written_out_actor_step_equals_autograd_and_torch_adam(task):
+    """The first-order family's numpy actor (engine/first_order_step.ActorFit): its gradient of an algorithm's
+    loss equals autograd's through the torch policy, parameter by parameter (a Gaussian's log std included),
+    and its Adam step equals torch.optim.Adam's."""
+    from ctrpo_core.engine.first_order_step import ActorFit
+    from ctrpo_core.engine.policies import make_policy
+    from ctrpo_core.envs import get_spec
+
+    spec = get_spec(task)
+    torch.manual_seed(0)
+    policy = make_policy(spec, (32, 16))
+    randomise(policy, scale=0.3, seed=2)
+    obs = torch.randn(64, spec.obs_dim)
+    with torch.no_grad():
+        actions = policy.distribution(obs).sample()
+        old_logp = policy.log_prob(policy.distribution(obs), actions) + 0.1 * torch.randn(64)
+    adv = torch.randn(64)
+
+    with torch.no_grad():  # a fixed reference policy for a KL term (FOCOPS' and CUP's kind of loss)
+        moved = make_policy(spec, (32, 16))
+        reference = moved.distribution(obs)
+
+    def loss(dist):  # PPO's clipped loss plus a KL term: a loss of the outputs' distribution, as algorithms write
+        ratio = torch.exp(policy.log_prob(dist, actions) - old_logp)
+        clipped = -torch.min(ratio * adv, torch.clamp(ratio, 0.8, 1.2) * adv).mean()
+        return clipped + policy.summed_kl(dist, reference).mean()
+
+    expected = torch.autograd.grad(loss(policy.distribution(obs)), list(policy.parameters()))
+    fit = ActorFit(policy, lr=1e-2)
+    fit.pull()
+    layers = fit.forward(obs.numpy())
+    out = torch.from_numpy(layers[-1]).requires_grad_()
+    extra = [torch.from_numpy(v.copy()).requires_grad_() for v in fit.extra]
+    loss(policy.distribution_from(out, *extra)).backward()
+    fit.backward(layers, out.grad.numpy(), [e.grad.numpy() for e in extra])
+    for (a, b), e in zip(zip(fit.offsets, fit.offsets[1:]), expected):
+        np.testing.assert_allclose(fit.grad[a:b], e.reshape(-1).numpy(), rtol=1e-4, atol=1e-6)
+    adam = torch.optim.Adam(policy.parameters(), lr=1e-2)
+    for p, g in zip(policy.parameters(), expected):
+        p.grad = g.clone()
+    adam.step()
+    fit.step()
+    for (a, b), p in zip(zip(fit.offsets, fit.offsets[1:]), policy.parameters()):
+        np.testing.assert_allclose(fit.theta[a:b], p.detach().reshape(-1).numpy(), rtol=1e-5, atol=1e-7)
