@@ -34,8 +34,15 @@ def make_runs(runs: Path, count: int = 50, epochs: int = 200) -> None:
     """One real 200-epoch run, copied ``count`` times under other seeds/β (the page reads them all)."""
     from ctrpo_core import api
 
-    template = api.train("GridHazard-v0", "c-trpo", total_steps=64 * epochs, steps_per_epoch=64, num_envs=4,
-                         runs_dir=str(runs), name="template").path
+    template = api.train(
+        "GridHazard-v0",
+        "c-trpo",
+        total_steps=64 * epochs,
+        steps_per_epoch=64,
+        num_envs=4,
+        runs_dir=str(runs),
+        name="template",
+    ).path
     for i in range(count):
         target = runs / f"copy{i:02d}"
         shutil.copytree(template, target)
@@ -70,9 +77,23 @@ def live_lag(runs: Path) -> list[float]:
 
     port = free_port()
     env = {**os.environ, "CTRPO_RUNS_DIR": str(runs)}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-                               "--server.headless", "true"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app/main.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -87,8 +108,15 @@ def live_lag(runs: Path) -> list[float]:
     try:
         from ctrpo_core import api
 
-        run = api.launch("PointHazard-v0", "c-trpo", total_steps=200_000, steps_per_epoch=1000, num_envs=8,
-                         runs_dir=str(runs), name="lag")
+        run = api.launch(
+            "PointHazard-v0",
+            "c-trpo",
+            total_steps=200_000,
+            steps_per_epoch=1000,
+            num_envs=8,
+            runs_dir=str(runs),
+            name="lag",
+        )
 
         def watch_file():
             while not stop.is_set():
@@ -102,9 +130,18 @@ def live_lag(runs: Path) -> list[float]:
 
         threading.Thread(target=watch_file, daemon=True).start()
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-sync"])
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--no-first-run",
+                    "--disable-sync",
+                ],
+            )
             page = browser.new_page()
             page.goto(url + "/live")
             page.wait_for_selector(".js-plotly-plot", timeout=60_000)
@@ -136,30 +173,61 @@ def main() -> None:
         os.environ["CTRPO_RUNS_DIR"] = str(runs)
         make_runs(runs)
         compare = apptest_times("views/compare.py", lambda at, i: at.run())
-        lines.append(f"| Compare page, 50 runs x 200 epochs (AppTest rerun) | median {statistics.median(compare):.3f} s, "
-                     f"max {max(compare):.3f} s |")
+        lines.append(
+            f"| Compare page, 50 runs x 200 epochs (AppTest rerun) | median {statistics.median(compare):.3f} s, "
+            f"max {max(compare):.3f} s |"
+        )
         print(lines[-1], flush=True)
-        trainings = [subprocess.Popen([sys.executable, "-m", "ctrpo_core.cli", "train", "--task", "PointHazard-v0",
-                                       "--algo", "c-trpo", "--total-steps", "400000", "--runs-dir", str(Path(tmp) / "busy"),
-                                       "--name", f"busy{i}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                     for i in range(2)]
+        trainings = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ctrpo_core.cli",
+                    "train",
+                    "--task",
+                    "PointHazard-v0",
+                    "--algo",
+                    "c-trpo",
+                    "--total-steps",
+                    "400000",
+                    "--runs-dir",
+                    str(Path(tmp) / "busy"),
+                    "--name",
+                    f"busy{i}",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for i in range(2)
+        ]
         try:
             time.sleep(3)
-            toggle = apptest_times("views/live.py", lambda at, i: at.toggle(key="live_pooled").set_value(i % 2 == 0).run())
-            filters = apptest_times("views/compare.py",
-                                    lambda at, i: at.multiselect(key="cmp_beta").set_value([0.1, 0.5, 1.0][: 1 + i % 3]).run())
+            toggle = apptest_times(
+                "views/live.py", lambda at, i: at.toggle(key="live_pooled").set_value(i % 2 == 0).run()
+            )
+            filters = apptest_times(
+                "views/compare.py",
+                lambda at, i: at.multiselect(key="cmp_beta").set_value([0.1, 0.5, 1.0][: 1 + i % 3]).run(),
+            )
         finally:
             for proc in trainings:
                 proc.terminate()
                 proc.wait()
-        lines.append(f"| Live: toggle pooling, two trainings busy | median {1000 * statistics.median(toggle):.0f} ms, "
-                     f"max {1000 * max(toggle):.0f} ms |")
-        lines.append(f"| Compare: change a filter (50 runs), two trainings busy | median "
-                     f"{1000 * statistics.median(filters):.0f} ms, max {1000 * max(filters):.0f} ms |")
+        lines.append(
+            f"| Live: toggle pooling, two trainings busy | median {1000 * statistics.median(toggle):.0f} ms, "
+            f"max {1000 * max(toggle):.0f} ms |"
+        )
+        lines.append(
+            f"| Compare: change a filter (50 runs), two trainings busy | median "
+            f"{1000 * statistics.median(filters):.0f} ms, max {1000 * max(filters):.0f} ms |"
+        )
         print("\n".join(lines[-2:]), flush=True)
         lags = live_lag(Path(tmp) / "lag")
-        lines.append(f"| Live lag: metrics row written -> visible in the browser | median {statistics.median(lags):.2f} s, "
-                     f"max {max(lags):.2f} s over {len(lags)} rows |")
+        lines.append(
+            f"| Live lag: metrics row written -> visible in the browser | median {statistics.median(lags):.2f} s, "
+            f"max {max(lags):.2f} s over {len(lags)} rows |"
+        )
         print(lines[-1], flush=True)
     table = "| measurement | result |\n| --- | --- |\n" + "\n".join(lines)
     print("\n" + table)

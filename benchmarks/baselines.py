@@ -43,8 +43,7 @@ def configs_for(tasks, algos, seeds, inits, steps, runs_dir) -> list:
         for short in tasks:
             for algo in algos:
                 for seed in seeds:
-                    cfg = resolve(TASKS[short], algo, seed=seed, total_steps=steps, runs_dir=runs_dir,
-                                  policy_init=init)
+                    cfg = resolve(TASKS[short], algo, seed=seed, total_steps=steps, runs_dir=runs_dir, policy_init=init)
                     cfg.name = f"{short}_{algo}_{init}_s{seed}_{settings_key(cfg)}"
                     configs.append(cfg)
     return configs
@@ -69,8 +68,10 @@ def comparison_table(summaries: pd.DataFrame, inits) -> list[str]:
             for init in (before, after):
                 if init is None:
                     continue
-                lines.append(f"| {task} | {algo} | {INITS[init]} | {_cell(rows, init, 'final_return', ',.0f')} | "
-                             f"{_cell(rows, init, 'final_cost', '.1f')} | {_cell(rows, init, 'reg_plus', ',.0f')} |")
+                lines.append(
+                    f"| {task} | {algo} | {INITS[init]} | {_cell(rows, init, 'final_return', ',.0f')} | "
+                    f"{_cell(rows, init, 'final_cost', '.1f')} | {_cell(rows, init, 'reg_plus', ',.0f')} |"
+                )
     return lines
 
 
@@ -87,15 +88,23 @@ def multiplier_trace(runs_dir: Path, configs) -> list[str]:
         return []
     inits = [init for init in ("small", "default") if init in columns]  # before, then after
     header = "| epoch | " + " | ".join(f"λ {INITS[i]} | Ĵ_c {INITS[i]}" for i in inits) + " |"
-    lines = ["TRPO-Lag on SafetyHalfCheetahVelocity-v1, seed 0: the multiplier λ (used in the epoch's "
-             "update) and Ĵ_c per epoch (b = 25)", "", header, "| ---: |" + " ---: | ---: |" * len(inits)]
+    lines = [
+        "TRPO-Lag on SafetyHalfCheetahVelocity-v1, seed 0: the multiplier λ (used in the epoch's "
+        "update) and Ĵ_c per epoch (b = 25)",
+        "",
+        header,
+        "| ---: |" + " ---: | ---: |" * len(inits),
+    ]
     last = max(int(m.index.max()) for m in columns.values())
     for epoch in range(TRACE_FROM_EPOCH, last + 1):
         cells = []
         for init in inits:
             m = columns[init]
-            cells += ([f"{m.at[epoch, 'lagrange_multiplier']:.3f}", f"{m.at[epoch, 'ep_cost']:.1f}"]
-                      if epoch in m.index else ["", ""])
+            cells += (
+                [f"{m.at[epoch, 'lagrange_multiplier']:.3f}", f"{m.at[epoch, 'ep_cost']:.1f}"]
+                if epoch in m.index
+                else ["", ""]
+            )
         lines.append(f"| {epoch} | " + " | ".join(cells) + " |")
     return lines
 
@@ -119,11 +128,16 @@ def main(argv=None) -> None:
     finished = [Path(args.runs_dir) / cfg.name for cfg in configs if states.get(cfg.name) == "finished"]
     summaries = run_summaries(finished)
     summaries["policy_init"] = [cfg.policy_init for cfg in configs if states.get(cfg.name) == "finished"]
-    lines = [f"Paper settings, {args.steps:,} steps, seeds {args.seeds}, one core per run; runs in {args.runs_dir}. "
-             "Each cell: **median over seeds** (per seed, in seed order); final = the mean of the last 10% of "
-             "epochs; b = 25. before: the policy's last layer × 0.01 with a zero bias (policy_init = small); "
-             "after: PyTorch's default init, as the authors' code (policy_init = default).", "",
-             *comparison_table(summaries, inits), "", *multiplier_trace(Path(args.runs_dir), configs)]
+    lines = [
+        f"Paper settings, {args.steps:,} steps, seeds {args.seeds}, one core per run; runs in {args.runs_dir}. "
+        "Each cell: **median over seeds** (per seed, in seed order); final = the mean of the last 10% of "
+        "epochs; b = 25. before: the policy's last layer × 0.01 with a zero bias (policy_init = small); "
+        "after: PyTorch's default init, as the authors' code (policy_init = default).",
+        "",
+        *comparison_table(summaries, inits),
+        "",
+        *multiplier_trace(Path(args.runs_dir), configs),
+    ]
     print("\n".join(lines))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")

@@ -46,12 +46,18 @@ def main() -> int:
         fig = policy_space_figure(betas=(1e-4, 1e-2, 1.0, 2.0), n_starts=10, seed=0, n_steps=args.steps)
         times.append(time.perf_counter() - start)
     meta = fig.layout.meta
-    print(f"policy_space_figure, 4 betas x 10 starts (+ NPG), {args.steps} normalised steps, 1 core "
-          f"({platform.processor() or platform.machine()}, Python {platform.python_version()})")
-    print(f"seconds: {', '.join(f'{t:.2f}' for t in times)}  (median {statistics.median(times):.2f}, "
-          f"target < {TARGET_S:g})")
-    print("max fixed-step overshoot past b per beta: "
-          + ", ".join(f"{b:g}: {o:.1e}" for b, o in zip(meta["betas"], meta["overshoot"])))
+    print(
+        f"policy_space_figure, 4 betas x 10 starts (+ NPG), {args.steps} normalised steps, 1 core "
+        f"({platform.processor() or platform.machine()}, Python {platform.python_version()})"
+    )
+    print(
+        f"seconds: {', '.join(f'{t:.2f}' for t in times)}  (median {statistics.median(times):.2f}, "
+        f"target < {TARGET_S:g})"
+    )
+    print(
+        "max fixed-step overshoot past b per beta: "
+        + ", ".join(f"{b:g}: {o:.1e}" for b, o in zip(meta["betas"], meta["overshoot"]))
+    )
     return 0 if statistics.median(times) < TARGET_S else 1
 
 

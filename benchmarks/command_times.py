@@ -21,22 +21,44 @@ CTRPO = [sys.executable, "-m", "ctrpo_core.cli"]
 
 # name → (the command as the README writes it, the arguments run here; RUNS is the fresh runs folder)
 COMMANDS = {
-    "train": ("ctrpo train --task HazardEdge-v0 --algo c-trpo", ["train", "--task", "HazardEdge-v0", "--algo", "c-trpo",
-                                                                  "--name", "edge", "--runs-dir", "RUNS"]),
+    "train": (
+        "ctrpo train --task HazardEdge-v0 --algo c-trpo",
+        ["train", "--task", "HazardEdge-v0", "--algo", "c-trpo", "--name", "edge", "--runs-dir", "RUNS"],
+    ),
     "ls": ("ctrpo ls", ["ls", "--runs-dir", "RUNS"]),
     "show": ("ctrpo show <name>", ["show", "edge", "--runs-dir", "RUNS"]),
-    "eval": ("ctrpo eval <name> --episodes 100 --deterministic",
-             ["eval", "edge", "--episodes", "100", "--deterministic", "--runs-dir", "RUNS"]),
-    "export": ("ctrpo export <name> --out policy.pt", ["export", "edge", "--out", "RUNS/policy.pt", "--runs-dir", "RUNS"]),
+    "eval": (
+        "ctrpo eval <name> --episodes 100 --deterministic",
+        ["eval", "edge", "--episodes", "100", "--deterministic", "--runs-dir", "RUNS"],
+    ),
+    "export": (
+        "ctrpo export <name> --out policy.pt",
+        ["export", "edge", "--out", "RUNS/policy.pt", "--runs-dir", "RUNS"],
+    ),
     # its own folder: in RUNS it would reuse the C-TRPO run `train` made (the same settings)
     "demo": ("ctrpo demo", ["demo", "--runs-dir", "RUNS-demo"]),
-    "sweep": ("ctrpo sweep --task HazardEdge-v0 --beta 0,0.1,1,10 --bh 0.6,1 --seeds 0,1,2",
-              ["sweep", "--task", "HazardEdge-v0", "--beta", "0,0.1,1,10", "--bh", "0.6,1", "--seeds", "0,1,2",
-               "--runs-dir", "RUNS"]),
+    "sweep": (
+        "ctrpo sweep --task HazardEdge-v0 --beta 0,0.1,1,10 --bh 0.6,1 --seeds 0,1,2",
+        [
+            "sweep",
+            "--task",
+            "HazardEdge-v0",
+            "--beta",
+            "0,0.1,1,10",
+            "--bh",
+            "0.6,1",
+            "--seeds",
+            "0,1,2",
+            "--runs-dir",
+            "RUNS",
+        ],
+    ),
     "cnpg": ("ctrpo cnpg", ["cnpg", "--out", "RUNS/cnpg"]),
     "report quickstart": ("ctrpo report quickstart", ["report", "quickstart", "--runs-dir", "RUNS"]),
-    "report barrier_sensitivity": ("ctrpo report barrier_sensitivity",
-                                   ["report", "barrier_sensitivity", "--runs-dir", "RUNS"]),
+    "report barrier_sensitivity": (
+        "ctrpo report barrier_sensitivity",
+        ["report", "barrier_sensitivity", "--runs-dir", "RUNS"],
+    ),
     "report benchmark": ("ctrpo report benchmark", ["report", "benchmark", "--runs-dir", "RUNS"]),
     "report cnpg_geometry": ("ctrpo report cnpg_geometry", ["report", "cnpg_geometry", "--runs-dir", "RUNS"]),
 }

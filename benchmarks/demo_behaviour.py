@@ -36,8 +36,13 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--runs-dir", help="where the runs go (default: a fresh temporary folder)")
     parser.add_argument("--parallel", type=int, default=os.cpu_count())
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a setting for every run of the grid (ctrpo train's --set)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for every run of the grid (ctrpo train's --set)",
+    )
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     runs_dir = args.runs_dir or tempfile.mkdtemp(prefix="ctrpo-demo-grid-")
@@ -55,11 +60,17 @@ def main() -> int:
     table = demo.behaviour_table(demo.grid_rows(plan))
     checks = demo.behaviour_checks(table, configs[0].cost_limit)
     changed = "".join(f", {k}={v}" for k, v in settings.items())
-    text = [f"# HazardEdge-v0 behaviour grid: {len(configs)} runs, seeds {args.seeds}, {args.parallel} at a time{changed}",
-            "", table.round(3).to_string(), "",
-            *[f"- {'PASS' if ok else 'FAIL'}: {name}" for name, ok in checks.items()], "",
-            f"whole grid: {wall:.0f} s wall on {os.cpu_count()} cores (target <= 300 s)" if not reused else
-            f"{reused} of {len(configs)} runs reused from {runs_dir}: no timing (use a fresh --runs-dir to time it)"]
+    text = [
+        f"# HazardEdge-v0 behaviour grid: {len(configs)} runs, seeds {args.seeds}, {args.parallel} at a time{changed}",
+        "",
+        table.round(3).to_string(),
+        "",
+        *[f"- {'PASS' if ok else 'FAIL'}: {name}" for name, ok in checks.items()],
+        "",
+        f"whole grid: {wall:.0f} s wall on {os.cpu_count()} cores (target <= 300 s)"
+        if not reused
+        else f"{reused} of {len(configs)} runs reused from {runs_dir}: no timing (use a fresh --runs-dir to time it)",
+    ]
     print("\n".join(text))
     RESULTS.mkdir(exist_ok=True)
     suffix = "".join(f"_{k}_{v}" for k, v in settings.items())

@@ -124,12 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     from ctrpo_core.envs import TASKS, UnknownTaskError, get_spec
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", default=",".join(TASKS),
-                        help="comma-separated task ids (default: the 2 built-in and the 8 paper tasks)")
+    parser.add_argument(
+        "--tasks",
+        default=",".join(TASKS),
+        help="comma-separated task ids (default: the 2 built-in and the 8 paper tasks)",
+    )
     parser.add_argument("--seconds", type=float, default=3.0, help="wall-clock seconds per measurement")
     parser.add_argument("--num-envs", type=int, default=16, help="envs in the vectorised measurement")
-    parser.add_argument("--fixed-window", action="store_true",
-                        help="stop each measurement at exactly --seconds instead of at the next episode end")
+    parser.add_argument(
+        "--fixed-window",
+        action="store_true",
+        help="stop each measurement at exactly --seconds instead of at the next episode end",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the markdown table")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.num_envs < 1:
@@ -159,12 +165,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{min(cores, args.num_envs) - 1} worker processes); "
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}.\n\n"
         "Auto-resets are included: the first reset is excluded, and "
-        + ("each measurement runs for exactly --seconds, so a navigation task (Goal, Button, Push, "
-           "Circle: ~1 s per reset, 1000-step episodes) counts its resets only if they fall inside "
-           "the window." if args.fixed_window else
-           "each measurement runs at least --seconds and on to the next episode end, so the "
-           "navigation tasks (Goal, Button, Push, Circle: ~1 s per reset, 1000-step episodes, all "
-           "vectorised envs resetting together) count their resets in proportion.")
+        + (
+            "each measurement runs for exactly --seconds, so a navigation task (Goal, Button, Push, "
+            "Circle: ~1 s per reset, 1000-step episodes) counts its resets only if they fall inside "
+            "the window."
+            if args.fixed_window
+            else "each measurement runs at least --seconds and on to the next episode end, so the "
+            "navigation tasks (Goal, Button, Push, Circle: ~1 s per reset, 1000-step episodes, all "
+            "vectorised envs resetting together) count their resets in proportion."
+        )
     )
     text = f"{header}\n\n{table(rows)}\n"
     print(text)

@@ -48,8 +48,14 @@ print(json.dumps([b - a for a, b in zip([0.0] + times, times)]))
 def train(tree: Path, task: str, algo: str) -> list[float]:
     """Seconds of each epoch of a run trained by the code in ``tree``."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    out = subprocess.run([sys.executable, "-c", TRAIN, task, algo, str(EPOCHS)], env=env, cwd=tree,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", TRAIN, task, algo, str(EPOCHS)],
+        env=env,
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -72,14 +78,21 @@ def main(argv=None) -> None:
             print(f"{tree}: epochs {', '.join(f'{s:.2f}' for s in seconds)} s", flush=True)
     processes = min(10, cores.available())
     floor = physics_cpu_seconds(args.task, 20_000) / processes
-    lines = [f"{args.task}, {args.algo}, paper settings (20,000 steps per epoch), {cores.available()} cores, "
-             f"epochs 2-{EPOCHS} of a {EPOCHS}-epoch run, {args.rounds} round(s)", "",
-             "| code | s/epoch | x the authors' code | x the physics floor |", "| --- | --- | --- | --- |"]
+    lines = [
+        f"{args.task}, {args.algo}, paper settings (20,000 steps per epoch), {cores.available()} cores, "
+        f"epochs 2-{EPOCHS} of a {EPOCHS}-epoch run, {args.rounds} round(s)",
+        "",
+        "| code | s/epoch | x the authors' code | x the physics floor |",
+        "| --- | --- | --- | --- |",
+    ]
     for tree, seconds in epochs.items():
         mean = float(np.mean(seconds))
         lines.append(f"| {tree} | {mean:.2f} | {AUTHORS_S_PER_EPOCH / mean:.1f}x | {mean / floor:.1f}x |")
-    lines += ["", f"Physics floor: {floor:.2f} s per epoch (bare mj_step, {processes} processes). "
-                  f"The authors' code: >= {AUTHORS_S_PER_EPOCH:g} s per epoch on this machine kind."]
+    lines += [
+        "",
+        f"Physics floor: {floor:.2f} s per epoch (bare mj_step, {processes} processes). "
+        f"The authors' code: >= {AUTHORS_S_PER_EPOCH:g} s per epoch on this machine kind.",
+    ]
     print("\n".join(lines))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")

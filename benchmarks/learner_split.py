@@ -71,22 +71,40 @@ def main(argv=None) -> None:
             t2 = time.perf_counter()
             algo.update_critics(batch)
             t3 = time.perf_counter()
-            rows.append({"epoch": epoch, "env": env.seconds, "inference": (t1 - t0) - env.seconds,
-                         "policy": t2 - t1, "critics": t3 - t2, "total": t3 - t0})
+            rows.append(
+                {
+                    "epoch": epoch,
+                    "env": env.seconds,
+                    "inference": (t1 - t0) - env.seconds,
+                    "policy": t2 - t1,
+                    "critics": t3 - t2,
+                    "total": t3 - t0,
+                }
+            )
         processes = raw.processes
-    lines = [f"{args.task}, {args.algo}, {cfg.num_envs} envs, {cfg.steps_per_epoch} steps per epoch, "
-             f"{processes} env process(es) on {cores.available()} cores, torch threads {cfg.torch_threads}", "",
-             "| epoch | rollout: env s | rollout: inference and buffers s | policy update s | critics s | s/epoch |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"{args.task}, {args.algo}, {cfg.num_envs} envs, {cfg.steps_per_epoch} steps per epoch, "
+        f"{processes} env process(es) on {cores.available()} cores, torch threads {cfg.torch_threads}",
+        "",
+        "| epoch | rollout: env s | rollout: inference and buffers s | policy update s | critics s | s/epoch |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
-        lines.append(f"| {r['epoch']} | {r['env']:.2f} | {r['inference']:.2f} | {r['policy']:.2f} | {r['critics']:.2f} "
-                     f"| {r['total']:.2f} |")
+        lines.append(
+            f"| {r['epoch']} | {r['env']:.2f} | {r['inference']:.2f} | {r['policy']:.2f} | {r['critics']:.2f} "
+            f"| {r['total']:.2f} |"
+        )
     steady = rows[1:] or rows
     mean = {k: float(np.mean([r[k] for r in steady])) for k in ("env", "inference", "policy", "critics", "total")}
-    lines.append(f"| mean of epochs 2+ | {mean['env']:.2f} | {mean['inference']:.2f} | {mean['policy']:.2f} "
-                 f"| {mean['critics']:.2f} | {mean['total']:.2f} |")
-    lines += ["", f"s/epoch {mean['total']:.2f} (target <= 2.2); the authors' code: >= {AUTHORS_S_PER_EPOCH:g} s/epoch "
-                  f"on this machine kind, i.e. {AUTHORS_S_PER_EPOCH / mean['total']:.1f}x (target >= 10x)"]
+    lines.append(
+        f"| mean of epochs 2+ | {mean['env']:.2f} | {mean['inference']:.2f} | {mean['policy']:.2f} "
+        f"| {mean['critics']:.2f} | {mean['total']:.2f} |"
+    )
+    lines += [
+        "",
+        f"s/epoch {mean['total']:.2f} (target <= 2.2); the authors' code: >= {AUTHORS_S_PER_EPOCH:g} s/epoch "
+        f"on this machine kind, i.e. {AUTHORS_S_PER_EPOCH / mean['total']:.1f}x (target >= 10x)",
+    ]
     print("\n".join(lines))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")

@@ -70,13 +70,17 @@ def main(argv=None) -> None:
     parser.add_argument("--episodes", type=int, default=2, help="episodes per variant and task (default 2)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    lines = ["| task | published: reset s / step ms / steps/s | lean: reset s / step ms / steps/s | speed-up |",
-             "| --- | --- | --- | --- |"]
+    lines = [
+        "| task | published: reset s / step ms / steps/s | lean: reset s / step ms / steps/s | speed-up |",
+        "| --- | --- | --- | --- |",
+    ]
     print(lines[0], lines[1], sep="\n", flush=True)
     for task in args.tasks.split(","):
         r = measure(task, args.episodes)
-        line = (f"| {task} | {r['published reset s']:.3f} / {r['published step ms']:.3f} / {r['published steps/s']:.0f} "
-                f"| {r['lean reset s']:.3f} / {r['lean step ms']:.3f} / {r['lean steps/s']:.0f} | {r['speed-up']:.2f}× |")
+        line = (
+            f"| {task} | {r['published reset s']:.3f} / {r['published step ms']:.3f} / {r['published steps/s']:.0f} "
+            f"| {r['lean reset s']:.3f} / {r['lean step ms']:.3f} / {r['lean steps/s']:.0f} | {r['speed-up']:.2f}× |"
+        )
         lines.append(line)
         print(line, flush=True)
     RESULTS.parent.mkdir(exist_ok=True)

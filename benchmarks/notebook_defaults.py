@@ -37,9 +37,15 @@ def execute_at_defaults(name: str, work: Path, runs_dir: Path) -> str:
     work.mkdir(parents=True, exist_ok=True)
     injected = {"runs_dir": str(runs_dir)} if "runs_dir" in reports.parameters(name) else {}
     try:
-        papermill.execute_notebook(str(reports.notebook_path(name)), str(work / f"{name}.ipynb"),
-                                   parameters=injected, kernel_name=KERNEL, cwd=str(work), progress_bar=False,
-                                   kernel_manager_class=reports._kernel_manager_class())
+        papermill.execute_notebook(
+            str(reports.notebook_path(name)),
+            str(work / f"{name}.ipynb"),
+            parameters=injected,
+            kernel_name=KERNEL,
+            cwd=str(work),
+            progress_bar=False,
+            kernel_manager_class=reports._kernel_manager_class(),
+        )
     except Exception as exc:  # a failing cell, a kernel that died or did not start
         return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
     return ""
@@ -58,16 +64,25 @@ def main(argv=None) -> int:
         for name in names:
             start = time.time()
             error = execute_at_defaults(name, Path(tmp) / name, runs_dir)
-            runs = len([p for p in runs_dir.iterdir() if p.is_dir() and p.name != "reports"]) if runs_dir.is_dir() else 0
+            runs = (
+                len([p for p in runs_dir.iterdir() if p.is_dir() and p.name != "reports"]) if runs_dir.is_dir() else 0
+            )
             rows.append((name, time.time() - start, runs, error))
-            print(f"{name}: {rows[-1][1]:.0f} s, {runs} runs in the folder" + (f", FAILED: {error}" if error else ""),
-                  flush=True)
+            print(
+                f"{name}: {rows[-1][1]:.0f} s, {runs} runs in the folder" + (f", FAILED: {error}" if error else ""),
+                flush=True,
+            )
     total = sum(r[1] for r in rows)
-    lines = ["# The report notebooks at their defaults", "",
-             f"`.venv/bin/python benchmarks/notebook_defaults.py` on {os.cpu_count()} cores: each notebook at its "
-             "default parameters on the project's kernel, into one fresh runs folder (later notebooks reuse "
-             "earlier runs of the same settings).", "",
-             "| notebook | seconds | runs in the folder after it | error |", "| --- | --- | --- | --- |"]
+    lines = [
+        "# The report notebooks at their defaults",
+        "",
+        f"`.venv/bin/python benchmarks/notebook_defaults.py` on {os.cpu_count()} cores: each notebook at its "
+        "default parameters on the project's kernel, into one fresh runs folder (later notebooks reuse "
+        "earlier runs of the same settings).",
+        "",
+        "| notebook | seconds | runs in the folder after it | error |",
+        "| --- | --- | --- | --- |",
+    ]
     lines += [f"| {n} | {t:.0f} | {k} | {e or '-'} |" for n, t, k, e in rows]
     lines += ["", f"In all: {total:.0f} s."]
     if args.only is None:

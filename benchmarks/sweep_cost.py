@@ -2,7 +2,8 @@
 
 Trains short runs with the paper's settings (10 envs, 20,000 steps per epoch, one torch thread) in
 one process pinned to one core with no env worker processes, so a run uses exactly one core, as a Ray
-task with ``--cpus-per-run 1`` does (and trains its critics after the policy, not beside it). Speeds are steps per CPU-second of that process (``time.process_time``,
+task with ``--cpus-per-run 1`` does (and trains its critics after the policy, not beside it). Speeds are steps per
+CPU-second of that process (``time.process_time``,
 env creation, rollouts with episode resets, updates and checkpoints included), which other load on
 the machine barely disturbs; wall-clock speeds are shown beside them. The protocol is 8 tasks x 6
 algorithms x 5 seeds x 10M steps (the paper's protocol); each task's runs are costed at the mean speed of
@@ -28,9 +29,16 @@ from floor import physics_cpu_seconds
 from ctrpo_core.config import resolve
 
 RESULTS = Path(__file__).parent / "results"
-PAPER_TASKS = ["SafetyAntVelocity-v1", "SafetyHalfCheetahVelocity-v1", "SafetyHopperVelocity-v1",
-               "SafetyHumanoidVelocity-v1", "SafetyCarButton1-v0", "SafetyPointGoal1-v0",
-               "SafetyRacecarCircle1-v0", "SafetyPointPush1-v0"]
+PAPER_TASKS = [
+    "SafetyAntVelocity-v1",
+    "SafetyHalfCheetahVelocity-v1",
+    "SafetyHopperVelocity-v1",
+    "SafetyHumanoidVelocity-v1",
+    "SafetyCarButton1-v0",
+    "SafetyPointGoal1-v0",
+    "SafetyRacecarCircle1-v0",
+    "SafetyPointPush1-v0",
+]
 ALGOS, SEEDS, STEPS = 6, 5, 10_000_000
 
 
@@ -62,8 +70,11 @@ def main() -> None:
     for task in tasks:
         for algo in algos:
             speeds[(task, algo)] = train_speed(task, algo, args.epochs)
-            print(f"{task} {algo}: {speeds[(task, algo)][0]:,.0f} steps/CPU-s "
-                  f"({speeds[(task, algo)][1]:,.0f} steps/s wall)", flush=True)
+            print(
+                f"{task} {algo}: {speeds[(task, algo)][0]:,.0f} steps/CPU-s "
+                f"({speeds[(task, algo)][1]:,.0f} steps/s wall)",
+                flush=True,
+            )
     rows = []
     for task in tasks:
         cpu = float(np.mean([speeds[(task, a)][0] for a in algos]))
@@ -74,19 +85,24 @@ def main() -> None:
     total = sum(r[5] for r in rows)
     nav = sum(r[5] for r in rows if r[0].endswith("-v0"))
     lines = [
-        f"# Cost of the paper's protocol ({ALGOS} algorithms x {SEEDS} seeds x {STEPS / 1e6:g}M steps per task)", "",
+        f"# Cost of the paper's protocol ({ALGOS} algorithms x {SEEDS} seeds x {STEPS / 1e6:g}M steps per task)",
+        "",
         f"{platform.machine()}, torch {torch.__version__}; one core per run (10 envs in one process, one torch "
-        f"thread); {', '.join(algos)}, {args.epochs} epochs of 20,000 steps per task.", "",
+        f"thread); {', '.join(algos)}, {args.epochs} epochs of 20,000 steps per task.",
+        "",
         "| task | training steps/CPU-s | (wall steps/s) | bare physics steps/CPU-s (the floor) "
         "| one run of 10M steps, CPU-h | 30 runs, CPU-h |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
         *[f"| {t} | {c:,.0f} | {w:,.0f} | {f} | {one:,.1f} | {h:,.0f} |" for t, c, w, f, one, h in rows],
-        f"| **total** | | | | | **{total:,.0f}** |", "",
+        f"| **total** | | | | | **{total:,.0f}** |",
+        "",
     ]
     if nav and nav < total:
         lines.append(f"Navigation tasks (-v0): {nav:,.0f} CPU-h, {nav / total:.0%} of the total.")
-    lines.append(f"On C cores (one run per core) that is about {total:,.0f} / C hours of wall-clock time, and never "
-                 f"less than the slowest single run ({max(r[4] for r in rows):,.1f} h).")
+    lines.append(
+        f"On C cores (one run per core) that is about {total:,.0f} / C hours of wall-clock time, and never "
+        f"less than the slowest single run ({max(r[4] for r in rows):,.1f} h)."
+    )
     print("\n".join(lines))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / args.out).write_text("\n".join(lines) + "\n")

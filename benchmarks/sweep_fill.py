@@ -57,22 +57,56 @@ def main(argv=None) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
-        cli("train", "--task", args.task, "--algo", "c-trpo", "--total-steps", steps, "--runs-dir", runs,
-            "--name", "alone", pin=cores.allowed()[0])
+        cli(
+            "train",
+            "--task",
+            args.task,
+            "--algo",
+            "c-trpo",
+            "--total-steps",
+            steps,
+            "--runs-dir",
+            runs,
+            "--name",
+            "alone",
+            pin=cores.allowed()[0],
+        )
         reference = s_per_epoch(runs / "alone")
         rows.append(("one run pinned alone to one core (reference)", [reference]))
         backends = [("local", [])] + ([("ray", ["--backend", "ray", "--cpus-per-run", "1"])] if args.ray else [])
         for backend, extra in backends:
-            cli("sweep", "--task", args.task, "--beta", "1", "--seeds", seeds, "--parallel", c, "--total-steps", steps,
-                "--runs-dir", runs, "--name", f"fill-{backend}", *extra)
+            cli(
+                "sweep",
+                "--task",
+                args.task,
+                "--beta",
+                "1",
+                "--seeds",
+                seeds,
+                "--parallel",
+                c,
+                "--total-steps",
+                steps,
+                "--runs-dir",
+                runs,
+                "--name",
+                f"fill-{backend}",
+                *extra,
+            )
             paths = sorted(p for p in runs.iterdir() if p.name.startswith(f"fill-{backend}_"))
             rows.append((f"`ctrpo sweep` ({backend}), P = C = {c} runs", [s_per_epoch(p) for p in paths]))
-    lines = [f"{args.task}, c-trpo, default settings, {args.epochs} epochs per run, C = {c} cores", "",
-             "| what | s/epoch per run | worst / reference | target <= 1.15 |", "| --- | --- | --- | --- |"]
+    lines = [
+        f"{args.task}, c-trpo, default settings, {args.epochs} epochs per run, C = {c} cores",
+        "",
+        "| what | s/epoch per run | worst / reference | target <= 1.15 |",
+        "| --- | --- | --- | --- |",
+    ]
     for what, values in rows:
         worst = max(values) / reference
-        lines.append(f"| {what} | {', '.join(f'{v:.2f}' for v in values)} | {worst:.2f} | "
-                     f"{'met' if worst <= TARGET else 'not met'} |")
+        lines.append(
+            f"| {what} | {', '.join(f'{v:.2f}' for v in values)} | {worst:.2f} | "
+            f"{'met' if worst <= TARGET else 'not met'} |"
+        )
     print("\n".join(lines))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")

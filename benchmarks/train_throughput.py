@@ -57,8 +57,12 @@ def main() -> None:
     parser.add_argument("--tasks", default="GridHazard-v0,PointHazard-v0,SafetyHopperVelocity-v1")
     parser.add_argument("--algos", default="c-trpo,trpo,trpo-lag,cpo,pcpo,ppo-lag")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--sg-steps-per-epoch", type=int, default=4000,
-                        help="steps per epoch for Safety-Gymnasium tasks (the paper uses 20,000)")
+    parser.add_argument(
+        "--sg-steps-per-epoch",
+        type=int,
+        default=4000,
+        help="steps per epoch for Safety-Gymnasium tasks (the paper uses 20,000)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     lines = ["| task | algo | raw env steps/s | training steps/s | training / raw |", "| --- | --- | --- | --- | --- |"]

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ctrpo_core import api
+from ctrpo_core import api  # noqa: E402
 from ctrpo_core.runs import trainer  # noqa: E402
 from ctrpo_core.config import resolve  # noqa: E402
 
@@ -47,9 +47,12 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--algo", default="c-trpo")
     args = parser.parse_args(argv)
-    lines = [f"{args.algo}, {args.epochs} epochs per run, {args.repeats} alternating repeats, one process", "",
-             "| task | s/epoch with the truth | s/epoch without | ratio | truth's share of an epoch |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"{args.algo}, {args.epochs} epochs per run, {args.repeats} alternating repeats, one process",
+        "",
+        "| task | s/epoch with the truth | s/epoch without | ratio | truth's share of an epoch |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     with tempfile.TemporaryDirectory(prefix="ctrpo-truth-cost-") as tmp:
         for task in TASKS:
             on, off = [], []
@@ -57,8 +60,10 @@ def main(argv=None) -> None:
                 on.append(epoch_seconds(task, args.algo, args.epochs, Path(tmp), f"{task}_on_{k}", True))
                 off.append(epoch_seconds(task, args.algo, args.epochs, Path(tmp), f"{task}_off_{k}", False))
             with_truth, without = sum(on) / len(on), sum(off) / len(off)
-            lines.append(f"| {task} | {with_truth:.3f} | {without:.3f} | {with_truth / without:.3f} | "
-                         f"{1 - without / with_truth:.1%} |")
+            lines.append(
+                f"| {task} | {with_truth:.3f} | {without:.3f} | {with_truth / without:.3f} | "
+                f"{1 - without / with_truth:.1%} |"
+            )
     print("\n".join(lines))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")

@@ -4,6 +4,7 @@
 path; a module that was split (``policy_io``) gives a module that finds each name in its new home. The
 table is the one record of what moved where.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -57,8 +58,11 @@ class _Loader(importlib.abc.Loader):
         old = spec.name.rpartition(".")[2]
         warnings.warn(f"{spec.name} moved to {new_path(old)}", DeprecationWarning, stacklevel=3)
         homes = [importlib.import_module(f"{PACKAGE}.{m}") for m in MOVED[old]]
-        renamed = {name: getattr(importlib.import_module(f"{PACKAGE}.{module}"), new)
-                   for (module_old, name), (module, new) in RENAMED.items() if module_old == old}
+        renamed = {
+            name: getattr(importlib.import_module(f"{PACKAGE}.{module}"), new)
+            for (module_old, name), (module, new) in RENAMED.items()
+            if module_old == old
+        }
         if len(homes) == 1 and not renamed:
             return homes[0]
         module = types.ModuleType(spec.name, f"{spec.name} moved to {new_path(old)}")

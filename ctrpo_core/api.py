@@ -19,8 +19,9 @@ from .runs.store import DamagedRunError, RunDir
 from .util.launch import reap_in_background
 
 
-def train(task: str, algo: str, callback: Callable[[dict], None] | None = None,
-          progress: bool = False, **settings) -> RunDir:
+def train(
+    task: str, algo: str, callback: Callable[[dict], None] | None = None, progress: bool = False, **settings
+) -> RunDir:
     """Train one run in this process; ``settings`` are TrainConfig fields (beta, bh, delta, ...)."""
     run = lifecycle.create(resolve(task, algo, **settings))
     lifecycle.train(run.path, callback, progress=progress)
@@ -123,9 +124,12 @@ def sweep_form(task: str, algo: str) -> dict:
 
     cfg = resolve(task, algo)
     barrier = applies(algo, "beta")
-    return {"beta": ",".join(map(format_value, BETAS)) if barrier else "",
-            "bh": ",".join(map(format_value, BHS)) if barrier else "",
-            "delta": format_value(float(cfg.delta)), "steps": int(cfg.total_steps)}
+    return {
+        "beta": ",".join(map(format_value, BETAS)) if barrier else "",
+        "bh": ",".join(map(format_value, BHS)) if barrier else "",
+        "delta": format_value(float(cfg.delta)),
+        "steps": int(cfg.total_steps),
+    }
 
 
 @dataclass
@@ -164,5 +168,17 @@ def list_runs(runs_dir=None) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and RunDir(p).is_run())
 
 
-__all__ = ["train", "resume", "launch", "launch_resume", "resume_runs", "stop_runs", "train_form", "sweep_form",
-           "read_run", "list_runs", "RunInfo", "resolve"]
+__all__ = [
+    "train",
+    "resume",
+    "launch",
+    "launch_resume",
+    "resume_runs",
+    "stop_runs",
+    "train_form",
+    "sweep_form",
+    "read_run",
+    "list_runs",
+    "RunInfo",
+    "resolve",
+]

@@ -79,8 +79,9 @@ def _user_settings(args, exclude=()) -> dict:
 
     from_file = overrides.read_config_file(args.config) if args.config else {}
     given = {k: getattr(args, k, None) for k in ("task", "algo", *(s.key for s in FLAGGED)) if k not in exclude}
-    settings = overrides.merge(("--config", from_file), ("--set", overrides.parse_assignments(args.set)),
-                               ("flags", given))
+    settings = overrides.merge(
+        ("--config", from_file), ("--set", overrides.parse_assignments(args.set)), ("flags", given)
+    )
     settings.setdefault("runs_dir", str(runs_dir(None)))
     return settings
 
@@ -110,8 +111,11 @@ def _cmd_train(args) -> int:
     from .runs.store import RunDir
 
     if args.resume:
-        given = [k for k in ("task", "algo", *(s.key for s in FLAGGED), "set", "config") if k != "total_steps"
-                 and getattr(args, k, None) is not None]
+        given = [
+            k
+            for k in ("task", "algo", *(s.key for s in FLAGGED), "set", "config")
+            if k != "total_steps" and getattr(args, k, None) is not None
+        ]
         if given:
             raise UsageError(f"--resume: continues a run with its own settings; drop --{given[0].replace('_', '-')}")
         path = args.resume
@@ -128,13 +132,28 @@ def _cmd_train(args) -> int:
         path = lifecycle.create(api.resolve(task, algo, **settings)).path
     lifecycle.train(path, progress=None, total_steps=args.total_steps if args.resume else None)
     status = RunDir(path).read_status()
-    print(f"{path}: {status['state']}" + (f" ({status['message']})" if status.get("message") else ""),
-          file=sys.stderr)
+    print(f"{path}: {status['state']}" + (f" ({status['message']})" if status.get("message") else ""), file=sys.stderr)
     return 0 if status["state"] in ("finished", "stopped") else 1
 
 
-SWEEP_PLAN_FLAGS = ("task", "algo", "beta", "bh", "delta", "seeds", "cost_limit", "total_steps", "steps_per_epoch",
-                    "num_envs", "set", "config", "checkpoint_every", "name", "address", "cpus_per_run")
+SWEEP_PLAN_FLAGS = (
+    "task",
+    "algo",
+    "beta",
+    "bh",
+    "delta",
+    "seeds",
+    "cost_limit",
+    "total_steps",
+    "steps_per_epoch",
+    "num_envs",
+    "set",
+    "config",
+    "checkpoint_every",
+    "name",
+    "address",
+    "cpus_per_run",
+)
 SWEEP_STOP_WAIT_S = 300  # `ctrpo sweep --stop` waits this long for the driver and the runs to end
 
 
@@ -145,8 +164,12 @@ def _sweep_backend(kind: str, parallel, address, cpus_per_run, max_retries):
     if kind == "ray":
         from .sweeps.ray import RayBackend
 
-        return RayBackend(address=address, cpus_per_run=cpus_per_run if cpus_per_run is not None else 1.0,
-                          max_retries=max_retries, parallel=parallel)
+        return RayBackend(
+            address=address,
+            cpus_per_run=cpus_per_run if cpus_per_run is not None else 1.0,
+            max_retries=max_retries,
+            parallel=parallel,
+        )
     given = [f for f, v in (("--address", address), ("--cpus-per-run", cpus_per_run)) if v is not None]
     if given:
         raise UsageError(f"{given[0]}: only with --backend ray")
@@ -161,8 +184,9 @@ def _only_with(flag: str, args, allowed=()) -> None:
         value = getattr(args, key, None)
         default = {"backend": "local", "max_retries": 3, "tensorboard": False}.get(key)
         if value is not None and value != default:
-            raise UsageError(f"--{key.replace('_', '-')}: not with {flag}, which uses the plan the sweep's "
-                             f"manifest keeps")
+            raise UsageError(
+                f"--{key.replace('_', '-')}: not with {flag}, which uses the plan the sweep's manifest keeps"
+            )
 
 
 def _cmd_sweep_stop(args) -> int:
@@ -176,18 +200,28 @@ def _cmd_sweep_stop(args) -> int:
     if not asked["driver"] and not asked["runs"]:
         print(f"sweep {args.stop} is not running; nothing to stop", flush=True)
         return 0
-    print(f"sweep {args.stop}: stop requested" + (" of its driver and" if asked["driver"] else " of")
-          + f" {len(asked['runs'])} run(s) in flight; waiting for them to checkpoint", flush=True)
+    print(
+        f"sweep {args.stop}: stop requested"
+        + (" of its driver and" if asked["driver"] else " of")
+        + f" {len(asked['runs'])} run(s) in flight; waiting for them to checkpoint",
+        flush=True,
+    )
     deadline = time.monotonic() + SWEEP_STOP_WAIT_S
     while (left := sweep_status(folder, args.stop))["driver"] or left["runs"]:
         if time.monotonic() > deadline:
-            print(f"ctrpo: error: sweep {args.stop} is still stopping after {SWEEP_STOP_WAIT_S} s: "
-                  f"{'its driver, ' if left['driver'] else ''}{', '.join(left['runs'])}", file=sys.stderr)
+            print(
+                f"ctrpo: error: sweep {args.stop} is still stopping after {SWEEP_STOP_WAIT_S} s: "
+                f"{'its driver, ' if left['driver'] else ''}{', '.join(left['runs'])}",
+                file=sys.stderr,
+            )
             return 1
         request_stop(folder, args.stop)  # a run that started just now is asked too
         time.sleep(0.25)
-    print(f"sweep {args.stop} stopped; continue it with: ctrpo sweep --resume {args.stop}"
-          + (f" --runs-dir {args.runs_dir}" if args.runs_dir else ""), flush=True)
+    print(
+        f"sweep {args.stop} stopped; continue it with: ctrpo sweep --resume {args.stop}"
+        + (f" --runs-dir {args.runs_dir}" if args.runs_dir else ""),
+        flush=True,
+    )
     return 0
 
 
@@ -207,17 +241,28 @@ def _cmd_sweep(args) -> int:
         plan = resume_plan(runs_dir(args.runs_dir), args.resume)
         if args.parallel is not None:
             plan.launch["parallel"] = args.parallel
-        launch = {"backend": "local", "parallel": None, "address": None, "cpus_per_run": None, "max_retries": 3,
-                  **{k: v for k, v in plan.launch.items() if v is not None}}
-        backend = _sweep_backend(launch["backend"], launch["parallel"], launch["address"], launch["cpus_per_run"],
-                                 launch["max_retries"])
+        launch = {
+            "backend": "local",
+            "parallel": None,
+            "address": None,
+            "cpus_per_run": None,
+            "max_retries": 3,
+            **{k: v for k, v in plan.launch.items() if v is not None},
+        }
+        backend = _sweep_backend(
+            launch["backend"], launch["parallel"], launch["address"], launch["cpus_per_run"], launch["max_retries"]
+        )
         return _run_and_report(plan, backend)
     settings = _user_settings(args, exclude=SWEEP_AXES)
     task, algo = settings.pop("task", None), settings.pop("algo", None) or "c-trpo"
     if task is None:
         raise UsageError("--task: required (see `ctrpo tasks`)")
-    axes = {"beta": ("--beta", args.beta, float), "bh": ("--bh", args.bh, float),
-            "delta": ("--delta", args.delta, float), "seed": ("--seeds", args.seeds, int)}
+    axes = {
+        "beta": ("--beta", args.beta, float),
+        "bh": ("--bh", args.bh, float),
+        "delta": ("--delta", args.delta, float),
+        "seed": ("--seeds", args.seeds, int),
+    }
     grid = {}
     for key, (flag, text, kind) in axes.items():
         if text is not None and key in settings:
@@ -227,11 +272,25 @@ def _cmd_sweep(args) -> int:
     folder = settings.pop("runs_dir")
     if grid["seed"] == [None]:
         grid["seed"] = [0]
-    plan = plan_sweep(task, algo, betas=grid["beta"], bhs=grid["bh"], deltas=grid["delta"], seeds=grid["seed"],
-                      runs_dir=folder, name=args.name, **settings)
+    plan = plan_sweep(
+        task,
+        algo,
+        betas=grid["beta"],
+        bhs=grid["bh"],
+        deltas=grid["delta"],
+        seeds=grid["seed"],
+        runs_dir=folder,
+        name=args.name,
+        **settings,
+    )
     backend = _sweep_backend(args.backend, args.parallel, args.address, args.cpus_per_run, args.max_retries)
-    plan.launch = {"backend": args.backend, "parallel": args.parallel, "address": args.address,
-                   "cpus_per_run": args.cpus_per_run, "max_retries": args.max_retries}
+    plan.launch = {
+        "backend": args.backend,
+        "parallel": args.parallel,
+        "address": args.address,
+        "cpus_per_run": args.cpus_per_run,
+        "max_retries": args.max_retries,
+    }
     return _run_and_report(plan, backend)
 
 
@@ -245,8 +304,7 @@ def _run_and_report(plan, backend) -> int:
     print(f"sweep {plan.name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), flush=True)
     from .results import text as result_tables
 
-    print(result_tables.table(result_tables.list_rows(plan.runs_dir, names={c.name for c in plan.configs})),
-          flush=True)
+    print(result_tables.table(result_tables.list_rows(plan.runs_dir, names={c.name for c in plan.configs})), flush=True)
     return 0 if all(word == "finished" for word in words) else 1
 
 
@@ -260,8 +318,12 @@ def _cmd_demo(args) -> int:
     settings = {k: v for k, v in (("beta", args.beta), ("total_steps", args.total_steps)) if v is not None}
     configs = demo.plan(runs_dir(args.runs_dir), seed=args.seed, **settings)
     b = configs[0].cost_limit
-    print(f"demo: {', '.join(c.algo for c in configs)} on {demo.TASK} (cost limit b = {b:g}, seed {args.seed}), "
-          f"runs in {runs_dir(args.runs_dir)}", file=sys.stderr, flush=True)
+    print(
+        f"demo: {', '.join(c.algo for c in configs)} on {demo.TASK} (cost limit b = {b:g}, seed {args.seed}), "
+        f"runs in {runs_dir(args.runs_dir)}",
+        file=sys.stderr,
+        flush=True,
+    )
     states = demo.run(configs, report=demo.stderr_report)
     rows = [demo.summary(c) for c in configs]
     if args.json:
@@ -307,12 +369,23 @@ def _cmd_cnpg(args) -> int:
             fig.write_image(out / f"{name}.png")
     meta = figures["policy_space"].layout.meta
     for beta, crossed, over in zip(meta["betas"], meta["crossed"], meta["overshoot"]):
-        print(f"beta={beta:g}: {crossed}/{args.starts} normalised-step paths crossed b={meta['b']:g}, max overshoot {over:.2e}")
+        print(
+            f"beta={beta:g}: {crossed}/{args.starts} normalised-step paths crossed b={meta['b']:g}, "
+            f"max overshoot {over:.2e}"
+        )
     tr = figures["trust_regions"].layout.meta
-    print("trust-region areas (beta={:g}, delta={:g}): D_C {} vs KL {}".format(
-        tr["beta"], tr["delta"], ", ".join(f"{a:.4f}" for a in tr["area_D_C"]), ", ".join(f"{a:.4f}" for a in tr["area_KL"])))
-    print(f"wrote {', '.join(f'{n}.html' for n in figures)} to {out}"
-          + ("" if png else " (PNG export skipped: kaleido is not installed)"))
+    print(
+        "trust-region areas (beta={:g}, delta={:g}): D_C {} vs KL {}".format(
+            tr["beta"],
+            tr["delta"],
+            ", ".join(f"{a:.4f}" for a in tr["area_D_C"]),
+            ", ".join(f"{a:.4f}" for a in tr["area_KL"]),
+        )
+    )
+    print(
+        f"wrote {', '.join(f'{n}.html' for n in figures)} to {out}"
+        + ("" if png else " (PNG export skipped: kaleido is not installed)")
+    )
     return 0
 
 
@@ -324,8 +397,9 @@ def _cmd_report(args) -> int:
         raise UsageError(f"report: a report name is required, one of {', '.join(reports.available())}")
     if args.list:
         for name in reports.available():
-            params = ", ".join(f"{k}={v['default']}" for k, v in reports.parameters(name).items()
-                               if k not in reports.RESERVED)
+            params = ", ".join(
+                f"{k}={v['default']}" for k, v in reports.parameters(name).items() if k not in reports.RESERVED
+            )
             print(f"{name}: {params}")
         return 0
     reports.notebook_path(args.name)  # unknown name: exit 2 before anything is parsed or written
@@ -344,14 +418,19 @@ def _cmd_report(args) -> int:
     result = reports.execute(folder, progress=terminal, log_cells=not terminal)
     if result.state != "finished":
         error = result.error
-        where = f"cell {error['cell']}" + (f" [{error['exec_count']}]" if error.get("exec_count") else "") \
-            if error.get("cell") is not None else "execution"
+        where = (
+            f"cell {error['cell']}" + (f" [{error['exec_count']}]" if error.get("exec_count") else "")
+            if error.get("cell") is not None
+            else "execution"
+        )
         print(f"report {args.name}: {where} failed: {error.get('ename')}: {error.get('evalue')}", file=sys.stderr)
         if error.get("traceback"):
             print(error["traceback"], file=sys.stderr)
         print(f"{folder}: failed (the partially executed notebook is kept there)", file=sys.stderr)
         return 1
-    print(f"{folder}: finished in {result.duration_s:.1f} s ({result.html.name}, {result.notebook.name})", file=sys.stderr)
+    print(
+        f"{folder}: finished in {result.duration_s:.1f} s ({result.html.name}, {result.notebook.name})", file=sys.stderr
+    )
     return 0
 
 
@@ -366,8 +445,9 @@ def _cmd_eval(args) -> int:
     evaluate.check_eval_args(args.episodes, args.seed)  # before the run: nothing is read for a bad count
     path = find_trained_run(args.run, runs_dir(args.runs_dir))
     progress = evaluate.ProgressLine(sys.stderr, label=f"eval {path.name}")
-    result = evaluate.evaluate(path, episodes=args.episodes, deterministic=args.deterministic, seed=args.seed,
-                                progress=progress)
+    result = evaluate.evaluate(
+        path, episodes=args.episodes, deterministic=args.deterministic, seed=args.seed, progress=progress
+    )
     print(json.dumps(result) if args.json else evaluate.eval_text(result), flush=True)
     return 0
 
@@ -381,8 +461,10 @@ def _cmd_export(args) -> int:
     path = find_trained_run(args.run, runs_dir(args.runs_dir))
     meta = export.export(path, out, force=args.force)
     kind = f"one of {meta['act_dim']} actions" if meta["discrete"] else f"action ({meta['act_dim']},)"
-    print(f"wrote {out}: TorchScript policy of {path} ({meta['task']}, {meta['algo']}; raw observation "
-          f"({meta['obs_dim']},) -> deterministic {kind}; load with torch.jit.load)")
+    print(
+        f"wrote {out}: TorchScript policy of {path} ({meta['task']}, {meta['algo']}; raw observation "
+        f"({meta['obs_dim']},) -> deterministic {kind}; load with torch.jit.load)"
+    )
     return 0
 
 
@@ -404,8 +486,7 @@ def _cmd_ls(args) -> int:
     elif rows:
         print(results.setting_table(rows) if args.by_setting else results.table(rows))
     else:
-        print(f"no runs in {folder}" + (" matching the filters" if args.task or args.algo else ""),
-              file=sys.stderr)
+        print(f"no runs in {folder}" + (" matching the filters" if args.task or args.algo else ""), file=sys.stderr)
     return 0
 
 
@@ -430,11 +511,18 @@ def _cmd_show(args) -> int:
 
 def _add_file_options(parser) -> None:
     """--set and --config: every other setting, shared by `train` and `sweep`."""
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
-                        help="any training setting, e.g. --set gamma=0.995 --set hidden=128,128 (repeatable; "
-                             "docs/CLI.md lists the keys)")
-    parser.add_argument("--config", metavar="FILE.toml",
-                        help="settings from a TOML file of key = value lines; --set and options override it")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="any training setting, e.g. --set gamma=0.995 --set hidden=128,128 (repeatable; "
+        "docs/CLI.md lists the keys)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        help="settings from a TOML file of key = value lines; --set and options override it",
+    )
 
 
 RUNS_DIR_HELP = "runs folder (default: $CTRPO_RUNS_DIR, else the repository's runs/, from any working directory)"
@@ -459,54 +547,99 @@ def build_parser() -> argparse.ArgumentParser:
 
     cnpg = sub.add_parser("cnpg", help="exact C-NPG pictures of the 2-state toy CMDP (HTML files)")
     cnpg.add_argument("--beta", default="0.0001,0.01,1,2", help="comma-separated barrier weights β >= 0 (0 = NPG)")
-    cnpg.add_argument("--seed", type=int, default=0, help=f"random seed of the safe starts, {ALL_SETTINGS['seed'].range.short()} (default 0)")
-    cnpg.add_argument("--delta", type=float, default=0.05, help="trust radius δ > 0 of the trust-region picture (default 0.05)")
+    cnpg.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help=f"random seed of the safe starts, {ALL_SETTINGS['seed'].range.short()} (default 0)",
+    )
+    cnpg.add_argument(
+        "--delta", type=float, default=0.05, help="trust radius δ > 0 of the trust-region picture (default 0.05)"
+    )
     cnpg.add_argument("--starts", type=int, default=10, help="random strictly safe starts, 1-100 (default 10)")
     cnpg.add_argument("--out", default="runs/cnpg", help="output directory (default runs/cnpg)")
     cnpg.set_defaults(func=_cmd_cnpg)
 
     report = sub.add_parser("report", help="execute a report notebook (notebooks/NAME.ipynb) with papermill")
     report.add_argument("name", nargs="?", help="report name (see --list)")
-    report.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
-                        help="set a parameter; VALUE is parsed as JSON when it can be (numbers, lists), else a string")
-    report.add_argument("--runs-dir", help="runs folder; the report goes to RUNS_DIR/reports/ (default: "
-                                           "$CTRPO_RUNS_DIR, else the repository's runs/)")
+    report.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        help="set a parameter; VALUE is parsed as JSON when it can be (numbers, lists), else a string",
+    )
+    report.add_argument(
+        "--runs-dir",
+        help="runs folder; the report goes to RUNS_DIR/reports/ (default: "
+        "$CTRPO_RUNS_DIR, else the repository's runs/)",
+    )
     report.add_argument("--list", action="store_true", help="list the reports and their parameters")
     report.set_defaults(func=_cmd_report)
 
     demo = sub.add_parser("demo", help="C-TRPO, TRPO and TRPO-Lag side by side on the demo task (HazardEdge-v0)")
     demo.add_argument("--runs-dir", help=RUNS_DIR_HELP)
-    demo.add_argument("--seed", type=int, default=0, help=f"seed of all three runs, {ALL_SETTINGS['seed'].range.short()} (default 0)")
+    demo.add_argument(
+        "--seed", type=int, default=0, help=f"seed of all three runs, {ALL_SETTINGS['seed'].range.short()} (default 0)"
+    )
     demo.add_argument("--beta", type=float, help="C-TRPO's barrier weight β >= 0 (default 1)")
-    demo.add_argument("--total-steps", type=int, help=f"environment steps per run, {ALL_SETTINGS['total_steps'].range.short()} "
-                                                       f"(default: the task's)")
-    demo.add_argument("--json", action="store_true",
-                      help='print only {"task", "cost_limit", "runs": [{"algo", "seed", "dir", "final_return", '
-                           '"final_cost", "reg_plus"}]} on stdout')
+    demo.add_argument(
+        "--total-steps",
+        type=int,
+        help=f"environment steps per run, {ALL_SETTINGS['total_steps'].range.short()} (default: the task's)",
+    )
+    demo.add_argument(
+        "--json",
+        action="store_true",
+        help='print only {"task", "cost_limit", "runs": [{"algo", "seed", "dir", "final_return", '
+        '"final_cost", "reg_plus"}]} on stdout',
+    )
     demo.set_defaults(func=_cmd_demo)
 
     evaluate = sub.add_parser("eval", help="evaluate a run's latest policy over N episodes (return, cost, safe share)")
     evaluate.add_argument("run", metavar="RUN", help="a run directory, or the name of a run in --runs-dir")
-    evaluate.add_argument("--episodes", type=int, default=10,
-                          help=f"episodes to run, {rules.help_range('episodes')} (default 10; statistics are streamed)")
-    evaluate.add_argument("--deterministic", action="store_true",
-                          help="the policy's most likely action (Gaussian mean, Categorical argmax) instead of a sample")
-    evaluate.add_argument("--seed", type=int, default=0,
-                          help=f"seed of the envs and the sampled actions, {rules.help_range('eval_seed')} (default 0)")
-    evaluate.add_argument("--json", action="store_true",
-                          help='print only {"run", "task", "episodes", "deterministic", "seed", "cost_limit", '
-                               '"return_mean", "return_std", "cost_mean", "cost_std", "safe_fraction", "returns", '
-                               '"costs"} on stdout ("returns" and "costs": per episode, null beyond '
-                               f'{MAX_LISTED} episodes)')
+    evaluate.add_argument(
+        "--episodes",
+        type=int,
+        default=10,
+        help=f"episodes to run, {rules.help_range('episodes')} (default 10; statistics are streamed)",
+    )
+    evaluate.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="the policy's most likely action (Gaussian mean, Categorical argmax) instead of a sample",
+    )
+    evaluate.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help=f"seed of the envs and the sampled actions, {rules.help_range('eval_seed')} (default 0)",
+    )
+    evaluate.add_argument(
+        "--json",
+        action="store_true",
+        help='print only {"run", "task", "episodes", "deterministic", "seed", "cost_limit", '
+        '"return_mean", "return_std", "cost_mean", "cost_std", "safe_fraction", "returns", '
+        '"costs"} on stdout ("returns" and "costs": per episode, null beyond '
+        f"{MAX_LISTED} episodes)",
+    )
     evaluate.add_argument("--runs-dir", help=LOOKUP_HELP)
     evaluate.set_defaults(func=_cmd_eval)
 
     export = sub.add_parser("export", help="write a run's latest policy as TorchScript (raw observation -> action)")
     export.add_argument("run", metavar="RUN", help="a run directory, or the name of a run in --runs-dir")
-    export.add_argument("--out", required=True, metavar="FILE",
-                        help="the TorchScript file to write (its folder must exist; never inside a run directory)")
-    export.add_argument("--force", action="store_true",
-                        help="replace an existing regular file FILE (never a symbolic link, device or FIFO)")
+    export.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="the TorchScript file to write (its folder must exist; never inside a run directory)",
+    )
+    export.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing regular file FILE (never a symbolic link, device or FIFO)",
+    )
     export.add_argument("--runs-dir", help=LOOKUP_HELP)
     export.set_defaults(func=_cmd_export)
 
@@ -514,33 +647,71 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--runs-dir", help=RUNS_DIR_HELP)
     ls.add_argument("--task", help="only runs of this task")
     ls.add_argument("--algo", help="only runs of this algorithm")
-    ls.add_argument("--json", action="store_true",
-                    help="print a JSON list of {" + ", ".join(f'"{k}"' for k in ("name", "path", "task", "algo", "beta",
-                         "bh", "delta", "seed", "state", "message", "epoch", "epochs", "final_return", "final_cost",
-                         "reg_plus", "label", "finished", "values")) + '} ("values": "final" once the run trained every '
-                         'planned epoch, "so far" before, null without an epoch); with --by-setting one object per '
-                         'setting: "setting", "label", "finished" (runs that count), "seeds" (theirs), "not_counted" '
-                         '(the others, in words), and the medians and IQMs of return, cost and Reg+')
-    ls.add_argument("--by-setting", action="store_true",
-                    help="one line per setting (every result-changing setting but the seed): how many runs finished, "
-                         "the medians over them, and the runs that do not count because they have not finished")
+    ls.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list of {"
+        + ", ".join(
+            f'"{k}"'
+            for k in (
+                "name",
+                "path",
+                "task",
+                "algo",
+                "beta",
+                "bh",
+                "delta",
+                "seed",
+                "state",
+                "message",
+                "epoch",
+                "epochs",
+                "final_return",
+                "final_cost",
+                "reg_plus",
+                "label",
+                "finished",
+                "values",
+            )
+        )
+        + '} ("values": "final" once the run trained every '
+        'planned epoch, "so far" before, null without an epoch); with --by-setting one object per '
+        'setting: "setting", "label", "finished" (runs that count), "seeds" (theirs), "not_counted" '
+        "(the others, in words), and the medians and IQMs of return, cost and Reg+",
+    )
+    ls.add_argument(
+        "--by-setting",
+        action="store_true",
+        help="one line per setting (every result-changing setting but the seed): how many runs finished, "
+        "the medians over them, and the runs that do not count because they have not finished",
+    )
     ls.set_defaults(func=_cmd_ls)
 
     show = sub.add_parser("show", help="one run: settings, status, last metrics, text plots of return and cost")
     show.add_argument("run", metavar="RUN", help="a run directory, or a run name in --runs-dir")
     show.add_argument("--runs-dir", help=LOOKUP_HELP)
-    show.add_argument("--json", action="store_true",
-                      help='print {"name", "path", "state", "config", "status", "last_metrics", "final", "curves"}')
+    show.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"name", "path", "state", "config", "status", "last_metrics", "final", "curves"}',
+    )
     show.set_defaults(func=_cmd_show)
 
-    sweep = sub.add_parser("sweep", help="train a grid over β × b_H × δ × seeds (skips finished runs); stop or "
-                                         "resume a whole sweep")
-    sweep.add_argument("--stop", metavar="NAME",
-                       help="stop sweep NAME: its driver starts no further run and every run of it stops at a "
-                            "checkpoint (request files, never a signal); waits until they have stopped")
-    sweep.add_argument("--resume", metavar="NAME",
-                       help="train sweep NAME again from the plan its manifest keeps: finished runs are skipped, "
-                            "stopped ones resume (only --runs-dir and --parallel may be given with it)")
+    sweep = sub.add_parser(
+        "sweep", help="train a grid over β × b_H × δ × seeds (skips finished runs); stop or resume a whole sweep"
+    )
+    sweep.add_argument(
+        "--stop",
+        metavar="NAME",
+        help="stop sweep NAME: its driver starts no further run and every run of it stops at a "
+        "checkpoint (request files, never a signal); waits until they have stopped",
+    )
+    sweep.add_argument(
+        "--resume",
+        metavar="NAME",
+        help="train sweep NAME again from the plan its manifest keeps: finished runs are skipped, "
+        "stopped ones resume (only --runs-dir and --parallel may be given with it)",
+    )
     sweep.add_argument("--task", help="task id (see `ctrpo tasks`)")
     sweep.add_argument("--algo", help="algorithm (default c-trpo)")
     sweep.add_argument("--beta", help="comma list of β values (c-trpo only; default 1)")
@@ -550,17 +721,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_options(sweep, exclude=SWEEP_AXES)  # the grid's axes (lists, above) and the sweep's name
     _add_file_options(sweep)
     sweep.add_argument("--name", help="sweep name, the prefix of its run names (default sweep-TASK-ALGO)")
-    sweep.add_argument("--parallel", type=int, help=f"runs at a time, {rules.help_range('parallel')} (default: number of cores; "
-                                                     f"with ray: as the cluster's CPUs allow)")
-    sweep.add_argument("--backend", choices=["local", "ray"], default="local",
-                       help="local: one process per run on this machine (default); ray: one Ray task per run "
-                            "(needs the ray extra: pip install '.[ray]')")
+    sweep.add_argument(
+        "--parallel",
+        type=int,
+        help=f"runs at a time, {rules.help_range('parallel')} (default: number of cores; "
+        f"with ray: as the cluster's CPUs allow)",
+    )
+    sweep.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local: one process per run on this machine (default); ray: one Ray task per run "
+        "(needs the ray extra: pip install '.[ray]')",
+    )
     sweep.add_argument("--address", help="ray: join the cluster at HOST:PORT (default: start a local Ray instance)")
-    sweep.add_argument("--cpus-per-run", type=float,
-                       help=f"ray: CPUs each run requests, {rules.help_range('cpus_per_run')} (default 1)")
-    sweep.add_argument("--max-retries", type=int, default=3,
-                       help=f"ray: retries of a run whose worker died, {rules.help_range('max_retries')}; it resumes from its last "
-                            f"checkpoint (default 3)")
+    sweep.add_argument(
+        "--cpus-per-run",
+        type=float,
+        help=f"ray: CPUs each run requests, {rules.help_range('cpus_per_run')} (default 1)",
+    )
+    sweep.add_argument(
+        "--max-retries",
+        type=int,
+        default=3,
+        help=f"ray: retries of a run whose worker died, {rules.help_range('max_retries')}; it resumes from its last "
+        f"checkpoint (default 3)",
+    )
     sweep.set_defaults(func=_cmd_sweep)
     return parser
 
@@ -573,8 +759,11 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except (UsageError, UnknownTaskError, ConfigError) as exc:
-        message = f"{option_of(exc.param)}: {exc.message}" if isinstance(exc, ConfigError) else \
-            (exc.args[0] if exc.args else str(exc))
+        message = (
+            f"{option_of(exc.param)}: {exc.message}"
+            if isinstance(exc, ConfigError)
+            else (exc.args[0] if exc.args else str(exc))
+        )
         print(f"ctrpo: error: {' '.join(str(message).split())}", file=sys.stderr)  # always one line
         return 2
     except KeyboardInterrupt:

@@ -95,8 +95,8 @@ def _usage(parser: argparse.ArgumentParser) -> str:
     prefix = "usage: "
     lines = parser.format_usage().rstrip().splitlines()
     if lines and lines[0].startswith(prefix):
-        lines[0] = lines[0][len(prefix):]
-        lines[1:] = [l[len(prefix):] if l.startswith(" " * len(prefix)) else l for l in lines[1:]]
+        lines[0] = lines[0][len(prefix) :]
+        lines[1:] = [line[len(prefix) :] if line.startswith(" " * len(prefix)) else line for line in lines[1:]]
     return "\n".join(lines)
 
 
@@ -139,8 +139,11 @@ def _options_table(parser: argparse.ArgumentParser) -> list[str]:
             continue
         if action.help == argparse.SUPPRESS:
             continue
-        name = ", ".join(_code(s) for s in action.option_strings) if action.option_strings \
+        name = (
+            ", ".join(_code(s) for s in action.option_strings)
+            if action.option_strings
             else _code(action.metavar or action.dest)
+        )
         value = _value(action, parser)
         description = _help(action, parser)
         kind = _kind(action)
@@ -171,25 +174,33 @@ def _settings_section() -> list[str]:
     from ctrpo_core.config.algorithms import ALL_SETTINGS, readers
     from ctrpo_core.config.overrides import as_text
 
-    intro = ("`--set KEY=VALUE` (repeatable) and `--config FILE.toml` (top-level `key = value` lines) accept "
-             "these keys; the ones with an option of their own (`--beta`, ...) take it too. Lists are "
-             "comma-separated (`--set hidden=128,128`), `none` unsets an optional value. A run's value is the "
-             "default, else the one for its task's family or its task, else its algorithm family's, else its "
-             "algorithm's own (the algorithms table below), else what the user gives. A key an algorithm does "
-             "not read is refused for it. Generated from the settings' "
-             f"declarations ([{SETTINGS_DOC.name}]({SETTINGS_DOC.relative_to('docs')}#settings) explains them).")
-    lines = ["## Settings for `--set` and `--config`", "", textwrap.fill(intro, WIDTH, break_on_hyphens=False,
-                                                                        break_long_words=False), "",
-             "| key | value | default | per task or family | read by | meaning |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    intro = (
+        "`--set KEY=VALUE` (repeatable) and `--config FILE.toml` (top-level `key = value` lines) accept "
+        "these keys; the ones with an option of their own (`--beta`, ...) take it too. Lists are "
+        "comma-separated (`--set hidden=128,128`), `none` unsets an optional value. A run's value is the "
+        "default, else the one for its task's family or its task, else its algorithm family's, else its "
+        "algorithm's own (the algorithms table below), else what the user gives. A key an algorithm does "
+        "not read is refused for it. Generated from the settings' "
+        f"declarations ([{SETTINGS_DOC.name}]({SETTINGS_DOC.relative_to('docs')}#settings) explains them)."
+    )
+    lines = [
+        "## Settings for `--set` and `--config`",
+        "",
+        textwrap.fill(intro, WIDTH, break_on_hyphens=False, break_long_words=False),
+        "",
+        "| key | value | default | per task or family | read by | meaning |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for key, setting in ALL_SETTINGS.items():
         if not setting.settable:
             continue
         where = [f"`{k}`: `{as_text(v)}`" for k, v in {**setting.by_task, **setting.by_family}.items()]
         who = "all" if setting.read_by == "all" else ", ".join(f"`{a}`" for a in readers(key))
         name = f"`{key}`" + (f" ({setting.symbol})" if setting.symbol and setting.symbol != key else "")
-        lines.append(f"| {name} | {_cell(setting.allowed())} | {_code(as_text(setting.default))} | "
-                     f"{_cell(', '.join(where)) or 'none'} | {who} | {_cell(setting.help)} |")
+        lines.append(
+            f"| {name} | {_cell(setting.allowed())} | {_code(as_text(setting.default))} | "
+            f"{_cell(', '.join(where)) or 'none'} | {who} | {_cell(setting.help)} |"
+        )
     return lines + [""]
 
 
@@ -199,20 +210,29 @@ def _algorithms_section() -> list[str]:
     from ctrpo_core.config.overrides import as_text
 
     guide = f"[{SETTINGS_DOC.name}]({SETTINGS_DOC.relative_to('docs')}#adding-an-algorithm)"
-    intro = ("The algorithms `--algo` accepts, each declared in its own file (`ctrpo_core/algos/<module>.py`; "
-             f"more from the modules named in `$CTRPO_ALGORITHMS`, {guide}). "
-             "Its family says how the policy moves (trust region: one natural-gradient step and a line search; "
-             "first order: minibatch passes of a clipped surrogate); besides its family's settings it reads the "
-             "ones listed, with its own default where one is given, and writes its own metrics.csv columns.")
-    lines = ["## Algorithms", "", textwrap.fill(intro, WIDTH, break_on_hyphens=False, break_long_words=False), "",
-             "| id | name | family | what it does | reads besides its family's | its own columns |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    intro = (
+        "The algorithms `--algo` accepts, each declared in its own file (`ctrpo_core/algos/<module>.py`; "
+        f"more from the modules named in `$CTRPO_ALGORITHMS`, {guide}). "
+        "Its family says how the policy moves (trust region: one natural-gradient step and a line search; "
+        "first order: minibatch passes of a clipped surrogate); besides its family's settings it reads the "
+        "ones listed, with its own default where one is given, and writes its own metrics.csv columns."
+    )
+    lines = [
+        "## Algorithms",
+        "",
+        textwrap.fill(intro, WIDTH, break_on_hyphens=False, break_long_words=False),
+        "",
+        "| id | name | family | what it does | reads besides its family's | its own columns |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for algo, spec in ALGORITHMS.items():
         reads = [f"`{k}`" + (f" (default `{as_text(v)}`)" if v is not None else "") for k, v in spec.reads]
         reads += [f"`{s.key}`" for s in spec.settings]
         columns = ", ".join(f"`{c}`" for c in spec.metric_columns) or "none"
-        lines.append(f"| `{algo}` | {spec.name} | {spec.family} | {_cell(spec.summary)} | "
-                     f"{', '.join(reads) or 'none'} | {columns} |")
+        lines.append(
+            f"| `{algo}` | {spec.name} | {spec.family} | {_cell(spec.summary)} | "
+            f"{', '.join(reads) or 'none'} | {columns} |"
+        )
     return lines + [""]
 
 
@@ -244,8 +264,9 @@ def render(parser: argparse.ArgumentParser | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Generate docs/CLI.md from the ctrpo argparse parser.")
-    ap.add_argument("--check", action="store_true",
-                    help="write nothing; exit 1 if docs/CLI.md differs from what would be written")
+    ap.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if docs/CLI.md differs from what would be written"
+    )
     ap.add_argument("--out", type=Path, default=OUTPUT, help="where to write (default docs/CLI.md)")
     args = ap.parse_args(argv)
     text = render()
@@ -254,8 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         if current == text:
             print(f"{args.out}: up to date")
             return 0
-        diff = difflib.unified_diff(current.splitlines(), text.splitlines(), str(args.out), "generated",
-                                    lineterm="", n=1)
+        diff = difflib.unified_diff(
+            current.splitlines(), text.splitlines(), str(args.out), "generated", lineterm="", n=1
+        )
         print("\n".join(list(diff)[:60]))
         print(f"{args.out} is out of date: run .venv/bin/python scripts/cli_reference.py", file=sys.stderr)
         return 1

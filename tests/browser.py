@@ -13,8 +13,16 @@ from pathlib import Path
 from conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 OUTPUT = ROOT / "tests" / "output"
 
 
@@ -31,9 +39,26 @@ def streamlit_server(runs_dir: Path, cwd: Path = ROOT, address: str | None = Non
     port = free_port()
     env = {**(os.environ if env is None else env), "CTRPO_RUNS_DIR": str(runs_dir)}
     bind = ["--server.address", address] if address is not None else []
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.port",
-                             str(port), *bind, "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app" / "main.py"),
+            "--server.port",
+            str(port),
+            *bind,
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -66,8 +91,11 @@ LAYOUT_CHECK = (ROOT / "tests" / "plotly_layout.js").read_text()
 
 def layout_problems(page, figures: int) -> list[str]:
     """Wait until ``figures`` Plotly figures are drawn, then list the collisions plotly_layout.js finds."""
-    page.wait_for_function("n => [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.querySelector("
-                           "'.main-svg')).length >= n", arg=figures, timeout=120_000)
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.querySelector('.main-svg')).length >= n",
+        arg=figures,
+        timeout=120_000,
+    )
     page.wait_for_timeout(1500)  # Streamlit sizes the figures to their columns after the first draw
     report = page.evaluate(LAYOUT_CHECK)
     assert len(report) >= figures, report

@@ -21,8 +21,14 @@ def pytest_collection_modifyitems(items):
 
 def run_cli(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:
     """Run the real `ctrpo` command line in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "ctrpo_core.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, cwd=kwargs.pop("cwd", ROOT), **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "ctrpo_core.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=kwargs.pop("cwd", ROOT),
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -31,8 +37,13 @@ def runs_dir(tmp_path):
 
 
 # The claims report with small parameters (tests/test_claims.py, tests/test_reports.py): executed once.
-CLAIMS_CI_PARAMETERS = {"seeds": [0], "total_steps": 20000, "betas": [0.1, 1.0], "hiddens": [[16, 16]],
-                        "noise_steps_per_epoch": [1000]}
+CLAIMS_CI_PARAMETERS = {
+    "seeds": [0],
+    "total_steps": 20000,
+    "betas": [0.1, 1.0],
+    "hiddens": [[16, 16]],
+    "noise_steps_per_epoch": [1000],
+}
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +72,7 @@ def distribution_at(policy: nn.Module, theta: torch.Tensor, obs: torch.Tensor):
     """π_θ(·|obs) for a flat parameter vector θ (same order as trust_region.flat_params)."""
     params, offset = {}, 0
     for name, p in policy.named_parameters():
-        params["policy." + name] = theta[offset:offset + p.numel()].view_as(p)
+        params["policy." + name] = theta[offset : offset + p.numel()].view_as(p)
         offset += p.numel()
     assert offset == theta.numel()
     return torch.func.functional_call(DistOf(policy), params, (obs,))
@@ -128,8 +139,14 @@ LAB_KERNEL = "ctrpo-explorer"  # the project's kernel (`make lab`'s set-up insta
 CI_PARAMETERS = {
     "quickstart": {"total_steps": 10000},
     "barrier_sensitivity": {"betas": [0.0, 10.0], "bhs": [0.6, 1.0], "seeds": [0], "total_steps": 8000, "parallel": 1},
-    "benchmark": {"algos": ["c-trpo", "cpo", "trpo"], "tasks": ["GridHazard-v0", "PointHazard-v0"], "seeds": [0, 1],
-                  "total_steps": 4000, "reps": 500, "parallel": 1},
+    "benchmark": {
+        "algos": ["c-trpo", "cpo", "trpo"],
+        "tasks": ["GridHazard-v0", "PointHazard-v0"],
+        "seeds": [0, 1],
+        "total_steps": 4000,
+        "reps": 500,
+        "parallel": 1,
+    },
     "cnpg_geometry": {},
     "claims": CLAIMS_CI_PARAMETERS,
 }
@@ -176,9 +193,16 @@ def lab_reports(tmp_path_factory):
         before = os.environ.get("CTRPO_RUNS_DIR")
         os.environ["CTRPO_RUNS_DIR"] = str(out.runs_dir)  # the kernel's default runs folder (never the repo's)
         try:
-            papermill.execute_notebook(str(reports.notebook_path(name)), str(path), parameters=injected,
-                                       kernel_name=LAB_KERNEL, cwd=str(work), progress_bar=False, log_output=False,
-                                       kernel_manager_class=reports._kernel_manager_class())
+            papermill.execute_notebook(
+                str(reports.notebook_path(name)),
+                str(path),
+                parameters=injected,
+                kernel_name=LAB_KERNEL,
+                cwd=str(work),
+                progress_bar=False,
+                log_output=False,
+                kernel_manager_class=reports._kernel_manager_class(),
+            )
         except Exception as exc:  # a failing cell, a kernel that died or did not start
             out.errors[name] = f"{type(exc).__name__}: {exc}"[-3000:]
         finally:

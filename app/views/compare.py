@@ -17,20 +17,32 @@ if table.empty:
 # the filters live in the sidebar: wide enough for whole chips ("HazardEdge-v0"), and the curves stay on screen
 filters = {}
 st.sidebar.subheader("Filter the runs")
-for key, title in [("task", "Task"), ("algo", "Algorithm"), ("beta", "β"), ("bh", "b_H"), ("delta", "δ"),
-                   ("total_steps", "Steps")]:
+for key, title in [
+    ("task", "Task"),
+    ("algo", "Algorithm"),
+    ("beta", "β"),
+    ("bh", "b_H"),
+    ("delta", "δ"),
+    ("total_steps", "Steps"),
+]:
     options = sorted(table[key].dropna().unique().tolist())
     filters[key] = st.sidebar.multiselect(title, options, default=options, key=f"cmp_{key}")
 mask = table.state.notna()
 for key, values in filters.items():
     mask &= table[key].isin(values) | table[key].isna()  # N/A (β for trpo) is never a filter value
 c1, c2, c3 = st.columns(3)
-only = c1.toggle("C-TRPO only", key="cmp_ctrpo_only", help="Hide the other algorithms, e.g. TRPO's Reg+ of "
-                 "thousands that flattens C-TRPO's β variants to zero.")
+only = c1.toggle(
+    "C-TRPO only",
+    key="cmp_ctrpo_only",
+    help="Hide the other algorithms, e.g. TRPO's Reg+ of thousands that flattens C-TRPO's β variants to zero.",
+)
 log_y = c2.toggle("Log cost, Reg+", key="cmp_log", help="Cost and Reg+ on log axes (a value of 0 is not drawn).")
-equal = c3.toggle("At equal steps", key="cmp_equal_steps",
-                  help="Also compare runs that have not finished: every run shown is cut at the fewest environment "
-                       "steps any of them has trained, and its values are taken there. Off: only finished runs count.")
+equal = c3.toggle(
+    "At equal steps",
+    key="cmp_equal_steps",
+    help="Also compare runs that have not finished: every run shown is cut at the fewest environment "
+    "steps any of them has trained, and its values are taken there. Off: only finished runs count.",
+)
 chosen, duplicates = pooling.one_run_per_seed(ctrpo_only(table[mask]) if only else table[mask])
 if chosen.empty:
     st.info("No run matches these filters.")
@@ -50,14 +62,18 @@ if duplicates:
     with st.expander(f"{len(duplicates)} runs left out: their seed is already counted in their setting"):
         st.markdown("\n".join(f"- {line}" for line in duplicates))
 if counted.empty:
-    st.info("None of these runs has finished yet. Switch on **At equal steps** to compare them as far as they "
-            "have trained.")
+    st.info(
+        "None of these runs has finished yet. Switch on **At equal steps** to compare them as far as they have trained."
+    )
     st.stop()
 
 curves = pooling.cut_curves(load_curves(counted.path.tolist()), steps)
 limits = counted.cost_limit.unique()
-st.plotly_chart(curve_panels(curves, pooled=True, cost_limit=limits[0] if len(limits) == 1 else None, log_y=log_y),
-                key="cmp_curves", config=PLOTLY_CONFIG)
+st.plotly_chart(
+    curve_panels(curves, pooled=True, cost_limit=limits[0] if len(limits) == 1 else None, log_y=log_y),
+    key="cmp_curves",
+    config=PLOTLY_CONFIG,
+)
 
 st.subheader("Final values per setting" + (f", {pooling.equal_steps_title(steps)}" if equal else ""))
 st.caption(CAPTION)
@@ -66,5 +82,9 @@ for line in one_seed_settings(summary):
 shown = summary[summary[pooling.count_column(summary)] > 0]
 st.plotly_chart(final_values_figure(shown, log_x=log_y), key="cmp_final", config=PLOTLY_CONFIG)
 comparison_dataframe(summary)
-st.download_button("Download CSV", summary.to_csv(index=False).encode(),
-                   file_name="comparison_equal_steps.csv" if equal else "comparison.csv", mime="text/csv")
+st.download_button(
+    "Download CSV",
+    summary.to_csv(index=False).encode(),
+    file_name="comparison_equal_steps.csv" if equal else "comparison.csv",
+    mime="text/csv",
+)

@@ -17,7 +17,8 @@ st.markdown(
     f"A point on a line earns more reward the further right it goes, but every step past the edge costs 1 and an "
     f"episode may cost at most **b = {hazard_edge.COST_LIMIT:g}**. **1.** Press **Run** (about a minute) · "
     "**2.** watch TRPO walk into the hazard while C-TRPO slows down before the limit · **3.** below, the "
-    "**β slider** re-runs C-TRPO with another barrier weight.")
+    "**β slider** re-runs C-TRPO with another barrier weight."
+)
 with st.expander("The task and the three learners"):
     st.markdown(
         f"**{demo.TASK}**: a point on a line is rewarded for being far to the right (reward = its position, "
@@ -26,7 +27,8 @@ with st.expander("The task and the three learners"):
         "edge. **TRPO** ignores the cost and walks into the hazard; **TRPO-Lag** learns a price for cost only after "
         "paying it; **C-TRPO** measures its trust region with a barrier on the remaining budget b − $\\hat J_c$ "
         "(b minus the episode cost so far), so its steps shrink as it nears the edge. Same seed, same settings, one "
-        "process per run.")
+        "process per run."
+    )
 try:
     settings = demo.page_settings()
 except ConfigError as exc:
@@ -36,11 +38,18 @@ if settings:
     st.caption(f"Shortened by {demo.STEPS_ENV}: {settings['total_steps']:,} steps per run instead of the demo's.")
 runs_dir = default_runs_dir()
 c1, c2, c3, c4 = st.columns([1.8, 1, 1.7, 1.5], vertical_alignment="bottom")  # one row, whole at 1024 px
-seed = int(c2.number_input("Seed", value=0, min_value=forms.bounds("seed")[0], max_value=forms.bounds("seed")[1], step=1,
-                           key="demo_seed"))
-log_y = c3.toggle("Log cost", value=False, key="demo_log",
-                  help="Off: the cost axis is focused on the limit b, a run far above it marked at the top edge. "
-                       "Reg+ is always on a log axis.")
+seed = int(
+    c2.number_input(
+        "Seed", value=0, min_value=forms.bounds("seed")[0], max_value=forms.bounds("seed")[1], step=1, key="demo_seed"
+    )
+)
+log_y = c3.toggle(
+    "Log cost",
+    value=False,
+    key="demo_log",
+    help="Off: the cost axis is focused on the limit b, a run far above it marked at the top edge. "
+    "Reg+ is always on a log axis.",
+)
 only_ctrpo = c4.toggle("C-TRPO only", value=False, key="demo_ctrpo_only")
 base = demo.plan(runs_dir, seed=seed, **settings)
 
@@ -79,8 +88,11 @@ def show_note(key: str) -> None:
         del st.session_state[key]
 
 
-if c1.button("Run the demo", type="primary", help="C-TRPO, TRPO and TRPO-Lag with the same seed, each in its own "
-              "process in the background: about a minute."):
+if c1.button(
+    "Run the demo",
+    type="primary",
+    help="C-TRPO, TRPO and TRPO-Lag with the same seed, each in its own process in the background: about a minute.",
+):
     started = demo.launch(base)
     training = pending([cfg.name for cfg in base])
     if started:
@@ -103,8 +115,11 @@ def watch():
 def curves_view():
     current = shown()[0]
     table = run_table(runs_dir)
-    mine = table.set_index("name").reindex([n for n in current if n in set(table.name)]).reset_index() \
-        if len(table) else table  # in the page's order: the three runs, then the other β ascending
+    mine = (
+        table.set_index("name").reindex([n for n in current if n in set(table.name)]).reset_index()
+        if len(table)
+        else table
+    )  # in the page's order: the three runs, then the other β ascending
     if mine.empty:
         st.info("Press **Run**: three runs start in the background and take about a minute.")
         return
@@ -115,14 +130,17 @@ def curves_view():
     labels = {name: label for name, (_, label) in current.items()}
     curves = ctrpo_only(curves) if only_ctrpo else curves
     limit = base[0].cost_limit
-    st.plotly_chart(demo.curves_figure(curves, labels, limit, log_cost=log_y), key="demo_curves",
-                    config=PLOTLY_CONFIG)
+    st.plotly_chart(demo.curves_figure(curves, labels, limit, log_cost=log_y), key="demo_curves", config=PLOTLY_CONFIG)
     for column, line in zip(st.columns(3), demo.panel_notes(curves, labels, limit)):
         column.markdown(line)  # under each panel, in the page's dark 16 px text: what to see there
     training = int(mine.state.isin(ACTIVE).sum())
     st.caption(f"{len(mine)} runs, {training} still training; final values: the last 10% of epochs")
-    st.dataframe(demo.table_view(mine, labels), hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(c, format="localized") for c in demo.TABLE_NUMBERS})
+    st.dataframe(
+        demo.table_view(mine, labels),
+        hide_index=True,
+        width="stretch",
+        column_config={c: st.column_config.NumberColumn(c, format="localized") for c in demo.TABLE_NUMBERS},
+    )
     st.plotly_chart(shrinkage_figure(curves, labels=labels), key="demo_shrinkage", config=PLOTLY_CONFIG)
     st.caption(shrinkage_sentence(curves, labels=labels))
 
@@ -131,11 +149,14 @@ watch()
 curves_view()
 
 st.subheader("One episode of each learned policy, from the same start")
-st.caption("Position left to right, time top to bottom, each learner in its colour; red: the hazard; dashed: where "
-           "the reward stops growing.")
+st.caption(
+    "Position left to right, time top to bottom, each learner in its colour; red: the hazard; dashed: where "
+    "the reward stops growing."
+)
 finished = run_table(runs_dir)
-finished = finished[finished.name.isin([c.name for c in base]) & (finished.state == "finished")] \
-    if len(finished) else finished
+finished = (
+    finished[finished.name.isin([c.name for c in base]) & (finished.state == "finished")] if len(finished) else finished
+)
 
 
 @st.cache_data(show_spinner="rendering ...", max_entries=32)
@@ -144,8 +165,11 @@ def episode_gif(path: str, updated: float) -> dict:
 
 
 if len(finished) < len(base):
-    st.info(f"The animations appear here once the three runs have finished ({len(finished)} of {len(base)} so far)."
-            if active or len(finished) else "The animations appear here once the three runs have finished.")
+    st.info(
+        f"The animations appear here once the three runs have finished ({len(finished)} of {len(base)} so far)."
+        if active or len(finished)
+        else "The animations appear here once the three runs have finished."
+    )
 else:
     for col, cfg in zip(st.columns(len(base)), base):
         row = finished[finished.name == cfg.name].iloc[0]
@@ -155,9 +179,11 @@ else:
 
 st.subheader("What does β do?")
 default_beta = demo.default_beta()
-st.caption(f"Pick a barrier weight β (C-TRPO's default: {default_beta:g}), then press **Re-run C-TRPO**: moving the "
-           "slider alone trains nothing. The new run's curves join the ones above (and stay: every C-TRPO run of the "
-           "demo's settings in the runs folder is shown).")
+st.caption(
+    f"Pick a barrier weight β (C-TRPO's default: {default_beta:g}), then press **Re-run C-TRPO**: moving the "
+    "slider alone trains nothing. The new run's curves join the ones above (and stay: every C-TRPO run of the "
+    "demo's settings in the runs folder is shown)."
+)
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
 beta = c1.select_slider("β (barrier weight)", demo.BETA_CHOICES, value=default_beta, key="demo_beta")
 if c2.button("Re-run C-TRPO", key="demo_rerun"):

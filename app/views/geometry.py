@@ -8,7 +8,7 @@ st.markdown(
     "The exact, tabular picture behind C-TRPO, on the authors' 2-state toy: the policy space is the unit "
     "square (x, y) = (π(a₁|s₁), π(a₁|s₂)). NPG (β = 0) follows the natural gradient of V_r across the "
     "boundary V_c = b; C-NPG's metric carries the barrier β·φ''(b − V_c)∇V_c∇V_cᵀ, so its trajectories "
-    "bend along the boundary and stay safe: a panel's \"crossed b\" counts the paths from safe starts that "
+    'bend along the boundary and stay safe: a panel\'s "crossed b" counts the paths from safe starts that '
     "went past the limit b, and for C-NPG that is a fixed step landing just past the boundary (the note under "
     "the picture gives the numbers). The trust regions {D_C(π‖π_k) ≤ δ} shrink as π_k nears the boundary."
 )
@@ -21,9 +21,11 @@ starts = c3.slider("random safe starts", 1, 20, 10, key="geo_starts")
 
 @st.cache_data(show_spinner="integrating the flows ...")
 def _figures(beta: float, delta: float, starts: int):
-    return (figures.policy_space_figure(betas=[beta], n_starts=starts, seed=0),
-            figures.trust_region_figure(delta=delta, beta=beta),
-            figures.value_curves_figure(betas=[beta], n_starts=starts, seed=0))
+    return (
+        figures.policy_space_figure(betas=[beta], n_starts=starts, seed=0),
+        figures.trust_region_figure(delta=delta, beta=beta),
+        figures.value_curves_figure(betas=[beta], n_starts=starts, seed=0),
+    )
 
 
 policy_space, trust_regions, value_curves = _figures(beta, delta, starts)

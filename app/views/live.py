@@ -3,8 +3,14 @@ import streamlit as st
 from ctrpo_core import api
 from ctrpo_core.results.catalog import default_runs_dir, load_curves, resolve_run, run_table
 from ctrpo_core.results.tables import live_view
-from ctrpo_core.results.plots import (SHRINKAGE_PANEL_NOTES, ctrpo_only, curve_panels, shrinkage_details_figure,
-                              shrinkage_figure, shrinkage_sentence)
+from ctrpo_core.results.plots import (
+    SHRINKAGE_PANEL_NOTES,
+    ctrpo_only,
+    curve_panels,
+    shrinkage_details_figure,
+    shrinkage_figure,
+    shrinkage_sentence,
+)
 from ctrpo_core.ui.charts import PLOTLY_CONFIG
 
 ACTIVE = ("queued", "running")
@@ -18,11 +24,17 @@ if table.empty:
     st.stop()
 
 running = table.loc[table.state == "running", "name"].tolist()
-default = [n for n in st.session_state.get("live_selection", []) if n in set(table.name)] or running or table.name[:3].tolist()
+default = (
+    [n for n in st.session_state.get("live_selection", []) if n in set(table.name)]
+    or running
+    or table.name[:3].tolist()
+)
 selected = st.multiselect("Runs to watch", table.name.tolist(), default=default, key="live_runs")
 t1, t2, t3 = st.columns(3)
 pooled = t1.toggle("Pool seeds (mean ± std)", value=False, key="live_pooled")
-log_y = t2.toggle("Log cost, Reg+", value=False, key="live_log", help="Cost and Reg+ on log axes (a value of 0 is not drawn).")
+log_y = t2.toggle(
+    "Log cost, Reg+", value=False, key="live_log", help="Cost and Reg+ on log axes (a value of 0 is not drawn)."
+)
 only_ctrpo = t3.toggle("C-TRPO only", value=False, key="live_ctrpo_only")
 paths = [resolve_run(runs_dir, n) for n in selected]
 b1, b2, _ = st.columns(3)  # wide enough for "Resume selected" at 1024 px
@@ -32,7 +44,6 @@ if b2.button("Resume selected", disabled=not selected):
     st.session_state["live_notes"] = api.resume_runs(paths)
 for name, acted, why in st.session_state.get("live_notes", []):  # until the next press: every press answered
     (st.success if acted else st.info)(f"{name}: {why}")
-
 
 
 def active_runs() -> list[str]:
@@ -63,10 +74,15 @@ def curves_view():
         st.info("No finished epoch yet." if selected else "Choose runs to watch.")
         return
     limits = curves.cost_limit.dropna().unique()
-    st.plotly_chart(curve_panels(curves, pooled=pooled, cost_limit=limits[0] if len(limits) == 1 else None,
-                                 log_y=log_y), key="live_curves", config=PLOTLY_CONFIG)
-    st.caption(f"{len(curves)} epochs of {curves.run.nunique()} run(s); "
-               + ("refreshing every second while a run trains." if active else "no run is training."))
+    st.plotly_chart(
+        curve_panels(curves, pooled=pooled, cost_limit=limits[0] if len(limits) == 1 else None, log_y=log_y),
+        key="live_curves",
+        config=PLOTLY_CONFIG,
+    )
+    st.caption(
+        f"{len(curves)} epochs of {curves.run.nunique()} run(s); "
+        + ("refreshing every second while a run trains." if active else "no run is training.")
+    )
 
 
 @st.fragment(run_every=FAST_S * 2 if active else None)
@@ -75,16 +91,22 @@ def details_view():
     shown = current[current.name.isin(selected)]
     recent = current[current.state.isin(ACTIVE) | current.name.isin(selected) | (current.index < 20)]
     st.dataframe(  # every running run, the selected ones and the 20 most recently updated
-        live_view(recent), hide_index=True, width="stretch",
-        column_config={"run": st.column_config.TextColumn("run", width="medium"),
-                       "seed": st.column_config.TextColumn("seed", width="small"),
-                       "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
-                                                                   width="small"),
-                       "ETA": st.column_config.TextColumn("ETA", help="time left (h:mm:ss), — when unknown"),
-                       "values": st.column_config.TextColumn(
-                           "values", help="final: the run trained every planned epoch; so far: it has not, and "
-                                          "its return, cost and Reg+ are not final (they never enter Compare's "
-                                          "or Sensitivity's pooled values)")})
+        live_view(recent),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "run": st.column_config.TextColumn("run", width="medium"),
+            "seed": st.column_config.TextColumn("seed", width="small"),
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, width="small"),
+            "ETA": st.column_config.TextColumn("ETA", help="time left (h:mm:ss), — when unknown"),
+            "values": st.column_config.TextColumn(
+                "values",
+                help="final: the run trained every planned epoch; so far: it has not, and "
+                "its return, cost and Reg+ are not final (they never enter Compare's "
+                "or Sensitivity's pooled values)",
+            ),
+        },
+    )
     for row in shown.itertuples():
         if row.state == "failed":
             st.error(f"{row.name} failed: {row.message}")

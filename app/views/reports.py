@@ -11,9 +11,11 @@ from ctrpo_core.config import ALGORITHM_IDS, ConfigError
 from ctrpo_core.envs import TASKS
 
 st.title("Reports")
-st.caption("The notebooks in `notebooks/` executed with papermill into the runs folder's `reports/`: the "
-           "parameters, the executed notebook and its HTML. Same parameters, same numbers. From a terminal: "
-           "`ctrpo report NAME -p KEY VALUE ...`.")
+st.caption(
+    "The notebooks in `notebooks/` executed with papermill into the runs folder's `reports/`: the "
+    "parameters, the executed notebook and its HTML. Same parameters, same numbers. From a terminal: "
+    "`ctrpo report NAME -p KEY VALUE ...`."
+)
 runs_dir = default_runs_dir()
 names = reports.available()
 
@@ -30,14 +32,19 @@ with st.expander("New report", expanded=not reports.list_reports(runs_dir)):
     own = reports.parameters(name)
     # the task and algorithm come first, so the fields below follow them as they change; their first value
     # is the notebook's (given through the state, where a value kept from an earlier visit also comes back)
-    choices = {f"rep_{name}_{k}": own[k]["value"] for k, options in (("task", TASKS), ("algo", ALGORITHM_IDS))
-               if k in own and own[k]["value"] in options}
+    choices = {
+        f"rep_{name}_{k}": own[k]["value"]
+        for k, options in (("task", TASKS), ("algo", ALGORITHM_IDS))
+        if k in own and own[k]["value"] in options
+    }
     forms.restore(st.session_state, "reports", choices)
     c1, c2 = st.columns(2)
-    task = c1.selectbox("task", list(TASKS), key=f"rep_{name}_task",
-                        help=own["task"]["help"]) if "task" in own else None
-    algo = c2.selectbox("algo", ALGORITHM_IDS, key=f"rep_{name}_algo",
-                        help=own["algo"]["help"]) if "algo" in own else None
+    task = (
+        c1.selectbox("task", list(TASKS), key=f"rep_{name}_task", help=own["task"]["help"]) if "task" in own else None
+    )
+    algo = (
+        c2.selectbox("algo", ALGORITHM_IDS, key=f"rep_{name}_algo", help=own["algo"]["help"]) if "algo" in own else None
+    )
     params = {k: v for k, v in reports.form_defaults(name, task, algo).items() if k not in ("task", "algo")}
     fields = {f"rep_{name}_{k}": _shown(v) for k, v in params.items()}
     forms.follow(st.session_state, f"rep_{name}", (task, algo), fields)
@@ -46,8 +53,9 @@ with st.expander("New report", expanded=not reports.list_reports(runs_dir)):
     columns = st.columns(2)
     for i, key in enumerate(params):
         col = columns[i % 2]
-        texts[key] = col.text_input(key, key=f"rep_{name}_{key}",
-                                    help=f"{own[key]['help']}. JSON (numbers, [lists], true, null) or plain text.")
+        texts[key] = col.text_input(
+            key, key=f"rep_{name}_{key}", help=f"{own[key]['help']}. JSON (numbers, [lists], true, null) or plain text."
+        )
         slots[key] = col.empty()
     forms.remember(st.session_state, f"rep_{name}", (task, algo), fields)
     forms.keep(st.session_state, "reports", ["rep_name", *choices, *fields])
@@ -80,12 +88,20 @@ def report_table():
     if not rows:
         st.info(f"No report yet in `{reports.reports_dir(runs_dir)}`.")
         return
-    table = pd.DataFrame([{
-        "report": r["folder"], "notebook": r["report"], "created": r["created"], "state": r["state"],
-        "seconds": round(r["duration_s"], 1) if r["duration_s"] is not None else None,
-        "parameters": json.dumps(r["parameters"]) if r["parameters"] else "defaults",
-        "message": r["message"],
-    } for r in rows])
+    table = pd.DataFrame(
+        [
+            {
+                "report": r["folder"],
+                "notebook": r["report"],
+                "created": r["created"],
+                "state": r["state"],
+                "seconds": round(r["duration_s"], 1) if r["duration_s"] is not None else None,
+                "parameters": json.dumps(r["parameters"]) if r["parameters"] else "defaults",
+                "message": r["message"],
+            }
+            for r in rows
+        ]
+    )
     st.dataframe(table, hide_index=True, width="stretch", key="rep_table")
 
 
@@ -93,8 +109,9 @@ report_table()
 if rows:
     folders = [r["folder"] for r in rows]
     current = st.session_state.get("rep_show")
-    chosen = st.selectbox("Show report", folders, index=folders.index(current) if current in folders else 0,
-                          key="rep_select")
+    chosen = st.selectbox(
+        "Show report", folders, index=folders.index(current) if current in folders else 0, key="rep_select"
+    )
     row = rows[folders.index(chosen)]
     folder = reports.resolve_report(runs_dir, chosen)  # only folders inside <runs>/reports
     status = reports.read_status(folder)

@@ -13,17 +13,21 @@ if table.empty:
     st.stop()
 name = st.selectbox("Run", table.name.tolist(), key="ro_run")
 c1, c2, c3 = st.columns(3)
-seed = c1.number_input("Episode seed", value=0, min_value=RANGES["eval_seed"].lo, max_value=RANGES["eval_seed"].hi,
-                       step=1, key="ro_seed")
+seed = c1.number_input(
+    "Episode seed", value=0, min_value=RANGES["eval_seed"].lo, max_value=RANGES["eval_seed"].hi, step=1, key="ro_seed"
+)
 deterministic = c2.toggle("Deterministic actions (mean / most likely)", value=True, key="ro_det")
 max_steps = c3.number_input("Max steps", value=300, min_value=10, max_value=2000, step=50, key="ro_steps")
 if st.button("Render episode", type="primary"):
     try:
         with st.spinner("rendering ..."):
-            episode = render_episode(resolve_run(runs_dir, name), seed=int(seed), deterministic=deterministic,
-                                     max_steps=int(max_steps))
+            episode = render_episode(
+                resolve_run(runs_dir, name), seed=int(seed), deterministic=deterministic, max_steps=int(max_steps)
+            )
     except Exception as exc:  # a damaged run or a missing renderer: say so, don't crash the page
         st.warning(f"Could not render {name}: {type(exc).__name__}: {exc}")
     else:
-        st.image(episode["gif"], caption=f"return {episode['return']:.3g}, cost {episode['cost']:.3g}, "
-                                         f"{episode['steps']} steps")
+        st.image(
+            episode["gif"],
+            caption=f"return {episode['return']:.3g}, cost {episode['cost']:.3g}, {episode['steps']} steps",
+        )

@@ -9,18 +9,34 @@ from ctrpo_core.engine.results import UpdateResult
 from ctrpo_core.engine.trust_region_step import TrustRegionAlgorithm
 
 ALGORITHM = {
-    "id": "c-trpo", "name": "C-TRPO", "color": "#1f5fa8", "marker": "circle", "rank": 0,
+    "id": "c-trpo",
+    "name": "C-TRPO",
+    "color": "#1f5fa8",
+    "marker": "circle",
+    "rank": 0,
     "summary": "C-TRPO: TRPO in the constrained divergence D_C = KL + β·φ (the paper)",
-    "family": "trust region", "learner": "CTRPO",
+    "family": "trust region",
+    "learner": "CTRPO",
     "reads": {"bh": None},
     "settings": {
-        "beta": {"kind": "float", "default": 1.0, "range": "[0, inf)", "flag": True, "symbol": "β",
-                 "label": "β (barrier weight)",
-                 "help": "barrier weight β of D_C = KL + β·φ: 0 is TRPO; a larger β stiffens the trust region along "
-                         "the cost gradient"},
-        "barrier": {"kind": "str", "default": "entropy", "choices": ["entropy", "log"], "flag": True,
-                    "label": "Barrier form φ",
-                    "help": "barrier form φ: entropy (slope → ∞ at the boundary, the authors') or log (value → ∞)"},
+        "beta": {
+            "kind": "float",
+            "default": 1.0,
+            "range": "[0, inf)",
+            "flag": True,
+            "symbol": "β",
+            "label": "β (barrier weight)",
+            "help": "barrier weight β of D_C = KL + β·φ: 0 is TRPO; a larger β stiffens the trust region along "
+            "the cost gradient",
+        },
+        "barrier": {
+            "kind": "str",
+            "default": "entropy",
+            "choices": ["entropy", "log"],
+            "flag": True,
+            "label": "Barrier form φ",
+            "help": "barrier form φ: entropy (slope → ∞ at the boundary, the authors') or log (value → ∞)",
+        },
     },
     "metrics": {"curvature": "κ = β·φ''(0): how much the barrier stiffens the region along ∇α (normal mode)"},
 }
@@ -36,7 +52,6 @@ def next_mode(mode: str, cost_estimate: float, cost_limit: float, bh: float) -> 
 
 
 class CTRPO(TrustRegionAlgorithm):
-
     def __init__(self, cfg, env):
         super().__init__(cfg, env)
         self.mode = RECOVERY  # as the authors start; flips to normal at once when Ĵ_c < b_H·b

@@ -25,9 +25,14 @@ from ctrpo_core.engine.results import RegionReach, UpdateResult
 from ctrpo_core.engine.trust_region_step import TrustRegionAlgorithm, non_negative
 
 ALGORITHM = {
-    "id": "cpo", "name": "CPO", "color": "#2ca02c", "marker": "diamond", "rank": 2,
+    "id": "cpo",
+    "name": "CPO",
+    "color": "#2ca02c",
+    "marker": "diamond",
+    "rank": 2,
     "summary": "CPO: the linearised constrained step with recovery (b_H < 1: with hysteresis)",
-    "family": "trust region", "learner": "CPO",
+    "family": "trust region",
+    "learner": "CPO",
     "reads": {"bh": 1.0},  # no hysteresis unless asked: the paper's ablation runs it at 0.8
     "metrics": {"cpo_case": "the step's case: 0 infeasible recovery, 1-2 constrained, 3-4 plain TRPO step"},
 }
@@ -83,6 +88,7 @@ def cpo_direction(g, b, c, Hinv_g, Hinv_b, delta):
 class LinearisedProblem(NamedTuple):
     """max_x gᵀx  s.t.  ½ xᵀHx <= δ,  c + bᵀx <= 0  at θ_k (H = F + damping·I), with what the line search
     needs to compare candidates against π_k."""
+
     g: torch.Tensor  # ∇ mean(ratio·Â_r) at θ_k
     b: torch.Tensor  # ∇ mean(ratio·Â_c) at θ_k
     c: float  # Ĵ_c − b, episode-cost units: > 0 where π_k violates the constraint
@@ -95,11 +101,9 @@ class LinearisedProblem(NamedTuple):
 
 
 class CPO(TrustRegionAlgorithm):
-
     def __init__(self, cfg, env):
         super().__init__(cfg, env)
         self.case = None  # the last step's case: hysteresis keeps recovering after case 0
-
 
     def linearised_problem(self, batch) -> LinearisedProblem:
         """The problem at θ_k: the gradients of the reward and cost surrogates and their H⁻¹ solves."""
@@ -114,22 +118,32 @@ class CPO(TrustRegionAlgorithm):
         Fv = tr.kl_hessian_vector_product(self.policy, batch.obs)
         A = lambda v: Fv(v) + cfg.cg_damping * v
         return LinearisedProblem(
-            g=g, b=b, c=batch.cost_estimate - batch.cost_limit,
-            Hinv_g=tr.conjugate_gradient(A, g, cfg.cg_iters), Hinv_b=tr.conjugate_gradient(A, b, cfg.cg_iters),
+            g=g,
+            b=b,
+            c=batch.cost_estimate - batch.cost_limit,
+            Hinv_g=tr.conjugate_gradient(A, g, cfg.cg_iters),
+            Hinv_b=tr.conjugate_gradient(A, b, cfg.cg_iters),
             surrogates_k={"reward": reward_surrogate.item(), "cost": cost_surrogate.item()},
-            theta_k=theta_k, old_dist=old_dist, old_logp=old_logp,
+            theta_k=theta_k,
+            old_dist=old_dist,
+            old_logp=old_logp,
         )
 
     def measure(self, batch, old_dist, old_logp):
         ev = self.evaluate(batch, old_dist, old_logp)
         kl = non_negative(ev.kl.item())
-        return {"reward": (ev.ratio * batch.adv_r).mean().item(),
-                "cost": (ev.ratio * batch.adv_c).mean().item(), "kl": kl, "divergence": kl,
-                "alpha": self.cost_increase(batch, ev).item()}
+        return {
+            "reward": (ev.ratio * batch.adv_r).mean().item(),
+            "cost": (ev.ratio * batch.adv_c).mean().item(),
+            "kl": kl,
+            "divergence": kl,
+            "alpha": self.cost_increase(batch, ev).item(),
+        }
 
     def acceptance(self, c: float, surrogates_k: dict, check_reward: bool):
         """The authors' rule: KL <= δ, the cost surrogate rose by at most max(−c, 0), and (if asked) the
         reward surrogate did not fall."""
+
         def accept(m):
             if not all(math.isfinite(m[k]) for k in ("reward", "cost", "kl")) or m["kl"] > self.cfg.delta:
                 return False
@@ -159,8 +173,14 @@ class CPO(TrustRegionAlgorithm):
     def line_search(self, batch, p: LinearisedProblem, step, check_reward: bool) -> UpdateResult:
         """The engine's line search from θ_k along ``step``, with the authors' acceptance rule and the KL
         ball's reach."""
-        return self.search(batch, p.theta_k, step, lambda: self.measure(batch, p.old_dist, p.old_logp),
-                           self.acceptance(p.c, p.surrogates_k, check_reward), self.kl_ball_reach(p.b, p.Hinv_b))
+        return self.search(
+            batch,
+            p.theta_k,
+            step,
+            lambda: self.measure(batch, p.old_dist, p.old_logp),
+            self.acceptance(p.c, p.surrogates_k, check_reward),
+            self.kl_ball_reach(p.b, p.Hinv_b),
+        )
 
     def kl_ball_reach(self, b, Hinv_b) -> RegionReach:
         """alpha_max = alpha_max_kl for CPO's and PCPO's KL ball, without another CG solve: b is the

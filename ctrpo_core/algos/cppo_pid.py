@@ -16,18 +16,31 @@ from collections import deque
 from ctrpo_core.engine.first_order_step import FirstOrderAlgorithm, clipped
 
 ALGORITHM = {
-    "id": "cppo-pid", "name": "CPPO-PID", "color": "#009988", "marker": "star", "rank": 5,
+    "id": "cppo-pid",
+    "name": "CPPO-PID",
+    "color": "#009988",
+    "marker": "star",
+    "rank": 5,
     "summary": "CPPO-PID: PPO on the Lagrangian, λ by a PID controller on the cost",
-    "family": "first order", "learner": "CPPOPID",
+    "family": "first order",
+    "learner": "CPPOPID",
     "reads": {"lagrange_init": None},
     "settings": {
         "pid_kp": {"kind": "float", "default": 0.1, "range": "[0, inf)", "help": "CPPO-PID's proportional gain K_p"},
         "pid_ki": {"kind": "float", "default": 0.01, "range": "[0, inf)", "help": "CPPO-PID's integral gain K_i"},
         "pid_kd": {"kind": "float", "default": 0.01, "range": "[0, inf)", "help": "CPPO-PID's derivative gain K_d"},
-        "pid_d_delay": {"kind": "int", "default": 10, "range": "[1, 10000]",
-                        "help": "CPPO-PID's derivative: the smoothed cost now against this many updates ago"},
-        "pid_ema": {"kind": "float", "default": 0.95, "range": "[0, 1)",
-                    "help": "CPPO-PID's smoothing a of the error (P) and of the cost (D): x ← a·x + (1 − a)·new"},
+        "pid_d_delay": {
+            "kind": "int",
+            "default": 10,
+            "range": "[1, 10000]",
+            "help": "CPPO-PID's derivative: the smoothed cost now against this many updates ago",
+        },
+        "pid_ema": {
+            "kind": "float",
+            "default": 0.95,
+            "range": "[0, 1)",
+            "help": "CPPO-PID's smoothing a of the error (P) and of the cost (D): x ← a·x + (1 − a)·new",
+        },
     },
     "metrics": {"lagrange_multiplier": "λ after this epoch's update", "pid_i": "the integral term I"},
 }
@@ -52,8 +65,13 @@ class PIDMultiplier:
         return self.value
 
     def state_dict(self) -> dict:
-        return {"integral": self.integral, "p_mean": self.p_mean, "cost_mean": self.cost_mean, "value": self.value,
-                "history": list(self.history)}
+        return {
+            "integral": self.integral,
+            "p_mean": self.p_mean,
+            "cost_mean": self.cost_mean,
+            "value": self.value,
+            "history": list(self.history),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.integral, self.p_mean = float(state["integral"]), float(state["p_mean"])
@@ -62,7 +80,6 @@ class PIDMultiplier:
 
 
 class CPPOPID(FirstOrderAlgorithm):
-
     def __init__(self, cfg, env):
         super().__init__(cfg, env)
         self.multiplier = PIDMultiplier(cfg)

@@ -17,21 +17,31 @@ from ctrpo_core.algos.lagrange import LagrangeMultiplier
 from ctrpo_core.engine.first_order_step import FirstOrderAlgorithm, clipped
 
 ALGORITHM = {
-    "id": "cup", "name": "CUP", "color": "#aa3377", "marker": "hexagon", "rank": 7,
+    "id": "cup",
+    "name": "CUP",
+    "color": "#aa3377",
+    "marker": "hexagon",
+    "rank": 7,
     "summary": "CUP: a PPO step on the reward, then a projection that lowers the cost",
-    "family": "first order", "learner": "CUP",
+    "family": "first order",
+    "learner": "CUP",
     "reads": {"lagrange_init": None, "lagrange_lr": None},
     "settings": {
-        "cup_nu_max": {"kind": "float", "default": 0.2, "range": "(0, inf)",
-                       "help": "CUP's upper bound on the cost multiplier ν"},
+        "cup_nu_max": {
+            "kind": "float",
+            "default": 0.2,
+            "range": "(0, inf)",
+            "help": "CUP's upper bound on the cost multiplier ν",
+        },
     },
-    "metrics": {"lagrange_multiplier": "ν after this epoch's update",
-                "projection_kl": "KL(π_{k+½}‖π_{k+1}): how far the projection moved the policy"},
+    "metrics": {
+        "lagrange_multiplier": "ν after this epoch's update",
+        "projection_kl": "KL(π_{k+½}‖π_{k+1}): how far the projection moved the policy",
+    },
 }
 
 
 class CUP(FirstOrderAlgorithm):
-
     def __init__(self, cfg, env):
         super().__init__(cfg, env)
         self.multiplier = LagrangeMultiplier(cfg.lagrange_init, cfg.lagrange_lr, upper=cfg.cup_nu_max)
@@ -49,7 +59,9 @@ class CUP(FirstOrderAlgorithm):
         coef = self.multiplier.value * (1 - cfg.gamma * cfg.lam) / (1 - cfg.gamma)
 
         def projection(mb):  # ν·c·r·Â_c + KL(π_θ‖π_{k+½}), r against π_k
-            return (coef * mb.ratio * mb.adv_c + self.policy.summed_kl(mb.dist, self.policy.select(half, mb.idx))).mean()
+            return (
+                coef * mb.ratio * mb.adv_c + self.policy.summed_kl(mb.dist, self.policy.select(half, mb.idx))
+            ).mean()
 
         self.projection_kl, _ = self.passes(batch, projection, pi_k, stop_at=half, critics=False)
         return self.summed_kl(batch, pi_k[0])

@@ -13,22 +13,34 @@ from ctrpo_core.algos.lagrange import LagrangeMultiplier
 from ctrpo_core.engine.first_order_step import FirstOrderAlgorithm
 
 ALGORITHM = {
-    "id": "focops", "name": "FOCOPS", "color": "#bbcc33", "marker": "pentagon", "rank": 6,
+    "id": "focops",
+    "name": "FOCOPS",
+    "color": "#bbcc33",
+    "marker": "pentagon",
+    "rank": 6,
     "summary": "FOCOPS: a KL-regularised first-order step toward the optimal update, ν by Adam",
-    "family": "first order", "learner": "FOCOPS",
+    "family": "first order",
+    "learner": "FOCOPS",
     "reads": {"lagrange_init": None, "lagrange_lr": None},
     "settings": {
-        "focops_lam": {"kind": "float", "default": 1.5, "range": "(0, inf)",
-                       "help": "FOCOPS' temperature λ: the weight 1/λ of the advantage against the KL"},
-        "focops_nu_max": {"kind": "float", "default": 2.0, "range": "(0, inf)",
-                          "help": "FOCOPS' upper bound on the cost multiplier ν"},
+        "focops_lam": {
+            "kind": "float",
+            "default": 1.5,
+            "range": "(0, inf)",
+            "help": "FOCOPS' temperature λ: the weight 1/λ of the advantage against the KL",
+        },
+        "focops_nu_max": {
+            "kind": "float",
+            "default": 2.0,
+            "range": "(0, inf)",
+            "help": "FOCOPS' upper bound on the cost multiplier ν",
+        },
     },
     "metrics": {"lagrange_multiplier": "ν after this epoch's update"},
 }
 
 
 class FOCOPS(FirstOrderAlgorithm):
-
     def __init__(self, cfg, env):
         super().__init__(cfg, env)
         self.multiplier = LagrangeMultiplier(cfg.lagrange_init, cfg.lagrange_lr, upper=cfg.focops_nu_max)

@@ -11,21 +11,33 @@ from __future__ import annotations
 from ctrpo_core.engine.first_order_step import FirstOrderAlgorithm, clipped
 
 ALGORITHM = {
-    "id": "ipo", "name": "IPO", "color": "#e6ab02", "marker": "triangle-left", "rank": 8,
+    "id": "ipo",
+    "name": "IPO",
+    "color": "#e6ab02",
+    "marker": "triangle-left",
+    "rank": 8,
     "summary": "IPO: PPO with a log barrier on the cost (recovery above the limit)",
-    "family": "first order", "learner": "IPO",
+    "family": "first order",
+    "learner": "IPO",
     "settings": {
-        "ipo_t": {"kind": "float", "default": 20.0, "range": "(0, inf)",
-                  "help": "IPO's barrier parameter t: the barrier's weight is 1/t"},
-        "ipo_barrier": {"kind": "str", "default": "authors", "choices": ["authors", "paper"],
-                        "help": "IPO's barrier term: authors (their code's sign, which pulls toward the limit) or "
-                                "paper (the log barrier, which pushes away from it)"},
+        "ipo_t": {
+            "kind": "float",
+            "default": 20.0,
+            "range": "(0, inf)",
+            "help": "IPO's barrier parameter t: the barrier's weight is 1/t",
+        },
+        "ipo_barrier": {
+            "kind": "str",
+            "default": "authors",
+            "choices": ["authors", "paper"],
+            "help": "IPO's barrier term: authors (their code's sign, which pulls toward the limit) or "
+            "paper (the log barrier, which pushes away from it)",
+        },
     },
 }
 
 
 class IPO(FirstOrderAlgorithm):
-
     def feasible(self, batch) -> bool:
         return batch.cost_estimate < batch.cost_limit
 
@@ -40,4 +52,3 @@ class IPO(FirstOrderAlgorithm):
     def update(self, batch):
         result, losses = super().update(batch)
         return result.replace(recovery=int(not self.feasible(batch))), losses
-

@@ -13,18 +13,26 @@ import torch
 from ctrpo_core.engine.first_order_step import FirstOrderAlgorithm, clipped
 
 ALGORITHM = {
-    "id": "p3o", "name": "P3O", "color": "#666600", "marker": "triangle-right", "rank": 9,
+    "id": "p3o",
+    "name": "P3O",
+    "color": "#666600",
+    "marker": "triangle-right",
+    "rank": 9,
     "summary": "P3O: PPO with an exact penalty on the clipped cost surrogate",
-    "family": "first order", "learner": "P3O",
+    "family": "first order",
+    "learner": "P3O",
     "settings": {
-        "p3o_kappa": {"kind": "float", "default": 10.0, "range": "(0, inf)",
-                      "help": "P3O's penalty weight κ on the clipped cost surrogate's violation"},
+        "p3o_kappa": {
+            "kind": "float",
+            "default": 10.0,
+            "range": "(0, inf)",
+            "help": "P3O's penalty weight κ on the clipped cost surrogate's violation",
+        },
     },
 }
 
 
 class P3O(FirstOrderAlgorithm):
-
     def policy_loss(self, mb):
         cfg, batch = self.cfg, mb.batch
         reward = -clipped(mb.ratio, mb.adv_r, cfg.ppo_clip).mean()

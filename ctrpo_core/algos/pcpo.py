@@ -13,15 +13,19 @@ from ctrpo_core.algos.cpo import CPO
 from ctrpo_core.engine.results import UpdateResult
 
 ALGORITHM = {
-    "id": "pcpo", "name": "PCPO", "color": "#8c564b", "marker": "triangle-up", "rank": 3,
+    "id": "pcpo",
+    "name": "PCPO",
+    "color": "#8c564b",
+    "marker": "triangle-up",
+    "rank": 3,
     "summary": "PCPO: a TRPO step projected onto the linearised constraint",
-    "family": "trust region", "learner": "PCPO",
+    "family": "trust region",
+    "learner": "PCPO",
     "metrics": {"projection": "the multiple of H⁻¹b the projection took off the reward step"},
 }
 
 
 class PCPO(CPO):
-
     def update_policy(self, batch) -> UpdateResult:
         cfg = self.cfg
         p = self.linearised_problem(batch)

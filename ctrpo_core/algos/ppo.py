@@ -7,13 +7,18 @@ from __future__ import annotations
 from ctrpo_core.engine.first_order_step import FirstOrderAlgorithm, clipped
 
 ALGORITHM = {
-    "id": "ppo", "name": "PPO", "color": "#a6761d", "marker": "cross", "rank": 11,
+    "id": "ppo",
+    "name": "PPO",
+    "color": "#a6761d",
+    "marker": "cross",
+    "rank": 11,
     "summary": "PPO: the clipped reward surrogate (unconstrained)",
-    "family": "first order", "learner": "PPO", "constrained": False,
+    "family": "first order",
+    "learner": "PPO",
+    "constrained": False,
 }
 
 
 class PPO(FirstOrderAlgorithm):
-
     def policy_loss(self, mb):
         return -clipped(mb.ratio, mb.adv_r, self.cfg.ppo_clip).mean()

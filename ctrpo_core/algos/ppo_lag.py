@@ -8,16 +8,20 @@ from ctrpo_core.algos.lagrange import LagrangeMultiplier
 from ctrpo_core.engine.first_order_step import FirstOrderAlgorithm, clipped
 
 ALGORITHM = {
-    "id": "ppo-lag", "name": "PPO-Lag", "color": "#9467bd", "marker": "triangle-down", "rank": 4,
+    "id": "ppo-lag",
+    "name": "PPO-Lag",
+    "color": "#9467bd",
+    "marker": "triangle-down",
+    "rank": 4,
     "summary": "PPO-Lag: clipped surrogate on the Lagrangian, λ by Adam",
-    "family": "first order", "learner": "PPOLag",
+    "family": "first order",
+    "learner": "PPOLag",
     "reads": {"lagrange_init": None, "lagrange_lr": None},
     "metrics": {"lagrange_multiplier": "λ after this epoch's update"},
 }
 
 
 class PPOLag(FirstOrderAlgorithm):
-
     def __init__(self, cfg, env):
         super().__init__(cfg, env)
         self.multiplier = LagrangeMultiplier(cfg.lagrange_init, cfg.lagrange_lr)

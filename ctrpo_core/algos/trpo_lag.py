@@ -7,16 +7,20 @@ from ctrpo_core.engine.results import UpdateResult
 from ctrpo_core.engine.trust_region_step import TrustRegionAlgorithm
 
 ALGORITHM = {
-    "id": "trpo-lag", "name": "TRPO-Lag", "color": "#ff7f0e", "marker": "square", "rank": 1,
+    "id": "trpo-lag",
+    "name": "TRPO-Lag",
+    "color": "#ff7f0e",
+    "marker": "square",
+    "rank": 1,
     "summary": "TRPO-Lag: TRPO on the Lagrangian, λ by Adam",
-    "family": "trust region", "learner": "TRPOLag",
+    "family": "trust region",
+    "learner": "TRPOLag",
     "reads": {"lagrange_init": None, "lagrange_lr": None},
     "metrics": {"lagrange_multiplier": "λ after this epoch's update"},
 }
 
 
 class TRPOLag(TrustRegionAlgorithm):
-
     def __init__(self, cfg, env):
         super().__init__(cfg, env)
         self.multiplier = LagrangeMultiplier(cfg.lagrange_init, cfg.lagrange_lr)

@@ -2,4 +2,5 @@
 
 ``ctrpo_core.config`` re-exports the schema, so ``from ctrpo_core.config import TrainConfig`` keeps working.
 """
+
 from .schema import *  # noqa: F401,F403

@@ -78,8 +78,9 @@ def _literal(path: Path) -> dict | None:
     except (OSError, SyntaxError, ValueError) as exc:
         raise AlgorithmDeclarationError(path, f"cannot be read: {exc}") from None
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) \
-            else []
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
         if any(isinstance(t, ast.Name) and t.id == "ALGORITHM" for t in targets) and node.value is not None:
             try:
                 value = ast.literal_eval(node.value)
@@ -93,17 +94,29 @@ def _literal(path: Path) -> dict | None:
 
 def _own_setting(path, key: str, spec) -> Setting:
     if not isinstance(spec, dict) or spec.get("kind") not in KINDS or "default" not in spec or "help" not in spec:
-        raise AlgorithmDeclarationError(path, f"settings[{key!r}] needs a kind ({', '.join(KINDS)}), a default and a "
-                                              "help text")
+        raise AlgorithmDeclarationError(
+            path, f"settings[{key!r}] needs a kind ({', '.join(KINDS)}), a default and a help text"
+        )
     known = {"kind", "default", "help", "range", "choices", "optional", "flag", "label", "symbol", "by_task"}
     if set(spec) - known:
         raise AlgorithmDeclarationError(path, f"settings[{key!r}] has unknown fields {sorted(set(spec) - known)}")
     text = spec.get("range")
     rng = interval(text, integer=spec["kind"] == "int") if text else None
     choices = tuple(spec["choices"]) if spec.get("choices") is not None else None
-    return Setting(key, spec["kind"], spec["default"], spec["help"], range=rng, choices=choices,
-                   optional=bool(spec.get("optional", False)), read_by=None, flag=bool(spec.get("flag", False)),
-                   label=spec.get("label", ""), symbol=spec.get("symbol", ""), by_task=dict(spec.get("by_task", {})))
+    return Setting(
+        key,
+        spec["kind"],
+        spec["default"],
+        spec["help"],
+        range=rng,
+        choices=choices,
+        optional=bool(spec.get("optional", False)),
+        read_by=None,
+        flag=bool(spec.get("flag", False)),
+        label=spec.get("label", ""),
+        symbol=spec.get("symbol", ""),
+        by_task=dict(spec.get("by_task", {})),
+    )
 
 
 def declaration(path: Path, module: str) -> Algorithm | None:
@@ -128,11 +141,21 @@ def declaration(path: Path, module: str) -> Algorithm | None:
     if unknown:
         raise AlgorithmDeclarationError(path, f"reads unknown settings {unknown} (declare them under settings)")
     return Algorithm(
-        id=data["id"], name=data["name"], color=data["color"].lower(), summary=data["summary"], family=data["family"],
-        module=module, learner=data["learner"], path=str(path), constrained=bool(data.get("constrained", True)),
-        rank=int(data.get("rank", 100)), marker=str(data.get("marker", "circle")), reads=tuple(reads.items()),
+        id=data["id"],
+        name=data["name"],
+        color=data["color"].lower(),
+        summary=data["summary"],
+        family=data["family"],
+        module=module,
+        learner=data["learner"],
+        path=str(path),
+        constrained=bool(data.get("constrained", True)),
+        rank=int(data.get("rank", 100)),
+        marker=str(data.get("marker", "circle")),
+        reads=tuple(reads.items()),
         settings=tuple(_own_setting(path, k, v) for k, v in own.items()),
-        metrics=tuple((str(k), str(v)) for k, v in metrics.items()))
+        metrics=tuple((str(k), str(v)) for k, v in metrics.items()),
+    )
 
 
 def _plugin_paths() -> list[tuple[Path, str]]:
@@ -163,8 +186,9 @@ def collect() -> dict[str, Algorithm]:
             raise AlgorithmDeclarationError(path, f"the id {algo.id!r} is taken by {found[algo.id].path}")
         for s in algo.settings:
             if s.key in SETTINGS or s.key in owners:
-                raise AlgorithmDeclarationError(path, f"setting {s.key!r} is declared already "
-                                                      f"({owners.get(s.key, 'config/settings.py')})")
+                raise AlgorithmDeclarationError(
+                    path, f"setting {s.key!r} is declared already ({owners.get(s.key, 'config/settings.py')})"
+                )
             owners[s.key] = str(path)
         found[algo.id] = algo
     return dict(sorted(found.items(), key=lambda item: (item[1].rank, item[0])))

@@ -53,8 +53,9 @@ def read_config_file(path) -> dict:
         if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
             raise ConfigError("--config", f"{path} is not a regular file")
         if info.st_size > MAX_CONFIG_BYTES:
-            raise ConfigError("--config", f"{path} is {info.st_size} bytes; a settings file is at most "
-                                          f"{MAX_CONFIG_BYTES}")
+            raise ConfigError(
+                "--config", f"{path} is {info.st_size} bytes; a settings file is at most {MAX_CONFIG_BYTES}"
+            )
         data = tomllib.loads(path.read_text())
     except ConfigError:
         raise
@@ -114,8 +115,11 @@ def advanced_defaults(cfg: TrainConfig, skip=()) -> dict[str, str]:
     """{setting: its value as text} for the settable settings ``cfg``'s algorithm reads, except ``skip``
     (the app's advanced table; the page's own widgets are skipped)."""
     hidden = {"name", "runs_dir", *skip}
-    return {k: as_text(getattr(cfg, k)) for k, s in ALL_SETTINGS.items()
-            if s.settable and k not in hidden and applies(cfg.algo, k)}
+    return {
+        k: as_text(getattr(cfg, k))
+        for k, s in ALL_SETTINGS.items()
+        if s.settable and k not in hidden and applies(cfg.algo, k)
+    }
 
 
 def changed_settings(defaults: dict[str, str], edited: dict[str, str]) -> dict:

@@ -36,6 +36,7 @@ INF = math.inf
 @dataclass(frozen=True)
 class Range:
     """[lo, hi], either end open; ``integer``: only whole numbers (and no bool)."""
+
     lo: float
     hi: float
     lo_open: bool = False
@@ -91,8 +92,14 @@ RANGES: dict[str, Range] = {
     "cpus_per_run": Range(0.0, MAX_CPUS_PER_RUN, lo_open=True),  # sweep --cpus-per-run
     "starts": _count(1, 100),  # cnpg --starts
 }
-FLAGS = {"episodes": "--episodes", "eval_seed": "--seed", "parallel": "--parallel", "max_retries": "--max-retries",
-         "cpus_per_run": "--cpus-per-run", "starts": "--starts"}
+FLAGS = {
+    "episodes": "--episodes",
+    "eval_seed": "--seed",
+    "parallel": "--parallel",
+    "max_retries": "--max-retries",
+    "cpus_per_run": "--cpus-per-run",
+    "starts": "--starts",
+}
 
 
 def param_of(key: str) -> str:

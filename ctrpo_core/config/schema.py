@@ -49,7 +49,9 @@ TrainConfig = dataclasses.make_dataclass(
     [("task", str), ("algo", str)]
     + [(key, object, dataclasses.field(default=s.default)) for key, s in ALL_SETTINGS.items()]
     + [("extra", dict, dataclasses.field(default_factory=dict))],  # the Python API's free-form slot
-    bases=(_Config,), namespace={"__module__": __name__, "__doc__": "One run's settings (config/settings.py)."})
+    bases=(_Config,),
+    namespace={"__module__": __name__, "__doc__": "One run's settings (config/settings.py)."},
+)
 
 
 def default_for(setting: Setting, task, algo: str):
@@ -102,8 +104,11 @@ def as_trained(config: dict) -> dict:
     """A config.json with the settings it was trained with where it predates their fields: runs written before
     ``policy_init`` existed (conventions < 3) had the small last layer, runs written before
     ``timeout_bootstrap`` existed bootstrapped time-outs from the normalised observation."""
-    return {"policy_init": "small", "timeout_bootstrap": "normalized", **config} if "policy_init" not in config \
+    return (
+        {"policy_init": "small", "timeout_bootstrap": "normalized", **config}
+        if "policy_init" not in config
         else {"timeout_bootstrap": "normalized", **config}
+    )
 
 
 def result_settings(config: dict | TrainConfig, exclude=()) -> dict:
@@ -142,11 +147,15 @@ def validate(cfg: TrainConfig) -> None:
         if applies(cfg.algo, key):
             setting.check(getattr(cfg, key))
     if cfg.steps_per_epoch < cfg.num_envs:
-        raise ConfigError("steps_per_epoch", f"must be >= the number of environments num_envs ({cfg.num_envs}), "
-                                             f"got {cfg.steps_per_epoch}")
+        raise ConfigError(
+            "steps_per_epoch",
+            f"must be >= the number of environments num_envs ({cfg.num_envs}), got {cfg.steps_per_epoch}",
+        )
     if cfg.total_steps < cfg.steps_per_epoch:
-        raise ConfigError("total_steps", f"must be >= the steps of one epoch, steps_per_epoch ({cfg.steps_per_epoch}), "
-                                         f"got {cfg.total_steps}")
+        raise ConfigError(
+            "total_steps",
+            f"must be >= the steps of one epoch, steps_per_epoch ({cfg.steps_per_epoch}), got {cfg.total_steps}",
+        )
     if cfg.name is not None:
         validate_name(cfg.name)
     if cfg.tensorboard:
@@ -159,9 +168,12 @@ def check_tensorboard() -> None:
     try:
         import tensorboard  # noqa: F401
     except ImportError:
-        raise ConfigError("tensorboard", "needs the tensorboard package, which is not installed: "
-                                           "run .venv/bin/pip install -r requirements/tensorboard.txt "
-                                           "(or pip install '.[tensorboard]'); metrics.csv is written either way") from None
+        raise ConfigError(
+            "tensorboard",
+            "needs the tensorboard package, which is not installed: "
+            "run .venv/bin/pip install -r requirements/tensorboard.txt "
+            "(or pip install '.[tensorboard]'); metrics.csv is written either way",
+        ) from None
 
 
 MAX_NAME_BYTES = 200  # file systems allow 255; run files such as .launch/<name>.resume.log add a suffix
@@ -201,16 +213,25 @@ def check_memory(cfg: TrainConfig) -> None:
     total, limit = sum(parts.values()), MEMORY_SHARE * physical_memory()
     if total > limit:
         biggest = max(parts, key=parts.get)
-        key = {"rollout buffer": "steps_per_epoch", "update graphs": "steps_per_epoch", "networks": "hidden",
-               "environments": "num_envs"}[biggest]
-        raise ConfigError(key, f"the run would need about {total / 2**30:.1f} GiB ({biggest}: "
-                               f"{parts[biggest] / 2**30:.1f} GiB), more than {MEMORY_SHARE:.0%} of this machine's "
-                               f"{physical_memory() / 2**30:.0f} GiB; lower num_envs, steps_per_epoch or hidden")
+        key = {
+            "rollout buffer": "steps_per_epoch",
+            "update graphs": "steps_per_epoch",
+            "networks": "hidden",
+            "environments": "num_envs",
+        }[biggest]
+        raise ConfigError(
+            key,
+            f"the run would need about {total / 2**30:.1f} GiB ({biggest}: "
+            f"{parts[biggest] / 2**30:.1f} GiB), more than {MEMORY_SHARE:.0%} of this machine's "
+            f"{physical_memory() / 2**30:.0f} GiB; lower num_envs, steps_per_epoch or hidden",
+        )
 
 
 def validate_name(name: str) -> None:
     if isinstance(name, str) and len(name.encode(errors="replace")) > MAX_NAME_BYTES:
         raise ConfigError("name", f"must be at most {MAX_NAME_BYTES} bytes long, got {len(name.encode())}")
     if not name or "/" in name or "\\" in name or ".." in name or not _NAME_OK.match(name):
-        raise ConfigError("name", f"must be a plain directory name (letters, digits, _ . = + -; "
-                                    f"no path separators or '..'), got {name!r}")
+        raise ConfigError(
+            "name",
+            f"must be a plain directory name (letters, digits, _ . = + -; no path separators or '..'), got {name!r}",
+        )

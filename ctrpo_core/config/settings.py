@@ -147,8 +147,9 @@ def interval(text: str, integer: bool = False) -> Range:
     """'(0, 1]', '[0, inf)', '[1, 1e12]' as a Range (the form algorithm declarations write ranges in)."""
     text = text.strip()
     lo_text, hi_text = (part.strip() for part in text[1:-1].split(","))
-    number = lambda t: INF if t in ("inf", "∞") else -INF if t in ("-inf", "-∞") else (
-        int(float(t)) if integer else float(t))
+    number = lambda t: (
+        INF if t in ("inf", "∞") else -INF if t in ("-inf", "-∞") else (int(float(t)) if integer else float(t))
+    )
     return Range(number(lo_text), number(hi_text), lo_open=text[0] == "(", hi_open=text[-1] == ")", integer=integer)
 
 
@@ -173,87 +174,236 @@ PASSES = count(1, MAX_PASSES)
 # TRPO-Lag learn the limit within the run. On PointHazard-v0, Ĵ_c averages the running cost mean over the epoch,
 # so the window adds to its lag: 20 episodes (one epoch's worth) keep C-TRPO under b after its first epochs; 40
 # let it overshoot in 28% of them.
-SETTINGS: dict[str, Setting] = {s.key: s for s in [
-    # the run's identity and size
-    Setting("seed", "int", 0, "random seed", range=count(0, MAX_SEED), flag=True),
-    Setting("delta", "float", 0.01, "trust radius δ: the bound on each step's divergence (first-order methods: "
-            "the KL at which their passes stop)", range=POSITIVE, flag=True, label="δ (trust radius)", symbol="δ",
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in [
+        # the run's identity and size
+        Setting("seed", "int", 0, "random seed", range=count(0, MAX_SEED), flag=True),
+        Setting(
+            "delta",
+            "float",
+            0.01,
+            "trust radius δ: the bound on each step's divergence (first-order methods: "
+            "the KL at which their passes stop)",
+            range=POSITIVE,
+            flag=True,
+            label="δ (trust radius)",
+            symbol="δ",
             by_task={"GridHazard-v0": 0.02, "PointHazard-v0": 0.02, "HazardEdge-v0": 0.01},
-            by_family={"first order": 0.02}),
-    Setting("cost_limit", "float", None, "cost limit b: the bound on an episode's cost (none: the task's own)",
-            range=POSITIVE, optional=True, flag=True, label="b (cost limit)", symbol="b"),
-    Setting("total_steps", "int", 10_000_000, "environment steps per run", range=count(1, MAX_STEPS), flag=True,
-            label="Total environment steps", symbol="steps",
-            by_task={"GridHazard-v0": 60_000, "PointHazard-v0": 200_000, "HazardEdge-v0": 160_000}),
-    Setting("steps_per_epoch", "int", 20_000, "environment steps per epoch (one policy update each)",
-            range=count(1, MAX_STEPS), flag=True,
-            by_task={"GridHazard-v0": 2_000, "PointHazard-v0": 4_000, "HazardEdge-v0": 2_000}),
-    Setting("num_envs", "int", 10, "parallel environments per run", range=count(1, MAX_ENVS), flag=True,
-            by_task={"GridHazard-v0": 16, "PointHazard-v0": 16, "HazardEdge-v0": 32}),
-    # the hysteresis of C-TRPO (and of CPO, the paper's ablation): after a violation, recover until Ĵ_c < b_H·b
-    Setting("bh", "float", 0.8, "hysteresis fraction b_H: after a violation, recover until Ĵ_c < b_H·b "
-            "(1: no hysteresis)", range=Range(0.0, 1.0, lo_open=True), read_by=None, flag=True,
-            label="b_H (hysteresis fraction)", symbol="b_H"),
-    # what every learner shares
-    Setting("gamma", "float", 0.99, "discount γ", range=Range(0.0, 1.0, lo_open=True),
-            by_task={"HazardEdge-v0": 0.95}),
-    Setting("lam", "float", 0.95, "GAE λ (reward and cost)", range=Range(0.0, 1.0)),
-    Setting("hidden", "ints", (64, 64), "hidden layer widths of the policy and both critics"),
-    Setting("policy_init", "str", "default", "the policy's last layer at the start: default = PyTorch's init with "
-            "its bias (the authors'), small = weights × 0.01 and a zero bias (runs of conventions < 3)",
-            choices=("default", "small")),
-    Setting("episode_window", "int", 50, "ep_* columns and Ĵ_c: means over the last N finished episodes",
+            by_family={"first order": 0.02},
+        ),
+        Setting(
+            "cost_limit",
+            "float",
+            None,
+            "cost limit b: the bound on an episode's cost (none: the task's own)",
+            range=POSITIVE,
+            optional=True,
+            flag=True,
+            label="b (cost limit)",
+            symbol="b",
+        ),
+        Setting(
+            "total_steps",
+            "int",
+            10_000_000,
+            "environment steps per run",
             range=count(1, MAX_STEPS),
-            by_task={"GridHazard-v0": 100, "PointHazard-v0": 20, "HazardEdge-v0": 32}),
-    Setting("normalize_obs", "bool", True, "running mean/std normalisation of observations (the authors')",
-            by_task={"HazardEdge-v0": False}),
-    Setting("timeout_bootstrap", "str", "raw", "the value of a time-limited episode's end: the critics on its "
+            flag=True,
+            label="Total environment steps",
+            symbol="steps",
+            by_task={"GridHazard-v0": 60_000, "PointHazard-v0": 200_000, "HazardEdge-v0": 160_000},
+        ),
+        Setting(
+            "steps_per_epoch",
+            "int",
+            20_000,
+            "environment steps per epoch (one policy update each)",
+            range=count(1, MAX_STEPS),
+            flag=True,
+            by_task={"GridHazard-v0": 2_000, "PointHazard-v0": 4_000, "HazardEdge-v0": 2_000},
+        ),
+        Setting(
+            "num_envs",
+            "int",
+            10,
+            "parallel environments per run",
+            range=count(1, MAX_ENVS),
+            flag=True,
+            by_task={"GridHazard-v0": 16, "PointHazard-v0": 16, "HazardEdge-v0": 32},
+        ),
+        # the hysteresis of C-TRPO (and of CPO, the paper's ablation): after a violation, recover until Ĵ_c < b_H·b
+        Setting(
+            "bh",
+            "float",
+            0.8,
+            "hysteresis fraction b_H: after a violation, recover until Ĵ_c < b_H·b (1: no hysteresis)",
+            range=Range(0.0, 1.0, lo_open=True),
+            read_by=None,
+            flag=True,
+            label="b_H (hysteresis fraction)",
+            symbol="b_H",
+        ),
+        # what every learner shares
+        Setting(
+            "gamma", "float", 0.99, "discount γ", range=Range(0.0, 1.0, lo_open=True), by_task={"HazardEdge-v0": 0.95}
+        ),
+        Setting("lam", "float", 0.95, "GAE λ (reward and cost)", range=Range(0.0, 1.0)),
+        Setting("hidden", "ints", (64, 64), "hidden layer widths of the policy and both critics"),
+        Setting(
+            "policy_init",
+            "str",
+            "default",
+            "the policy's last layer at the start: default = PyTorch's init with "
+            "its bias (the authors'), small = weights × 0.01 and a zero bias (runs of conventions < 3)",
+            choices=("default", "small"),
+        ),
+        Setting(
+            "episode_window",
+            "int",
+            50,
+            "ep_* columns and Ĵ_c: means over the last N finished episodes",
+            range=count(1, MAX_STEPS),
+            by_task={"GridHazard-v0": 100, "PointHazard-v0": 20, "HazardEdge-v0": 32},
+        ),
+        Setting(
+            "normalize_obs",
+            "bool",
+            True,
+            "running mean/std normalisation of observations (the authors')",
+            by_task={"HazardEdge-v0": False},
+        ),
+        Setting(
+            "timeout_bootstrap",
+            "str",
+            "raw",
+            "the value of a time-limited episode's end: the critics on its "
             "raw final observation (raw, the authors' code) or on the normalised one (normalized)",
-            choices=("raw", "normalized"), by_task={"built-in": "normalized"}),
-    Setting("critic_l2", "float", 1e-3, "L2 penalty on the critics' weights", range=NON_NEGATIVE),
-    Setting("grad_clip", "float", 40.0, "gradient-norm clip (critics; first-order methods: actor and critics "
-            "together)", range=POSITIVE),
-    Setting("torch_threads", "int", 1, "torch and BLAS threads of the training process", range=count(1, 256)),
-    Setting("max_episode_steps", "int", None, "episode time limit (none: the task's own)",
-            range=count(1, MAX_STEPS), optional=True),
-    # the trust-region family: critics fitted apart from the policy step, conjugate gradient, line search
-    Setting("critic_lr", "float", 1e-3, "the critics' Adam learning rate", range=POSITIVE, read_by="trust region"),
-    Setting("critic_passes", "int", 10, "passes of the critics over each batch", range=PASSES,
-            read_by="trust region"),
-    Setting("critic_minibatch", "int", 128, "the critics' minibatch size", range=count(1, MAX_STEPS),
+            choices=("raw", "normalized"),
+            by_task={"built-in": "normalized"},
+        ),
+        Setting("critic_l2", "float", 1e-3, "L2 penalty on the critics' weights", range=NON_NEGATIVE),
+        Setting(
+            "grad_clip",
+            "float",
+            40.0,
+            "gradient-norm clip (critics; first-order methods: actor and critics together)",
+            range=POSITIVE,
+        ),
+        Setting("torch_threads", "int", 1, "torch and BLAS threads of the training process", range=count(1, 256)),
+        Setting(
+            "max_episode_steps",
+            "int",
+            None,
+            "episode time limit (none: the task's own)",
+            range=count(1, MAX_STEPS),
+            optional=True,
+        ),
+        # the trust-region family: critics fitted apart from the policy step, conjugate gradient, line search
+        Setting("critic_lr", "float", 1e-3, "the critics' Adam learning rate", range=POSITIVE, read_by="trust region"),
+        Setting(
+            "critic_passes", "int", 10, "passes of the critics over each batch", range=PASSES, read_by="trust region"
+        ),
+        Setting(
+            "critic_minibatch",
+            "int",
+            128,
+            "the critics' minibatch size",
+            range=count(1, MAX_STEPS),
             read_by="trust region",
-            by_task={"HazardEdge-v0": 1024, "SafetyPointPush1-v0": 256}),  # the authors' table has no PointPush
-    Setting("cg_iters", "int", 15, "conjugate-gradient iterations", range=PASSES, read_by="trust region"),
-    Setting("cg_damping", "float", 0.1, "damping added to the Fisher matrix", range=NON_NEGATIVE,
-            read_by="trust region"),
-    Setting("ls_tries", "int", 15, "line-search tries", range=PASSES, read_by="trust region"),
-    Setting("ls_decay", "float", 0.8, "line-search step decay", range=Range(0.0, 1.0, True, True),
-            read_by="trust region"),
-    # the first-order family: minibatch passes of a clipped surrogate, critics in the same passes
-    Setting("ppo_clip", "float", 0.2, "ratio clip ε of the surrogate", range=POSITIVE, read_by="first order"),
-    Setting("ppo_lr", "float", 3e-4, "the actor's Adam learning rate, decayed linearly to 0 over training",
-            range=POSITIVE, read_by="first order"),
-    Setting("ppo_critic_lr", "float", 3e-4, "the critics' Adam learning rate (trained in the same passes)",
-            range=POSITIVE, read_by="first order"),
-    Setting("ppo_epochs", "int", 40, "passes over the batch (stopped early once the summed KL exceeds δ)",
-            range=PASSES, read_by="first order"),
-    Setting("ppo_minibatch", "int", 64, "minibatch size of the passes", range=count(1, MAX_STEPS),
-            read_by="first order"),
-    # the Lagrange multiplier of the Lagrangian methods (read by those that list them)
-    Setting("lagrange_init", "float", 1e-3, "the multiplier's initial value", range=NON_NEGATIVE, read_by=None),
-    Setting("lagrange_lr", "float", 0.035, "the multiplier's Adam learning rate", range=POSITIVE, read_by=None,
-            by_task={"HazardEdge-v0": 0.3}),
-    # what a run writes besides its metrics: never changes its results
-    Setting("checkpoint_every", "int", 0, "also keep checkpoints/epoch_<k>.pt every K epochs (0: only the latest)",
-            range=count(0, MAX_STEPS), result=False, flag=True),
-    Setting("tensorboard", "bool", False, "also write the metrics as TensorBoard scalars in RUN/tensorboard/ (needs "
-            "the tensorboard extra)", result=False, flag=True),
-    Setting("name", "str", None, "run directory name (default: made from task, algo, seed and time)", optional=True,
-            result=False, flag=True),
-    Setting("runs_dir", "str", "runs", "runs folder (default: $CTRPO_RUNS_DIR, else the repository's runs/, from any "
-            "working directory)", result=False, flag=True),
-    # the training conventions a run was made with (docs/BASELINES.md): 2 = the authors' baselines and Ĵ_c, 3 =
-    # also the authors' policy initialisation; a run is never resumed or reused under other conventions than its
-    # own (a setting added since, such as timeout_bootstrap, reads its old behaviour from schema.as_trained)
-    Setting("conventions", "int", 3, "the training conventions of the code that wrote the run", settable=False),
-]}
+            by_task={"HazardEdge-v0": 1024, "SafetyPointPush1-v0": 256},
+        ),  # the authors' table has no PointPush
+        Setting("cg_iters", "int", 15, "conjugate-gradient iterations", range=PASSES, read_by="trust region"),
+        Setting(
+            "cg_damping", "float", 0.1, "damping added to the Fisher matrix", range=NON_NEGATIVE, read_by="trust region"
+        ),
+        Setting("ls_tries", "int", 15, "line-search tries", range=PASSES, read_by="trust region"),
+        Setting(
+            "ls_decay",
+            "float",
+            0.8,
+            "line-search step decay",
+            range=Range(0.0, 1.0, True, True),
+            read_by="trust region",
+        ),
+        # the first-order family: minibatch passes of a clipped surrogate, critics in the same passes
+        Setting("ppo_clip", "float", 0.2, "ratio clip ε of the surrogate", range=POSITIVE, read_by="first order"),
+        Setting(
+            "ppo_lr",
+            "float",
+            3e-4,
+            "the actor's Adam learning rate, decayed linearly to 0 over training",
+            range=POSITIVE,
+            read_by="first order",
+        ),
+        Setting(
+            "ppo_critic_lr",
+            "float",
+            3e-4,
+            "the critics' Adam learning rate (trained in the same passes)",
+            range=POSITIVE,
+            read_by="first order",
+        ),
+        Setting(
+            "ppo_epochs",
+            "int",
+            40,
+            "passes over the batch (stopped early once the summed KL exceeds δ)",
+            range=PASSES,
+            read_by="first order",
+        ),
+        Setting(
+            "ppo_minibatch", "int", 64, "minibatch size of the passes", range=count(1, MAX_STEPS), read_by="first order"
+        ),
+        # the Lagrange multiplier of the Lagrangian methods (read by those that list them)
+        Setting("lagrange_init", "float", 1e-3, "the multiplier's initial value", range=NON_NEGATIVE, read_by=None),
+        Setting(
+            "lagrange_lr",
+            "float",
+            0.035,
+            "the multiplier's Adam learning rate",
+            range=POSITIVE,
+            read_by=None,
+            by_task={"HazardEdge-v0": 0.3},
+        ),
+        # what a run writes besides its metrics: never changes its results
+        Setting(
+            "checkpoint_every",
+            "int",
+            0,
+            "also keep checkpoints/epoch_<k>.pt every K epochs (0: only the latest)",
+            range=count(0, MAX_STEPS),
+            result=False,
+            flag=True,
+        ),
+        Setting(
+            "tensorboard",
+            "bool",
+            False,
+            "also write the metrics as TensorBoard scalars in RUN/tensorboard/ (needs the tensorboard extra)",
+            result=False,
+            flag=True,
+        ),
+        Setting(
+            "name",
+            "str",
+            None,
+            "run directory name (default: made from task, algo, seed and time)",
+            optional=True,
+            result=False,
+            flag=True,
+        ),
+        Setting(
+            "runs_dir",
+            "str",
+            "runs",
+            "runs folder (default: $CTRPO_RUNS_DIR, else the repository's runs/, from any working directory)",
+            result=False,
+            flag=True,
+        ),
+        # the training conventions a run was made with (docs/BASELINES.md): 2 = the authors' baselines and Ĵ_c, 3 =
+        # also the authors' policy initialisation; a run is never resumed or reused under other conventions than its
+        # own (a setting added since, such as timeout_bootstrap, reads its old behaviour from schema.as_trained)
+        Setting("conventions", "int", 3, "the training conventions of the code that wrote the run", settable=False),
+    ]
+}

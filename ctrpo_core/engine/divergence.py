@@ -67,8 +67,9 @@ def phi_second_derivative_at_zero(budget: float, form: str = "entropy") -> float
     raise ValueError(f"barrier must be one of {BARRIERS}, got {form!r}")
 
 
-def constrained_divergence(kl: torch.Tensor, alpha: torch.Tensor, beta: float, budget: float,
-                           form: str = "entropy") -> torch.Tensor:
+def constrained_divergence(
+    kl: torch.Tensor, alpha: torch.Tensor, beta: float, budget: float, form: str = "entropy"
+) -> torch.Tensor:
     """D_C = KL + β·φ(α). With β = 0 it is the plain KL (TRPO)."""
     if beta == 0:
         return kl

@@ -32,6 +32,7 @@ from .rollout import Batch
 class Minibatch:
     """One minibatch of a pass: its indices into the batch, the loaded policy's distribution on it and the
     probability ratio π_θ/π_k of its actions; ``old_dist``: π_k on the same samples."""
+
     batch: Batch
     idx: torch.Tensor
     dist: torch.distributions.Distribution
@@ -67,7 +68,10 @@ class ActorFit(FlatAdam):
         where = {id(p): i for i, p in enumerate(self.params)}
         views, grads = self.views(self.theta), self.views(self.grad)
         pick = lambda tensors, flat: [flat[where[id(t)]] for t in tensors]
-        self.weights, self.grad_weights = pick([m.weight for m in linears], views), pick([m.weight for m in linears], grads)
+        self.weights, self.grad_weights = (
+            pick([m.weight for m in linears], views),
+            pick([m.weight for m in linears], grads),
+        )
         self.biases, self.grad_biases = pick([m.bias for m in linears], views), pick([m.bias for m in linears], grads)
         layered = {id(t) for m in linears for t in (m.weight, m.bias)}
         others = [p for p in self.params if id(p) not in layered]  # a Gaussian's log std, or none

@@ -72,12 +72,25 @@ class FlatAdam:
         state = {}
         if self.steps:
             for i, (p, a, b) in enumerate(zip(self.params, self.offsets, self.offsets[1:])):
-                state[i] = {"step": torch.tensor(float(self.steps)),
-                            "exp_avg": torch.from_numpy(self.exp_avg[a:b].reshape(p.shape).copy()),
-                            "exp_avg_sq": torch.from_numpy(self.exp_avg_sq[a:b].reshape(p.shape).copy())}
-        group = {"lr": self.lr, "betas": BETAS, "eps": EPS, "weight_decay": 0, "amsgrad": False,
-                 "maximize": False, "foreach": True, "capturable": False, "differentiable": False,
-                 "fused": None, "decoupled_weight_decay": False, "params": list(range(len(self.params)))}
+                state[i] = {
+                    "step": torch.tensor(float(self.steps)),
+                    "exp_avg": torch.from_numpy(self.exp_avg[a:b].reshape(p.shape).copy()),
+                    "exp_avg_sq": torch.from_numpy(self.exp_avg_sq[a:b].reshape(p.shape).copy()),
+                }
+        group = {
+            "lr": self.lr,
+            "betas": BETAS,
+            "eps": EPS,
+            "weight_decay": 0,
+            "amsgrad": False,
+            "maximize": False,
+            "foreach": True,
+            "capturable": False,
+            "differentiable": False,
+            "fused": None,
+            "decoupled_weight_decay": False,
+            "params": list(range(len(self.params))),
+        }
         return {"state": state, "param_groups": [group]}
 
     def load_state_dict(self, state: dict) -> None:
@@ -97,6 +110,7 @@ class FlatAdam:
             for name, flat in (("exp_avg", self.exp_avg), ("exp_avg_sq", self.exp_avg_sq)):
                 value = moments[i][name]
                 if tuple(value.shape) != tuple(p.shape):
-                    raise ValueError(f"optimiser state {name}[{i}] has shape {tuple(value.shape)}, "
-                                     f"expected {tuple(p.shape)}")
+                    raise ValueError(
+                        f"optimiser state {name}[{i}] has shape {tuple(value.shape)}, expected {tuple(p.shape)}"
+                    )
                 flat[a:b] = value.detach().numpy().reshape(-1)

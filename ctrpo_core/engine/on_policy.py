@@ -131,11 +131,11 @@ class OnPolicyAlgorithm:
         rows = [buf.obs.reshape(T * n, dim), self.obs.reshape(n, dim)] + [final for _, _, final in truncations]
         with torch.no_grad():
             values = self.critics(torch.from_numpy(np.concatenate(rows))).numpy().astype(np.float64)
-        buf.values_r[:], buf.values_c[:] = values[:, :T * n].reshape(2, T, n)
-        last_r, last_c = values[:, T * n:T * n + n]
+        buf.values_r[:], buf.values_c[:] = values[:, : T * n].reshape(2, T, n)
+        last_r, last_c = values[:, T * n : T * n + n]
         offset = T * n + n
         for t, envs, _ in truncations:
-            buf.final_values_r[t, envs], buf.final_values_c[t, envs] = values[:, offset:offset + len(envs)]
+            buf.final_values_r[t, envs], buf.final_values_c[t, envs] = values[:, offset : offset + len(envs)]
             offset += len(envs)
         return last_r, last_c
 

@@ -65,8 +65,11 @@ class GaussianPolicy(nn.Module):
         network runs in numpy on copies of the weights taken now (a torch call costs more than these
         10-row products), the noise comes from torch's generator as ``distribution(obs).sample()`` draws
         it (the same draws), without building a distribution object on every step."""
-        layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
-                  for m in self.mean if isinstance(m, nn.Linear)]
+        layers = [
+            (m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
+            for m in self.mean
+            if isinstance(m, nn.Linear)
+        ]
         std = self.log_std.detach().exp().numpy()
         last = len(layers) - 1
 
@@ -122,6 +125,7 @@ class CategoricalPolicy(nn.Module):
 
     def sampler(self):
         """obs (n, obs_dim) float32 array ↦ sampled actions, for a rollout."""
+
         def sample(obs: np.ndarray) -> np.ndarray:
             with torch.no_grad():
                 return self.distribution(torch.from_numpy(obs)).sample().numpy()
@@ -165,8 +169,8 @@ class Critics(nn.Module):
         self.biases = nn.ParameterList()
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             layers = [nn.Linear(fan_in, fan_out) for _ in range(count)]  # PyTorch's default init
-            self.weights.append(nn.Parameter(torch.stack([l.weight.data.T for l in layers])))
-            self.biases.append(nn.Parameter(torch.stack([l.bias.data[None, :] for l in layers])))
+            self.weights.append(nn.Parameter(torch.stack([layer.weight.data.T for layer in layers])))
+            self.biases.append(nn.Parameter(torch.stack([layer.bias.data[None, :] for layer in layers])))
         self.count = count
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:

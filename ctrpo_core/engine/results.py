@@ -12,6 +12,7 @@ import torch
 @dataclass(frozen=True)
 class PolicyEvaluation:
     """The loaded policy π_θ on the batch, against π_k: what every objective and divergence is built from."""
+
     ratio: torch.Tensor  # π_θ(a|s)/π_k(a|s), one per sample
     kl: torch.Tensor  # mean KL(π_k‖π_θ), a scalar
 
@@ -25,6 +26,7 @@ def finite_or_none(x: float) -> float | None:
 class RegionReach:
     """The largest first-order cost increase α one step may make (engine/shrinkage.py); None: not finite
     or not measured."""
+
     alpha_max: float | None = None  # the algorithm's own region: α_max^C with a curvature κ, else α_max^KL
     alpha_max_kl: float | None = None  # the KL ball's: √(2δ·s)
     alpha_max_exact: float | None = None  # C-TRPO's normal mode: α measured with the exact D_C
@@ -36,6 +38,7 @@ class UpdateResult:
     budget; an algorithm states ``recovery``, ``barrier`` (C-TRPO) and its own columns in ``own`` (the ones its
     declaration lists under ``metrics``). None leaves the column out of the row (the algorithm has no such
     number, or a diagnostic was not finite)."""
+
     # the accepted step θ_{k+1} (kl, divergence and alpha_step are 0 where θ_k was kept)
     kl: float  # KL(π_k‖π_{k+1})
     divergence: float  # the divergence the algorithm bounds by δ

@@ -8,8 +8,16 @@ import numpy as np
 import torch
 
 
-def gae(rewards: np.ndarray, values: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
-        final_values: np.ndarray, last_values: np.ndarray, gamma: float, lam: float) -> np.ndarray:
+def gae(
+    rewards: np.ndarray,
+    values: np.ndarray,
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    final_values: np.ndarray,
+    last_values: np.ndarray,
+    gamma: float,
+    lam: float,
+) -> np.ndarray:
     """GAE(γ, λ) over a (T, n_envs) rollout.
 
     An episode that ends at step t cuts the λ-chain. Its next value is 0 when it terminated and
@@ -70,10 +78,12 @@ class RolloutBuffer:
         self.final_values_c[:] = 0.0
 
     def to_batch(self, last_values_r, last_values_c, gamma, lam, cost_estimate, cost_limit) -> Batch:
-        adv_r = gae(self.rewards, self.values_r, self.terminated, self.truncated,
-                    self.final_values_r, last_values_r, gamma, lam)
-        adv_c = gae(self.costs, self.values_c, self.terminated, self.truncated,
-                    self.final_values_c, last_values_c, gamma, lam)
+        adv_r = gae(
+            self.rewards, self.values_r, self.terminated, self.truncated, self.final_values_r, last_values_r, gamma, lam
+        )
+        adv_c = gae(
+            self.costs, self.values_c, self.terminated, self.truncated, self.final_values_c, last_values_c, gamma, lam
+        )
         target_r = (adv_r + self.values_r).reshape(-1)
         target_c = (adv_c + self.values_c).reshape(-1)
         adv_r = adv_r.reshape(-1)
@@ -85,6 +95,10 @@ class RolloutBuffer:
         return Batch(
             obs=own(self.obs.reshape(-1, self.obs.shape[-1])),
             actions=own(self.actions.reshape(-1, *self.actions.shape[2:])),
-            adv_r=t(adv_r), adv_c=t(adv_c), target_r=t(target_r), target_c=t(target_c),
-            cost_estimate=float(cost_estimate), cost_limit=float(cost_limit),
+            adv_r=t(adv_r),
+            adv_c=t(adv_c),
+            target_r=t(target_r),
+            target_c=t(target_c),
+            cost_estimate=float(cost_estimate),
+            cost_limit=float(cost_limit),
         )

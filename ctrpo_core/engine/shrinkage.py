@@ -32,8 +32,9 @@ DIVERGENCE_RTOL = 1e-3  # ... or once an inside length has D >= (1 − this)·δ
 MAX_ROOT_STEPS = 30  # safety cap on the root-finding evaluations (about 4 are typical)
 
 
-def natural_cost_direction(Avp: Callable[[torch.Tensor], torch.Tensor], u: torch.Tensor,
-                           iters: int) -> tuple[torch.Tensor, float]:
+def natural_cost_direction(
+    Avp: Callable[[torch.Tensor], torch.Tensor], u: torch.Tensor, iters: int
+) -> tuple[torch.Tensor, float]:
     """x_u ≈ A⁻¹u by ``iters`` conjugate-gradient iterations and s = uᵀx_u >= 0 (a lower bound of
     uᵀA⁻¹u that CG raises with every iteration)."""
     x_u = conjugate_gradient(Avp, u, iters)
@@ -55,9 +56,14 @@ def model_length(s: float, kappa: float, delta: float) -> float:
     return math.sqrt(2.0 * delta / (s * (1.0 + kappa * s)))
 
 
-def exact_alpha_max(evaluate: Callable[[float], tuple[float, float]], t0: float, delta: float,
-                    expand: int = EXPAND_STEPS, length_rtol: float = LENGTH_RTOL,
-                    divergence_rtol: float = DIVERGENCE_RTOL) -> float:
+def exact_alpha_max(
+    evaluate: Callable[[float], tuple[float, float]],
+    t0: float,
+    delta: float,
+    expand: int = EXPAND_STEPS,
+    length_rtol: float = LENGTH_RTOL,
+    divergence_rtol: float = DIVERGENCE_RTOL,
+) -> float:
     """α at the largest step length t found with D(θ_k + t·x_u) <= δ.
 
     ``evaluate(t)`` loads θ_k + t·x_u and returns (D, α) there (the caller restores θ_k). Starting at the
@@ -67,6 +73,7 @@ def exact_alpha_max(evaluate: Callable[[float], tuple[float, float]], t0: float,
     The first crossing found is reported (D need not be monotone along the ray). Returns 0 when no t > 0
     was inside, and α at the longest tried length when none was outside.
     """
+
     def inside(t: float) -> tuple[bool, float, float]:
         d, a = evaluate(t)
         return d <= delta and math.isfinite(a), a, d - delta

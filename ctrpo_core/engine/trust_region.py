@@ -25,7 +25,7 @@ def set_flat_params(module: nn.Module, flat: torch.Tensor) -> None:
     offset = 0
     for p in module.parameters():
         n = p.numel()
-        p.data.copy_(flat[offset:offset + n].view_as(p))
+        p.data.copy_(flat[offset : offset + n].view_as(p))
         offset += n
 
 
@@ -34,8 +34,9 @@ def flat_grad(output: torch.Tensor, module: nn.Module, **kwargs) -> torch.Tensor
     return torch.cat([g.reshape(-1) for g in grads])
 
 
-def conjugate_gradient(Avp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor,
-                       iters: int = CG_ITERS, tol: float = 1e-10) -> torch.Tensor:
+def conjugate_gradient(
+    Avp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int = CG_ITERS, tol: float = 1e-10
+) -> torch.Tensor:
     """Approximately solve A x = b for symmetric positive definite A given only A·v."""
     x = torch.zeros_like(b)
     r = b.clone()
@@ -100,12 +101,15 @@ class GaussianFisher:
         """A mean network of Linear and Tanh layers only; parameters() yields log σ first (a module's own
         parameters come before its children's)."""
         mean = getattr(policy, "mean", None)
-        return (isinstance(mean, nn.Sequential) and all(isinstance(m, (nn.Linear, nn.Tanh)) for m in mean)
-                and [n for n, _ in policy.named_parameters()][0] == "log_std")
+        return (
+            isinstance(mean, nn.Sequential)
+            and all(isinstance(m, (nn.Linear, nn.Tanh)) for m in mean)
+            and [n for n, _ in policy.named_parameters()][0] == "log_std"
+        )
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
-        pieces = torch.split(v[self.act_dim:], self.sizes)
-        tangents = [(pieces[2 * i].view_as(l.weight), pieces[2 * i + 1]) for i, l in enumerate(self.layers)]
+        pieces = torch.split(v[self.act_dim :], self.sizes)
+        tangents = [(pieces[2 * i].view_as(layer.weight), pieces[2 * i + 1]) for i, layer in enumerate(self.layers)]
         last = len(self.layers) - 1
         with torch.no_grad():
             dz = None  # J v: the tangent of each layer's pre-activation
@@ -121,7 +125,7 @@ class GaussianFisher:
                 out.append(u.t().mm(self.inputs[i]).reshape(-1))
                 if i:
                     u = u.mm(self.layers[i].weight) * self.slopes[i - 1]
-            out.append(self.log_std_curvature * v[:self.act_dim])
+            out.append(self.log_std_curvature * v[: self.act_dim])
             out.reverse()  # log σ, then weight, bias, weight, bias, ...: parameters() order
             return torch.cat(out)
 
@@ -140,9 +144,15 @@ class LineSearchResult:
     info: dict  # what the acceptance rule measured at the accepted (or last) candidate
 
 
-def backtracking_line_search(policy: nn.Module, theta_k: torch.Tensor, step: torch.Tensor,
-                             evaluate: Callable[[], dict], accept: Callable[[dict], bool],
-                             tries: int = LS_TRIES, decay: float = LS_DECAY) -> LineSearchResult:
+def backtracking_line_search(
+    policy: nn.Module,
+    theta_k: torch.Tensor,
+    step: torch.Tensor,
+    evaluate: Callable[[], dict],
+    accept: Callable[[dict], bool],
+    tries: int = LS_TRIES,
+    decay: float = LS_DECAY,
+) -> LineSearchResult:
     """Try θ_k + f·step for f = 1, decay, decay², ...; keep the first the rule accepts, else θ_k.
 
     ``evaluate`` measures the policy currently loaded (objective, divergence, ...) under no_grad.

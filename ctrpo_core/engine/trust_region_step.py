@@ -88,9 +88,13 @@ class TrustRegionAlgorithm(OnPolicyAlgorithm):
         or its own use of the pieces below)."""
         raise NotImplementedError
 
-    def trust_region_step(self, batch: Batch, objective: Callable[[PolicyEvaluation], torch.Tensor],
-                          divergence: Callable[[PolicyEvaluation], torch.Tensor],
-                          curvature: float | None = None) -> UpdateResult:
+    def trust_region_step(
+        self,
+        batch: Batch,
+        objective: Callable[[PolicyEvaluation], torch.Tensor],
+        divergence: Callable[[PolicyEvaluation], torch.Tensor],
+        curvature: float | None = None,
+    ) -> UpdateResult:
         """Minimise ``objective`` within {divergence <= δ} by one natural-gradient step.
 
         ``curvature`` None: the region is the KL ball, H = F. A number κ >= 0 (C-TRPO's β·φ''(0)): H = F +
@@ -112,23 +116,36 @@ class TrustRegionAlgorithm(OnPolicyAlgorithm):
         x = tr.conjugate_gradient(lambda v: Hv(v) + cfg.cg_damping * v, -g, cfg.cg_iters)
         step = tr.scale_to_trust_region(x, Hv, cfg.delta, cfg.cg_damping)
         loss_k = loss_k.item()
-        reach = self.region_reach(batch, old_dist, old_logp, theta_k, u, Fv, curvature,
-                                  divergence if curvature is not None else None)
+        reach = self.region_reach(
+            batch, old_dist, old_logp, theta_k, u, Fv, curvature, divergence if curvature is not None else None
+        )
 
         def measure() -> dict:
             ev = self.evaluate(batch, old_dist, old_logp)
-            return {"loss": objective(ev).item(), "divergence": non_negative(divergence(ev).item()),
-                    "kl": non_negative(ev.kl.item()), "alpha": self.cost_increase(batch, ev).item(),
-                    "ev": ev}
+            return {
+                "loss": objective(ev).item(),
+                "divergence": non_negative(divergence(ev).item()),
+                "kl": non_negative(ev.kl.item()),
+                "alpha": self.cost_increase(batch, ev).item(),
+                "ev": ev,
+            }
 
         def accept(m: dict) -> bool:
             return math.isfinite(m["loss"]) and loss_k - m["loss"] >= 0 and m["divergence"] <= cfg.delta
 
         return self.search(batch, theta_k, step, measure, accept, reach)
 
-    def region_reach(self, batch: Batch, old_dist, old_logp: torch.Tensor, theta_k: torch.Tensor,
-                     u: torch.Tensor, Fv: Callable, curvature: float | None = None,
-                     divergence: Callable[[PolicyEvaluation], torch.Tensor] | None = None) -> RegionReach:
+    def region_reach(
+        self,
+        batch: Batch,
+        old_dist,
+        old_logp: torch.Tensor,
+        theta_k: torch.Tensor,
+        u: torch.Tensor,
+        Fv: Callable,
+        curvature: float | None = None,
+        divergence: Callable[[PolicyEvaluation], torch.Tensor] | None = None,
+    ) -> RegionReach:
         """The largest first-order cost increase α one step may make (engine/shrinkage.py), from
         s = uᵀ(F + damping·I)⁻¹u: one more CG solve with the step's Fisher product and damping, so the
         numbers share the step's geometry (at most REACH_CG_ITERS iterations: s converges long before
@@ -140,6 +157,7 @@ class TrustRegionAlgorithm(OnPolicyAlgorithm):
         x_u, s = shrinkage.natural_cost_direction(lambda v: Fv(v) + cfg.cg_damping * v, u, iters)
         reach = self.reach_stats(s, curvature)
         if divergence is not None and s > 0.0 and math.isfinite(s):
+
             def evaluate(t: float) -> tuple[float, float]:
                 tr.set_flat_params(self.policy, theta_k + t * x_u)
                 with torch.no_grad():
@@ -162,29 +180,48 @@ class TrustRegionAlgorithm(OnPolicyAlgorithm):
         own = kl if curvature is None else shrinkage.alpha_max_constrained(s, curvature, self.cfg.delta)
         return RegionReach(alpha_max=finite_or_none(own), alpha_max_kl=finite_or_none(kl))
 
-    def search(self, batch: Batch, theta_k: torch.Tensor, step: torch.Tensor, measure: Callable[[], dict],
-               accept: Callable[[dict], bool], reach: RegionReach) -> UpdateResult:
+    def search(
+        self,
+        batch: Batch,
+        theta_k: torch.Tensor,
+        step: torch.Tensor,
+        measure: Callable[[], dict],
+        accept: Callable[[dict], bool],
+        reach: RegionReach,
+    ) -> UpdateResult:
         """The one line search of every trust-region algorithm: θ_k + f·step for f = 1, decay, decay², ...
         (ls_tries tries); keep the first that the algorithm's rule ``accept`` takes, else stay at θ_k.
         ``measure`` reads the loaded policy and returns at least its ``kl``, ``divergence`` and ``alpha``.
         The result carries the step, the region's ``reach`` and the batch's budget, as a plain step
         (recovery 0)."""
-        result = tr.backtracking_line_search(self.policy, theta_k, step, measure, accept,
-                                             self.cfg.ls_tries, self.cfg.ls_decay)
+        result = tr.backtracking_line_search(
+            self.policy, theta_k, step, measure, accept, self.cfg.ls_tries, self.cfg.ls_decay
+        )
         if not torch.all(torch.isfinite(tr.flat_params(self.policy))):
             tr.set_flat_params(self.policy, theta_k)
             raise NonFiniteError(f"non-finite policy parameters after the {self.cfg.algo} policy update")
         m = result.info if result.accepted else {}  # KL/divergence/α are 0 when θ_k was kept
         return UpdateResult(
-            kl=m.get("kl", 0.0), divergence=m.get("divergence", 0.0),
-            step_fraction=result.fraction, ls_tries=result.tries,
+            kl=m.get("kl", 0.0),
+            divergence=m.get("divergence", 0.0),
+            step_fraction=result.fraction,
+            ls_tries=result.tries,
             alpha_step=finite_or_none(m.get("alpha", 0.0)),  # α(θ_{k+1}), a diagnostic
-            alpha_max=reach.alpha_max, alpha_max_kl=reach.alpha_max_kl, alpha_max_exact=reach.alpha_max_exact,
+            alpha_max=reach.alpha_max,
+            alpha_max_kl=reach.alpha_max_kl,
+            alpha_max_exact=reach.alpha_max_exact,
             budget=batch.budget,
         )
 
-    def hessian_vector_product(self, batch: Batch, ev: PolicyEvaluation, stiff_direction=None,
-                               curvature: float = 0.0, Fv: Callable | None = None, u: torch.Tensor | None = None):
+    def hessian_vector_product(
+        self,
+        batch: Batch,
+        ev: PolicyEvaluation,
+        stiff_direction=None,
+        curvature: float = 0.0,
+        Fv: Callable | None = None,
+        u: torch.Tensor | None = None,
+    ):
         """v ↦ (F + curvature·u uᵀ) v, u = ∇ stiff_direction at θ_k (or ``u`` given); F's product ``Fv``
         is built here unless given."""
         Fv = Fv or tr.kl_hessian_vector_product(self.policy, batch.obs)

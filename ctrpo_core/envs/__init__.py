@@ -25,13 +25,17 @@ def get_spec(task_id: str) -> TaskSpec:
     try:
         return TASKS[task_id]
     except KeyError:
-        raise UnknownTaskError(
-            f"unknown task {task_id!r}; known tasks: {', '.join(TASKS)}"
-        ) from None
+        raise UnknownTaskError(f"unknown task {task_id!r}; known tasks: {', '.join(TASKS)}") from None
 
 
-def make_vec_env(task_id: str, num_envs: int = 1, seed: int = 0, *,
-                 max_episode_steps: int | None = None, num_workers: int | None = None) -> VecEnv:
+def make_vec_env(
+    task_id: str,
+    num_envs: int = 1,
+    seed: int = 0,
+    *,
+    max_episode_steps: int | None = None,
+    num_workers: int | None = None,
+) -> VecEnv:
     """A vectorised env of ``num_envs`` copies of ``task_id``; ``reset()`` seeds env i with seed + i.
 
     Built-in tasks step in-process as one numpy batch; Safety-Gymnasium tasks step in at most

@@ -28,8 +28,15 @@ import math
 import numpy as np
 
 # obstacle class name → the body names of its objects, as its published ``pos`` property reads them
-_MANY = {"Hazards": "hazard{}", "Vases": "vase{}", "Pillars": "pillar{}", "Buttons": "button{}",
-         "Gremlins": "gremlin{}obj", "Apples": "apple{}", "Oranges": "orange{}"}
+_MANY = {
+    "Hazards": "hazard{}",
+    "Vases": "vase{}",
+    "Pillars": "pillar{}",
+    "Buttons": "button{}",
+    "Gremlins": "gremlin{}obj",
+    "Apples": "apple{}",
+    "Oranges": "orange{}",
+}
 _ONE = {"Goal": "goal", "PushBox": "push_box"}
 
 
@@ -45,19 +52,25 @@ def _per_model(obj, slot: str, key: tuple, build):
 def _ids(obj, names_of) -> np.ndarray:
     """The body ids of ``names_of(obj)`` in the model now loaded."""
     model = obj.engine.model
-    return _per_model(obj, "_ctrpo_body_ids", (model,),
-                      lambda: np.array([model.body(name).id for name in names_of(obj)], dtype=np.intp))
+    return _per_model(
+        obj,
+        "_ctrpo_body_ids",
+        (model,),
+        lambda: np.array([model.body(name).id for name in names_of(obj)], dtype=np.intp),
+    )
 
 
 def _many_pos(template: str):
     def pos(self):
         return list(self.engine.data.xpos[_ids(self, lambda o: [template.format(i) for i in range(o.num)])])
+
     return property(pos)
 
 
 def _one_pos(name: str):
     def pos(self):
         return self.engine.data.xpos[_ids(self, lambda o: [name])[0]].copy()
+
     return property(pos)
 
 
@@ -77,7 +90,7 @@ def _get_sensor(self, name: str) -> np.ndarray:
         sensor = model.sensor(name).id
         adr = int(model.sensor_adr[sensor])
         span = spans[name] = (adr, adr + int(model.sensor_dim[sensor]))
-    return self.engine.data.sensordata[span[0]:span[1]].copy()
+    return self.engine.data.sensordata[span[0] : span[1]].copy()
 
 
 def _hazards_cost(self) -> dict:
@@ -131,6 +144,7 @@ def _lidar_pseudo(self, positions) -> np.ndarray:
 def _geom_masks(obj, key: tuple, rules) -> dict:
     """Masks over the model ``key[0]``'s geoms, one per rule of ``rules()`` (a predicate on the geom's
     name), made once per ``key``."""
+
     def build() -> dict:
         names = [key[0].geom(g).name for g in range(key[0].ngeom)]
         return {rule: np.array([test(n) for n in names], dtype=bool) for rule, test in rules().items()}
@@ -141,7 +155,7 @@ def _geom_masks(obj, key: tuple, rules) -> dict:
 def _touching(data, mask: np.ndarray) -> np.ndarray:
     """Per contact now: whether either of its two geoms is in ``mask``."""
     contacts = data.contact
-    return mask[contacts.geom1[:data.ncon]] | mask[contacts.geom2[:data.ncon]]
+    return mask[contacts.geom1[: data.ncon]] | mask[contacts.geom2[: data.ncon]]
 
 
 def _add(total, value, times: int):
@@ -168,8 +182,15 @@ def _buttons_cost(self) -> dict:
         return cost
     goal = f"button{self.goal_button}"
     agent = self.agent.body_info.geom_names
-    masks = _geom_masks(self, (self.engine.model, goal), lambda: {
-        "button": lambda n: n.startswith("button"), "goal": lambda n: n == goal, "agent": lambda n: n in agent})
+    masks = _geom_masks(
+        self,
+        (self.engine.model, goal),
+        lambda: {
+            "button": lambda n: n.startswith("button"),
+            "goal": lambda n: n == goal,
+            "agent": lambda n: n in agent,
+        },
+    )
     data = self.engine.data
     hits = _touching(data, masks["button"]) & _touching(data, masks["agent"]) & ~_touching(data, masks["goal"])
     cost["cost_buttons"] = _add(0, self.cost, int(hits.sum()))
@@ -182,8 +203,11 @@ def _gremlins_cost(self) -> dict:
     if not self.is_constrained:
         return cost
     agent = self.agent.body_info.geom_names
-    masks = _geom_masks(self, (self.engine.model,), lambda: {
-        "gremlin": lambda n: n.startswith("gremlin"), "agent": lambda n: n in agent})
+    masks = _geom_masks(
+        self,
+        (self.engine.model,),
+        lambda: {"gremlin": lambda n: n.startswith("gremlin"), "agent": lambda n: n in agent},
+    )
     data = self.engine.data
     hits = _touching(data, masks["gremlin"]) & _touching(data, masks["agent"])
     cost["cost_gremlins"] = _add(0, self.contact_cost, int(hits.sum()))
@@ -209,8 +233,13 @@ def make_lean(task) -> None:
             extra["pos"] = _many_pos(_MANY[name])
         elif name in _ONE:
             extra["pos"] = _one_pos(_ONE[name])
-        extra.update({"Hazards": {"cal_cost": _hazards_cost}, "Buttons": {"cal_cost": _buttons_cost},
-                      "Gremlins": {"cal_cost": _gremlins_cost}}.get(name, {}))
+        extra.update(
+            {
+                "Hazards": {"cal_cost": _hazards_cost},
+                "Buttons": {"cal_cost": _buttons_cost},
+                "Gremlins": {"cal_cost": _gremlins_cost},
+            }.get(name, {})
+        )
         if extra:
             _swap_class(obstacle, extra)
     attributes = {}

@@ -68,9 +68,13 @@ class SharedBuffers:
     """
 
     FIELDS = {  # name: (dtype code, numpy dtype, per-env width attribute)
-        "actions": ("d", np.float64, "act_dim"), "obs": ("f", np.float32, "obs_dim"),
-        "final_obs": ("f", np.float32, "obs_dim"), "reward": ("d", np.float64, None),
-        "cost": ("d", np.float64, None), "terminated": ("B", np.uint8, None), "truncated": ("B", np.uint8, None),
+        "actions": ("d", np.float64, "act_dim"),
+        "obs": ("f", np.float32, "obs_dim"),
+        "final_obs": ("f", np.float32, "obs_dim"),
+        "reward": ("d", np.float64, None),
+        "cost": ("d", np.float64, None),
+        "terminated": ("B", np.uint8, None),
+        "truncated": ("B", np.uint8, None),
     }
 
     def __init__(self, ctx, spec: TaskSpec, num_envs: int, raws: dict | None = None):
@@ -151,8 +155,7 @@ def _recv_spinning(conn) -> bytes:
     return conn.recv_bytes()
 
 
-def _worker(conn, spec: TaskSpec, num_envs: int, raws: dict, index: list[int],
-            max_episode_steps: int | None) -> None:
+def _worker(conn, spec: TaskSpec, num_envs: int, raws: dict, index: list[int], max_episode_steps: int | None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         buffers = SharedBuffers(None, spec, num_envs, raws)
@@ -185,8 +188,14 @@ class SubprocVecEnv(VecEnv):
     count): one stepped by this process, the others by worker processes at the same time (so at most
     cores − 1 workers, never more processes than cores)."""
 
-    def __init__(self, spec: TaskSpec, num_envs: int, seed: int = 0,
-                 max_episode_steps: int | None = None, num_workers: int | None = None):
+    def __init__(
+        self,
+        spec: TaskSpec,
+        num_envs: int,
+        seed: int = 0,
+        max_episode_steps: int | None = None,
+        num_workers: int | None = None,
+    ):
         self.spec = spec
         self.num_envs = int(num_envs)
         self.seed = seed
@@ -202,8 +211,11 @@ class SubprocVecEnv(VecEnv):
         self.closed = False
         for idx in self.slices[1:]:
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, daemon=True,
-                               args=(child, spec, self.num_envs, self.buffers.raws, idx.tolist(), max_episode_steps))
+            proc = ctx.Process(
+                target=_worker,
+                daemon=True,
+                args=(child, spec, self.num_envs, self.buffers.raws, idx.tolist(), max_episode_steps),
+            )
             proc.start()
             child.close()
             self.conns.append(parent)
@@ -235,8 +247,7 @@ class SubprocVecEnv(VecEnv):
             self.seed = seed
         self.tracker = EpisodeTracker(self.num_envs)
         seeds = [[self.seed + int(i) for i in idx] for idx in self.slices]
-        self._run([("reset " + " ".join(map(str, s))).encode() for s in seeds[1:]],
-                  lambda: self.local.reset(seeds[0]))
+        self._run([("reset " + " ".join(map(str, s))).encode() for s in seeds[1:]], lambda: self.local.reset(seeds[0]))
         return self.buffers.views["obs"].copy()
 
     def step(self, actions: np.ndarray):

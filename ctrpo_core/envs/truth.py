@@ -219,10 +219,15 @@ class TruthLog:
         before, after = self.current, self._values(algo)
         self.regret += max(0.0, before.cost - self.cost_limit)  # the paper's Reg+, with V_c for Ĵ_c
         self.current = after
-        row = {"true_return": before.ret, "true_cost": before.cost, "true_return_hw": before.ret_hw,
-               "true_cost_hw": before.cost_hw, "true_regret": self.regret,
-               "true_cost_change": after.cost - before.cost,
-               "true_cost_change_hw": difference_half_width(after, before)}
+        row = {
+            "true_return": before.ret,
+            "true_cost": before.cost,
+            "true_return_hw": before.ret_hw,
+            "true_cost_hw": before.cost_hw,
+            "true_regret": self.regret,
+            "true_cost_change": after.cost - before.cost,
+            "true_cost_change_hw": difference_half_width(after, before),
+        }
         if after.pi is not None and before.pi is not None:
             beta = self.beta if not stats.get("recovery") else 0.0
             row["true_divergence"] = exact_divergence(after, before, beta, self.cost_limit)

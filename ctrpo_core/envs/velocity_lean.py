@@ -47,8 +47,9 @@ def _hopper(env) -> Step:
         ctrl_cost = env._ctrl_cost_weight * np.add.reduce(np.square(action))
         state = np.concatenate((qpos[2:], qvel))  # the state vector without x and z
         z, angle = qpos[1:3]
-        healthy = bool(((min_state < state) & (state < max_state)).all()
-                       and min_z < z < max_z and min_angle < angle < max_angle)
+        healthy = bool(
+            ((min_state < state) & (state < max_state)).all() and min_z < z < max_z and min_angle < angle < max_angle
+        )
         healthy_reward = float(healthy or terminate) * env._healthy_reward
         reward = env._forward_reward_weight * x_velocity + healthy_reward - ctrl_cost
         velocity = clip(qvel, -10.0, 10.0)  # the ufunc behind np.clip, without its wrapper

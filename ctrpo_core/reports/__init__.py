@@ -2,6 +2,7 @@
 
 ``ctrpo_core.reports`` re-exports all three, so ``reports.launch_report(...)`` reads as it always did.
 """
+
 from .folders import *  # noqa: F401,F403
 from .folders import KERNEL, LOG, PARAMS, REPORTS, RESULTS, STATUS  # noqa: F401
 from .papermill import *  # noqa: F401,F403

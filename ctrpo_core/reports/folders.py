@@ -31,6 +31,7 @@ KERNEL = "python3"
 REPORTS = "reports"
 PARAMS, STATUS, RESULTS, LOG = "params.json", "status.json", "results.json", "report.log"
 
+
 def now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -104,14 +105,24 @@ def prepare(name: str, values: dict, runs_dir, texts: dict | None = None) -> Pat
             break
         except FileExistsError:
             continue
-    command = ["ctrpo", "report", name] + [a for k, v in values.items()
-                                           for a in ("-p", k, v if isinstance(v, str) else json.dumps(v))]
-    write_json(folder / PARAMS, {
-        "report": name, "notebook": str(source), "parameters": values, "injected": injected,
-        "defaults": {k: v["default"] for k, v in known.items()}, "runs_dir": str(runs_dir),
-        "created": now(), "command": command + ["--runs-dir", str(runs_dir)],
-        "versions": _versions(), "kernel": kernel_info(),
-    })
+    command = ["ctrpo", "report", name] + [
+        a for k, v in values.items() for a in ("-p", k, v if isinstance(v, str) else json.dumps(v))
+    ]
+    write_json(
+        folder / PARAMS,
+        {
+            "report": name,
+            "notebook": str(source),
+            "parameters": values,
+            "injected": injected,
+            "defaults": {k: v["default"] for k, v in known.items()},
+            "runs_dir": str(runs_dir),
+            "created": now(),
+            "command": command + ["--runs-dir", str(runs_dir)],
+            "versions": _versions(),
+            "kernel": kernel_info(),
+        },
+    )
     write_status(folder, "queued", pid=None)
     return folder
 
@@ -137,11 +148,19 @@ def list_reports(runs_dir) -> list[dict]:
         html = folder / f"{name}.html" if NAME.match(name) else None  # never a path out of the folder
         duration = status.get("duration_s")
         parameters = params.get("parameters", {})
-        rows.append({"folder": folder.name, "report": name, "created": str(params.get("created", "")),
-                     "parameters": parameters if isinstance(parameters, dict) else {},
-                     "state": effective_state(status, is_owned(folder), resumable=False), "message": str(status.get("message", "")),
-                     "duration_s": float(duration) if isinstance(duration, (int, float)) else None,
-                     "path": str(folder), "html": str(html) if html and html.exists() else None})
+        rows.append(
+            {
+                "folder": folder.name,
+                "report": name,
+                "created": str(params.get("created", "")),
+                "parameters": parameters if isinstance(parameters, dict) else {},
+                "state": effective_state(status, is_owned(folder), resumable=False),
+                "message": str(status.get("message", "")),
+                "duration_s": float(duration) if isinstance(duration, (int, float)) else None,
+                "path": str(folder),
+                "html": str(html) if html and html.exists() else None,
+            }
+        )
     return sorted(rows, key=lambda r: (r["created"], r["folder"]), reverse=True)
 
 
@@ -152,5 +171,3 @@ def resolve_report(runs_dir, folder_name: str) -> Path:
     if not NAME.match(folder_name) or path.parent != root or not (path / PARAMS).exists():
         raise ValueError(f"no report {folder_name!r} in {root}")
     return path
-
-

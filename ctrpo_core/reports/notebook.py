@@ -27,9 +27,18 @@ def _offline_renderer():
         MathJax script it loads from a CDN for every figure."""
 
         def to_mimebundle(self, fig_dict):
-            html = to_html(fig_dict, config=self.config, auto_play=self.auto_play, include_plotlyjs=False,
-                           include_mathjax=False, full_html=False, animation_opts=self.animation_opts,
-                           default_width="100%", default_height=525, validate=False)
+            html = to_html(
+                fig_dict,
+                config=self.config,
+                auto_play=self.auto_play,
+                include_plotlyjs=False,
+                include_mathjax=False,
+                full_html=False,
+                animation_opts=self.animation_opts,
+                default_width="100%",
+                default_height=525,
+                validate=False,
+            )
             return {"text/html": html}
 
     return OfflineNotebookRenderer()
@@ -61,12 +70,20 @@ def _table(results: dict) -> str:
     """The scalar entries as a two-column Markdown table; nested ones are named, not dumped."""
     rows, nested = [], []
     for key, value in results.items():
-        if isinstance(value, (dict, list)) and any(isinstance(v, (dict, list)) for v in
-                                                   (value.values() if isinstance(value, dict) else value)):
+        if isinstance(value, (dict, list)) and any(
+            isinstance(v, (dict, list)) for v in (value.values() if isinstance(value, dict) else value)
+        ):
             nested.append(key)
             continue
-        shown = f"{value:.4g}" if isinstance(value, float) else ", ".join(map(str, value)) if isinstance(value, list) \
-            else json.dumps(value) if isinstance(value, dict) else str(value)
+        shown = (
+            f"{value:.4g}"
+            if isinstance(value, float)
+            else ", ".join(map(str, value))
+            if isinstance(value, list)
+            else json.dumps(value)
+            if isinstance(value, dict)
+            else str(value)
+        )
         rows.append(f"| {key} | {shown} |")
     text = "| key number | value |\n|---|---|\n" + "\n".join(rows)
     if nested:

@@ -18,6 +18,7 @@ from .parameters import notebook_path
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
+
 @dataclass
 class ReportResult:
     folder: Path
@@ -50,8 +51,11 @@ def export_html(notebook: Path, html: Path) -> None:
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
-                            template_file="offline.html.j2")
+    exporter = HTMLExporter(
+        template_name="lab",
+        extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
+        template_file="offline.html.j2",
+    )
     body, _ = exporter.from_notebook_node(nbformat.read(str(notebook), as_version=4))
     tmp = html.with_name(f".{html.name}.tmp")
     tmp.write_text(body, encoding="utf-8")
@@ -93,10 +97,22 @@ def _error_of(exc) -> dict:
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
-        return {"cell": exc.cell_index, "exec_count": exc.exec_count, "source": exc.source, "ename": exc.ename,
-                "evalue": exc.evalue, "traceback": _ANSI.sub("", "\n".join(exc.traceback or []))}
-    return {"cell": None, "exec_count": None, "source": "", "ename": type(exc).__name__, "evalue": str(exc),
-            "traceback": ""}
+        return {
+            "cell": exc.cell_index,
+            "exec_count": exc.exec_count,
+            "source": exc.source,
+            "ename": exc.ename,
+            "evalue": exc.evalue,
+            "traceback": _ANSI.sub("", "\n".join(exc.traceback or [])),
+        }
+    return {
+        "cell": None,
+        "exec_count": None,
+        "source": "",
+        "ename": type(exc).__name__,
+        "evalue": str(exc),
+        "traceback": "",
+    }
 
 
 def execute(folder, progress: bool = False, log_cells: bool = False) -> ReportResult:
@@ -123,10 +139,16 @@ def _execute(folder: Path, progress: bool, log_cells: bool = False) -> ReportRes
     if params.get("runs_dir"):  # the kernel's default runs folder (catalog.default_runs_dir) is the report's
         os.environ["CTRPO_RUNS_DIR"] = str(params["runs_dir"])
     try:
-        papermill.execute_notebook(str(notebook_path(name)), str(notebook),
-                                   parameters={**params.get("parameters", {}), **params.get("injected", {})},
-                                   kernel_name=KERNEL, cwd=str(folder), progress_bar=progress, log_output=log_cells,
-                                   kernel_manager_class=_kernel_manager_class())
+        papermill.execute_notebook(
+            str(notebook_path(name)),
+            str(notebook),
+            parameters={**params.get("parameters", {}), **params.get("injected", {})},
+            kernel_name=KERNEL,
+            cwd=str(folder),
+            progress_bar=progress,
+            log_output=log_cells,
+            kernel_manager_class=_kernel_manager_class(),
+        )
     except Exception as exc:  # a failing cell (PapermillExecutionError), a dead kernel, ...
         error = _error_of(exc)
     finally:
@@ -140,7 +162,12 @@ def _execute(folder: Path, progress: bool, log_cells: bool = False) -> ReportRes
         try:
             export_html(notebook, notebook.with_suffix(".html"))
         except Exception as exc:
-            error = error or {"cell": None, "ename": type(exc).__name__, "evalue": f"HTML export: {exc}", "traceback": ""}
+            error = error or {
+                "cell": None,
+                "ename": type(exc).__name__,
+                "evalue": f"HTML export: {exc}",
+                "traceback": "",
+            }
         if not error:
             results = read_results(notebook)
             if results is not None:
@@ -148,15 +175,22 @@ def _execute(folder: Path, progress: bool, log_cells: bool = False) -> ReportRes
     duration = time.time() - started
     if error:
         where = f"cell {error['cell']}" if error.get("cell") is not None else "execution"
-        write_status(folder, "failed", f"{where}: {error['ename']}: {error['evalue']}", duration_s=duration,
-                      finished=now(), error=error)
+        write_status(
+            folder,
+            "failed",
+            f"{where}: {error['ename']}: {error['evalue']}",
+            duration_s=duration,
+            finished=now(),
+            error=error,
+        )
         return ReportResult(folder, "failed", duration, error)
     write_status(folder, "finished", duration_s=duration, finished=now())
     return ReportResult(folder, "finished", duration, results=results)
 
 
-def run_report(name: str, values: dict | None = None, runs_dir="runs", texts: dict | None = None,
-               progress: bool = False) -> ReportResult:
+def run_report(
+    name: str, values: dict | None = None, runs_dir="runs", texts: dict | None = None, progress: bool = False
+) -> ReportResult:
     """Validate, create the report folder, execute the notebook here and export it."""
     return execute(prepare(name, values or {}, runs_dir, texts), progress=progress)
 
@@ -172,8 +206,6 @@ def launch_report(name: str, values: dict | None = None, runs_dir="runs") -> Pat
     return folder
 
 
-
-
 def main(argv=None) -> int:
     """``python -m ctrpo_core.reports.papermill FOLDER``: execute a prepared report (what launch_report starts)."""
     argv = sys.argv[1:] if argv is None else argv
@@ -181,8 +213,11 @@ def main(argv=None) -> int:
         print("usage: python -m ctrpo_core.reports.papermill REPORT_FOLDER", file=sys.stderr)
         return 2
     result = execute(argv[0])
-    print(f"{result.folder}: {result.state} ({result.duration_s:.1f} s)"
-          + (f": {result.error.get('ename')}: {result.error.get('evalue')}" if result.error else ""), flush=True)
+    print(
+        f"{result.folder}: {result.state} ({result.duration_s:.1f} s)"
+        + (f": {result.error.get('ename')}: {result.error.get('evalue')}" if result.error else ""),
+        flush=True,
+    )
     return 0 if result.state == "finished" else 1
 
 

@@ -15,6 +15,7 @@ NOTEBOOKS_DIR = REPOSITORY / "notebooks"
 RESERVED = ("runs_dir",)  # set from --runs-dir, never from -p or the app's form
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # a report name and a report folder's name
 
+
 def available() -> list[str]:
     """The report names: the notebooks in notebooks/ (without .ipynb)."""
     return sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb") if NAME.match(p.stem))
@@ -81,8 +82,14 @@ def parse_literal(text: str):
 
 
 def _describe(value) -> str:
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a JSON list",
-            dict: "a JSON object"}.get(type(value), "a JSON value")
+    return {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a JSON list",
+        dict: "a JSON object",
+    }.get(type(value), "a JSON value")
 
 
 def _coerce(key: str, value, text: str | None, default):
@@ -107,8 +114,11 @@ def _coerce(key: str, value, text: str | None, default):
         ok = True
     if not ok:
         shown = text if text is not None else json.dumps(value)
-        raise ConfigError(f"-p {key}", f"expected {_describe(default if not isinstance(default, tuple) else [])} "
-                                       f"(default {json.dumps(default)}), got {shown}")
+        raise ConfigError(
+            f"-p {key}",
+            f"expected {_describe(default if not isinstance(default, tuple) else [])} "
+            f"(default {json.dumps(default)}), got {shown}",
+        )
     return value
 
 
@@ -122,8 +132,11 @@ def check_parameters(name: str, values: dict, texts: dict | None = None) -> dict
         if key in RESERVED:
             raise ConfigError(f"-p {key}", "is set by --runs-dir (the runs folder), not by -p")
         if key not in known:
-            raise ConfigError("-p", f"unknown parameter {key!r} of report {name}; its parameters: "
-                                    f"{', '.join(k for k in known if k not in RESERVED)}")
+            raise ConfigError(
+                "-p",
+                f"unknown parameter {key!r} of report {name}; its parameters: "
+                f"{', '.join(k for k in known if k not in RESERVED)}",
+            )
         out[key] = _coerce(key, value, texts.get(key), known[key]["value"])
     return out
 
@@ -187,5 +200,3 @@ def check_settings(name: str, values: dict) -> None:
         if key in merged and key not in ("tasks", "algos"):
             for value in merged[key]:
                 check(key, tasks[0], algos[0], **{field: value})
-
-

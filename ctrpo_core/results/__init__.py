@@ -9,7 +9,8 @@ def __getattr__(name):  # the former module ctrpo_core.results is ctrpo_core.res
 
         from . import text
 
-        warnings.warn(f"ctrpo_core.results.{name} moved to ctrpo_core.results.text.{name}", DeprecationWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"ctrpo_core.results.{name} moved to ctrpo_core.results.text.{name}", DeprecationWarning, stacklevel=2
+        )
         return getattr(text, name)
     raise AttributeError(f"module 'ctrpo_core.results' has no attribute {name!r}")

@@ -30,8 +30,17 @@ def sensitivity_plan(task: str, betas, bhs, seeds, runs_dir, algo: str = "c-trpo
 
     base = resolve(task, algo, runs_dir=str(runs_dir), **settings)
     key = settings_key(base, exclude=("seed", "beta", "bh"))
-    return plan_sweep(task, algo, betas=list(betas), bhs=list(bhs), deltas=[None], seeds=list(seeds),
-                      runs_dir=str(runs_dir), name=f"sens_{task}_{algo}_{key}", **settings)
+    return plan_sweep(
+        task,
+        algo,
+        betas=list(betas),
+        bhs=list(bhs),
+        deltas=[None],
+        seeds=list(seeds),
+        runs_dir=str(runs_dir),
+        name=f"sens_{task}_{algo}_{key}",
+        **settings,
+    )
 
 
 def benchmark_plan(algos, tasks, seeds, runs_dir, **settings) -> list[TrainConfig]:
@@ -55,9 +64,17 @@ def run_configs(configs: list[TrainConfig], parallel: int | None = 1, report=pri
     from ..sweeps.batch import states, train_all
 
     where = Path(configs[0].runs_dir) if configs else "-"
-    return states(train_all(configs, make_backend(parallel), report, announce=lambda jobs, backend: (
-        f"{len(configs)} runs: {len(configs) - len(jobs)} reused from {where}, {len(jobs)} to train, "
-        f"{backend.describe()}")))
+    return states(
+        train_all(
+            configs,
+            make_backend(parallel),
+            report,
+            announce=lambda jobs, backend: (
+                f"{len(configs)} runs: {len(configs) - len(jobs)} reused from {where}, {len(jobs)} to train, "
+                f"{backend.describe()}"
+            ),
+        )
+    )
 
 
 def run_summaries(paths) -> pd.DataFrame:
@@ -77,13 +94,35 @@ def grid_table(summaries: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (beta, bh), cell in summaries[summaries.state != "damaged"].groupby(["beta", "bh"]):
         done = finished(cell)
-        rows.append({"beta": beta, "bh": bh, "seeds": len(done), "planned": len(cell),
-                     "final_return": done.final_return.mean(), "return_std": done.final_return.std(),
-                     "final_cost": done.final_cost.mean(), "reg_plus": done.reg_plus.mean(),
-                     "recovery_frac": done.recovery_frac.mean(),
-                     "not counted": "; ".join(where_it_stands(r) for r in cell[~complete(cell)].itertuples())})
-    table = pd.DataFrame(rows, columns=["beta", "bh", "seeds", "planned", "final_return", "return_std", "final_cost",
-                                        "reg_plus", "recovery_frac", "not counted"])
+        rows.append(
+            {
+                "beta": beta,
+                "bh": bh,
+                "seeds": len(done),
+                "planned": len(cell),
+                "final_return": done.final_return.mean(),
+                "return_std": done.final_return.std(),
+                "final_cost": done.final_cost.mean(),
+                "reg_plus": done.reg_plus.mean(),
+                "recovery_frac": done.recovery_frac.mean(),
+                "not counted": "; ".join(where_it_stands(r) for r in cell[~complete(cell)].itertuples()),
+            }
+        )
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "beta",
+            "bh",
+            "seeds",
+            "planned",
+            "final_return",
+            "return_std",
+            "final_cost",
+            "reg_plus",
+            "recovery_frac",
+            "not counted",
+        ],
+    )
     table["return_std"] = table["return_std"].fillna(0.0)
     return table.sort_values(["bh", "beta"]).reset_index(drop=True)
 
@@ -121,8 +160,13 @@ def benchmark_table(summaries: pd.DataFrame, reps: int = 2000, seed: int = 0) ->
     summaries = summaries[summaries.state != "damaged"]
     for (task, algo), every in summaries.groupby(["task", "algo"], sort=True):
         g = finished(every)
-        row = {"task": task, "algo": algo, "finished seeds": len(g), "b": float(every.cost_limit.iloc[0]),
-               "not counted": "; ".join(where_it_stands(r) for r in every[~complete(every)].itertuples())}
+        row = {
+            "task": task,
+            "algo": algo,
+            "finished seeds": len(g),
+            "b": float(every.cost_limit.iloc[0]),
+            "not counted": "; ".join(where_it_stands(r) for r in every[~complete(every)].itertuples()),
+        }
         for column, name in METRICS:
             row[f"{name} IQM"], row[f"{name} CI low"], row[f"{name} CI high"] = _ci_row(g[column], reps, seed)
         rows.append(row)
@@ -130,7 +174,8 @@ def benchmark_table(summaries: pd.DataFrame, reps: int = 2000, seed: int = 0) ->
 
 
 def normalise(summaries: pd.DataFrame, reference: str = "trpo", regret_reference: str = "cpo") -> pd.DataFrame:
-    """Per finished run (the others never count), the across-task scores of the paper's protocol: return / the mean final return of ``reference``
+    """Per finished run (the others never count), the across-task scores of the paper's protocol: return / the mean
+    final return of ``reference``
     on the task (the paper uses unconstrained PPO), cost V_c / b − 1 (0 = at the limit), and Reg+ / the
     IQM Reg+ of ``regret_reference`` (CPO) on the task. A reference missing (or zero) on a task gives NaN."""
     frames = []
@@ -145,7 +190,11 @@ def normalise(summaries: pd.DataFrame, reference: str = "trpo", regret_reference
         g["regret_norm"] = g.reg_plus / ref_regret if ref_regret != 0.0 else math.nan
         g["reference_return"], g["reference_regret"] = ref_return, ref_regret
         frames.append(g)
-    return pd.concat(frames, ignore_index=True) if frames else summaries.assign(return_norm=[], cost_norm=[], regret_norm=[])
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else summaries.assign(return_norm=[], cost_norm=[], regret_norm=[])
+    )
 
 
 def normalised_table(normalised: pd.DataFrame, reps: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -173,6 +222,8 @@ def with_ci_text(table: pd.DataFrame, names, digits: int = 3) -> pd.DataFrame:
     """A printable copy: 'IQM [low, high]' in one column per metric name."""
     out = table.drop(columns=[c for n in names for c in (f"{n} IQM", f"{n} CI low", f"{n} CI high")])
     for n in names:
-        out[n] = [f"{m:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
-                  for m, lo, hi in zip(table[f"{n} IQM"], table[f"{n} CI low"], table[f"{n} CI high"])]
+        out[n] = [
+            f"{m:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
+            for m, lo, hi in zip(table[f"{n} IQM"], table[f"{n} CI low"], table[f"{n} CI high"])
+        ]
     return out

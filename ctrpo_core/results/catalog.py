@@ -18,7 +18,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..runs import lifecycle
-from ..config.algorithms import legend_rank
 from ..config.schema import format_value, resolve, result_settings
 from ..config.algorithms import ALL_SETTINGS, applies
 from ..runs.ownership import effective_state, is_owned
@@ -35,7 +34,7 @@ def final_window(epochs: int) -> int:
 def final_values(metrics: pd.DataFrame) -> dict:
     """final_return, final_cost (means over :func:`final_window`), reg_plus (the last Reg+), the number of
     epochs that used the recovery update, and ``steps``: the environment steps trained up to the last row."""
-    tail = metrics.iloc[-final_window(len(metrics)):] if len(metrics) else metrics
+    tail = metrics.iloc[-final_window(len(metrics)) :] if len(metrics) else metrics
     recovery = pd.to_numeric(metrics["recovery"], errors="coerce") if "recovery" in metrics else pd.Series([])
     return {
         "final_return": float(tail.ep_return.mean()) if len(tail) else math.nan,
@@ -57,9 +56,27 @@ def is_complete(state, epoch, epochs) -> bool:
 
 CONFIG_KEYS = ["task", "algo", "seed", "beta", "bh", "delta", "cost_limit", "total_steps"]
 CURVE_KEYS = [k for k in CONFIG_KEYS if k != "total_steps"]  # total_steps is also a metric column: the steps so far
-SUMMARY_COLUMNS = ["name", "path", "state", "complete", "message", *CONFIG_KEYS, "barrier_form", "label", "variant",
-                   "epoch", "epochs", "progress", "eta_s", "updated", "steps", "final_return", "final_cost", "reg_plus",
-                   "recovery_epochs"]
+SUMMARY_COLUMNS = [
+    "name",
+    "path",
+    "state",
+    "complete",
+    "message",
+    *CONFIG_KEYS,
+    "barrier_form",
+    "label",
+    "variant",
+    "epoch",
+    "epochs",
+    "progress",
+    "eta_s",
+    "updated",
+    "steps",
+    "final_return",
+    "final_cost",
+    "reg_plus",
+    "recovery_epochs",
+]
 
 
 def format_duration(seconds) -> str:
@@ -103,8 +120,7 @@ def label(config: dict, without=()) -> str:
     shown = {"task", "algo", "seed", *always, *without}
     defaults = _defaults(config["task"], config["algo"])
     for key, value in result_settings(config).items():
-        if key not in shown and (key not in defaults or value != defaults[key]) \
-                and applies(config["algo"], key):
+        if key not in shown and (key not in defaults or value != defaults[key]) and applies(config["algo"], key):
             parts.append(f"{key}={f(value) if not isinstance(value, list) else ','.join(map(str, value))}")
     return " ".join(parts)
 
@@ -173,11 +189,18 @@ def _summarize_run(path) -> dict:
     eta = math.nan
     if state == "running" and epoch > 0:
         eta = float(metrics.time_s.iloc[-1]) / epoch * (epochs - epoch) if "time_s" in metrics else math.nan
-    row.update({
-        "state": state, "message": str(status.get("message", "")), "epoch": epoch, "epochs": epochs,
-        "progress": min(1.0, epoch / epochs), "eta_s": eta, "updated": status.get("updated"),
-        **final_values(metrics),
-    })
+    row.update(
+        {
+            "state": state,
+            "message": str(status.get("message", "")),
+            "epoch": epoch,
+            "epochs": epochs,
+            "progress": min(1.0, epoch / epochs),
+            "eta_s": eta,
+            "updated": status.get("updated"),
+            **final_values(metrics),
+        }
+    )
     row["complete"] = is_complete(state, epoch, epochs)
     return row
 
@@ -221,9 +244,12 @@ def load_curves(paths) -> pd.DataFrame:
         run = RunDir(path)
         try:
             config, _, metrics = read_run_files(run.path)
-            metrics = metrics.assign(run=run.name, label=label(config), planned_steps=config.get("total_steps"),
-                                     **{k: config.get(k) if applies(config.get("algo"), k) else None
-                                        for k in CURVE_KEYS})
+            metrics = metrics.assign(
+                run=run.name,
+                label=label(config),
+                planned_steps=config.get("total_steps"),
+                **{k: config.get(k) if applies(config.get("algo"), k) else None for k in CURVE_KEYS},
+            )
         except Exception:
             continue
         frames.append(metrics)
@@ -233,5 +259,3 @@ def load_curves(paths) -> pd.DataFrame:
 def stop_run(path) -> bool:
     """Ask a running run to stop (it checkpoints and says 'stopped'); False when nothing trains it."""
     return lifecycle.stop(path)
-
-

@@ -46,15 +46,19 @@ def reference_return(task: str, cost_limit: float) -> float | None:
 def quickstart(task: str, algo: str, summary, cost_limit: float) -> str:
     """One run: where its return and cost ended against b, what it paid in Reg+, how often it recovered."""
     safe = summary.final_cost <= cost_limit
-    text = (f"{algo} on {task} ended with a final return of {_num(summary.final_return)} and a final cost of "
-            f"{_num(summary.final_cost)} against the limit b = {cost_limit:g}: "
-            f"{'safe' if safe else 'above the limit'} at the end of training. Over {int(summary.epoch)} epochs it "
-            f"accumulated Reg+ = {_num(summary.reg_plus)}, and {int(summary.recovery_epochs)} epochs "
-            f"({summary.recovery_frac:.0%}) used the recovery update.")
+    text = (
+        f"{algo} on {task} ended with a final return of {_num(summary.final_return)} and a final cost of "
+        f"{_num(summary.final_cost)} against the limit b = {cost_limit:g}: "
+        f"{'safe' if safe else 'above the limit'} at the end of training. Over {int(summary.epoch)} epochs it "
+        f"accumulated Reg+ = {_num(summary.reg_plus)}, and {int(summary.recovery_epochs)} epochs "
+        f"({summary.recovery_frac:.0%}) used the recovery update."
+    )
     best = reference_return(task, cost_limit)
     if best is not None:
-        text += (f" The best return any policy reaches at cost <= b is {best:.3g}; this run reached "
-                 f"{100 * summary.final_return / best:.0f}% of it.")
+        text += (
+            f" The best return any policy reaches at cost <= b is {best:.3g}; this run reached "
+            f"{100 * summary.final_return / best:.0f}% of it."
+        )
     if summary.reg_plus == 0:
         text += " Reg+ stayed at 0: the policy never exceeded the limit in any epoch."
     return text
@@ -74,8 +78,11 @@ def _thinner_than_planned(table: pd.DataFrame, name) -> list[str]:
     rows = table[table["not counted"].fillna("").astype(str).str.strip() != ""]
     if rows.empty:
         return []
-    return ["Only finished runs count; not counted: "
-            + "; ".join(f"{name(r)}: {r['not counted']}" for _, r in rows.iterrows()) + "."]
+    return [
+        "Only finished runs count; not counted: "
+        + "; ".join(f"{name(r)}: {r['not counted']}" for _, r in rows.iterrows())
+        + "."
+    ]
 
 
 def sensitivity(grid: pd.DataFrame, cost_limit: float) -> str:
@@ -86,15 +93,19 @@ def sensitivity(grid: pd.DataFrame, cost_limit: float) -> str:
     if grid.empty:
         return "\n".join(["No finished runs: nothing to conclude.", *notes])
     if _flat(grid.reg_plus) and _flat(grid.final_cost) and _flat(grid.final_return):
-        return ("Every cell of the grid has the same Reg+, final cost and final return: neither β nor b_H acted in "
-                "these runs. This is a finding, not a result: the runs are probably too short, or the policy never "
-                "came near the limit b. Try a task whose reward pulls toward the limit (HazardEdge-v0) or more steps.")
+        return (
+            "Every cell of the grid has the same Reg+, final cost and final return: neither β nor b_H acted in "
+            "these runs. This is a finding, not a result: the runs are probably too short, or the policy never "
+            "came near the limit b. Try a task whose reward pulls toward the limit (HazardEdge-v0) or more steps."
+        )
     lines = notes
     for bh, first, last in _ends(grid, fixed="bh", varied="beta"):
-        lines.append(f"b_H = {bh:g}: Reg+ {_change(first.reg_plus, last.reg_plus)} from {_num(first.reg_plus)} at "
-                     f"β = {first.beta:g} to {_num(last.reg_plus)} at β = {last.beta:g}, while the final return "
-                     f"{_change(first.final_return, last.final_return)} ({_num(first.final_return)} → "
-                     f"{_num(last.final_return)}).")
+        lines.append(
+            f"b_H = {bh:g}: Reg+ {_change(first.reg_plus, last.reg_plus)} from {_num(first.reg_plus)} at "
+            f"β = {first.beta:g} to {_num(last.reg_plus)} at β = {last.beta:g}, while the final return "
+            f"{_change(first.final_return, last.final_return)} ({_num(first.final_return)} → "
+            f"{_num(last.final_return)})."
+        )
     safe = grid[grid.final_cost <= cost_limit]
     if len(safe) == len(grid):
         lines.append(f"Every grid point ended with a mean final cost at or below b = {cost_limit:g}.")
@@ -103,10 +114,12 @@ def sensitivity(grid: pd.DataFrame, cost_limit: float) -> str:
         where = ", ".join(f"β = {r.beta:g}/b_H = {r.bh:g}" for r in unsafe.itertuples())
         lines.append(f"The mean final cost ended above b = {cost_limit:g} at {where}.")
     for beta, first, last in _ends(grid, fixed="beta", varied="bh"):
-        lines.append(f"At β = {beta:g}, from b_H = {first.bh:g} to {last.bh:g} the final cost "
-                     f"{_change(first.final_cost, last.final_cost)} ({_num(first.final_cost)} → {_num(last.final_cost)}) "
-                     f"and the share of epochs in recovery {_change(first.recovery_frac, last.recovery_frac)} "
-                     f"({first.recovery_frac:.0%} → {last.recovery_frac:.0%}).")
+        lines.append(
+            f"At β = {beta:g}, from b_H = {first.bh:g} to {last.bh:g} the final cost "
+            f"{_change(first.final_cost, last.final_cost)} ({_num(first.final_cost)} → {_num(last.final_cost)}) "
+            f"and the share of epochs in recovery {_change(first.recovery_frac, last.recovery_frac)} "
+            f"({first.recovery_frac:.0%} → {last.recovery_frac:.0%})."
+        )
     return "\n".join(lines)
 
 
@@ -126,11 +139,15 @@ def benchmark(table: pd.DataFrame, scores: pd.DataFrame, best: str | None) -> st
             line += "; no algorithm ended with an IQM cost at or below b."
         else:
             top = safe.sort_values("V_r IQM", ascending=False).iloc[0]
-            line += (f"; among the {len(safe)} algorithms whose IQM final cost is at or below b, {top.algo} has the "
-                     f"highest return ({_num(top['V_r IQM'])}).")
+            line += (
+                f"; among the {len(safe)} algorithms whose IQM final cost is at or below b, {top.algo} has the "
+                f"highest return ({_num(top['V_r IQM'])})."
+            )
         lines.append(line)
-    lines.append(f"Across tasks, the probably-safe algorithm with the highest normalised return: {best or 'none'} "
-                 f"(of {len(scores)} algorithms; probably safe = the upper end of the cost CI is at most 0).")
+    lines.append(
+        f"Across tasks, the probably-safe algorithm with the highest normalised return: {best or 'none'} "
+        f"(of {len(scores)} algorithms; probably safe = the upper end of the cost CI is at most 0)."
+    )
     return "\n".join(lines)
 
 
@@ -140,5 +157,7 @@ def geometry(labels, max_vc, final_vr, b: float, lp_value: float, tol: float) ->
     for label, vc, vr in zip(labels, max_vc, final_vr):
         excess, gap = max(vc) - b, max(abs(v - lp_value) for v in vr)
         where = "stayed inside the safe set" if excess <= tol else f"crossed the boundary (max V_c − b = {excess:.2e})"
-        lines.append(f"{label}: {where}; the largest gap of its final V_r to the LP optimum {lp_value:.4f} is {gap:.2e}.")
+        lines.append(
+            f"{label}: {where}; the largest gap of its final V_r to the LP optimum {lp_value:.4f} is {gap:.2e}."
+        )
     return "\n".join(lines)

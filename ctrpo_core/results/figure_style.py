@@ -28,8 +28,16 @@ _FAMILY_SCALE = "Blues"
 _FAMILY_RANGE = (0.36, 0.88)
 DEFAULT_BETA = ALL_SETTINGS["beta"].default  # C-TRPO's default β: its line is solid and unmarked
 # Markers of the other β, by half-decade (round(2·log10 β)): each value of the Demo's β slider has its own.
-_BETA_SYMBOLS = {-4: "triangle-down", -3: "star", -2: "square", -1: "triangle-up", 1: "circle", 2: "diamond",
-                 3: "x", 4: "star-diamond"}
+_BETA_SYMBOLS = {
+    -4: "triangle-down",
+    -3: "star",
+    -2: "square",
+    -1: "triangle-up",
+    1: "circle",
+    2: "diamond",
+    3: "x",
+    4: "star-diamond",
+}
 NO_BARRIER_SYMBOL = "cross"  # β = 0
 
 
@@ -127,9 +135,9 @@ def _isnan(value) -> bool:
 
 def _rgb(color: str) -> tuple[int, int, int]:
     if color.startswith("rgb"):
-        return tuple(int(float(v)) for v in color[color.index("(") + 1:color.index(")")].split(",")[:3])
+        return tuple(int(float(v)) for v in color[color.index("(") + 1 : color.index(")")].split(",")[:3])
     color = color.lstrip("#")
-    return tuple(int(color[i:i + 2], 16) for i in (0, 2, 4))
+    return tuple(int(color[i : i + 2], 16) for i in (0, 2, 4))
 
 
 def _hex(color: str) -> str:
@@ -160,8 +168,11 @@ def short_labels(labels) -> dict:
     out = {}
     for text, (task, algo, settings) in parsed.items():
         parts = ([task] if len(tasks) > 1 else []) + [algo_name(algo)]
-        parts += [f"{k}={v}" for k, v in settings.items()
-                  if len(values[(algo, k)]) > 1 or (algo, k) in partial or (algo == CTRPO and k == "β")]
+        parts += [
+            f"{k}={v}"
+            for k, v in settings.items()
+            if len(values[(algo, k)]) > 1 or (algo, k) in partial or (algo == CTRPO and k == "β")
+        ]
         out[text] = " ".join(parts)
     if len(set(out.values())) < len(out):  # never two settings under one name
         out = {text: text for text in out}

@@ -15,8 +15,21 @@ from plotly.subplots import make_subplots
 from ..config.algorithms import legend_rank
 from .pooling import count_column, finished, pool_seeds
 from ..config.algorithms import UNCONSTRAINED
-from .figure_style import (CTRPO, FONT, algo_marker, LIMIT_COLOR, LIMIT_DASH, RUN_DASHES, band_color, beta_dash, beta_symbol,
-                           color_of, family_color, legend_rows, short_labels)
+from .figure_style import (
+    CTRPO,
+    FONT,
+    algo_marker,
+    LIMIT_COLOR,
+    LIMIT_DASH,
+    RUN_DASHES,
+    band_color,
+    beta_dash,
+    beta_symbol,
+    color_of,
+    family_color,
+    legend_rows,
+    short_labels,
+)
 
 # (short name for hover, y-axis title with its unit)
 METRICS = {
@@ -67,9 +80,24 @@ def _series(curves: pd.DataFrame, pooled: bool, labels: dict | None) -> list[dic
         seeds = sorted(g.seed.dropna().unique().tolist()) if "seed" in g else []
         runs = g.run.unique().tolist()
         mapped = {labels[r] for r in runs if r in labels}
-        name = mapped.pop() if len(mapped) == 1 and len(runs) == sum(r in labels for r in runs) else short.get(first.label, key)
-        out.append(dict(key=key, name=name, label=first.label, algo=first.get("algo"), beta=_num(first.get("beta")),
-                        bh=_num(first.get("bh")), seeds=seeds, runs=runs, frame=g))
+        name = (
+            mapped.pop()
+            if len(mapped) == 1 and len(runs) == sum(r in labels for r in runs)
+            else short.get(first.label, key)
+        )
+        out.append(
+            dict(
+                key=key,
+                name=name,
+                label=first.label,
+                algo=first.get("algo"),
+                beta=_num(first.get("beta")),
+                bh=_num(first.get("bh")),
+                seeds=seeds,
+                runs=runs,
+                frame=g,
+            )
+        )
     if not pooled:  # several runs of one setting shown apart: their seeds tell them apart
         counts = pd.Series([s["label"] for s in out]).value_counts()
         for s in out:
@@ -80,8 +108,9 @@ def _series(curves: pd.DataFrame, pooled: bool, labels: dict | None) -> list[dic
         s["color"] = color_of(s["algo"], s["beta"], s["bh"], family_values=family)
     for s in out:  # C-TRPO's β variants differ in line style and marker too, not only in a shade of blue; every
         ctrpo = s["algo"] == CTRPO  # other algorithm carries its own marker (a second channel beside its colour)
-        s["dash"], s["symbol"] = (beta_dash(s["beta"]), beta_symbol(s["beta"])) if ctrpo else \
-            ("solid", algo_marker(s["algo"]))
+        s["dash"], s["symbol"] = (
+            (beta_dash(s["beta"]), beta_symbol(s["beta"])) if ctrpo else ("solid", algo_marker(s["algo"]))
+        )
     seen: dict[tuple, int] = {}
     for s in sorted(out, key=lambda s: (s["label"], str(s["key"]))):  # one style twice: the next line style
         style = (s["color"], s["dash"], s["symbol"])
@@ -105,8 +134,7 @@ def _hover(s: dict, metric: str, pooled: bool) -> str:
     seeds = ", ".join(str(int(v)) if float(v).is_integer() else str(v) for v in s["seeds"])
     what = f"{name} %{{y:.4g}}" + (f" (mean of {len(s['seeds'])} seeds; band ± 1 std)" if pooled else "")
     label = str(s["label"]).replace("b_H", "b<sub>H</sub>")  # as a class reads it: no underscore on screen
-    return (f"<b>{s['name']}</b><br>{label}<br>seeds: {seeds or '?'}<br>step %{{x:,.0f}}<br>{what}"
-            "<extra></extra>")
+    return f"<b>{s['name']}</b><br>{label}<br>seeds: {seeds or '?'}<br>step %{{x:,.0f}}<br>{what}<extra></extra>"
 
 
 LEGEND_WIDTH_PX = 520.0  # a full-width figure at 1024 px beside Compare's sidebar: the narrowest the app draws
@@ -115,17 +143,36 @@ LEGEND_WIDTH_PX = 520.0  # a full-width figure at 1024 px beside Compare's sideb
 def _legend_layout(names, title: str | None, rows_width: float = LEGEND_WIDTH_PX) -> tuple[dict, int]:
     """A horizontal legend above the plots, in a top margin sized for its rows as they wrap at the narrowest
     width the app draws the figure: it never covers or squeezes a plot."""
-    rows = legend_rows([*( [title] if title else []), *names], width=rows_width)
-    legend = dict(orientation="h", x=0, xanchor="left", y=1.06, yanchor="bottom", yref="paper",  # clear of ticks
-                  font=FONT, itemclick="toggle", itemdoubleclick="toggleothers")
+    rows = legend_rows([*([title] if title else []), *names], width=rows_width)
+    legend = dict(
+        orientation="h",
+        x=0,
+        xanchor="left",
+        y=1.06,
+        yanchor="bottom",
+        yref="paper",  # clear of ticks
+        font=FONT,
+        itemclick="toggle",
+        itemdoubleclick="toggleothers",
+    )
     if title:
         legend["title"] = dict(text=title, side="left")
     return legend, rows * LEGEND_ROW_PX + 30
 
 
-def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, pooled: bool, cost_limit=None,
-                 log_y: bool = False, log_metrics=None, focus_cost: bool = False, labels: dict | None = None,
-                 height: int | None = None, x: str = "total_steps") -> go.Figure:
+def curve_panels(
+    curves,
+    metrics=("ep_return", "ep_cost", "cost_regret"),
+    *,
+    pooled: bool,
+    cost_limit=None,
+    log_y: bool = False,
+    log_metrics=None,
+    focus_cost: bool = False,
+    labels: dict | None = None,
+    height: int | None = None,
+    x: str = "total_steps",
+) -> go.Figure:
     """Return, cost and Reg+ (``metrics``) against steps side by side in ONE figure with ONE legend above
     them: a line per setting (``pooled``: the mean over its seeds, ± 1 std band) or per run. ``cost_limit``
     draws b on the cost panel; ``log_y`` puts cost and Reg+ on log axes (zeros are not drawn there), or
@@ -153,33 +200,70 @@ def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, poo
                     floor = _log_floor(data["mean"])
                     mean, low, high = mean.where(mean > 0), low.clip(lower=floor), high.clip(lower=floor)
                 if (data["count"] > 1).any():
-                    fig.add_trace(go.Scatter(x=xs + xs[::-1], y=high.tolist() + low.tolist()[::-1], fill="toself", mode="lines",
-                                             fillcolor=band_color(s["color"]), hoverinfo="skip",
-                                             line=dict(width=0, color=band_color(s["color"])),
-                                             showlegend=False, legendgroup=str(s["key"])), 1, col)
+                    fig.add_trace(
+                        go.Scatter(
+                            x=xs + xs[::-1],
+                            y=high.tolist() + low.tolist()[::-1],
+                            fill="toself",
+                            mode="lines",
+                            fillcolor=band_color(s["color"]),
+                            hoverinfo="skip",
+                            line=dict(width=0, color=band_color(s["color"])),
+                            showlegend=False,
+                            legendgroup=str(s["key"]),
+                        ),
+                        1,
+                        col,
+                    )
                 ys = mean
             else:
                 xs, ys = g[x].tolist(), g[metric]
                 if log:
                     ys = ys.where(ys > 0)
-            fig.add_trace(go.Scatter(x=xs, y=ys.tolist(), name=s["name"], legendgroup=str(s["key"]),
-                                     showlegend=col == 1, hovertemplate=_hover(s, metric, pooled), **_line_style(s)),
-                          1, col)
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys.tolist(),
+                    name=s["name"],
+                    legendgroup=str(s["key"]),
+                    showlegend=col == 1,
+                    hovertemplate=_hover(s, metric, pooled),
+                    **_line_style(s),
+                ),
+                1,
+                col,
+            )
             drawn.append((s, xs, ys.tolist()))
         if metric == "ep_cost" and cost_limit is not None:
             xs = curves[x] if len(curves) and x in curves else pd.Series([0, 1])
-            fig.add_trace(go.Scatter(x=[xs.min(), xs.max()], y=[cost_limit, cost_limit], mode="lines",
-                                     name=f"limit b = {cost_limit:g}", legendgroup="limit", showlegend=True,
-                                     line=dict(color=LIMIT_COLOR, dash=LIMIT_DASH, width=2),
-                                     hovertemplate=f"cost limit b = {cost_limit:g}<extra></extra>"), 1, col)
+            fig.add_trace(
+                go.Scatter(
+                    x=[xs.min(), xs.max()],
+                    y=[cost_limit, cost_limit],
+                    mode="lines",
+                    name=f"limit b = {cost_limit:g}",
+                    legendgroup="limit",
+                    showlegend=True,
+                    line=dict(color=LIMIT_COLOR, dash=LIMIT_DASH, width=2),
+                    hovertemplate=f"cost limit b = {cost_limit:g}<extra></extra>",
+                ),
+                1,
+                col,
+            )
             if focus_cost and not log:
                 top = _focus_top(drawn, cost_limit)
                 fig.update_yaxes(range=[0, top], row=1, col=col)
                 _mark_beyond(fig, drawn, top, 1, col)
         title = METRICS.get(metric, (metric, TITLES.get(metric, metric)))[1] + (" · log" if log else "")
         ticks = _log_ticks([t.y for t in fig.data if t.xaxis == ("x" if col == 1 else f"x{col}")]) if log else None
-        fig.update_yaxes(title_text=title, type="log" if log else None, tickvals=ticks,
-                         ticktext=[_tick_text(v) for v in ticks] if ticks else None, row=1, col=col)
+        fig.update_yaxes(
+            title_text=title,
+            type="log" if log else None,
+            tickvals=ticks,
+            ticktext=[_tick_text(v) for v in ticks] if ticks else None,
+            row=1,
+            col=col,
+        )
         fig.update_xaxes(title_text=X_TITLE, row=1, col=col)
     if len(curves) and x in curves and curves[x].notna().any():  # no padding for markers: one step axis for all
         fig.update_xaxes(range=[float(curves[x].min()), float(curves[x].max())])
@@ -187,8 +271,14 @@ def curve_panels(curves, metrics=("ep_return", "ep_cost", "cost_regret"), *, poo
     # no legend title: beside a horizontal legend Plotly lets the entries run off the figure's edge
     legend, top = _legend_layout(names, None)
     height = height or PLOT_PX + top + 60
-    fig.update_layout(height=height, font=FONT, legend=legend, margin=dict(l=10, r=10, t=top, b=60),
-                      hoverlabel=dict(font_size=14), showlegend=True)
+    fig.update_layout(
+        height=height,
+        font=FONT,
+        legend=legend,
+        margin=dict(l=10, r=10, t=top, b=60),
+        hoverlabel=dict(font_size=14),
+        showlegend=True,
+    )
     return _readable(fig)
 
 
@@ -235,20 +325,44 @@ def _mark_beyond(fig: go.Figure, drawn, bound: float, row: int, col: int, above:
         extreme = (max if above else min)(values, key=lambda p: p[1])
         where, value = values[-1] if ends_beyond else extreme
         text = edge_label(s["name"], value, above, extreme=not ends_beyond)
-        fig.add_trace(go.Scatter(x=[where], y=[bound], mode="markers", cliponaxis=False, showlegend=False,
-                                 legendgroup=str(s["key"]), name=text,
-                                 marker=dict(symbol="triangle-up" if above else "triangle-down", size=14,
-                                             color=s["color"], line=dict(color="white", width=1)),
-                                 hovertemplate=f"<b>{s['name']}</b>: {value:.4g}, beyond this axis (which ends at "
-                                               f"{bound:.3g})<extra></extra>"), row, col)
+        fig.add_trace(
+            go.Scatter(
+                x=[where],
+                y=[bound],
+                mode="markers",
+                cliponaxis=False,
+                showlegend=False,
+                legendgroup=str(s["key"]),
+                name=text,
+                marker=dict(
+                    symbol="triangle-up" if above else "triangle-down",
+                    size=14,
+                    color=s["color"],
+                    line=dict(color="white", width=1),
+                ),
+                hovertemplate=f"<b>{s['name']}</b>: {value:.4g}, beyond this axis (which ends at "
+                f"{bound:.3g})<extra></extra>",
+            ),
+            row,
+            col,
+        )
         # pinned to the panel's own edge on the marker's side (not to the marker): in a narrow panel a label
         # read inward from a marker near the middle ran past the figure's edge
         right, shift = where >= middle, 4 + 22 * len(labels)
-        fig.add_annotation(text=text, x=1 if right else 0, y=1 if above else 0, xref=f"{xref} domain",
-                           yref=f"{yref} domain", showarrow=False, xanchor="right" if right else "left",
-                           yanchor="top" if above else "bottom", xshift=-4 if right else 4,
-                           yshift=-shift if above else shift,
-                           font=dict(FONT, color="#222"), bgcolor="rgba(255,255,255,0.8)")
+        fig.add_annotation(
+            text=text,
+            x=1 if right else 0,
+            y=1 if above else 0,
+            xref=f"{xref} domain",
+            yref=f"{yref} domain",
+            showarrow=False,
+            xanchor="right" if right else "left",
+            yanchor="top" if above else "bottom",
+            xshift=-4 if right else 4,
+            yshift=-shift if above else shift,
+            font=dict(FONT, color="#222"),
+            bgcolor="rgba(255,255,255,0.8)",
+        )
         labels.append(text)
     return labels
 
@@ -266,8 +380,12 @@ def _log_ticks(columns) -> list[float] | None:
     lo, hi = min(values), max(values)
     decades = math.log10(hi / lo)
     steps = (1, 2, 5) if decades <= 2 else (1, 3) if decades <= 4 else (1,)  # about a label per 25 px
-    ticks = [m * 10.0 ** k for k in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
-             for m in steps if lo / 1.5 <= m * 10.0 ** k <= hi * 1.5]
+    ticks = [
+        m * 10.0**k
+        for k in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+        for m in steps
+        if lo / 1.5 <= m * 10.0**k <= hi * 1.5
+    ]
     return ticks if len(ticks) >= 2 else None
 
 
@@ -276,8 +394,9 @@ def _log_floor(values) -> float:
     return float(positive.min()) / 2 if len(positive) else 1e-3
 
 
-def curve_figure(curves, y: str, pooled: bool = True, cost_limit: float | None = None,
-                 x: str = "total_steps", height: int = 360) -> go.Figure:
+def curve_figure(
+    curves, y: str, pooled: bool = True, cost_limit: float | None = None, x: str = "total_steps", height: int = 360
+) -> go.Figure:
     """One metric against steps (the single-panel :func:`curve_panels`, same colours and legend)."""
     return curve_panels(curves, (y,), pooled=pooled, cost_limit=cost_limit, height=height, x=x)
 
@@ -287,8 +406,17 @@ def add_limit_line(fig: go.Figure, cost_limit: float, xs=None, **where) -> None:
     if xs is None or not len(xs):
         fig.add_hline(y=cost_limit, line_dash=LIMIT_DASH, line_color=LIMIT_COLOR, **where)
         return
-    fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[cost_limit, cost_limit], mode="lines", name=f"limit b = {cost_limit:g}",
-                             line=dict(color=LIMIT_COLOR, dash=LIMIT_DASH), hoverinfo="skip"), **where)
+    fig.add_trace(
+        go.Scatter(
+            x=[min(xs), max(xs)],
+            y=[cost_limit, cost_limit],
+            mode="lines",
+            name=f"limit b = {cost_limit:g}",
+            line=dict(color=LIMIT_COLOR, dash=LIMIT_DASH),
+            hoverinfo="skip",
+        ),
+        **where,
+    )
 
 
 # ---------------------------------------------------------------- the trust region
@@ -327,10 +455,16 @@ def shrinkage_sentence(curves, labels: dict | None = None) -> str:
     updates = [(s, _normal_updates(s["frame"])) for s in runs]
     updates = [(s, n) for s, n in updates if len(n)]
     if not updates:
-        return ("These runs were trained before α_max was logged: the figure shows only their budget left "
-                r"Δb = b − $\hat J_c$ against training." if runs else "")
-    parts = ["Each dot is one update: how much cost one step was allowed to add (α_max) against the budget still "
-             r"left (Δb = b − $\hat J_c$), both in cost per episode."]
+        return (
+            "These runs were trained before α_max was logged: the figure shows only their budget left "
+            r"Δb = b − $\hat J_c$ against training."
+            if runs
+            else ""
+        )
+    parts = [
+        "Each dot is one update: how much cost one step was allowed to add (α_max) against the budget still "
+        r"left (Δb = b − $\hat J_c$), both in cost per episode."
+    ]
     barrier = [(s, n) for s, n in updates if _has_barrier(s)]
     balls = [(s, n) for s, n in updates if not _has_barrier(s)]
     if barrier:
@@ -338,8 +472,10 @@ def shrinkage_sentence(curves, labels: dict | None = None) -> str:
     if balls:
         parts.append(_kl_ball_sentence(balls))
     kl = any(s["algo"] == CTRPO and "alpha_max_kl" in s["frame"] for s, _ in updates)
-    parts.append("Right: the same two numbers against training" +
-                 ("; dotted: C-TRPO's step measured in a plain KL ball." if kl else "."))
+    parts.append(
+        "Right: the same two numbers against training"
+        + ("; dotted: C-TRPO's step measured in a plain KL ball." if kl else ".")
+    )
     return " ".join(parts)
 
 
@@ -371,8 +507,10 @@ def _kl_ball_sentence(balls) -> str:
     over = pd.concat([n[n["budget"] < 0] for _, n in balls])
     if not len(over):
         return f"{_possessive(names)} {region} not look at the budget: α_max is set by δ and the cost gradient."
-    return (f"{_possessive(names)} {region} not look at the budget: past the limit (Δb < 0, left of the grey "
-            f"axis; {len(over)} updates) a step could still add a median {over['alpha_max'].median():.2g}.")
+    return (
+        f"{_possessive(names)} {region} not look at the budget: past the limit (Δb < 0, left of the grey "
+        f"axis; {len(over)} updates) a step could still add a median {over['alpha_max'].median():.2g}."
+    )
 
 
 def shrinkage_figure(curves, x: str = "total_steps", height: int = 420, labels: dict | None = None) -> go.Figure:
@@ -382,11 +520,21 @@ def shrinkage_figure(curves, x: str = "total_steps", height: int = 420, labels: 
     Δb (bottom, its axis cut at −2b so that a run far over the limit does not flatten the others: such a run
     is marked at the bottom edge with its value). Runs trained before these columns were logged show only
     their Δb. :func:`shrinkage_sentence` is its caption."""
-    fig = make_subplots(rows=2, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.16, vertical_spacing=0.1,
-                        specs=[[{"rowspan": 2}, {}], [None, {}]], shared_xaxes=False)
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        column_widths=[0.5, 0.5],
+        horizontal_spacing=0.16,
+        vertical_spacing=0.1,
+        specs=[[{"rowspan": 2}, {}], [None, {}]],
+        shared_xaxes=False,
+    )
     runs = _run_series(curves, labels)
-    limit = _num(curves["cost_limit"].dropna().iloc[0]) if len(curves) and "cost_limit" in curves \
-        and curves["cost_limit"].notna().any() else None
+    limit = (
+        _num(curves["cost_limit"].dropna().iloc[0])
+        if len(curves) and "cost_limit" in curves and curves["cost_limit"].notna().any()
+        else None
+    )
     budgets, alphas, budget_lines, kl_lines = [], [], [], 0
     for s in runs:
         g, group = s["frame"], str(s["key"])
@@ -395,36 +543,99 @@ def shrinkage_figure(curves, x: str = "total_steps", height: int = 420, labels: 
         if len(normal):
             budgets += normal["budget"].tolist()
             alphas += normal["alpha_max"].tolist()
-            fig.add_trace(go.Scatter(x=normal["budget"], y=normal["alpha_max"], customdata=normal[x], mode="markers",
-                                     name=s["name"], legendgroup=group, hovertemplate=hover,
-                                     marker=dict(color=s["color"], size=7, opacity=0.75,
-                                                 symbol=s.get("symbol") or "circle")), 1, 1)
-            fig.add_trace(go.Scatter(x=g[x], y=g["alpha_max"], mode="lines", name=s["name"], legendgroup=group,
-                                     showlegend=False, line=dict(color=s["color"], width=2),
-                                     hovertemplate=f"<b>{s['name']}</b><br>α_max %{{y:.3g}}<br>step %{{x:,.0f}}"
-                                                   "<extra></extra>"), 1, 2)
+            fig.add_trace(
+                go.Scatter(
+                    x=normal["budget"],
+                    y=normal["alpha_max"],
+                    customdata=normal[x],
+                    mode="markers",
+                    name=s["name"],
+                    legendgroup=group,
+                    hovertemplate=hover,
+                    marker=dict(color=s["color"], size=7, opacity=0.75, symbol=s.get("symbol") or "circle"),
+                ),
+                1,
+                1,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=g[x],
+                    y=g["alpha_max"],
+                    mode="lines",
+                    name=s["name"],
+                    legendgroup=group,
+                    showlegend=False,
+                    line=dict(color=s["color"], width=2),
+                    hovertemplate=f"<b>{s['name']}</b><br>α_max %{{y:.3g}}<br>step %{{x:,.0f}}<extra></extra>",
+                ),
+                1,
+                2,
+            )
             if s["algo"] == CTRPO and "alpha_max_kl" in g:  # one legend entry toggles every dotted line
                 kl_lines += 1
-                fig.add_trace(go.Scatter(x=g[x], y=g["alpha_max_kl"], mode="lines", name=s["name"],
-                                         legendgroup="kl ball", showlegend=False,
-                                         line=dict(color=s["color"], width=1.5, dash="dot"),
-                                         hovertemplate=f"<b>{s['name']}</b><br>α_max in the plain KL ball %{{y:.3g}}"
-                                                       "<br>step %{x:,.0f}<extra></extra>"), 1, 2)
+                fig.add_trace(
+                    go.Scatter(
+                        x=g[x],
+                        y=g["alpha_max_kl"],
+                        mode="lines",
+                        name=s["name"],
+                        legendgroup="kl ball",
+                        showlegend=False,
+                        line=dict(color=s["color"], width=1.5, dash="dot"),
+                        hovertemplate=f"<b>{s['name']}</b><br>α_max in the plain KL ball %{{y:.3g}}"
+                        "<br>step %{x:,.0f}<extra></extra>",
+                    ),
+                    1,
+                    2,
+                )
         if "budget" in g and g["budget"].notna().any():
-            fig.add_trace(go.Scatter(x=g[x], y=g["budget"], mode="lines", name=s["name"], legendgroup=group,
-                                     showlegend=not len(normal), line=dict(color=s["color"], width=2),
-                                     hovertemplate=f"<b>{s['name']}</b><br>Δb %{{y:.3g}}<br>step %{{x:,.0f}}"
-                                                   "<extra></extra>"), 2, 2)
+            fig.add_trace(
+                go.Scatter(
+                    x=g[x],
+                    y=g["budget"],
+                    mode="lines",
+                    name=s["name"],
+                    legendgroup=group,
+                    showlegend=not len(normal),
+                    line=dict(color=s["color"], width=2),
+                    hovertemplate=f"<b>{s['name']}</b><br>Δb %{{y:.3g}}<br>step %{{x:,.0f}}<extra></extra>",
+                ),
+                2,
+                2,
+            )
             budget_lines.append((s, g[x].tolist(), g["budget"].tolist()))
     if kl_lines:  # the dotted lines are in the legend, not only in the caption
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=KL_BALL_LINE, legendgroup="kl ball",
-                                 line=dict(color="#666", width=1.5, dash="dot"), hoverinfo="skip"), 1, 2)
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines",
+                name=KL_BALL_LINE,
+                legendgroup="kl ball",
+                line=dict(color="#666", width=1.5, dash="dot"),
+                hoverinfo="skip",
+            ),
+            1,
+            2,
+        )
     if budgets:  # the line α = Δb over the budgets shown: under it, one step cannot spend what is left
         top = max(0.0, max(budgets))
-        line_x = np.geomspace(max(1e-3, min(a for a in alphas if a > 0) if any(a > 0 for a in alphas) else 1e-3),
-                              max(top, 1e-3), 50)
-        fig.add_trace(go.Scatter(x=line_x, y=line_x, mode="lines", name=BUDGET_LINE, legendgroup="budget line",
-                                 line=dict(color="#888", width=1.5), hoverinfo="skip"), 1, 1)
+        line_x = np.geomspace(
+            max(1e-3, min(a for a in alphas if a > 0) if any(a > 0 for a in alphas) else 1e-3), max(top, 1e-3), 50
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=line_x,
+                y=line_x,
+                mode="lines",
+                name=BUDGET_LINE,
+                legendgroup="budget line",
+                line=dict(color="#888", width=1.5),
+                hoverinfo="skip",
+            ),
+            1,
+            1,
+        )
         fig.add_vline(x=0, line_color="#bbb", line_width=1, row=1, col=1)
         # α_max spans decades (C-TRPO's near the boundary, TRPO's far from it): a log axis shows both, and
         # the budget axis stops at −b, so a run far over the limit does not squeeze the boundary region
@@ -432,19 +643,44 @@ def shrinkage_figure(curves, x: str = "total_steps", height: int = 420, labels: 
         if positive:
             ticks = _log_ticks([positive])
             # headroom above the highest dot for the note on what the cut budget axis hides
-            fig.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{v:g}" for v in ticks] if ticks else None,
-                             range=[math.log10(min(positive) / 1.5), math.log10(max(positive) * 8)], row=1, col=1)
+            fig.update_yaxes(
+                type="log",
+                tickvals=ticks,
+                ticktext=[f"{v:g}" for v in ticks] if ticks else None,
+                range=[math.log10(min(positive) / 1.5), math.log10(max(positive) * 8)],
+                row=1,
+                col=1,
+            )
         left = -limit if limit else min(budgets)
         fig.update_xaxes(range=[left, 1.05 * top if top > 0 else 1.0], row=1, col=1)
-        beyond = [f"{t.name}: {sum(v < left for v in t.x)}, Δb to {_short_value(min(t.x)).replace('-', '−')}"
-                  for t in fig.data if t.xaxis == "x" and t.mode == "markers" and min(t.x) < left]
+        beyond = [
+            f"{t.name}: {sum(v < left for v in t.x)}, Δb to {_short_value(min(t.x)).replace('-', '−')}"
+            for t in fig.data
+            if t.xaxis == "x" and t.mode == "markers" and min(t.x) < left
+        ]
         if beyond:  # say what the cut axis hides (narrow: it must fit the left panel at 1024 px)
-            fig.add_annotation(text="← more updates further left:<br>" + "<br>".join(beyond),
-                               showarrow=False, xref="x domain", yref="y domain", x=0.01, y=0.99, xanchor="left",
-                               yanchor="top", align="left", font=FONT)
+            fig.add_annotation(
+                text="← more updates further left:<br>" + "<br>".join(beyond),
+                showarrow=False,
+                xref="x domain",
+                yref="y domain",
+                x=0.01,
+                y=0.99,
+                xanchor="left",
+                yanchor="top",
+                align="left",
+                font=FONT,
+            )
     elif runs:
-        fig.add_annotation(text="no α_max in these runs<br>(trained before it was logged)", showarrow=False,
-                           xref="x domain", yref="y domain", x=0.5, y=0.5, font=FONT)
+        fig.add_annotation(
+            text="no α_max in these runs<br>(trained before it was logged)",
+            showarrow=False,
+            xref="x domain",
+            yref="y domain",
+            x=0.5,
+            y=0.5,
+            font=FONT,
+        )
     if limit:  # Δb over training: a run far over the limit leaves the panel, marked at its edge with its value
         fig.update_yaxes(range=[-2 * limit, 1.1 * limit], row=2, col=2)
         _mark_beyond(fig, budget_lines, -2 * limit, 2, 2, above=False)
@@ -457,8 +693,13 @@ def shrinkage_figure(curves, x: str = "total_steps", height: int = 420, labels: 
     fig.update_xaxes(title_text=X_TITLE, row=2, col=2)
     names = [s["name"] for s in runs] + ([BUDGET_LINE] if budgets else []) + ([KL_BALL_LINE] if kl_lines else [])
     legend, top_px = _legend_layout(names, None)
-    fig.update_layout(height=max(height, 2 * PLOT_PX - 140 + top_px), font=FONT, legend=legend,
-                      margin=dict(l=10, r=10, t=top_px, b=60), hoverlabel=dict(font_size=14))
+    fig.update_layout(
+        height=max(height, 2 * PLOT_PX - 140 + top_px),
+        font=FONT,
+        legend=legend,
+        margin=dict(l=10, r=10, t=top_px, b=60),
+        hoverlabel=dict(font_size=14),
+    )
     return _readable(fig)
 
 
@@ -472,15 +713,15 @@ SHRINKAGE_PANELS = [  # (row, col, columns, title)
 ]
 SHRINKAGE_PANEL_NOTES = {  # one sentence per panel of shrinkage_details_figure, for an expander
     "accepted KL, D_C and δ": "The size of each accepted step: its KL (solid), its C-TRPO divergence D_C = KL + "
-                              "β·φ (dotted), and the trust radius δ (dash-dotted) both must stay under.",
+    "β·φ (dotted), and the trust radius δ (dash-dotted) both must stay under.",
     "barrier β·φ at the accepted step": "How much of the divergence the barrier used up: 0 when the step did not "
-                                        "raise the cost, large when it ate into a small budget.",
+    "raise the cost, large when it ate into a small budget.",
     "budget Δb = b − Ĵ_c": "The cost the policy may still add before it hits the limit b; negative while it is "
-                           "over the limit (shaded epochs: the recovery update).",
+    "over the limit (shaded epochs: the recovery update).",
     "barrier curvature β·φ''(0)": "How sharply the barrier bends at the current policy: it grows as Δb shrinks, "
-                                  "which is what narrows the region along the cost gradient.",
+    "which is what narrows the region along the cost gradient.",
     "accepted line-search fraction": "The fraction of the full natural-gradient step the line search kept: "
-                                     "below 1 when the full step would have left the region.",
+    "below 1 when the full step would have left the region.",
     "line-search tries": "How many step sizes the line search tried before one stayed inside the region.",
 }
 DASH = {"kl": "solid", "divergence": "dot", "trust_radius": "dashdot"}
@@ -492,13 +733,20 @@ def recovery_note(name: str) -> str:
     return f"shaded: recovery epochs of {name}"
 
 
-def shrinkage_details_figure(curves, x: str = "total_steps", height: int = 760,
-                             labels: dict | None = None) -> go.Figure:
+def shrinkage_details_figure(
+    curves, x: str = "total_steps", height: int = 760, labels: dict | None = None
+) -> go.Figure:
     """The trust region's six technical panels over training (:data:`SHRINKAGE_PANEL_NOTES` says what
     each shows), one colour per run; epochs in recovery mode are shaded, those of the first run that has any,
     and the legend names it."""
-    fig = make_subplots(rows=3, cols=2, shared_xaxes=True, vertical_spacing=0.11, horizontal_spacing=0.1,
-                        subplot_titles=[title for *_, title in SHRINKAGE_PANELS])
+    fig = make_subplots(
+        rows=3,
+        cols=2,
+        shared_xaxes=True,
+        vertical_spacing=0.11,
+        horizontal_spacing=0.1,
+        subplot_titles=[title for *_, title in SHRINKAGE_PANELS],
+    )
     runs = _run_series(curves, labels)
     for s in runs:
         g = s["frame"]
@@ -506,30 +754,68 @@ def shrinkage_details_figure(curves, x: str = "total_steps", height: int = 760,
             for column in columns:
                 if column not in g:
                     continue
-                fig.add_trace(go.Scatter(x=g[x], y=g[column], name=s["name"], legendgroup=str(s["key"]),
-                                         showlegend=(row, col, column) == (1, 1, "kl"), mode="lines",
-                                         hovertemplate=f"<b>{s['name']}</b><br>{column} %{{y:.4g}}<br>"
-                                                       "step %{x:,.0f}<extra></extra>",
-                                         line=dict(color=s["color"], dash=DASH.get(column, "solid"))), row, col)
+                fig.add_trace(
+                    go.Scatter(
+                        x=g[x],
+                        y=g[column],
+                        name=s["name"],
+                        legendgroup=str(s["key"]),
+                        showlegend=(row, col, column) == (1, 1, "kl"),
+                        mode="lines",
+                        hovertemplate=f"<b>{s['name']}</b><br>{column} %{{y:.4g}}<br>step %{{x:,.0f}}<extra></extra>",
+                        line=dict(color=s["color"], dash=DASH.get(column, "solid")),
+                    ),
+                    row,
+                    col,
+                )
     shapes = []  # built as plain dicts: one add_vrect per span and panel re-validates the whole figure
     shaded = next((s for s in runs if "recovery" in s["frame"] and (s["frame"]["recovery"] >= 0.5).any()), None)
     for start, end in _recovery_spans(shaded["frame"], x) if shaded is not None else []:
         for i in range(len(SHRINKAGE_PANELS)):
             axis = "" if i == 0 else str(i + 1)
-            shapes.append(dict(type="rect", xref=f"x{axis}", yref=f"y{axis} domain", x0=start, x1=end, y0=0, y1=1,
-                               fillcolor=RECOVERY_FILL, opacity=0.15, line_width=0, layer="below"))
+            shapes.append(
+                dict(
+                    type="rect",
+                    xref=f"x{axis}",
+                    yref=f"y{axis} domain",
+                    x0=start,
+                    x1=end,
+                    y0=0,
+                    y1=1,
+                    fillcolor=RECOVERY_FILL,
+                    opacity=0.15,
+                    line_width=0,
+                    layer="below",
+                )
+            )
     names = [s["name"] for s in runs]
     if shaded is not None:  # whose recovery epochs the shading marks: said in the legend
         names.append(recovery_note(shaded["name"]))
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=names[-1], hoverinfo="skip",
-                                 marker=dict(symbol="square", size=14, color=RECOVERY_FILL, opacity=0.35)), 1, 1)
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=names[-1],
+                hoverinfo="skip",
+                marker=dict(symbol="square", size=14, color=RECOVERY_FILL, opacity=0.35),
+            ),
+            1,
+            1,
+        )
     legend, top = _legend_layout(names, None)
     fig.update_xaxes(title_text=X_TITLE, row=3)
     fig.update_annotations(font=FONT)
     # the legend sits above the subplot titles: the margin holds both
     legend.update(y=1.0, yref="container", yanchor="top")
-    fig.update_layout(shapes=shapes, height=height + top, font=FONT, legend=legend, hoverlabel=dict(font_size=14),
-                      margin=dict(l=10, r=10, t=top + 30, b=60))
+    fig.update_layout(
+        shapes=shapes,
+        height=height + top,
+        font=FONT,
+        legend=legend,
+        hoverlabel=dict(font_size=14),
+        margin=dict(l=10, r=10, t=top + 30, b=60),
+    )
     return _readable(fig)
 
 
@@ -608,17 +894,31 @@ def sensitivity_figures(summaries) -> list[go.Figure]:
             # one); fewer digits as the cells narrow, so neighbouring labels never run into each other
             digits = 3 if len(betas) <= 4 else 2
             text = [[_cell_text(v, k, m, digits) for v, k, m in zip(*row)] for row in zip(z, n, of)]
-            fig.add_trace(go.Heatmap(z=z, x=betas, y=bhs, colorscale="Viridis", text=text, texttemplate="%{text}",
-                                     textfont=dict(size=14), customdata=np.stack([n, of], axis=-1), xgap=2, ygap=2,
-                                     showscale=False,
-                                     hovertemplate=f"β=%{{x}}, b_H=%{{y}}<br>{title}: %{{z:.4g}}<br>mean of "
-                                                   "%{customdata[0]} finished of %{customdata[1]} runs<extra></extra>"))
-        fig.update_layout(title=_title(f"{title}: mean of {over}"), height=320,
-                          font=FONT, margin=dict(l=10, r=10, t=50, b=10),
-                          xaxis=dict(title="β", type="category", categoryorder="array", categoryarray=betas,
-                                     automargin=True),
-                          yaxis=dict(title="b_H", type="category", categoryorder="array", categoryarray=bhs,
-                                     automargin=True))
+            fig.add_trace(
+                go.Heatmap(
+                    z=z,
+                    x=betas,
+                    y=bhs,
+                    colorscale="Viridis",
+                    text=text,
+                    texttemplate="%{text}",
+                    textfont=dict(size=14),
+                    customdata=np.stack([n, of], axis=-1),
+                    xgap=2,
+                    ygap=2,
+                    showscale=False,
+                    hovertemplate=f"β=%{{x}}, b_H=%{{y}}<br>{title}: %{{z:.4g}}<br>mean of "
+                    "%{customdata[0]} finished of %{customdata[1]} runs<extra></extra>",
+                )
+            )
+        fig.update_layout(
+            title=_title(f"{title}: mean of {over}"),
+            height=320,
+            font=FONT,
+            margin=dict(l=10, r=10, t=50, b=10),
+            xaxis=dict(title="β", type="category", categoryorder="array", categoryarray=betas, automargin=True),
+            yaxis=dict(title="b_H", type="category", categoryorder="array", categoryarray=bhs, automargin=True),
+        )
         figures.append(_readable(fig))
     for column, title in SENSITIVITY_METRICS:
         fig = go.Figure()
@@ -626,22 +926,36 @@ def sensitivity_figures(summaries) -> list[go.Figure]:
         if len(done):
             stats = done.groupby(["b_H", "β"])[column].agg(["mean", "std", "count"]).reset_index()
             for i, h in enumerate(bhs):
-                g = stats[stats["b_H"] == h].set_index("β").reindex([b for b in betas if (h, b) in
-                                                                     set(zip(stats["b_H"], stats["β"]))])
+                g = (
+                    stats[stats["b_H"] == h]
+                    .set_index("β")
+                    .reindex([b for b in betas if (h, b) in set(zip(stats["b_H"], stats["β"]))])
+                )
                 names.append(f"b_H={h}")
-                fig.add_trace(go.Scatter(
-                    x=g.index.tolist(), y=g["mean"], mode="lines+markers", name=f"b_H={h}",
-                    line=dict(color=family_color(i / max(1, len(bhs) - 1)) if len(bhs) > 1 else color_of(CTRPO)),
-                    error_y=dict(array=g["std"].fillna(0), thickness=1.5), customdata=np.stack(
-                        [g["std"].fillna(0), g["count"]], axis=-1),
-                    hovertemplate=f"b_H={h}, β=%{{x}}<br>{title}: %{{y:.4g}} ± %{{customdata[0]:.3g}}<br>"
-                                  "mean ± 1 std of %{customdata[1]} seeds<extra></extra>"))
+                fig.add_trace(
+                    go.Scatter(
+                        x=g.index.tolist(),
+                        y=g["mean"],
+                        mode="lines+markers",
+                        name=f"b_H={h}",
+                        line=dict(color=family_color(i / max(1, len(bhs) - 1)) if len(bhs) > 1 else color_of(CTRPO)),
+                        error_y=dict(array=g["std"].fillna(0), thickness=1.5),
+                        customdata=np.stack([g["std"].fillna(0), g["count"]], axis=-1),
+                        hovertemplate=f"b_H={h}, β=%{{x}}<br>{title}: %{{y:.4g}} ± %{{customdata[0]:.3g}}<br>"
+                        "mean ± 1 std of %{customdata[1]} seeds<extra></extra>",
+                    )
+                )
         legend, top = _legend_layout(names, None, rows_width=300)
-        fig.update_layout(title=_title(f"{title} against β"), height=340 + top, showlegend=bool(names),
-                          font=FONT, legend=legend, margin=dict(l=10, r=10, t=50 + top, b=10),
-                          xaxis=dict(title="β", type="category", categoryorder="array", categoryarray=betas,
-                                     automargin=True),
-                          yaxis=dict(title=f"mean ± 1 std over {over}", automargin=True))
+        fig.update_layout(
+            title=_title(f"{title} against β"),
+            height=340 + top,
+            showlegend=bool(names),
+            font=FONT,
+            legend=legend,
+            margin=dict(l=10, r=10, t=50 + top, b=10),
+            xaxis=dict(title="β", type="category", categoryorder="array", categoryarray=betas, automargin=True),
+            yaxis=dict(title=f"mean ± 1 std over {over}", automargin=True),
+        )
         figures.append(_readable(fig))
     return figures
 
@@ -652,11 +966,23 @@ def recovery_figure(grid) -> go.Figure:
     bhs = _categories(grid.bh) if len(grid) else []
     if len(grid):
         for beta, g in grid.sort_values("bh").groupby("beta", sort=True):
-            fig.add_trace(go.Scatter(x=[_category(v) for v in g["bh"]], y=g["recovery_frac"], mode="lines+markers",
-                                     name=f"β={beta:g}", line=dict(color=color_of(CTRPO, beta=beta))))
-    fig.update_layout(title="recovery-mode frequency against b_H", height=340, font=FONT,
-                      xaxis=dict(title="b_H", type="category", categoryorder="array", categoryarray=bhs),
-                      yaxis_title="fraction of epochs in recovery", margin=dict(l=10, r=10, t=50, b=10))
+            fig.add_trace(
+                go.Scatter(
+                    x=[_category(v) for v in g["bh"]],
+                    y=g["recovery_frac"],
+                    mode="lines+markers",
+                    name=f"β={beta:g}",
+                    line=dict(color=color_of(CTRPO, beta=beta)),
+                )
+            )
+    fig.update_layout(
+        title="recovery-mode frequency against b_H",
+        height=340,
+        font=FONT,
+        xaxis=dict(title="b_H", type="category", categoryorder="array", categoryarray=bhs),
+        yaxis_title="fraction of epochs in recovery",
+        margin=dict(l=10, r=10, t=50, b=10),
+    )
     return _readable(fig)
 
 
@@ -667,44 +993,82 @@ def normalised_figure(table, names, height: int = 360) -> go.Figure:
         if len(table):
             mid, low, high = table[f"{name} IQM"], table[f"{name} CI low"], table[f"{name} CI high"]
             colors = [color_of(a) for a in table["algo"]]
-            fig.add_trace(go.Scatter(x=mid, y=table["algo"], mode="markers", marker=dict(size=11, color=colors),
-                                     showlegend=False,
-                                     hovertemplate="%{y}: IQM %{x:.3g} (95% CI bar)<extra></extra>",
-                                     error_x=dict(type="data", symmetric=False, array=(high - mid).fillna(0),
-                                                  arrayminus=(mid - low).fillna(0))), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=mid,
+                    y=table["algo"],
+                    mode="markers",
+                    marker=dict(size=11, color=colors),
+                    showlegend=False,
+                    hovertemplate="%{y}: IQM %{x:.3g} (95% CI bar)<extra></extra>",
+                    error_x=dict(
+                        type="data", symmetric=False, array=(high - mid).fillna(0), arrayminus=(mid - low).fillna(0)
+                    ),
+                ),
+                row=1,
+                col=col,
+            )
         fig.add_vline(x=0.0 if "b − 1" in name else 1.0, line_dash="dot", line_color="grey", row=1, col=col)
     fig.update_annotations(font=FONT)
-    fig.update_layout(title="across tasks: IQM over seeds × tasks, bars: 95% stratified-bootstrap CIs", height=height,
-                      font=FONT, margin=dict(l=10, r=10, t=80, b=30))
+    fig.update_layout(
+        title="across tasks: IQM over seeds × tasks, bars: 95% stratified-bootstrap CIs",
+        height=height,
+        font=FONT,
+        margin=dict(l=10, r=10, t=80, b=30),
+    )
     return _readable(fig)
 
 
 # ---------------------------------------------------------------- final values per setting
-FINAL_METRICS = [("return", "return"), ("cost", "cost"), ("Reg+", "Reg+")]  # short: three panels side by side at 1024 px
+FINAL_METRICS = [
+    ("return", "return"),
+    ("cost", "cost"),
+    ("Reg+", "Reg+"),
+]  # short: three panels side by side at 1024 px
 
 
 def final_values_figure(table, height: int | None = None, log_x: bool = False) -> go.Figure:
     """IQM and its 95% bootstrap CI per setting (``pooling.comparison_table`` rows), one panel per final
     value; a setting of one seed has a dot and no bar. ``log_x``: cost and Reg+ on log axes."""
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, shared_yaxes=True,
-                        subplot_titles=[t for _, t in FINAL_METRICS])
+    fig = make_subplots(
+        rows=1, cols=3, horizontal_spacing=0.08, shared_yaxes=True, subplot_titles=[t for _, t in FINAL_METRICS]
+    )
     if len(table):
         ordered = table.iloc[::-1]
         colors = [color_of(a, b, h) for a, b, h in zip(ordered.algo, ordered.beta, ordered.bh)]
         for col, (name, _) in enumerate(FINAL_METRICS, start=1):
             mid, low, high = ordered[f"{name} IQM"], ordered[f"{name} CI low"], ordered[f"{name} CI high"]
-            fig.add_trace(go.Scatter(
-                x=mid, y=ordered["setting"], mode="markers", marker=dict(size=11, color=colors), showlegend=False,
-                customdata=np.stack([low, high, ordered[count_column(ordered)]], axis=-1),
-                hovertemplate=f"%{{y}}<br>{name} IQM %{{x:.4g}}, 95% CI [%{{customdata[0]:.4g}}, "
-                              "%{customdata[1]:.4g}]<br>%{customdata[2]} seeds<extra></extra>",
-                error_x=dict(type="data", symmetric=False, array=(high - mid).fillna(0),
-                             arrayminus=(mid - low).fillna(0), thickness=2, color="#444")), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=mid,
+                    y=ordered["setting"],
+                    mode="markers",
+                    marker=dict(size=11, color=colors),
+                    showlegend=False,
+                    customdata=np.stack([low, high, ordered[count_column(ordered)]], axis=-1),
+                    hovertemplate=f"%{{y}}<br>{name} IQM %{{x:.4g}}, 95% CI [%{{customdata[0]:.4g}}, "
+                    "%{customdata[1]:.4g}]<br>%{customdata[2]} seeds<extra></extra>",
+                    error_x=dict(
+                        type="data",
+                        symmetric=False,
+                        array=(high - mid).fillna(0),
+                        arrayminus=(mid - low).fillna(0),
+                        thickness=2,
+                        color="#444",
+                    ),
+                ),
+                row=1,
+                col=col,
+            )
             fig.update_xaxes(type="log" if log_x and name != "return" else None, row=1, col=col)
     fig.update_annotations(font=FONT)
     rows = len(table) if len(table) else 1
     # what the marks mean, once in the title: three copies under narrow panels ran into each other
-    fig.update_layout(title=_title("final values per setting over seeds (dot: IQM, bar: 95% CI)"),
-                      height=height or 150 + max(210, 34 * rows), font=FONT, margin=dict(l=10, r=10, t=80, b=10))
+    fig.update_layout(
+        title=_title("final values per setting over seeds (dot: IQM, bar: 95% CI)"),
+        height=height or 150 + max(210, 34 * rows),
+        font=FONT,
+        margin=dict(l=10, r=10, t=80, b=10),
+    )
     fig.update_yaxes(type="category")
     return _readable(fig)

@@ -64,7 +64,8 @@ def one_run_per_seed(summaries: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         return summaries, []
     summaries = summaries[summaries.label.notna()]
     ordered = summaries.assign(_complete=complete(summaries)).sort_values(
-        ["_complete", "epoch", "updated"], ascending=False, na_position="last")
+        ["_complete", "epoch", "updated"], ascending=False, na_position="last"
+    )
     duplicated = ordered.duplicated(["label", "seed"], keep="first")
     notes = []
     for row in ordered[duplicated].itertuples():
@@ -78,8 +79,11 @@ def complete(summaries: pd.DataFrame) -> pd.Series:
     without the ``complete`` column are judged from their state and epochs)."""
     if "complete" in summaries:
         return summaries.complete.fillna(False).astype(bool)
-    return pd.Series([is_complete(s, e, n) for s, e, n in zip(summaries.state, summaries.epoch, summaries.epochs)],
-                     index=summaries.index, dtype=bool)
+    return pd.Series(
+        [is_complete(s, e, n) for s, e, n in zip(summaries.state, summaries.epoch, summaries.epochs)],
+        index=summaries.index,
+        dtype=bool,
+    )
 
 
 def finished(summaries: pd.DataFrame) -> pd.DataFrame:
@@ -92,8 +96,10 @@ def unfinished_lines(summaries: pd.DataFrame) -> list[str]:
     if summaries.empty:
         return []
     rest = summaries[~complete(summaries)]
-    return [f"{row.name}: damaged ({row.message})" if row.state == "damaged" else f"{row.name}: {where_it_stands(row)}"
-            for row in rest.itertuples()]
+    return [
+        f"{row.name}: damaged ({row.message})" if row.state == "damaged" else f"{row.name}: {where_it_stands(row)}"
+        for row in rest.itertuples()
+    ]
 
 
 def pool_seeds(curves: pd.DataFrame, y: str, x: str = "total_steps") -> pd.DataFrame:
@@ -119,22 +125,33 @@ def comparison_table(summaries: pd.DataFrame, reps: int = 2000, equal_steps: int
     count_column = COUNT_COLUMN if equal_steps is None else CUT_COUNT_COLUMN
     for key, group in summaries.groupby("label"):
         first = group.iloc[0]
-        counted = pd.Series(True, index=group.index) if equal_steps is not None \
-            else complete(group)
+        counted = pd.Series(True, index=group.index) if equal_steps is not None else complete(group)
         pooled = group[counted]
         seeds = sorted(pooled.seed.unique())
-        row = {"setting": short.get(key, key), "label": key, "algo": first.algo, "beta": first.beta, "bh": first.bh,
-               count_column: len(seeds), "seed ids": ",".join(_seed(s) for s in seeds),
-               NOT_COUNTED: "" if equal_steps is not None else "; ".join(
-                   where_it_stands(r) for r in group[~counted].sort_values("seed").itertuples())}
+        row = {
+            "setting": short.get(key, key),
+            "label": key,
+            "algo": first.algo,
+            "beta": first.beta,
+            "bh": first.bh,
+            count_column: len(seeds),
+            "seed ids": ",".join(_seed(s) for s in seeds),
+            NOT_COUNTED: ""
+            if equal_steps is not None
+            else "; ".join(where_it_stands(r) for r in group[~counted].sort_values("seed").itertuples()),
+        }
         for column, name in COMPARISON_VALUES:
             values = pooled[column].to_numpy(dtype=float)
             s = summarize(values, reps=reps) if len(values) else {"iqm": math.nan, "n": 0}
             one = s["n"] < 2  # a bootstrap of one value is that value: no interval at all
-            row.update({f"{name} median": float(pd.Series(values).median()) if len(values) else math.nan,
-                        f"{name} IQM": s["iqm"],
-                        f"{name} CI low": math.nan if one else s["ci_low"],
-                        f"{name} CI high": math.nan if one else s["ci_high"]})
+            row.update(
+                {
+                    f"{name} median": float(pd.Series(values).median()) if len(values) else math.nan,
+                    f"{name} IQM": s["iqm"],
+                    f"{name} CI low": math.nan if one else s["ci_low"],
+                    f"{name} CI high": math.nan if one else s["ci_high"],
+                }
+            )
         row["note"] = NONE_FINISHED_NOTE if not seeds else ONE_SEED_NOTE if len(seeds) < 2 else ""
         if equal_steps is not None:
             row["cut at steps"] = int(equal_steps)
@@ -154,8 +171,9 @@ def count_column(table: pd.DataFrame) -> str:
 
 def common_steps(summaries: pd.DataFrame) -> int | None:
     """The fewest environment steps any run of ``summaries`` with a trained epoch has reached (None: no such run)."""
-    trained = summaries[(summaries.state != "damaged") & (summaries.epoch.fillna(0) > 0)] if len(summaries) \
-        else summaries
+    trained = (
+        summaries[(summaries.state != "damaged") & (summaries.epoch.fillna(0) > 0)] if len(summaries) else summaries
+    )
     return int(trained.steps.min()) if len(trained) else None
 
 

@@ -16,8 +16,22 @@ from .pooling import COUNT_COLUMN, NOT_COUNTED, comparison_table, one_run_per_se
 from ..config.overrides import applies
 from ..runs.store import RunDir
 
-LS_FIELDS = ("name", "task", "algo", "beta", "bh", "delta", "seed", "state", "epoch", "epochs",
-             "final_return", "final_cost", "reg_plus", "label")
+LS_FIELDS = (
+    "name",
+    "task",
+    "algo",
+    "beta",
+    "bh",
+    "delta",
+    "seed",
+    "state",
+    "epoch",
+    "epochs",
+    "final_return",
+    "final_cost",
+    "reg_plus",
+    "label",
+)
 FINAL, SO_FAR = "final", "so far"
 
 
@@ -60,16 +74,29 @@ def _cell(value, spec: str = "") -> str:
 def table(rows: list[dict]) -> str:
     """Aligned text columns, one line per run."""
     head = ["name", "task", "algo", "β", "b_H", "δ", "seed", "state", "epoch", "return", "cost", "Reg+", "values"]
-    lines = [[r["name"], _cell(r["task"]), _cell(r["algo"]), _cell(r["beta"]), _cell(r["bh"]), _cell(r["delta"]),
-              _cell(r["seed"]), r["state"] or "-",
-              f"{_cell(r['epoch'])}/{_cell(r['epochs'])}" if r["state"] != "damaged" else "-",
-              _cell(r["final_return"], ".2f"), _cell(r["final_cost"], ".2f"), _cell(r["reg_plus"], ".1f"),
-              r.get("values") or "-"]
-             for r in rows]
+    lines = [
+        [
+            r["name"],
+            _cell(r["task"]),
+            _cell(r["algo"]),
+            _cell(r["beta"]),
+            _cell(r["bh"]),
+            _cell(r["delta"]),
+            _cell(r["seed"]),
+            r["state"] or "-",
+            f"{_cell(r['epoch'])}/{_cell(r['epochs'])}" if r["state"] != "damaged" else "-",
+            _cell(r["final_return"], ".2f"),
+            _cell(r["final_cost"], ".2f"),
+            _cell(r["reg_plus"], ".1f"),
+            r.get("values") or "-",
+        ]
+        for r in rows
+    ]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
     right = {5, 6, 8, 9, 10, 11}
-    fmt = lambda cells: "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
-                                  for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    fmt = lambda cells: "  ".join(
+        str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+    ).rstrip()
     out = [fmt(head)] + [fmt(line) for line in lines]
     damaged = [r for r in rows if r["state"] == "damaged"]
     out += [f"damaged: {r['name']}: {r['message']}" for r in damaged]
@@ -78,10 +105,22 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-SETTING_FIELDS = {"setting": "setting", "label": "label", "algo": "algo", "beta": "beta", "bh": "bh",
-                  COUNT_COLUMN: "finished", "seed ids": "seeds", NOT_COUNTED: "not_counted",
-                  "return median": "return_median", "cost median": "cost_median", "Reg+ median": "reg_plus_median",
-                  "return IQM": "return_iqm", "cost IQM": "cost_iqm", "Reg+ IQM": "reg_plus_iqm"}
+SETTING_FIELDS = {
+    "setting": "setting",
+    "label": "label",
+    "algo": "algo",
+    "beta": "beta",
+    "bh": "bh",
+    COUNT_COLUMN: "finished",
+    "seed ids": "seeds",
+    NOT_COUNTED: "not_counted",
+    "return median": "return_median",
+    "cost median": "cost_median",
+    "Reg+ median": "reg_plus_median",
+    "return IQM": "return_iqm",
+    "cost IQM": "cost_iqm",
+    "Reg+ IQM": "reg_plus_iqm",
+}
 
 
 def setting_rows(runs_dir, task: str | None = None, algo: str | None = None) -> list[dict]:
@@ -111,14 +150,24 @@ def setting_rows(runs_dir, task: str | None = None, algo: str | None = None) -> 
 def setting_table(rows: list[dict]) -> str:
     """``ctrpo ls --by-setting`` as text: a line per setting, then what each does not count."""
     head = ["setting", "finished", "return", "cost", "Reg+"]
-    lines = [[r["setting"], str(r["finished"]), _cell(r["return_median"], ".2f"), _cell(r["cost_median"], ".2f"),
-              _cell(r["reg_plus_median"], ".1f")] for r in rows]
+    lines = [
+        [
+            r["setting"],
+            str(r["finished"]),
+            _cell(r["return_median"], ".2f"),
+            _cell(r["cost_median"], ".2f"),
+            _cell(r["reg_plus_median"], ".1f"),
+        ]
+        for r in rows
+    ]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
-    fmt = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)
-                                  for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    fmt = lambda cells: "  ".join(
+        str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+    ).rstrip()
     out = [fmt(head)] + [fmt(line) for line in lines]
-    out += [f"{r['setting']}: {r['finished']} finished; {'; '.join(r['not_counted'])}" for r in rows
-            if r["not_counted"]]
+    out += [
+        f"{r['setting']}: {r['finished']} finished; {'; '.join(r['not_counted'])}" for r in rows if r["not_counted"]
+    ]
     out.append("medians over the finished runs of each setting (one run per seed); unfinished runs are never pooled")
     return "\n".join(out)
 
@@ -133,7 +182,7 @@ def text_chart(values, width: int = 60, height: int = 8, label: str = "", limit:
     columns = min(width, len(values))
     buckets = []
     for c in range(columns):
-        part = [v for v in values[c * len(values) // columns:(c + 1) * len(values) // columns] if math.isfinite(v)]
+        part = [v for v in values[c * len(values) // columns : (c + 1) * len(values) // columns] if math.isfinite(v)]
         buckets.append(sum(part) / len(part) if part else math.nan)
     lo, hi = min(finite + ([limit] if limit is not None else [])), max(finite + ([limit] if limit is not None else []))
     span = hi - lo or 1.0
@@ -163,33 +212,57 @@ def show(path) -> dict:
     status = run.read_status()
     metrics = run.read_metrics()
     last = {k: _number(v) for k, v in metrics.iloc[-1].to_dict().items()} if len(metrics) else {}
-    curves = {k: [_number(v) for v in metrics[k]] for k in ("epoch", "total_steps", "ep_return", "ep_cost")
-              if k in metrics}
-    return {"name": run.name, "path": str(run.path), "state": row["state"], "config": config, "status": status,
-            "last_metrics": last, "final": {k: row[k] for k in ("final_return", "final_cost", "reg_plus")},
-            "final_is": row["values"], "curves": curves}
+    curves = {
+        k: [_number(v) for v in metrics[k]] for k in ("epoch", "total_steps", "ep_return", "ep_cost") if k in metrics
+    }
+    return {
+        "name": run.name,
+        "path": str(run.path),
+        "state": row["state"],
+        "config": config,
+        "status": status,
+        "last_metrics": last,
+        "final": {k: row[k] for k in ("final_return", "final_cost", "reg_plus")},
+        "final_is": row["values"],
+        "curves": curves,
+    }
 
 
 def show_text(info: dict) -> str:
     config, status = info["config"], info["status"]
     algo = config.get("algo")
-    settings = [f"{k} = {v}" for k, v in config.items()
-                if k not in ("versions", "extra") and (algo is None or applies(algo, k))]
+    settings = [
+        f"{k} = {v}" for k, v in config.items() if k not in ("versions", "extra") and (algo is None or applies(algo, k))
+    ]
     lines = [f"{info['name']}  ({info['path']})", "", "settings:"]
     lines += [f"  {s}" for s in settings]
-    lines += ["", f"status: {info['state']}" + (f" ({status.get('message')})" if status.get("message") else "")
-              + f", epoch {status.get('epoch', 0)}/{status.get('epochs', '?')}"]
+    lines += [
+        "",
+        f"status: {info['state']}"
+        + (f" ({status.get('message')})" if status.get("message") else "")
+        + f", epoch {status.get('epoch', 0)}/{status.get('epochs', '?')}",
+    ]
     final = info["final"]
     so_far = info.get("final_is") != FINAL
-    lines.append(("so far, not final (last 10% of the epochs trained; the run has not finished): " if so_far else
-                  "final (last 10% of epochs): ") + ", ".join(
-        f"{k} {_cell(final[k], '.3f')}" for k in ("final_return", "final_cost", "reg_plus")))
+    lines.append(
+        (
+            "so far, not final (last 10% of the epochs trained; the run has not finished): "
+            if so_far
+            else "final (last 10% of epochs): "
+        )
+        + ", ".join(f"{k} {_cell(final[k], '.3f')}" for k in ("final_return", "final_cost", "reg_plus"))
+    )
     if info["last_metrics"]:
         lines += ["", "last epoch:"]
-        lines += [f"  {k} = {_cell(v, '.6g') if isinstance(v, float) else _cell(v)}"
-                  for k, v in info["last_metrics"].items()]
+        lines += [
+            f"  {k} = {_cell(v, '.6g') if isinstance(v, float) else _cell(v)}" for k, v in info["last_metrics"].items()
+        ]
     curves = info["curves"]
     if curves.get("ep_return"):
-        lines += ["", *text_chart(curves["ep_return"], label="return"), "",
-                  *text_chart(curves["ep_cost"], label="cost", limit=config.get("cost_limit"))]
+        lines += [
+            "",
+            *text_chart(curves["ep_return"], label="return"),
+            "",
+            *text_chart(curves["ep_cost"], label="cost", limit=config.get("cost_limit")),
+        ]
     return "\n".join(lines)

@@ -2,4 +2,5 @@
 
 ``ctrpo_core.runs`` re-exports the run store, so ``from ctrpo_core.runs import RunDir`` keeps working.
 """
+
 from .store import *  # noqa: F401,F403

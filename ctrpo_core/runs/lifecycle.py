@@ -38,9 +38,12 @@ class RunBusyError(ConfigError):
     """The run is being trained by another process (exit 2 on the command line)."""
 
     def __init__(self, busy: BusyError):
-        super().__init__("run", f"{busy.folder.name} is already being trained by pid {busy.holder.get('pid', '?')}"
-                                f"{' on ' + busy.holder['host'] if busy.holder.get('host') else ''}; "
-                                f"a run directory has one owner at a time")
+        super().__init__(
+            "run",
+            f"{busy.folder.name} is already being trained by pid {busy.holder.get('pid', '?')}"
+            f"{' on ' + busy.holder['host'] if busy.holder.get('host') else ''}; "
+            f"a run directory has one owner at a time",
+        )
         self.holder = busy.holder
 
 
@@ -64,19 +67,26 @@ def create(cfg: TrainConfig) -> RunDir:
         raise ConfigError("runs_dir", f"cannot use {str(root)!r}: {exc.strerror or exc}") from None
     holder = inside_run(root)
     if holder is not None:  # a run directory holds one run's files, never other runs
-        raise ConfigError("runs_dir", f"{str(root)!r} is inside the run directory {str(holder)!r}; give the "
-                                        f"folder that holds the runs")
+        raise ConfigError(
+            "runs_dir",
+            f"{str(root)!r} is inside the run directory {str(holder)!r}; give the folder that holds the runs",
+        )
     run = RunDir(root / cfg.name)
-    config = {**cfg.to_dict(), "epochs": cfg.epochs, "versions": package_versions(),
-              "metrics_window": f"ep_return/ep_len/ep_cost_window: mean over the last {cfg.episode_window} "
-                                f"finished episodes at the epoch's end; ep_cost = Ĵ_c: the mean over the epoch "
-                                f"of that {cfg.episode_window}-episode mean, recorded at every episode end"}
+    config = {
+        **cfg.to_dict(),
+        "epochs": cfg.epochs,
+        "versions": package_versions(),
+        "metrics_window": f"ep_return/ep_len/ep_cost_window: mean over the last {cfg.episode_window} "
+        f"finished episodes at the epoch's end; ep_cost = Ĵ_c: the mean over the epoch "
+        f"of that {cfg.episode_window}-episode mean, recorded at every episode end",
+    }
     try:
         root.mkdir(parents=True, exist_ok=True)
         run.path.mkdir()  # fails if it exists: never mix two runs; from here on the folder is ours
     except FileExistsError:
-        raise ConfigError("name", f"run directory {str(run.path)!r} already exists "
-                                    f"(use --resume to continue it)") from None
+        raise ConfigError(
+            "name", f"run directory {str(run.path)!r} already exists (use --resume to continue it)"
+        ) from None
     except OSError as exc:  # not a folder, no permission, a name the file system refuses, a full disk
         raise ConfigError("runs_dir", f"cannot create {str(run.path)!r}: {exc.strerror or exc}") from None
     try:
@@ -105,9 +115,12 @@ def open_run(path, param: str = "resume") -> tuple[RunDir, TrainConfig]:
     except (DamagedRunError, ConfigError, TypeError, ValueError) as exc:
         raise ConfigError(param, f"{str(path)!r} has a damaged config.json ({exc})") from None
     if written.get("conventions", 1) != CONVENTIONS:  # never continue a run under other rules
-        raise ConfigError(param, f"{run.name} was trained with the training conventions "
-                                 f"{written.get('conventions', 1)} and this version trains with {CONVENTIONS} "
-                                 f"(docs/BASELINES.md); train a new run instead")
+        raise ConfigError(
+            param,
+            f"{run.name} was trained with the training conventions "
+            f"{written.get('conventions', 1)} and this version trains with {CONVENTIONS} "
+            f"(docs/BASELINES.md); train a new run instead",
+        )
     return run, cfg
 
 
@@ -124,8 +137,11 @@ def load_checkpoint(run: RunDir, param: str = "resume") -> dict | None:
             raise ValueError("not a checkpoint of this project")
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise ConfigError(param, f"{str(path)!r} cannot be read ({type(exc).__name__}: {first}); delete it to "
-                                 f"train {run.name} from the start") from None
+        raise ConfigError(
+            param,
+            f"{str(path)!r} cannot be read ({type(exc).__name__}: {first}); delete it to "
+            f"train {run.name} from the start",
+        ) from None
     return ckpt
 
 
@@ -162,16 +178,25 @@ def extend(run: RunDir, cfg: TrainConfig, ckpt: dict | None, total_steps: int) -
     """Set a new length for a run (``--resume --total-steps``); never below what it has trained."""
     trained = int(ckpt["total_steps"]) if ckpt else 0
     if not isinstance(total_steps, int) or total_steps < max(trained, cfg.steps_per_epoch):
-        raise ConfigError("total_steps", f"must be >= the {trained} steps {run.name} has trained "
-                                           f"(and >= --steps-per-epoch {cfg.steps_per_epoch}), got {total_steps}")
+        raise ConfigError(
+            "total_steps",
+            f"must be >= the {trained} steps {run.name} has trained "
+            f"(and >= --steps-per-epoch {cfg.steps_per_epoch}), got {total_steps}",
+        )
     cfg.total_steps = total_steps
     validate(cfg)
     run.write_config({**run.read_config(), "total_steps": total_steps, "epochs": cfg.epochs})
     return cfg
 
 
-def train(path, callback=None, progress: bool | None = False, total_steps: int | None = None,
-          stop_event: threading.Event | None = None, env_workers: int | None = None) -> str:
+def train(
+    path,
+    callback=None,
+    progress: bool | None = False,
+    total_steps: int | None = None,
+    stop_event: threading.Event | None = None,
+    env_workers: int | None = None,
+) -> str:
     """Own the run at ``path`` (a folder, or a RunDir such as the Ray worker's forwarding one) and train it
     to its end, from its checkpoint if it has one; returns the final state. Raises ConfigError
     (RunBusyError, a damaged run, a bad ``total_steps``) before anything is written."""
@@ -186,8 +211,9 @@ def train(path, callback=None, progress: bool | None = False, total_steps: int |
         stop, done = stop_event or threading.Event(), threading.Event()
         watcher = _watch_stop_requests(run, stop, done)
         try:
-            return Trainer(run, checkpoint=ckpt, progress=progress, stop_event=stop,
-                           env_workers=env_workers).execute(callback)
+            return Trainer(run, checkpoint=ckpt, progress=progress, stop_event=stop, env_workers=env_workers).execute(
+                callback
+            )
         except OSError as exc:  # a full disk, ...: one line naming the file, and the run says so
             raise _write_failed(run, exc) from None
         finally:
@@ -213,22 +239,25 @@ def _write_failed(run: RunDir, exc: OSError) -> TrainingWriteError:
     message = str(first) if named else f"{type(first).__name__}: {first}"  # an OS error other than a write
     try:
         status = run.read_status()
-        run.write_status("failed", message, **{k: v for k, v in status.items()
-                                               if k not in ("state", "message", "pid", "updated")})
+        run.write_status(
+            "failed", message, **{k: v for k, v in status.items() if k not in ("state", "message", "pid", "updated")}
+        )
     except (OSError, DamagedRunError):
         pass
     return TrainingWriteError(f"{run.path}: {message}")
 
 
-def spawn(path, log: Path | None = None, env_workers: int | None = None,
-          cores: list[int] | None = None) -> subprocess.Popen:
+def spawn(
+    path, log: Path | None = None, env_workers: int | None = None, cores: list[int] | None = None
+) -> subprocess.Popen:
     """Train the run at ``path`` in a detached process (it outlives the caller); its output goes to
     ``log`` (default ``<runs-dir>/.launch/<name>.log``). ``env_workers``: its env processes (default:
     one per core it may use); ``cores``: the cores it is pinned to (default: the caller's)."""
     run = RunDir(path)
     log = log or run.path.parent / LAUNCH_LOGS / f"{run.name}.log"
-    options = ([f"--env-workers={env_workers}"] if env_workers else []) + \
-        ([f"--cores={','.join(map(str, cores))}"] if cores else [])
+    options = ([f"--env-workers={env_workers}"] if env_workers else []) + (
+        [f"--cores={','.join(map(str, cores))}"] if cores else []
+    )
     return detached("ctrpo_core.runs.lifecycle", [*options, str(run.path)], log)
 
 

@@ -54,8 +54,13 @@ class Ownership:
                     raise BusyError(self.folder, holder) from None
                 time.sleep(0.02)
         self.fd = fd
-        record = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(), "what": what,
-                  "argv": sys.argv[:4]}
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": time.time(),
+            "what": what,
+            "argv": sys.argv[:4],
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode(), 0)
 
@@ -115,6 +120,7 @@ def clear_stale_request(request: Path, owned_since: float) -> None:
 class State(StrEnum):
     """What a folder's work (a run, a report) is doing now, as every view shows it (a ``str``: JSON, tables
     and comparisons see the word)."""
+
     QUEUED = "queued"  # created, never started (a run waiting for its sweep's backend)
     RUNNING = "running"  # someone owns the folder now
     FINISHED = "finished"

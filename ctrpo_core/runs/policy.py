@@ -55,6 +55,7 @@ def load(run_dir):
     """(policy, normalizer, cfg, spec) of a run's latest checkpoint; ConfigError("RUN", ...) when
     its files cannot be read."""
     from ..envs import UnknownTaskError, get_spec
+
     try:
         policy, normalizer, cfg = load_policy(run_dir)
         spec = get_spec(cfg.task)

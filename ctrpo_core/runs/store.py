@@ -35,20 +35,47 @@ STOP_REQUEST = ".stop-request"  # asks the run's owner to stop at the next step 
 
 METRIC_COLUMNS = [
     # the contract's columns
-    "epoch", "total_steps", "ep_return", "ep_cost", "ep_len", "cost_regret", "kl", "divergence",
-    "barrier", "trust_radius", "step_fraction", "recovery", "budget", "time_s", "steps_per_s",
+    "epoch",
+    "total_steps",
+    "ep_return",
+    "ep_cost",
+    "ep_len",
+    "cost_regret",
+    "kl",
+    "divergence",
+    "barrier",
+    "trust_radius",
+    "step_fraction",
+    "recovery",
+    "budget",
+    "time_s",
+    "steps_per_s",
     # extras
-    "episodes", "ls_tries", "value_loss_r", "value_loss_c",
+    "episodes",
+    "ls_tries",
+    "value_loss_r",
+    "value_loss_c",
     # the mean cost of the last episode_window episodes at the epoch's end (ep_cost is the epoch's Ĵ_c)
     "ep_cost_window",
     # trust-region shrinkage (engine/shrinkage.py): the largest first-order cost increase α one step may
     # make in the algorithm's own region, in the KL ball, along ∇α with C-TRPO's exact D_C; α of the step
-    "alpha_max", "alpha_max_kl", "alpha_max_exact", "alpha_step",
+    "alpha_max",
+    "alpha_max_kl",
+    "alpha_max_exact",
+    "alpha_step",
 ]
 # ground truth where the task's model is known (envs/truth.py): V_r, V_c of π_k with 95% half-widths, Reg+ from
 # V_c, V_c(π_{k+1}) − V_c(π_k) of the epoch's update and (exact models) its exact divergence
-TRUTH_COLUMNS = ["true_return", "true_cost", "true_return_hw", "true_cost_hw", "true_regret", "true_cost_change",
-                 "true_cost_change_hw", "true_divergence"]
+TRUTH_COLUMNS = [
+    "true_return",
+    "true_cost",
+    "true_return_hw",
+    "true_cost_hw",
+    "true_regret",
+    "true_cost_change",
+    "true_cost_change_hw",
+    "true_divergence",
+]
 
 
 def metric_columns(algo: str) -> list[str]:
@@ -96,12 +123,21 @@ class DamagedRunError(ValueError):
 
 # The ranges of the counts (their declarations, config/settings.py): a run directory holding a count outside them
 # was edited by hand and is damaged, and no page may break on it.
-COUNT_RANGES = {k: (SETTINGS[k].range.lo, SETTINGS[k].range.hi) for k in ("total_steps", "steps_per_epoch", "num_envs",
-                                                                         "seed")}
+COUNT_RANGES = {
+    k: (SETTINGS[k].range.lo, SETTINGS[k].range.hi) for k in ("total_steps", "steps_per_epoch", "num_envs", "seed")
+}
 
 # config.json fields every reader relies on, with the types they must have
-_REQUIRED = {"task": str, "algo": str, "seed": int, "delta": (int, float), "cost_limit": (int, float),
-             "total_steps": int, "steps_per_epoch": int, "num_envs": int}
+_REQUIRED = {
+    "task": str,
+    "algo": str,
+    "seed": int,
+    "delta": (int, float),
+    "cost_limit": (int, float),
+    "total_steps": int,
+    "steps_per_epoch": int,
+    "num_envs": int,
+}
 _NUMBERS = {"beta": (int, float), "bh": (int, float)}  # where the algorithm reads them
 
 
@@ -156,6 +192,7 @@ def inside_run(folder) -> Path | None:
 
 class RunDir:
     status_extra: dict = {}  # more keys of every status this kind of run directory writes
+
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._columns: list[str] | None = None  # metrics.csv's columns, read once
@@ -191,8 +228,14 @@ class RunDir:
 
     def write_status(self, state: str, message: str = "", **extra) -> dict:
         assert state in STATES, state
-        status = {"state": state, "pid": os.getpid(), "message": message, "updated": time.time(),
-                  **self.status_extra, **extra}
+        status = {
+            "state": state,
+            "pid": os.getpid(),
+            "message": message,
+            "updated": time.time(),
+            **self.status_extra,
+            **extra,
+        }
         self.write_status_dict(status)
         return status
 
@@ -345,8 +388,14 @@ class RunDir:
 def resolve_run(runs_dir, name: str) -> Path:
     """The run directory ``name`` directly inside ``runs_dir`` (links and odd names included); refuses
     anything that is not one entry of that folder."""
-    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\0" in name \
-            or (os.sep != "/" and os.sep in name):
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in (".", "..")
+        or "/" in name
+        or "\0" in name
+        or (os.sep != "/" and os.sep in name)
+    ):
         raise ValueError(f"{name!r} is not a run of {runs_dir}")
     return Path(runs_dir) / name
 
@@ -362,5 +411,8 @@ def find_run(text: str, runs_dir="runs") -> Path:
     for path in candidates:
         if RunDir(path).is_run():
             return path
-    raise FileNotFoundError(f"no run directory {text}" if looks_like_path or not text
-                            else f"no run {text!r} in {runs_dir} and no run directory {text}")
+    raise FileNotFoundError(
+        f"no run directory {text}"
+        if looks_like_path or not text
+        else f"no run {text!r} in {runs_dir} and no run directory {text}"
+    )

@@ -44,9 +44,14 @@ class Trainer:
     """Trains the run in ``run`` (its config.json) from its checkpoint ``checkpoint`` if given, else from
     the start. ``run`` must exist and be owned by the caller: use :func:`ctrpo_core.runs.lifecycle.train`."""
 
-    def __init__(self, run: RunDir, checkpoint: dict | None = None,
-                 progress: bool | None = None, stop_event: threading.Event | None = None,
-                 env_workers: int | None = None):
+    def __init__(
+        self,
+        run: RunDir,
+        checkpoint: dict | None = None,
+        progress: bool | None = None,
+        stop_event: threading.Event | None = None,
+        env_workers: int | None = None,
+    ):
         self.run = run
         self.cfg = TrainConfig.from_dict(run.read_config())
         self.checkpoint = checkpoint
@@ -68,10 +73,15 @@ class Trainer:
     def checkpoint_state(self) -> dict:
         env_state = json.dumps(self.env.get_state(), default=_json_default) if self.env.supports_state else ""
         return {
-            "format": CHECKPOINT_FORMAT, "epoch": self.epoch, "total_steps": self.total_steps,
-            "cost_regret": self.cost_regret, "elapsed": self.elapsed,
+            "format": CHECKPOINT_FORMAT,
+            "epoch": self.epoch,
+            "total_steps": self.total_steps,
+            "cost_regret": self.cost_regret,
+            "elapsed": self.elapsed,
             "true_regret": self.truth.regret if self.truth else None,
-            "algo": self.algo.state_dict(), "torch_rng": torch.get_rng_state(), "env_state": env_state,
+            "algo": self.algo.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "env_state": env_state,
             "metrics_rows": list(self.metrics_rows),
         }
 
@@ -101,8 +111,9 @@ class Trainer:
         cores.limit_threads(cfg.torch_threads)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
-        self.env = make_vec_env(cfg.task, cfg.num_envs, cfg.seed, max_episode_steps=cfg.max_episode_steps,
-                                num_workers=self.env_workers)
+        self.env = make_vec_env(
+            cfg.task, cfg.num_envs, cfg.seed, max_episode_steps=cfg.max_episode_steps, num_workers=self.env_workers
+        )
         try:
             self.algo = make_algorithm(cfg, self.env)
             self.algo.should_stop = self.stop_event.is_set
@@ -124,15 +135,23 @@ class Trainer:
 
     def _status(self, state: str, message: str = "") -> None:
         env = getattr(self, "env", None)
-        self.run.write_status(state, message, epoch=self.epoch, epochs=self.cfg.epochs,
-                              total_steps=self.total_steps, elapsed=self.elapsed,
-                              env_processes=getattr(env, "processes", None), cores=cores.allowed())
+        self.run.write_status(
+            state,
+            message,
+            epoch=self.epoch,
+            epochs=self.cfg.epochs,
+            total_steps=self.total_steps,
+            elapsed=self.elapsed,
+            env_processes=getattr(env, "processes", None),
+            cores=cores.allowed(),
+        )
 
     def _loop(self, callback) -> str:
         cfg = self.cfg
         bar, quiet = None, self.progress is False
         if self.progress or (self.progress is None and sys.stderr.isatty()):
             from tqdm import tqdm
+
             bar = tqdm(total=cfg.epochs, initial=self.epoch, desc=self.run.name, unit="epoch", file=sys.stderr)
         self._status("running", "resumed" if self.resume else "")
         tensorboard = None
@@ -202,13 +221,19 @@ class Trainer:
         self.cost_regret += max(0.0, ep_cost - cfg.cost_limit)  # Reg+ (paper): Σ_k max(0, Ĵ_c,k − b)
         mean = lambda d: float(np.mean(d)) if d else math.nan
         return {
-            "epoch": self.epoch, "total_steps": self.total_steps,
-            "ep_return": mean(algo.episode_returns), "ep_cost": ep_cost, "ep_len": mean(algo.episode_lengths),
+            "epoch": self.epoch,
+            "total_steps": self.total_steps,
+            "ep_return": mean(algo.episode_returns),
+            "ep_cost": ep_cost,
+            "ep_len": mean(algo.episode_lengths),
             "ep_cost_window": algo.window_cost(),
-            "cost_regret": self.cost_regret, "trust_radius": cfg.delta,
+            "cost_regret": self.cost_regret,
+            "trust_radius": cfg.delta,
             "episodes": algo.episodes_finished - finished_before,
-            "time_s": round(self.elapsed, 4), "steps_per_s": round(len(batch) / duration, 1),
-            **stats, **truth,
+            "time_s": round(self.elapsed, 4),
+            "steps_per_s": round(len(batch) / duration, 1),
+            **stats,
+            **truth,
         }
 
     def _progress_line(self, row: dict) -> str:
@@ -216,6 +241,8 @@ class Trainer:
             v = row.get(key)
             return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
 
-        return (f"{self.run.name} epoch {row['epoch']}/{self.cfg.epochs}: return {f('ep_return')} "
-                f"cost {f('ep_cost')} (b={self.cfg.cost_limit:g}) Reg+ {f('cost_regret')} "
-                f"kl {f('kl')} frac {f('step_fraction')} rec {f('recovery')} {f('steps_per_s', '{:.0f}')} steps/s")
+        return (
+            f"{self.run.name} epoch {row['epoch']}/{self.cfg.epochs}: return {f('ep_return')} "
+            f"cost {f('ep_cost')} (b={self.cfg.cost_limit:g}) Reg+ {f('cost_regret')} "
+            f"kl {f('kl')} frac {f('step_fraction')} rec {f('recovery')} {f('steps_per_s', '{:.0f}')} steps/s"
+        )

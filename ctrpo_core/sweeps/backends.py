@@ -106,8 +106,7 @@ class LocalBackend(_Parallel):
             while queue or running:
                 while queue and len(running) < self.parallel and not self.stopping:
                     job, slot = queue.pop(0), free.pop(0)
-                    proc = lifecycle.spawn(job.path, env_workers=workers,
-                                           cores=pinned[slot] if pinned else None)
+                    proc = lifecycle.spawn(job.path, env_workers=workers, cores=pinned[slot] if pinned else None)
                     running[job.cfg.name] = (job, proc, slot)
                     report(f"started {job.cfg.name} ({'resumed' if job.how == 'resume' else 'new'})")
                 if self.stopping:
@@ -183,9 +182,15 @@ class PoolBackend(_Parallel):
             for cpu_set in pinned:
                 slots.put(cpu_set)
         stop_all = context.Event()
-        with stop_signals(self.stop), cf.ProcessPoolExecutor(
-                size, mp_context=context, initializer=_start_pool_worker,
-                initargs=(slots, cores.env_workers(size), stop_all)) as pool:
+        with (
+            stop_signals(self.stop),
+            cf.ProcessPoolExecutor(
+                size,
+                mp_context=context,
+                initializer=_start_pool_worker,
+                initargs=(slots, cores.env_workers(size), stop_all),
+            ) as pool,
+        ):
             futures = {pool.submit(_train_in_worker, str(job.path)): job for job in jobs}
             pending = set(futures)
             while pending:

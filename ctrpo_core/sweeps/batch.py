@@ -16,11 +16,14 @@ from ..config.schema import TrainConfig, result_settings
 from ..runs import lifecycle
 from ..runs.store import DamagedRunError, RunDir
 
+
 @dataclass(frozen=True)
 class Outcome:
     """How one planned run ended in a batch: ``state`` is one word (settled without training: finished, running
-    elsewhere, conflict, damaged; or how its training ended: finished, stopped, failed, queued, refused), ``detail`` says why
+    elsewhere, conflict, damaged; or how its training ended: finished, stopped, failed, queued, refused), ``detail``
+    says why
     (the settings in conflict, the damage, the refusal's message); ``str()`` is the line a report prints."""
+
     state: str
     detail: str = ""
 
@@ -42,6 +45,7 @@ class Job:
 
 class Backend(Protocol):
     """Where jobs train: in this process, one process per run, a worker pool, Ray, or detached."""
+
     parallel: int | None
 
     def describe(self) -> str: ...
@@ -92,8 +96,12 @@ def create_new(jobs: list[Job]) -> None:
             lifecycle.create(job.cfg)
 
 
-def train_all(configs: list[TrainConfig], backend: Backend, report: Callable[[str], None] | None = None,
-              announce: Callable[[list[Job], Backend], str] | None = None) -> dict[str, Outcome]:
+def train_all(
+    configs: list[TrainConfig],
+    backend: Backend,
+    report: Callable[[str], None] | None = None,
+    announce: Callable[[list[Job], Backend], str] | None = None,
+) -> dict[str, Outcome]:
     """Train every planned run that is not settled on ``backend``; returns {run name: Outcome}.
 
     ``report`` gets the runs not trained here and the backend's lines; ``announce(jobs, backend)``, if

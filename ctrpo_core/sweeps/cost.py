@@ -36,10 +36,17 @@ STARTUP_S = 2.5  # a training process's start-up before its first step (2.0-4 s 
 # `ctrpo sweep --seeds 0,1 --parallel 2 --total-steps 40000` on the 2-core machine (each run pinned to its
 # core); the Safety-Gymnasium tasks: README "How much compute" (benchmarks/sweep_cost.py).
 MEASURED_STEPS_PER_S = {
-    "HazardEdge-v0": 15_000, "GridHazard-v0": 7_500, "PointHazard-v0": 11_000,
-    "SafetyAntVelocity-v1": 3_790, "SafetyHalfCheetahVelocity-v1": 11_420, "SafetyHopperVelocity-v1": 8_420,
-    "SafetyHumanoidVelocity-v1": 2_710, "SafetyCarButton1-v0": 906, "SafetyPointGoal1-v0": 2_375,
-    "SafetyRacecarCircle1-v0": 868, "SafetyPointPush1-v0": 1_584,
+    "HazardEdge-v0": 15_000,
+    "GridHazard-v0": 7_500,
+    "PointHazard-v0": 11_000,
+    "SafetyAntVelocity-v1": 3_790,
+    "SafetyHalfCheetahVelocity-v1": 11_420,
+    "SafetyHopperVelocity-v1": 8_420,
+    "SafetyHumanoidVelocity-v1": 2_710,
+    "SafetyCarButton1-v0": 906,
+    "SafetyPointGoal1-v0": 2_375,
+    "SafetyRacecarCircle1-v0": 868,
+    "SafetyPointPush1-v0": 1_584,
 }
 UNMEASURED_STEPS_PER_S = 868  # a task in neither: the slowest measured one, so an estimate never flatters
 TABLE = "measured on this project's machine kind"
@@ -48,6 +55,7 @@ TABLE = "measured on this project's machine kind"
 @dataclass(frozen=True)
 class TaskCost:
     """One task's share of an estimate."""
+
     task: str
     runs: int  # planned runs of this task that still have steps to train
     steps: int  # their environment steps still to train
@@ -125,9 +133,16 @@ def _finished_record(path: Path) -> dict | None:
         config = json.loads((path / CONFIG).read_text())
         steps, elapsed = float(status.get("total_steps") or 0), float(status.get("elapsed") or 0)
         if status.get("state") == "finished" and steps > 0 and elapsed > 0:
-            record = {"task": config["task"], "steps_per_s": steps / elapsed, "alike": (
-                config.get("algo"), config.get("steps_per_epoch"), config.get("num_envs"),
-                tuple(config.get("hidden") or ()))}
+            record = {
+                "task": config["task"],
+                "steps_per_s": steps / elapsed,
+                "alike": (
+                    config.get("algo"),
+                    config.get("steps_per_epoch"),
+                    config.get("num_envs"),
+                    tuple(config.get("hidden") or ()),
+                ),
+            }
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         record = None
     _seen[path] = (mtime, record)
@@ -147,8 +162,11 @@ def speed(cfg: TrainConfig, finished: list[dict], where: str = "the runs folder"
     """(steps per second of one run of ``cfg``, where that number comes from)."""
     alike = (cfg.algo, cfg.steps_per_epoch, cfg.num_envs, tuple(cfg.hidden))
     same_task = [r for r in finished if r["task"] == cfg.task]
-    for matches in ([r for r in same_task if r["alike"] == alike],
-                    [r for r in same_task if r["alike"][1:3] == alike[1:3]], same_task):
+    for matches in (
+        [r for r in same_task if r["alike"] == alike],
+        [r for r in same_task if r["alike"][1:3] == alike[1:3]],
+        same_task,
+    ):
         if matches:
             return statistics.median(r["steps_per_s"] for r in matches), f"the runs finished in {where}"
     return float(MEASURED_STEPS_PER_S.get(cfg.task, UNMEASURED_STEPS_PER_S)), TABLE
@@ -162,8 +180,13 @@ def makespan(durations: list[float], slots: int) -> float:
     return max(finish)
 
 
-def estimate(configs: list[TrainConfig], cores: int | None = None, runs_dir=None, parallel: int | None = None,
-             startup_s: float = STARTUP_S) -> Estimate:
+def estimate(
+    configs: list[TrainConfig],
+    cores: int | None = None,
+    runs_dir=None,
+    parallel: int | None = None,
+    startup_s: float = STARTUP_S,
+) -> Estimate:
     """The cost of training ``configs`` (each in its own runs folder) with ``parallel`` runs at a time
     (default: one per core) on ``cores`` cores (default: the cores this process may use). ``runs_dir``:
     where finished runs give the speed (default: the folder of the first config)."""
@@ -188,8 +211,12 @@ def estimate(configs: list[TrainConfig], cores: int | None = None, runs_dir=None
         task["cpu_s"] += seconds
         task["rates"].append(rate)
         task["sources"].add(source)
-    tasks = {name: TaskCost(name, t["runs"], t["steps"], statistics.median(t["rates"]),
-                            "; ".join(sorted(t["sources"])), t["cpu_s"]) for name, t in per_task.items()}
+    tasks = {
+        name: TaskCost(
+            name, t["runs"], t["steps"], statistics.median(t["rates"]), "; ".join(sorted(t["sources"])), t["cpu_s"]
+        )
+        for name, t in per_task.items()
+    }
     wall = makespan(durations, slots) if durations else 0.0
     return Estimate(sum(t.cpu_s for t in tasks.values()), wall, cores, slots, len(configs), done, tasks)
 
@@ -204,7 +231,6 @@ def wall_text(estimate: Estimate) -> str:
 def cpu_hours(estimate: Estimate) -> dict[str, float]:
     """CPU-hours per task (what a benchmark plan states), ordered as the tasks were planned."""
     return {task: cost.cpu_s / 3600 for task, cost in estimate.per_task.items()}
-
 
 
 def sweep_line(plan, estimate: Estimate | None) -> str:

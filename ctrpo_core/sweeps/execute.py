@@ -35,8 +35,9 @@ class SweepProgress:
         self.pending, self.total, self.started = set(names), len(names), self.clock()
 
     def __call__(self, line: str) -> None:
-        ended = next((n for n in self.pending if line.endswith(" " + n) and not line.startswith(("started", "queued"))),
-                     None)
+        ended = next(
+            (n for n in self.pending if line.endswith(" " + n) and not line.startswith(("started", "queued"))), None
+        )
         if ended is not None:
             self.pending.discard(ended)
             done = self.total - len(self.pending)
@@ -83,8 +84,10 @@ def run_sweep(plan: SweepPlan, backend: Backend | None = None, report=print) -> 
 
         def announce(jobs: list[Job], backend: Backend) -> str:
             progress.start([job.cfg.name for job in jobs])
-            return (f"sweep {plan.name}: {len(plan.configs)} runs, {len(plan.configs) - len(jobs)} already done "
-                    f"or running, {len(jobs)} to run, {backend.describe()}")
+            return (
+                f"sweep {plan.name}: {len(plan.configs)} runs, {len(plan.configs) - len(jobs)} already done "
+                f"or running, {len(jobs)} to run, {backend.describe()}"
+            )
 
         done = threading.Event()
         watcher = _watch_stop_request(plan, backend, report, done)
@@ -103,8 +106,11 @@ def resume_plan(runs_dir, name: str) -> SweepPlan:
         raise ConfigError("--resume", f"no sweep {name!r} in {str(runs_dir)!r}")
     request = manifest.get("plan")
     if not isinstance(request, dict):
-        raise ConfigError("--resume", f"sweep {name} was run before sweeps kept their plan; run its `ctrpo sweep` "
-                                      f"command again (finished runs are skipped)")
+        raise ConfigError(
+            "--resume",
+            f"sweep {name} was run before sweeps kept their plan; run its `ctrpo sweep` "
+            f"command again (finished runs are skipped)",
+        )
     plan = replan(request, runs_dir, name)
     launch = request.get("launch")
     plan.launch = dict(launch) if isinstance(launch, dict) else {}
@@ -115,8 +121,7 @@ def _start_driver(runs_dir, name: str) -> None:
     """``ctrpo sweep --resume NAME`` detached, returning once it owns the sweep (so the app shows it running
     at once and a Stop pressed right away reaches it), or when it ended or took too long."""
     log = Path(runs_dir) / SWEEPS / f"{name}.log"
-    proc = reap_in_background(detached("ctrpo_core.cli", ["sweep", "--resume", name, "--runs-dir", str(runs_dir)],
-                                       log))
+    proc = reap_in_background(detached("ctrpo_core.cli", ["sweep", "--resume", name, "--runs-dir", str(runs_dir)], log))
     deadline = time.monotonic() + STARTED_WAIT_S
     while sweep_running(runs_dir, name) is None and proc.returncode is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -133,9 +138,20 @@ def launch_resume(runs_dir, name: str) -> SweepPlan:
     return plan
 
 
-def launch_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs", name: str | None = None,
-                 parallel: int | None = None, backend: str = "local", address: str | None = None,
-                 **settings) -> SweepPlan:
+def launch_sweep(
+    task: str,
+    algo: str,
+    betas,
+    bhs,
+    deltas,
+    seeds,
+    runs_dir="runs",
+    name: str | None = None,
+    parallel: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    **settings,
+) -> SweepPlan:
     """Validate the grid, then run ``ctrpo sweep`` as a detached background process.
 
     ``backend="ray"`` runs it on Ray: a local instance, or the cluster at ``address`` (HOST:PORT)."""

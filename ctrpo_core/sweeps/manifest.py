@@ -33,8 +33,10 @@ def own_sweep(runs_dir, name: str) -> Ownership:
     try:
         ownership = Ownership(folder, what=f"sweep {name}", lock=f".{name}.lock")
     except BusyError as busy:
-        raise ConfigError("--name", f"sweep {name} is already running (pid {busy.holder.get('pid', '?')}); wait for it "
-                                    f"or stop it first") from None
+        raise ConfigError(
+            "--name",
+            f"sweep {name} is already running (pid {busy.holder.get('pid', '?')}); wait for it or stop it first",
+        ) from None
     clear_stale_request(stop_request_path(runs_dir, name), asked_before)  # a stop meant for an earlier driver
     return ownership
 
@@ -53,8 +55,9 @@ def request_stop(runs_dir, name: str) -> dict:
     "runs": the runs asked}; ConfigError when there is no such sweep. Asking again is harmless."""
     manifest = sweep_manifest(runs_dir, name)
     if manifest is None:
-        raise ConfigError("--stop", f"no sweep {name!r} in {str(runs_dir)!r} (see the manifests in "
-                                    f"{str(Path(runs_dir) / SWEEPS)!r})")
+        raise ConfigError(
+            "--stop", f"no sweep {name!r} in {str(runs_dir)!r} (see the manifests in {str(Path(runs_dir) / SWEEPS)!r})"
+        )
     driver = sweep_running(runs_dir, name) is not None
     if driver:
         stop_request_path(runs_dir, name).touch()
@@ -68,9 +71,12 @@ def sweep_status(runs_dir, name: str) -> dict:
     how many its manifest lists}."""
     manifest = sweep_manifest(runs_dir, name) or {"runs": []}
     paths = [Path(runs_dir) / run for run in manifest["runs"]]
-    return {"driver": sweep_running(runs_dir, name), "runs": [p.name for p in paths if is_owned(p)],
-            "unfinished": [p.name for p in paths if not p.is_dir() or lifecycle.state(p) != "finished"],
-            "planned": len(paths)}
+    return {
+        "driver": sweep_running(runs_dir, name),
+        "runs": [p.name for p in paths if is_owned(p)],
+        "unfinished": [p.name for p in paths if not p.is_dir() or lifecycle.state(p) != "finished"],
+        "planned": len(paths),
+    }
 
 
 def sweep_running(runs_dir, name: str) -> dict | None:
@@ -85,8 +91,11 @@ def read_manifest(path: Path) -> dict | None:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("runs"), list) \
-            or not all(isinstance(r, str) for r in data["runs"]):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("runs"), list)
+        or not all(isinstance(r, str) for r in data["runs"])
+    ):
         return None
     if not isinstance(data.get("grid"), list):
         data["grid"] = []

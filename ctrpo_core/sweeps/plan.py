@@ -26,7 +26,9 @@ def parse_list(param: str, text: str, kind=float) -> list:
     try:
         values = [kind(v) for v in str(text).split(",") if v.strip() != ""]
     except ValueError:
-        raise ConfigError(param, f"expected a comma-separated list of {'integers' if kind is int else 'numbers'}, got {text!r}") from None
+        raise ConfigError(
+            param, f"expected a comma-separated list of {'integers' if kind is int else 'numbers'}, got {text!r}"
+        ) from None
     if not values:
         raise ConfigError(param, "the list is empty")
     return values
@@ -36,8 +38,12 @@ def parse_grid(betas: str, bhs: str, deltas: str, seeds: str) -> dict:
     """A form's grid fields (comma lists; an empty β, b_H or δ is not swept: the algorithm's or task's
     default) as :func:`plan_sweep`'s lists {betas, bhs, deltas, seeds}; ConfigError naming the field."""
     optional = lambda param, text: parse_list(param, text) if str(text).strip() else [None]
-    return {"betas": optional("--beta", betas), "bhs": optional("--bh", bhs), "deltas": optional("--delta", deltas),
-            "seeds": parse_list("--seeds", seeds, int)}
+    return {
+        "betas": optional("--beta", betas),
+        "bhs": optional("--bh", bhs),
+        "deltas": optional("--delta", deltas),
+        "seeds": parse_list("--seeds", seeds, int),
+    }
 
 
 def unique(param: str, values: list, notes: list[str]) -> list:
@@ -66,30 +72,45 @@ class SweepPlan:
         """One ``grid`` entry per run, in the order of ``runs`` and naming it (two runs of one grid point
         but other settings, e.g. a longer budget, are two entries); ``plan``: the request and launch of
         this plan, the latest of the sweep's name."""
-        return {"name": self.name, "runs": [c.name for c in self.configs],
-                "grid": [{"run": c.name, **{k: getattr(c, k) for k in GRID_KEYS}} for c in self.configs],
-                "plan": {**self.request, "launch": self.launch}}
+        return {
+            "name": self.name,
+            "runs": [c.name for c in self.configs],
+            "grid": [{"run": c.name, **{k: getattr(c, k) for k in GRID_KEYS}} for c in self.configs],
+            "plan": {**self.request, "launch": self.launch},
+        }
 
     def describe(self) -> str:
         """The grid in words, axes as given: 'β 0, 1, 10 × b_H 0.6, 1 × seeds 0, 1 on HazardEdge-v0' (δ only
         when it is swept: one δ is a setting like the others)."""
         axes = [(label, self.request.get(key) or []) for label, key in AXIS_LABELS]
-        shown = [f"{label} {', '.join(format_value(v) for v in values)}" for label, values in axes
-                 if values and values != [None] and (label != "δ" or len(values) > 1)]
-        return f"{' × '.join(shown)} on {self.request.get('task')}" + \
-            (f" ({self.request.get('algo')})" if self.request.get("algo") != "c-trpo" else "")
+        shown = [
+            f"{label} {', '.join(format_value(v) for v in values)}"
+            for label, values in axes
+            if values and values != [None] and (label != "δ" or len(values) > 1)
+        ]
+        return f"{' × '.join(shown)} on {self.request.get('task')}" + (
+            f" ({self.request.get('algo')})" if self.request.get("algo") != "c-trpo" else ""
+        )
 
 
-def plan_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs", name: str | None = None,
-               **settings) -> SweepPlan:
+def plan_sweep(
+    task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs", name: str | None = None, **settings
+) -> SweepPlan:
     """Validate every grid point (raises ConfigError before anything starts)."""
     name = name or f"sweep-{task}-{algo}"
     validate_name(name)
     notes: list[str] = []
-    axes = [unique(param, list(values), notes) for param, values in
-            (("--beta", betas), ("--bh", bhs), ("--delta", deltas), ("--seeds", seeds))]
-    check_applicable(algo, {"beta": next((b for b in axes[0] if b is not None), None),
-                            "bh": next((h for h in axes[1] if h is not None), None)})
+    axes = [
+        unique(param, list(values), notes)
+        for param, values in (("--beta", betas), ("--bh", bhs), ("--delta", deltas), ("--seeds", seeds))
+    ]
+    check_applicable(
+        algo,
+        {
+            "beta": next((b for b in axes[0] if b is not None), None),
+            "bh": next((h for h in axes[1] if h is not None), None),
+        },
+    )
     configs = []
     for beta, bh, delta, seed in itertools.product(*axes):
         cfg = resolve(task, algo, beta=beta, bh=bh, delta=delta, seed=seed, runs_dir=str(runs_dir), **settings)
@@ -99,8 +120,15 @@ def plan_sweep(task: str, algo: str, betas, bhs, deltas, seeds, runs_dir="runs",
         cfg.name = f"{name}{barrier}_delta{format_value(cfg.delta)}_s{seed}_{settings_key(cfg, exclude=SWEPT_KEYS)}"
         validate_name(cfg.name)
         configs.append(cfg)
-    request = {"task": task, "algo": algo, "betas": axes[0], "bhs": axes[1], "deltas": axes[2], "seeds": axes[3],
-               "settings": dict(settings)}
+    request = {
+        "task": task,
+        "algo": algo,
+        "betas": axes[0],
+        "bhs": axes[1],
+        "deltas": axes[2],
+        "seeds": axes[3],
+        "settings": dict(settings),
+    }
     return SweepPlan(name, Path(runs_dir), configs, notes, request)
 
 

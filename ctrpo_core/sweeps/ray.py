@@ -47,8 +47,9 @@ from ..runs.store import CHECKPOINT, HOST, METRICS, STOP_REQUEST, RunDir
 from ..util.signals import stop_signals
 from .batch import Outcome
 
-INSTALL_HINT = "Ray is not installed; install the extra with `pip install '.[ray]'` " \
-               "(or `pip install -r requirements/ray.txt`)"
+INSTALL_HINT = (
+    "Ray is not installed; install the extra with `pip install '.[ray]'` (or `pip install -r requirements/ray.txt`)"
+)
 POLL_S = 1.0  # how often a task asks the sink whether to stop
 NOT_STARTED = "not started"  # a task that found the sweep stopping before it began
 BUSY = "running elsewhere"  # a task whose run another process owns on the driver
@@ -69,12 +70,16 @@ def check_address(address: str | None) -> None:
     if address is None or address == "auto":
         return
     if address.startswith("ray://"):
-        raise ConfigError("--address", "Ray Client addresses (ray://) are not supported: run `ctrpo sweep` on a node "
-                                       "of the cluster (after `ray start`) and pass the head's HOST:PORT")
+        raise ConfigError(
+            "--address",
+            "Ray Client addresses (ray://) are not supported: run `ctrpo sweep` on a node "
+            "of the cluster (after `ray start`) and pass the head's HOST:PORT",
+        )
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in address):
-        raise ConfigError("--address", f"expected HOST:PORT of the Ray head (e.g. 10.0.0.1:6379) or 'auto', "
-                                       f"got {address!r}")
+        raise ConfigError(
+            "--address", f"expected HOST:PORT of the Ray head (e.g. 10.0.0.1:6379) or 'auto', got {address!r}"
+        )
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
@@ -89,9 +94,12 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         try:
             ray.init(address=address, log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise ConfigError("--address", f"cannot join the Ray cluster at {address!r} ({exc}); is `ray start` "
-                                           f"running there, and with token authentication are RAY_AUTH_MODE=token "
-                                           f"and the head's token set here? (README: Sweeps on a Ray cluster)") from None
+            raise ConfigError(
+                "--address",
+                f"cannot join the Ray cluster at {address!r} ({exc}); is `ray start` "
+                f"running there, and with token authentication are RAY_AUTH_MODE=token "
+                f"and the head's token set here? (README: Sweeps on a Ray cluster)",
+            ) from None
         return True
     # A private local instance whose processes all bind the loopback address only: Ray does so where
     # it supports no clusters, a switch read from the environment (by the processes ray.init starts,
@@ -107,8 +115,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     if saved_constant is not None:
         ray_constants.ENABLE_RAY_CLUSTER = False
     try:
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                 log_to_driver=False)
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
     finally:
         if saved_env is None:
             os.environ.pop(switch, None)
@@ -209,8 +216,14 @@ FORWARDED = ("write_config", "write_status", "append_metrics", "rewrite_metrics"
 class RayBackend:
     """Runs each grid point as a Ray task (``run_sweep(plan, RayBackend(...))``)."""
 
-    def __init__(self, address: str | None = None, cpus_per_run: float = 1.0, max_retries: int = 3,
-                 parallel: int | None = None, stop_timeout: float = 120.0):
+    def __init__(
+        self,
+        address: str | None = None,
+        cpus_per_run: float = 1.0,
+        max_retries: int = 3,
+        parallel: int | None = None,
+        stop_timeout: float = 120.0,
+    ):
         import_ray()  # fail early (before anything is written) when the extra is missing
         check_address(address)
         if not cpus_per_run > 0:
@@ -246,9 +259,14 @@ class RayBackend:
         try:
             report(f"ray: {ray.cluster_resources().get('CPU', 0):g} CPUs in the cluster")
             here = ray.get_runtime_context().get_node_id()
-            sink = ray.remote(RunSink).options(
-                num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False),
-            ).remote(roots.pop())
+            sink = (
+                ray.remote(RunSink)
+                .options(
+                    num_cpus=0,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False),
+                )
+                .remote(roots.pop())
+            )
             task = ray.remote(train_task)
             queue, refs = list(jobs), {}
             stop_sent, cancelled = None, False
@@ -256,9 +274,12 @@ class RayBackend:
                 while queue and not self.stopping and (self.parallel is None or len(refs) < self.parallel):
                     job = queue.pop(0)
                     cfg = job.cfg
-                    ref = task.options(num_cpus=self.cpus_per_run, max_retries=self.max_retries,
-                                       retry_exceptions=False, name=f"ctrpo:{cfg.name}").remote(
-                        cfg.name, sink, max(1, int(self.cpus_per_run)))
+                    ref = task.options(
+                        num_cpus=self.cpus_per_run,
+                        max_retries=self.max_retries,
+                        retry_exceptions=False,
+                        name=f"ctrpo:{cfg.name}",
+                    ).remote(cfg.name, sink, max(1, int(self.cpus_per_run)))
                     refs[ref] = cfg
                     report(f"queued {cfg.name} ({job.how})")
                 if self.stopping and stop_sent is None:
@@ -277,7 +298,9 @@ class RayBackend:
                     cfg = refs.pop(ref)
                     outcome = self._outcome(ray, ref, cfg)
                     ray.get(sink.release.remote(cfg.name))
-                    if outcome.state != NOT_STARTED:  # (never started: not part of the results, as with the local backend)
+                    if (
+                        outcome.state != NOT_STARTED
+                    ):  # (never started: not part of the results, as with the local backend)
                         results[cfg.name] = outcome
                         report(f"{outcome} {cfg.name}")
         finally:
@@ -303,8 +326,13 @@ class RayBackend:
             return Outcome(self._settle(cfg, "failed", message))
         except RayError as exc:  # worker or node lost after every retry, or cancelled
             retries = f" after {self.max_retries} retries" if self.max_retries else ""
-            return Outcome(self._settle(cfg, "stopped", f"{type(exc).__name__}{retries}; `ctrpo sweep` again "
-                                                         f"resumes from the last checkpoint"))
+            return Outcome(
+                self._settle(
+                    cfg,
+                    "stopped",
+                    f"{type(exc).__name__}{retries}; `ctrpo sweep` again resumes from the last checkpoint",
+                )
+            )
 
     @staticmethod
     def _settle(cfg: TrainConfig, state: str, message: str) -> str:
@@ -414,8 +442,10 @@ def train_task(name: str, sink, env_workers: int = 1) -> Outcome:
     watcher.start()
     try:
         if "checkpoint" in copy:
-            run.log(f"resuming from the driver's checkpoint at epoch {copy['status'].get('epoch', '?')} on {HOST} "
-                    f"(pid {os.getpid()})")
+            run.log(
+                f"resuming from the driver's checkpoint at epoch {copy['status'].get('epoch', '?')} on {HOST} "
+                f"(pid {os.getpid()})"
+            )
         try:
             state = lifecycle.train(run, progress=False, stop_event=stop, env_workers=env_workers)
         except ConfigError as exc:  # refused before training (a damaged checkpoint): as the local backend says

@@ -65,8 +65,9 @@ def grid_hazard_cmdp(b: float = GRID_HAZARD_B) -> CMDP:
     from ..envs.builtin.grid_hazard import exact_model
 
     m = exact_model()
-    return CMDP(P=m.P.copy(), r=m.r.copy(), c=m.c.copy(), mu=m.mu.copy(), gamma=float(m.gamma), b=float(b),
-                name="GridHazard-v0")
+    return CMDP(
+        P=m.P.copy(), r=m.r.copy(), c=m.c.copy(), mu=m.mu.copy(), gamma=float(m.gamma), b=float(b), name="GridHazard-v0"
+    )
 
 
 def constrained_optimum(cmdp: CMDP) -> LPSolution:

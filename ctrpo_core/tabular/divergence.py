@@ -74,7 +74,9 @@ class ToyDivergenceGrid:
 TOY_TRUST_REGION_BASES = ((0.5, 0.2), (0.5, 0.28), (0.5, 0.33), (0.5, 0.36), (0.5, 0.38))
 
 
-def toy_divergence_grid(beta: float, bases=TOY_TRUST_REGION_BASES, n: int = 400, cmdp: CMDP | None = None) -> ToyDivergenceGrid:
+def toy_divergence_grid(
+    beta: float, bases=TOY_TRUST_REGION_BASES, n: int = 400, cmdp: CMDP | None = None
+) -> ToyDivergenceGrid:
     cmdp = toy_cmdp() if cmdp is None else cmdp
     bases = np.asarray(bases, dtype=float).reshape(-1, 2)
     x = (np.arange(n) + 0.5) / n
@@ -89,8 +91,9 @@ def toy_divergence_grid(beta: float, bases=TOY_TRUST_REGION_BASES, n: int = 400,
     barrier = np.stack([barrier_bregman(ev.V_c, vk, cmdp.b) for vk in V_c_k]).reshape(len(bases), n, n)
     safe = (ev.V_c < cmdp.b).reshape(n, n)
     dc = np.where(safe, kl + beta * np.where(safe, barrier, 0.0), np.inf)
-    return ToyDivergenceGrid(x=x, y=y, V_c=ev.V_c.reshape(n, n), kl=kl, dc=dc, bases=bases, V_c_bases=V_c_k,
-                             beta=float(beta), b=cmdp.b)
+    return ToyDivergenceGrid(
+        x=x, y=y, V_c=ev.V_c.reshape(n, n), kl=kl, dc=dc, bases=bases, V_c_bases=V_c_k, beta=float(beta), b=cmdp.b
+    )
 
 
 def trust_region_areas(delta: float, beta: float, bases=TOY_TRUST_REGION_BASES, n: int = 400) -> dict:
@@ -103,5 +106,10 @@ def trust_region_areas(delta: float, beta: float, bases=TOY_TRUST_REGION_BASES, 
     inside_dc = grid.dc <= delta
     inside_kl = grid.kl <= delta
     max_V_c = np.where(inside_dc, grid.V_c[None], -np.inf).max(axis=(1, 2))
-    return {"bases": grid.bases, "V_c_bases": grid.V_c_bases, "D_C": inside_dc.sum(axis=(1, 2)) * grid.cell_area,
-            "KL": inside_kl.sum(axis=(1, 2)) * grid.cell_area, "max_V_c_inside": max_V_c}
+    return {
+        "bases": grid.bases,
+        "V_c_bases": grid.V_c_bases,
+        "D_C": inside_dc.sum(axis=(1, 2)) * grid.cell_area,
+        "KL": inside_kl.sum(axis=(1, 2)) * grid.cell_area,
+        "max_V_c_inside": max_V_c,
+    }

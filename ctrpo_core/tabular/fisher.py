@@ -31,7 +31,9 @@ from .values import Evaluation
 def kakade_fisher(ev: Evaluation) -> np.ndarray:
     """Dense G_K (N, S·A, S·A), block diagonal: blocks d(s)(diag π − ππᵀ)."""
     N, S, A = ev.pi.shape
-    blocks = ev.d[..., None, None] * (np.einsum("nsa,ab->nsab", ev.pi, np.eye(A)) - np.einsum("nsa,nsb->nsab", ev.pi, ev.pi))
+    blocks = ev.d[..., None, None] * (
+        np.einsum("nsa,ab->nsab", ev.pi, np.eye(A)) - np.einsum("nsa,nsb->nsab", ev.pi, ev.pi)
+    )
     G = np.zeros((N, S, A, S, A))
     idx = np.arange(S)
     G[:, idx, :, idx, :] = np.moveaxis(blocks, 1, 0)

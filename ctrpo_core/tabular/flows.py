@@ -84,8 +84,18 @@ def _check(kind: str, theta0, params):
     return theta0, params
 
 
-def normalised_flow(cmdp: CMDP, theta0, params, *, kind: str = "cnpg", dt: float = 0.01, n_steps: int = 10_000,
-                    record_every: int = 20, stop_outside: bool = False, lam0: float = 0.0) -> Trajectories:
+def normalised_flow(
+    cmdp: CMDP,
+    theta0,
+    params,
+    *,
+    kind: str = "cnpg",
+    dt: float = 0.01,
+    n_steps: int = 10_000,
+    record_every: int = 20,
+    stop_outside: bool = False,
+    lam0: float = 0.0,
+) -> Trajectories:
     """The paper's integrator: θ ← θ + Δt·θ̇/‖θ̇‖ for all params × starts at once (one numpy batch).
 
     ``stop_outside`` is the authors' option: freeze a trajectory at the first step with V_c > b.
@@ -136,17 +146,34 @@ def normalised_flow(cmdp: CMDP, theta0, params, *, kind: str = "cnpg", dt: float
     stop_rec = np.where(stopped_step >= 0, np.searchsorted(rec_steps, stopped_step), n_rec - 1)
     per_traj = lambda a: np.moveaxis(a, 0, -1).reshape(B, N, n_rec)  # (T, B·N) -> (B, N, T)
     return Trajectories(
-        kind=kind, params=params, b=cmdp.b, t=rec_steps * dt,
+        kind=kind,
+        params=params,
+        b=cmdp.b,
+        t=rec_steps * dt,
         theta=np.moveaxis(rec_theta, 0, 1).reshape(B, N, n_rec, S, A),
-        V_r=per_traj(rec_V[:, 0]), V_c=per_traj(rec_V[:, 1]),
+        V_r=per_traj(rec_V[:, 0]),
+        V_c=per_traj(rec_V[:, 1]),
         lam=per_traj(rec_lam) if kind == "lagrangian" else None,
-        n_valid=(stop_rec + 1).reshape(B, N), max_V_c=max_V_c.reshape(B, N),
-        stopped=(stopped_step >= 0).reshape(B, N))
+        n_valid=(stop_rec + 1).reshape(B, N),
+        max_V_c=max_V_c.reshape(B, N),
+        stopped=(stopped_step >= 0).reshape(B, N),
+    )
 
 
-def ode_flow(cmdp: CMDP, theta0, params, *, kind: str = "cnpg", t_end: float = 30.0, n_record: int = 201,
-             method: str | None = None, rtol: float = 1e-8, atol: float = 1e-10, lam0: float = 0.0,
-             max_evals: int = 500_000) -> Trajectories:
+def ode_flow(
+    cmdp: CMDP,
+    theta0,
+    params,
+    *,
+    kind: str = "cnpg",
+    t_end: float = 30.0,
+    n_record: int = 201,
+    method: str | None = None,
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    lam0: float = 0.0,
+    max_evals: int = 500_000,
+) -> Trajectories:
     """The exact flow θ̇ = G_C⁺∇V_r (or the Lagrangian one) by scipy's solve_ivp, one start at a time.
 
     Recorded on an even time grid through the solver's dense output; ``max_V_c`` is taken over every
@@ -173,8 +200,10 @@ def ode_flow(cmdp: CMDP, theta0, params, *, kind: str = "cnpg", t_end: float = 3
             def rhs(_t, y):
                 n_evals[0] += 1
                 if n_evals[0] > max_evals:
-                    raise RuntimeError(f"solve_ivp ({method}) needed more than {max_evals} evaluations "
-                                       f"({kind}, param={param}, start {ni}); loosen rtol/atol or shorten t_end")
+                    raise RuntimeError(
+                        f"solve_ivp ({method}) needed more than {max_evals} evaluations "
+                        f"({kind}, param={param}, start {ni}); loosen rtol/atol or shorten t_end"
+                    )
                 th = y[:n_th].reshape(1, S, A)
                 lam = y[n_th:] if kind == "lagrangian" else None
                 direction, _, _, dlam = _field(cmdp, kind, th, p, lam)
@@ -196,6 +225,16 @@ def ode_flow(cmdp: CMDP, theta0, params, *, kind: str = "cnpg", t_end: float = 3
 
     ev = evaluate_theta(cmdp, theta_out.reshape(-1, S, A))
     V_r, V_c = ev.V_r.reshape(B, N, n_record), ev.V_c.reshape(B, N, n_record)
-    return Trajectories(kind=kind, params=params, b=cmdp.b, t=t_grid, theta=theta_out, V_r=V_r, V_c=V_c,
-                        lam=lam_out, n_valid=np.full((B, N), n_record), max_V_c=np.maximum(max_V_c, V_c.max(-1)),
-                        stopped=np.zeros((B, N), bool))
+    return Trajectories(
+        kind=kind,
+        params=params,
+        b=cmdp.b,
+        t=t_grid,
+        theta=theta_out,
+        V_r=V_r,
+        V_c=V_c,
+        lam=lam_out,
+        n_valid=np.full((B, N), n_record),
+        max_V_c=np.maximum(max_V_c, V_c.max(-1)),
+        stopped=np.zeros((B, N), bool),
+    )

@@ -31,8 +31,9 @@ class LPSolution:
 
 
 def _solve(objective, cost_row, cost_limit, A_eq, b_eq, shape) -> LPSolution:
-    res = linprog(-objective, A_ub=cost_row[None, :], b_ub=[cost_limit], A_eq=A_eq, b_eq=b_eq,
-                  bounds=(0, None), method="highs")
+    res = linprog(
+        -objective, A_ub=cost_row[None, :], b_ub=[cost_limit], A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs"
+    )
     if res.status != 0:
         raise RuntimeError(f"linear program failed: {res.message}")
     x = res.x
@@ -52,8 +53,9 @@ def constrained_optimum_finite_horizon(P, r, c, mu, horizon: int, cost_limit: fl
             blocks[t][t - 1] = -transition
     A_eq = sparse.bmat(blocks, format="csr")
     b_eq = np.concatenate([mu, np.zeros(S * (horizon - 1))])
-    return _solve(np.tile(r.reshape(-1), horizon), np.tile(c.reshape(-1), horizon), cost_limit,
-                  A_eq, b_eq, (horizon, S, A))
+    return _solve(
+        np.tile(r.reshape(-1), horizon), np.tile(c.reshape(-1), horizon), cost_limit, A_eq, b_eq, (horizon, S, A)
+    )
 
 
 def constrained_optimum_discounted(P, r, c, mu, gamma: float, cost_limit: float) -> LPSolution:

@@ -10,17 +10,20 @@ from .policy import softmax_policy, theta_from_policy, toy_theta
 from .values import evaluate
 
 
-def safe_starts(cmdp, n: int, seed: int, margin: float | None = None, scale: float = 1.0,
-                max_tries: int = 100_000) -> np.ndarray:
+def safe_starts(
+    cmdp, n: int, seed: int, margin: float | None = None, scale: float = 1.0, max_tries: int = 100_000
+) -> np.ndarray:
     """n random θ (n, S, A) with V_c(π_θ) < b − margin (default margin b/2: 0.1 on the toy), by rejection.
 
-    The toy (``cmdp.name == "toy"``) samples (x, y) uniformly in [0.02, 0.98]². Other CMDPs (where a random θ is rarely safe)
+    The toy (``cmdp.name == "toy"``) samples (x, y) uniformly in [0.02, 0.98]². Other CMDPs (where a random θ is
+    rarely safe)
     sample θ = log(0.7 π_min + 0.3 uniform) + N(0, scale²), π_min the least-cost policy (an LP).
     """
     margin = cmdp.b / 2 if margin is None else margin
     if cmdp.name != "toy":
-        least_cost = constrained_optimum_discounted(cmdp.P, -cmdp.c, cmdp.c, cmdp.mu, cmdp.gamma,
-                                                     float(cmdp.c.max()) + 1.0).policy()
+        least_cost = constrained_optimum_discounted(
+            cmdp.P, -cmdp.c, cmdp.c, cmdp.mu, cmdp.gamma, float(cmdp.c.max()) + 1.0
+        ).policy()
         centre = theta_from_policy(0.7 * least_cost + 0.3 / cmdp.n_actions)
 
     rng = np.random.default_rng(seed)

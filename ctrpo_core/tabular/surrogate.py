@@ -78,6 +78,10 @@ def surrogate_check(cmdp: CMDP, theta_k: np.ndarray, direction: np.ndarray, step
     pis = softmax_policy(theta_k[None] + steps[:, None, None] * direction[None])
     ev = evaluate(cmdp, pis)
     return SurrogateCheck(
-        steps=steps, true_change=ev.V_c - ev_k.V_c[0], alpha=surrogate_alpha(ev_k, pis),
+        steps=steps,
+        true_change=ev.V_c - ev_k.V_c[0],
+        alpha=surrogate_alpha(ev_k, pis),
         exact_divergence=exact_dc(cmdp, pis, ev_k.pi[0], beta),
-        surrogate_divergence=surrogate_divergence(ev_k, pis, beta, cmdp.b), budget=budget)
+        surrogate_divergence=surrogate_divergence(ev_k, pis, beta, cmdp.b),
+        budget=budget,
+    )

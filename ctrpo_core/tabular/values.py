@@ -82,4 +82,3 @@ def values(cmdp: CMDP, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lead = pi.shape[:-2]
     ev = evaluate(cmdp, pi.reshape(-1, *pi.shape[-2:]))
     return ev.V_r.reshape(lead), ev.V_c.reshape(lead)
-

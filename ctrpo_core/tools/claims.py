@@ -38,12 +38,23 @@ class Verdict:
     paper: str = ""  # what the paper reports, where it states a number
 
     def as_dict(self) -> dict:
-        return {"claim": self.claim, "statement": self.statement, "verdict": self.verdict,
-                "because": self.because, "numbers": self.numbers, "paper": self.paper}
+        return {
+            "claim": self.claim,
+            "statement": self.statement,
+            "verdict": self.verdict,
+            "because": self.because,
+            "numbers": self.numbers,
+            "paper": self.paper,
+        }
 
 
-SHORT = {"a": "safe trust regions", "b": "first-order surrogate", "c": "C-NPG: safe and optimal",
-         "d": "lower Reg+", "e": "the β trade-off"}
+SHORT = {
+    "a": "safe trust regions",
+    "b": "first-order surrogate",
+    "c": "C-NPG: safe and optimal",
+    "d": "lower Reg+",
+    "e": "the β trade-off",
+}
 STATEMENTS = {
     "a": "C-TRPO's trust regions contain only safe policies: an update from a safe policy stays safe.",
     "b": "The surrogate divergence approximates the exact constrained divergence to first order.",
@@ -66,12 +77,15 @@ def run_safety(metrics: pd.DataFrame, b: float, final_share: float = 0.1) -> dic
     """One run's safety in training, measured with the ground truth (empty when the run has none)."""
     if "true_cost" not in metrics or metrics.true_cost.isna().all():
         return {}
-    final = metrics.iloc[-max(1, int(math.ceil(final_share * len(metrics)))):]
+    final = metrics.iloc[-max(1, int(math.ceil(final_share * len(metrics)))) :]
     return {
-        "updates": len(metrics), "crossings": crossings(metrics, b),
+        "updates": len(metrics),
+        "crossings": crossings(metrics, b),
         "unsafe_share": float((metrics.true_cost > b + metrics.true_cost_hw.fillna(0.0)).mean()),
-        "true_reg_plus": float(metrics.true_regret.iloc[-1]), "reg_plus": float(metrics.cost_regret.iloc[-1]),
-        "true_return": float(final.true_return.mean()), "true_cost": float(final.true_cost.mean()),
+        "true_reg_plus": float(metrics.true_regret.iloc[-1]),
+        "reg_plus": float(metrics.cost_regret.iloc[-1]),
+        "true_return": float(final.true_return.mean()),
+        "true_cost": float(final.true_cost.mean()),
         "cost_hw": float(metrics.true_cost_hw.mean()),
         "alpha_scale": alpha_scale(metrics),
     }
@@ -100,11 +114,21 @@ def safety_table(paths) -> pd.DataFrame:
         b = float(config["cost_limit"])
         safety = run_safety(run.read_metrics(), b)
         if safety:
-            rows.append({"name": Path(path).name, "task": config["task"], "algo": config["algo"],
-                         "seed": config["seed"], "beta": config.get("beta"), "bh": config.get("bh"),
-                         "hidden": "×".join(map(str, config.get("hidden", []))),
-                         "steps_per_epoch": config.get("steps_per_epoch"), "num_envs": config.get("num_envs"),
-                         "b": b, **safety})
+            rows.append(
+                {
+                    "name": Path(path).name,
+                    "task": config["task"],
+                    "algo": config["algo"],
+                    "seed": config["seed"],
+                    "beta": config.get("beta"),
+                    "bh": config.get("bh"),
+                    "hidden": "×".join(map(str, config.get("hidden", []))),
+                    "steps_per_epoch": config.get("steps_per_epoch"),
+                    "num_envs": config.get("num_envs"),
+                    "b": b,
+                    **safety,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -128,14 +152,18 @@ def verdict_safe_regions(table: pd.DataFrame, max_crossings_per_run: float = 0.5
     baseline's that ran (where nothing crosses, nothing contradicts the claim)."""
     ours = _mean(table, "c-trpo", "crossings")
     others = {a: _mean(table, a, "crossings") for a in BASELINES if _mean(table, a, "crossings") is not None}
-    numbers = {"crossings per run": {"c-trpo": ours, **others},
-               "unsafe share": {a: _mean(table, a, "unsafe_share") for a in ("c-trpo", *others)}}
+    numbers = {
+        "crossings per run": {"c-trpo": ours, **others},
+        "unsafe share": {a: _mean(table, a, "unsafe_share") for a in ("c-trpo", *others)},
+    }
     if ours is None or not others:
         return Verdict("a", STATEMENTS["a"], UNTESTED, "no C-TRPO run or no baseline run with a ground truth", numbers)
     ok = ours <= max_crossings_per_run and all(ours <= v for v in others.values())
     listing = ", ".join(f"{a} {v:.2f}" for a, v in others.items())
-    because = (f"truly safe → truly unsafe updates per run: C-TRPO {ours:.2f} (at most {max_crossings_per_run:g} "
-               f"allowed), against {listing}")
+    because = (
+        f"truly safe → truly unsafe updates per run: C-TRPO {ours:.2f} (at most {max_crossings_per_run:g} "
+        f"allowed), against {listing}"
+    )
     return Verdict("a", STATEMENTS["a"], HOLDS if ok else FAILS, because, numbers)
 
 
@@ -149,8 +177,9 @@ def per_task(rule, table: pd.DataFrame, *args, **kwargs) -> Verdict:
     verdict = UNTESTED if not tested else (HOLDS if all(v.verdict == HOLDS for v in tested) else FAILS)
     first = next(iter(parts.values()))
     because = "; ".join(f"{task}: {v.verdict}, {v.because}" for task, v in parts.items())
-    return Verdict(first.claim, first.statement, verdict, because, {t: v.numbers for t, v in parts.items()},
-                   first.paper)
+    return Verdict(
+        first.claim, first.statement, verdict, because, {t: v.numbers for t, v in parts.items()}, first.paper
+    )
 
 
 def verdict_surrogate(check, max_error: float = 0.01, slope_range=(0.8, 1.2)) -> Verdict:
@@ -158,13 +187,20 @@ def verdict_surrogate(check, max_error: float = 0.01, slope_range=(0.8, 1.2)) ->
     with the step at a log–log slope within ``slope_range`` (first order: 1)."""
     small_alpha, small_dc = float(check.alpha_error[0]), float(check.divergence_error[0])
     slopes = (check.slope(check.alpha_error), check.slope(check.divergence_error))
-    numbers = {"steps": check.steps.tolist(), "alpha_error": check.alpha_error.tolist(),
-               "divergence_error": check.divergence_error.tolist(), "alpha_slope": slopes[0],
-               "divergence_slope": slopes[1], "budget": check.budget}
+    numbers = {
+        "steps": check.steps.tolist(),
+        "alpha_error": check.alpha_error.tolist(),
+        "divergence_error": check.divergence_error.tolist(),
+        "alpha_slope": slopes[0],
+        "divergence_slope": slopes[1],
+        "budget": check.budget,
+    }
     ok = max(small_alpha, small_dc) < max_error and all(slope_range[0] <= s <= slope_range[1] for s in slopes)
-    because = (f"at the smallest step t = {check.steps[0]:.2g} the relative error of α is {small_alpha:.1e} and of "
-               f"D̂_C {small_dc:.1e} (bound {max_error:g}); log–log slopes against t: {slopes[0]:.2f} and "
-               f"{slopes[1]:.2f} (first order: 1)")
+    because = (
+        f"at the smallest step t = {check.steps[0]:.2g} the relative error of α is {small_alpha:.1e} and of "
+        f"D̂_C {small_dc:.1e} (bound {max_error:g}); log–log slopes against t: {slopes[0]:.2f} and "
+        f"{slopes[1]:.2f} (first order: 1)"
+    )
     return Verdict("b", STATEMENTS["b"], HOLDS if ok else FAILS, because, numbers)
 
 
@@ -172,10 +208,13 @@ def verdict_cnpg(max_excess: float, max_gap: float, excess_tol: float = 1e-8, ga
     """(c) holds when no exact C-NPG flow from a safe start exceeds b by more than ``excess_tol`` and every
     one ends within ``gap_tol`` of the LP optimum's return."""
     ok = max_excess <= excess_tol and max_gap <= gap_tol
-    because = (f"largest max V_c − b over the C-NPG flows {max_excess:.1e} (tolerance {excess_tol:g}); largest gap of "
-               f"the final V_r to the LP optimum {max_gap:.1e} (tolerance {gap_tol:g})")
-    return Verdict("c", STATEMENTS["c"], HOLDS if ok else FAILS, because,
-                   {"max_excess": max_excess, "max_gap": max_gap})
+    because = (
+        f"largest max V_c − b over the C-NPG flows {max_excess:.1e} (tolerance {excess_tol:g}); largest gap of "
+        f"the final V_r to the LP optimum {max_gap:.1e} (tolerance {gap_tol:g})"
+    )
+    return Verdict(
+        "c", STATEMENTS["c"], HOLDS if ok else FAILS, because, {"max_excess": max_excess, "max_gap": max_gap}
+    )
 
 
 def verdict_regret(table: pd.DataFrame, return_share: float = 0.8) -> Verdict:
@@ -183,21 +222,30 @@ def verdict_regret(table: pd.DataFrame, return_share: float = 0.8) -> Verdict:
     least ``return_share`` of the higher of theirs."""
     rivals = [a for a in ("trpo-lag", "cpo") if _mean(table, a, "true_reg_plus") is not None]
     ours = _mean(table, "c-trpo", "true_reg_plus")
-    numbers = {"true Reg+": {a: _mean(table, a, "true_reg_plus") for a in ("c-trpo", *rivals)},
-               "estimated Reg+": {a: _mean(table, a, "reg_plus") for a in ("c-trpo", *rivals)},
-               "final true return": {a: _mean(table, a, "true_return") for a in ("c-trpo", *rivals)}}
+    numbers = {
+        "true Reg+": {a: _mean(table, a, "true_reg_plus") for a in ("c-trpo", *rivals)},
+        "estimated Reg+": {a: _mean(table, a, "reg_plus") for a in ("c-trpo", *rivals)},
+        "final true return": {a: _mean(table, a, "true_return") for a in ("c-trpo", *rivals)},
+    }
     paper = "across 8 Safety-Gymnasium tasks at 10M steps, about half of CPO's Reg+ at the highest probably-safe return"
     if ours is None or not rivals:
-        return Verdict("d", STATEMENTS["d"], UNTESTED, "no C-TRPO run or no TRPO-Lag/CPO run with a ground truth",
-                       numbers, paper)
+        return Verdict(
+            "d", STATEMENTS["d"], UNTESTED, "no C-TRPO run or no TRPO-Lag/CPO run with a ground truth", numbers, paper
+        )
     best_return = max(numbers["final true return"][a] for a in rivals)
     ours_return = numbers["final true return"]["c-trpo"]
     lower = all(ours < numbers["true Reg+"][a] for a in rivals)
     competitive = ours_return >= return_share * best_return
     listing = ", ".join(f"{a} {numbers['true Reg+'][a]:.3g}" for a in rivals)
-    because = (f"true Reg+: C-TRPO {ours:.3g} against {listing}; final true return: C-TRPO {ours_return:.3g}, "
-               f"{ours_return / best_return:.0%} of the best rival's {best_return:.3g} (at least {return_share:.0%} "
-               f"needed)") if best_return > 0 else f"true Reg+: C-TRPO {ours:.3g} against {listing}"
+    because = (
+        (
+            f"true Reg+: C-TRPO {ours:.3g} against {listing}; final true return: C-TRPO {ours_return:.3g}, "
+            f"{ours_return / best_return:.0%} of the best rival's {best_return:.3g} (at least {return_share:.0%} "
+            f"needed)"
+        )
+        if best_return > 0
+        else f"true Reg+: C-TRPO {ours:.3g} against {listing}"
+    )
     return Verdict("d", STATEMENTS["d"], HOLDS if lower and competitive else FAILS, because, numbers, paper)
 
 
@@ -206,16 +254,21 @@ def verdict_tradeoff(table: pd.DataFrame) -> Verdict:
     the largest β has a lower return than the smallest."""
     runs = table[table.algo == "c-trpo"]
     line = runs.groupby("beta")[["true_reg_plus", "true_return"]].mean().sort_index()
-    numbers = {"beta": line.index.tolist(), "true Reg+": line.true_reg_plus.tolist(),
-               "final true return": line.true_return.tolist()}
+    numbers = {
+        "beta": line.index.tolist(),
+        "true Reg+": line.true_reg_plus.tolist(),
+        "final true return": line.true_return.tolist(),
+    }
     if len(line) < 2:
         return Verdict("e", STATEMENTS["e"], UNTESTED, "fewer than two values of β were run", numbers)
     regret = line.true_reg_plus.to_numpy()
     falls = bool(np.all(np.diff(regret) <= 0)) and regret[-1] < regret[0]
     costs_return = line.true_return.iloc[-1] < line.true_return.iloc[0]
-    because = (f"true Reg+ along β = {', '.join(f'{b:g}' for b in line.index)}: "
-               f"{', '.join(f'{v:.3g}' for v in regret)}; final true return: "
-               f"{', '.join(f'{v:.3g}' for v in line.true_return)}")
+    because = (
+        f"true Reg+ along β = {', '.join(f'{b:g}' for b in line.index)}: "
+        f"{', '.join(f'{v:.3g}' for v in regret)}; final true return: "
+        f"{', '.join(f'{v:.3g}' for v in line.true_return)}"
+    )
     return Verdict("e", STATEMENTS["e"], HOLDS if falls and costs_return else FAILS, because, numbers)
 
 
@@ -242,8 +295,10 @@ def plan(tasks, algos, seeds, betas, noise_steps_per_epoch, hiddens, runs_dir, *
                 out.append((experiment, cfg))
     # a run of the same settings trained before the ground truth was logged has no truth to read: not reused
     found = trained_elsewhere(out, runs_dir)
-    return [(experiment, match if has_truth(Path(match.runs_dir) / match.name) else own)
-            for (experiment, own), (_, match) in zip(out, found)]
+    return [
+        (experiment, match if has_truth(Path(match.runs_dir) / match.name) else own)
+        for (experiment, own), (_, match) in zip(out, found)
+    ]
 
 
 def has_truth(path) -> bool:
@@ -326,10 +381,17 @@ def latest_report(runs_dir) -> dict | None:
         found = results.get("verdicts") if isinstance(results, dict) else None
         if not isinstance(found, dict):
             continue
-        verdicts = [Verdict(**{k: v[k] for k in ("claim", "statement", "verdict", "because", "numbers", "paper")})
-                    for v in found.values() if isinstance(v, dict)]
-        return {"row": row, "verdicts": sorted(verdicts, key=lambda v: v.claim), "results": results,
-                "command": command_line(row["parameters"])}
+        verdicts = [
+            Verdict(**{k: v[k] for k in ("claim", "statement", "verdict", "because", "numbers", "paper")})
+            for v in found.values()
+            if isinstance(v, dict)
+        ]
+        return {
+            "row": row,
+            "verdicts": sorted(verdicts, key=lambda v: v.claim),
+            "results": results,
+            "command": command_line(row["parameters"]),
+        }
     return None
 
 
@@ -337,8 +399,10 @@ def running_report(runs_dir) -> dict | None:
     """A claims report queued or running in ``runs_dir`` (its reports row), else None."""
     from .. import reports
 
-    return next((r for r in reports.list_reports(runs_dir) if r["report"] == REPORT
-                 and r["state"] in ("queued", "running")), None)
+    return next(
+        (r for r in reports.list_reports(runs_dir) if r["report"] == REPORT and r["state"] in ("queued", "running")),
+        None,
+    )
 
 
 # --------------------------------------------------------------------------------- a report's time
@@ -369,14 +433,23 @@ def planned_runs(parameters: dict | None, runs_dir) -> tuple[list, int | None]:
     """(the runs a claims report with ``parameters`` (over the notebook's defaults) trains, one config per run
     name as :func:`plan` finds them in ``runs_dir`` now, its ``parallel``)."""
     values = {**notebook_defaults(), **(parameters or {})}
-    planned = plan(values["tasks"], values["algos"], values["seeds"], values["betas"], values["noise_steps_per_epoch"],
-                   values["hiddens"], runs_dir, total_steps=values["total_steps"])
+    planned = plan(
+        values["tasks"],
+        values["algos"],
+        values["seeds"],
+        values["betas"],
+        values["noise_steps_per_epoch"],
+        values["hiddens"],
+        runs_dir,
+        total_steps=values["total_steps"],
+    )
     return list({cfg.name: cfg for _, cfg in planned}.values()), values.get("parallel")
 
 
 @dataclass
 class ReportProgress:
     """Where a claims report stands (or would start): its planned runs and the time it takes on this machine."""
+
     planned: int
     finished: int  # planned runs finished (reused ones included)
     training: int  # planned runs a process trains now
@@ -391,11 +464,17 @@ class ReportProgress:
         from ..sweeps.cost import approximate
 
         if self.elapsed_s is None:
-            reused = ("" if not self.finished else ", all already finished here" if self.finished == self.planned
-                      else f", {self.finished} of them already finished here")
+            reused = (
+                ""
+                if not self.finished
+                else ", all already finished here"
+                if self.finished == self.planned
+                else f", {self.finished} of them already finished here"
+            )
             return f"{self.planned} runs{reused}; {approximate(self.left_s)} on this machine"
-        runs = f"{self.finished} of {self.planned} runs finished" + (f", {self.training} training"
-                                                                    if self.training else "")
+        runs = f"{self.finished} of {self.planned} runs finished" + (
+            f", {self.training} training" if self.training else ""
+        )
         left = f"{approximate(self.left_s)} left" if self.left_s > 0 else "finishing"
         return f"{runs}; {format_duration(self.elapsed_s)} elapsed, {left}"
 
@@ -433,8 +512,10 @@ def report_progress(runs_dir, report: dict | None = None, cores: int | None = No
     if estimate.to_train:
         left = estimate.wall_s + REPORT_FINISH_S + max(0.0, REPORT_START_S - (elapsed or 0.0))
     else:  # training is done: what is left is the report's own work since its last run ended
-        ended = max((p.joinpath("status.json").stat().st_mtime for p in paths if p.joinpath("status.json").exists()),
-                    default=time.time())
+        ended = max(
+            (p.joinpath("status.json").stat().st_mtime for p in paths if p.joinpath("status.json").exists()),
+            default=time.time(),
+        )
         since = time.time() - max(ended, created or ended) if elapsed is not None else 0.0
         left = max(0.0, REPORT_FINISH_S + (REPORT_START_S if elapsed is None else 0.0) - since)
     sources = "; ".join(sorted({t.source for t in estimate.per_task.values()})) or "nothing left to train"
@@ -459,9 +540,13 @@ def report_figures(latest: dict) -> dict:
     numbers = {v.claim: v.numbers for v in latest["verdicts"]}
     b = numbers.get("b", {})
     if {"steps", "alpha_error", "divergence_error"} <= set(b):
-        out["b"] = figures.surrogate_error_figure(SimpleNamespace(
-            steps=np.asarray(b["steps"]), alpha_error=np.asarray(b["alpha_error"]),
-            divergence_error=np.asarray(b["divergence_error"])))
+        out["b"] = figures.surrogate_error_figure(
+            SimpleNamespace(
+                steps=np.asarray(b["steps"]),
+                alpha_error=np.asarray(b["alpha_error"]),
+                divergence_error=np.asarray(b["divergence_error"]),
+            )
+        )
     line = pd.DataFrame(results.get("beta_line") or [])
     if "task" in line:
         line = line[line.task == task]

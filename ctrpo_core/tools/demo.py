@@ -43,8 +43,6 @@ def plan(runs_dir="runs", seed: int = 0, algos=ALGOS, **settings) -> list[TrainC
     return [cfg for _, cfg in trained_elsewhere([(cfg.algo, cfg) for cfg in configs], runs_dir)]
 
 
-
-
 def short_label(config: dict | TrainConfig) -> str:
     """A demo run's name in legends: "C-TRPO β=1", "TRPO", "TRPO-Lag"."""
     if isinstance(config, TrainConfig):
@@ -69,8 +67,11 @@ def beta_runs(runs_dir="runs", seed: int = 0, **settings) -> dict[float, Path]:
     for path in run_dirs(runs_dir):
         try:
             config, status, _ = read_run_files(path)
-            if config.get("task") != TASK or config.get("algo") != "c-trpo" \
-                    or result_settings(config, exclude=("beta",)) != base:
+            if (
+                config.get("task") != TASK
+                or config.get("algo") != "c-trpo"
+                or result_settings(config, exclude=("beta",)) != base
+            ):
                 continue
             state = effective_state(status, is_owned(path))
         except Exception:  # a damaged folder is simply not an overlay
@@ -110,8 +111,9 @@ def page_settings() -> dict:
         if steps <= 0:
             raise ValueError
     except ValueError:
-        raise ConfigError(STEPS_ENV, f"must be a positive integer (environment steps per demo run), got {text!r}") \
-            from None
+        raise ConfigError(
+            STEPS_ENV, f"must be a positive integer (environment steps per demo run), got {text!r}"
+        ) from None
     return {"total_steps": steps}
 
 
@@ -132,8 +134,14 @@ def curves_figure(curves, labels: dict, cost_limit: float, log_cost: bool = Fals
     thousands)."""
     from ..results.plots import curve_panels
 
-    return curve_panels(curves, pooled=False, cost_limit=cost_limit, labels=labels, focus_cost=not log_cost,
-                        log_metrics=("ep_cost", "cost_regret") if log_cost else ("cost_regret",))
+    return curve_panels(
+        curves,
+        pooled=False,
+        cost_limit=cost_limit,
+        labels=labels,
+        focus_cost=not log_cost,
+        log_metrics=("ep_cost", "cost_regret") if log_cost else ("cost_regret",),
+    )
 
 
 def significant(value, digits: int = 3):
@@ -153,8 +161,14 @@ def _text(value) -> str:
     return f"{value:,.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:g}"
 
 
-TABLE_COLUMNS = {"run": "run", "state": "state", "final_return": "final return", "final_cost": "final cost",
-                 "reg_plus": "Reg+", "recovery_epochs": "epochs in recovery"}
+TABLE_COLUMNS = {
+    "run": "run",
+    "state": "state",
+    "final_return": "final return",
+    "final_cost": "final cost",
+    "reg_plus": "Reg+",
+    "recovery_epochs": "epochs in recovery",
+}
 TABLE_NUMBERS = ("final return", "final cost", "Reg+")  # shown with thousands separators (format "localized")
 
 
@@ -185,14 +199,22 @@ def _facts(curves, labels: dict) -> list[dict]:
     facts = []
     for run, g in curves.groupby("run", sort=False):
         values = final_values(g)
-        facts.append(dict(name=labels.get(run, run), algo=g.algo.iloc[0], beta=g.beta.iloc[0],
-                          ret=values["final_return"], cost=values["final_cost"], peak=float(g.ep_cost.max()),
-                          reg=values["reg_plus"]))
+        facts.append(
+            dict(
+                name=labels.get(run, run),
+                algo=g.algo.iloc[0],
+                beta=g.beta.iloc[0],
+                ret=values["final_return"],
+                cost=values["final_cost"],
+                peak=float(g.ep_cost.max()),
+                reg=values["reg_plus"],
+            )
+        )
     return sorted(facts, key=lambda f: (legend_rank(f["algo"]), f["beta"] if f["beta"] == f["beta"] else 0))
 
 
 def _names(names: list[str]) -> str:
-    """"C-TRPO β=0.1, β=1 and β=10": one algorithm's name once."""
+    """ "C-TRPO β=0.1, β=1 and β=10": one algorithm's name once."""
     prefix = "C-TRPO "
     if len(names) > 1 and all(n.startswith(prefix) for n in names):
         names = [names[0]] + [n.removeprefix(prefix) for n in names[1:]]
@@ -226,8 +248,9 @@ def _cost_note(facts: list[dict], b: float) -> str:
         names = [f["name"] for f in group]
         who, peak = _names(names), max(f["peak"] for f in group)
         if kind == "at":
-            clauses.append(f"{who} {_verb(names, 'stays', 'stay')} at the dashed limit b = {b:g} "
-                           f"(never above {_text(peak)})")
+            clauses.append(
+                f"{who} {_verb(names, 'stays', 'stay')} at the dashed limit b = {b:g} (never above {_text(peak)})"
+            )
         elif kind == "below":
             clauses.append(f"{who} {_verb(names, 'stays', 'stay')} below the limit (never above {_text(peak)})")
         elif kind == "overshoot":
@@ -251,10 +274,13 @@ def _return_note(facts: list[dict], b: float) -> str:
     within = all(f["cost"] <= NEAR * b for f in others)
     if best["cost"] > NEAR * b:
         over = f"{best['cost'] / b:.0f}× the limit" if best["cost"] >= FAR * b else f"above the limit b = {b:g}"
-        return (f"{best['name']} earns the most ({_text(best['ret'])}) by spending {_text(best['cost'])} cost per "
-                f"episode, {over}; {who} at {span}" + (", with cost at or under the limit." if within else "."))
-    return (f"{best['name']} earns the most ({_text(best['ret'])}); {who} at {span}"
-            + (", all with cost at or under the limit." if within else "."))
+        return (
+            f"{best['name']} earns the most ({_text(best['ret'])}) by spending {_text(best['cost'])} cost per "
+            f"episode, {over}; {who} at {span}" + (", with cost at or under the limit." if within else ".")
+        )
+    return f"{best['name']} earns the most ({_text(best['ret'])}); {who} at {span}" + (
+        ", all with cost at or under the limit." if within else "."
+    )
 
 
 def _regret_note(facts: list[dict]) -> str:
@@ -288,8 +314,11 @@ def summary(cfg: TrainConfig) -> dict:
         metrics = RunDir(path).read_metrics()
     except DamagedRunError:
         metrics = None
-    values = final_values(metrics) if metrics is not None and len(metrics) else \
-        {"final_return": None, "final_cost": None, "reg_plus": None, "recovery_epochs": None}
+    values = (
+        final_values(metrics)
+        if metrics is not None and len(metrics)
+        else {"final_return": None, "final_cost": None, "reg_plus": None, "recovery_epochs": None}
+    )
     return {**row, **values, "epochs": 0 if metrics is None else len(metrics)}
 
 
@@ -348,17 +377,25 @@ def table(rows: list[dict], cost_limit: float) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         fmt = lambda v, spec: "-" if v is None else format(v, spec)
-        lines.append(f"{r['algo']:<10} {fmt(r['final_return'], '8.2f')} {fmt(r['final_cost'], '7.2f')} "
-                     f"{fmt(r['reg_plus'], '9.1f')} {fmt(r['recovery_epochs'], '16d')}")
-    lines.append(f"(final return and cost: means over the last 10% of epochs; cost limit b = {cost_limit:g}; "
-                 f"Reg+ = Σ max(0, Ĵ_c − b) over epochs)")
+        lines.append(
+            f"{r['algo']:<10} {fmt(r['final_return'], '8.2f')} {fmt(r['final_cost'], '7.2f')} "
+            f"{fmt(r['reg_plus'], '9.1f')} {fmt(r['recovery_epochs'], '16d')}"
+        )
+    lines.append(
+        f"(final return and cost: means over the last 10% of epochs; cost limit b = {cost_limit:g}; "
+        f"Reg+ = Σ max(0, Ĵ_c − b) over epochs)"
+    )
     return "\n".join(lines)
 
 
 def stderr_report(line: str) -> None:
     """Progress on stderr: one line rewritten in place on a terminal, a line each otherwise."""
-    print(f"\r{line}" if sys.stderr.isatty() else line, end="" if sys.stderr.isatty() else "\n",
-          file=sys.stderr, flush=True)
+    print(
+        f"\r{line}" if sys.stderr.isatty() else line,
+        end="" if sys.stderr.isatty() else "\n",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- the behaviour grid
@@ -377,7 +414,9 @@ def grid_plan(seeds, runs_dir="runs", **settings) -> list[tuple[str, TrainConfig
     for label, algo, extra in points:
         for seed in seeds:
             cfg = resolve(TASK, algo, seed=int(seed), runs_dir=str(runs_dir), **{**settings, **extra})
-            cfg.name = f"demogrid_{algo}_beta{format_value(cfg.beta)}_bh{format_value(cfg.bh)}_s{seed}_{settings_key(cfg)}"
+            cfg.name = (
+                f"demogrid_{algo}_beta{format_value(cfg.beta)}_bh{format_value(cfg.bh)}_s{seed}_{settings_key(cfg)}"
+            )
             out.append((label, cfg))
     return out
 
@@ -423,16 +462,21 @@ def grid_rows(plan: list[tuple[str, TrainConfig]]) -> "pd.DataFrame":
 def behaviour_table(rows) -> "pd.DataFrame":
     """Per setting: median and interquartile range over seeds of Reg+, final cost, final return and the
     recovery-epoch count."""
+
     def iqr(s):
         return f"{s.quantile(0.25):.3g}–{s.quantile(0.75):.3g}"
 
     order = list(dict.fromkeys(rows.setting))
     table = rows.groupby("setting", sort=False).agg(
         seeds=("seed", "count"),
-        reg_plus=("reg_plus", "median"), reg_plus_iqr=("reg_plus", iqr),
-        final_cost=("final_cost", "median"), final_cost_iqr=("final_cost", iqr),
-        final_return=("final_return", "median"), final_return_iqr=("final_return", iqr),
-        recovery_epochs=("recovery_epochs", "median"))
+        reg_plus=("reg_plus", "median"),
+        reg_plus_iqr=("reg_plus", iqr),
+        final_cost=("final_cost", "median"),
+        final_cost_iqr=("final_cost", iqr),
+        final_return=("final_return", "median"),
+        final_return_iqr=("final_return", iqr),
+        recovery_epochs=("recovery_epochs", "median"),
+    )
     return table.loc[order]
 
 
@@ -448,7 +492,7 @@ def behaviour_checks(table, cost_limit: float = 5.0) -> dict[str, bool]:
         "final cost <= b for β >= 1": all(r.final_cost <= cost_limit for r, b in zip(beta, BETAS) if b >= 1),
         "final cost increases with b_H": all(a.final_cost < b.final_cost for a, b in zip(bh, bh[1:])),
         "recovery epochs fall as b_H rises": all(a.recovery_epochs > b.recovery_epochs for a, b in zip(bh, bh[1:])),
-        "C-TRPO's Reg+ is below TRPO-Lag's and TRPO's":
-            ctrpo.reg_plus < m.loc["trpo-lag"].reg_plus and ctrpo.reg_plus < m.loc["trpo"].reg_plus,
+        "C-TRPO's Reg+ is below TRPO-Lag's and TRPO's": ctrpo.reg_plus < m.loc["trpo-lag"].reg_plus
+        and ctrpo.reg_plus < m.loc["trpo"].reg_plus,
         "C-TRPO's return is at least 80% of TRPO-Lag's": ctrpo.final_return >= 0.8 * m.loc["trpo-lag"].final_return,
     }

@@ -51,8 +51,14 @@ class RunningStats:
         return math.sqrt(self.m2 / self.n) if self.n else math.nan
 
 
-def evaluate(run_dir, episodes: int = 10, deterministic: bool = False, seed: int = 0,
-             progress: Callable[[int, int], None] | None = None, max_parallel: int = MAX_PARALLEL) -> dict:
+def evaluate(
+    run_dir,
+    episodes: int = 10,
+    deterministic: bool = False,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    max_parallel: int = MAX_PARALLEL,
+) -> dict:
     """Run ``episodes`` episodes of the run's latest policy; the dict `ctrpo eval --json` prints."""
     from ..envs import make_vec_env
     from .render import act
@@ -120,12 +126,16 @@ def eval_text(result: dict) -> str:
     mode = "deterministic" if result["deterministic"] else "stochastic"
     n = result["episodes"]
     safe = round(result["safe_fraction"] * n)
-    return "\n".join([
-        f"{result['run']}: {n} episode{'s' if n != 1 else ''} of {result['task']} ({mode} actions, seed {result['seed']})",
-        f"  return  {result['return_mean']:.4g} ± {result['return_std']:.3g}",
-        f"  cost    {result['cost_mean']:.4g} ± {result['cost_std']:.3g}",
-        f"  safe    {result['safe_fraction']:.0%} of episodes with cost <= b = {result['cost_limit']:g} ({safe}/{n})",
-    ])
+    return "\n".join(
+        [
+            f"{result['run']}: {n} episode{'s' if n != 1 else ''} of {result['task']} "
+            f"({mode} actions, seed {result['seed']})",
+            f"  return  {result['return_mean']:.4g} ± {result['return_std']:.3g}",
+            f"  cost    {result['cost_mean']:.4g} ± {result['cost_std']:.3g}",
+            f"  safe    {result['safe_fraction']:.0%} of episodes with cost <= b = {result['cost_limit']:g} "
+            f"({safe}/{n})",
+        ]
+    )
 
 
 class ProgressLine:

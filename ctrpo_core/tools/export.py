@@ -7,6 +7,7 @@ observation (obs_dim,) or (batch, obs_dim), any float dtype → deterministic ac
 normaliser's arithmetic done exactly as ``RunningNormalizer.normalize`` (float64, then float32) and the
 policy of ``rollout.act(deterministic=True)`` (Gaussian: the mean; Categorical: the most probable action).
 """
+
 import json
 import math
 import os
@@ -37,8 +38,11 @@ def action_bounds(spec) -> tuple[list[float] | None, list[float] | None, str]:
         return [low], [high], "the env clips the target centre + range·a to [0, 1]: actions outside the bounds saturate"
     if spec.source == "built-in":
         return [-1.0] * spec.act_dim, [1.0] * spec.act_dim, "the env clips each action to [-1, 1]"
-    return ([-1.0] * spec.act_dim, [1.0] * spec.act_dim,
-            "the env maps [-1, 1] linearly (not clipped) onto the task's own action bounds")
+    return (
+        [-1.0] * spec.act_dim,
+        [1.0] * spec.act_dim,
+        "the env maps [-1, 1] linearly (not clipped) onto the task's own action bounds",
+    )
 
 
 class ExportedPolicy(nn.Module):
@@ -53,8 +57,19 @@ class ExportedPolicy(nn.Module):
     action_low: List[float]  # empty for a discrete task
     action_high: List[float]
 
-    def __init__(self, net: nn.Module, normalizer, task: str, algo: str, obs_dim: int, act_dim: int,
-                 discrete: bool, action_low: List[float], action_high: List[float], metadata: str):
+    def __init__(
+        self,
+        net: nn.Module,
+        normalizer,
+        task: str,
+        algo: str,
+        obs_dim: int,
+        act_dim: int,
+        discrete: bool,
+        action_low: List[float],
+        action_high: List[float],
+        metadata: str,
+    ):
         super().__init__()
         self.net = net
         self.task, self.algo, self.metadata = task, algo, metadata
@@ -63,8 +78,9 @@ class ExportedPolicy(nn.Module):
         self.action_high = [float(v) for v in action_high]
         # sqrt(var + eps) computed once here by numpy: the very float64 values `normalize` divides by
         self.register_buffer("obs_mean", torch.as_tensor(np.array(normalizer.mean, dtype=np.float64)))
-        self.register_buffer("obs_scale", torch.as_tensor(np.sqrt(np.array(normalizer.var, dtype=np.float64)
-                                                                  + normalizer.eps)))
+        self.register_buffer(
+            "obs_scale", torch.as_tensor(np.sqrt(np.array(normalizer.var, dtype=np.float64) + normalizer.eps))
+        )
         self.register_buffer("obs_clip", torch.tensor(float(normalizer.clip), dtype=torch.float64))
 
     def normalize(self, obs: torch.Tensor) -> torch.Tensor:
@@ -97,21 +113,46 @@ def build_exported(run_dir) -> tuple[torch.jit.ScriptModule, dict]:
         pass
     meta = {
         "format": FORMAT,
-        "task": cfg.task, "algo": cfg.algo, "seed": cfg.seed,
-        "obs_dim": spec.obs_dim, "act_dim": spec.act_dim, "discrete": spec.discrete,
-        "output": ("int64 action index, shape () or (batch,)" if spec.discrete
-                   else f"float32 action, shape ({spec.act_dim},) or (batch, {spec.act_dim})"),
-        "action_low": low, "action_high": high, "action_note": note,
+        "task": cfg.task,
+        "algo": cfg.algo,
+        "seed": cfg.seed,
+        "obs_dim": spec.obs_dim,
+        "act_dim": spec.act_dim,
+        "discrete": spec.discrete,
+        "output": (
+            "int64 action index, shape () or (batch,)"
+            if spec.discrete
+            else f"float32 action, shape ({spec.act_dim},) or (batch, {spec.act_dim})"
+        ),
+        "action_low": low,
+        "action_high": high,
+        "action_note": note,
         "cost_limit": cost_limit_of(cfg, spec),
-        "normalizer": {"mean": normalizer.mean.tolist(), "var": normalizer.var.tolist(), "eps": normalizer.eps,
-                       "clip": normalizer.clip if math.isfinite(normalizer.clip) else None,
-                       "count": normalizer.count, "updated_in_training": bool(cfg.normalize_obs)},
+        "normalizer": {
+            "mean": normalizer.mean.tolist(),
+            "var": normalizer.var.tolist(),
+            "eps": normalizer.eps,
+            "clip": normalizer.clip if math.isfinite(normalizer.clip) else None,
+            "count": normalizer.count,
+            "updated_in_training": bool(cfg.normalize_obs),
+        },
         "hidden": list(cfg.hidden),
-        "run": Path(run_dir).name, "run_state": status.get("state"),
+        "run": Path(run_dir).name,
+        "run_state": status.get("state"),
         "torch": torch.__version__,
     }
-    module = ExportedPolicy(net, normalizer, cfg.task, cfg.algo, spec.obs_dim, spec.act_dim, spec.discrete,
-                            low or [], high or [], json.dumps(meta, sort_keys=True))
+    module = ExportedPolicy(
+        net,
+        normalizer,
+        cfg.task,
+        cfg.algo,
+        spec.obs_dim,
+        spec.act_dim,
+        spec.discrete,
+        low or [],
+        high or [],
+        json.dumps(meta, sort_keys=True),
+    )
     module.eval()
     for p in module.parameters():
         p.requires_grad_(False)
@@ -138,8 +179,9 @@ def check_out(out, force: bool = False) -> Path:
     except OSError as exc:  # a name too long, a folder we may not search
         raise ConfigError("--out", f"cannot use {out}: {exc.strerror}") from None
     if stat.S_ISLNK(info.st_mode):
-        raise ConfigError("--out", f"{out} is a symbolic link; export replaces no link or its target, "
-                                   f"give a plain file name")
+        raise ConfigError(
+            "--out", f"{out} is a symbolic link; export replaces no link or its target, give a plain file name"
+        )
     if stat.S_ISDIR(info.st_mode):
         raise ConfigError("--out", f"{out} is a directory")
     if not stat.S_ISREG(info.st_mode):

@@ -32,8 +32,12 @@ def _draw_grid(state: int, color: str) -> Image.Image:
             draw.rectangle([c * cell, r * cell, (c + 1) * cell - 1, (r + 1) * cell - 1], fill=fill, outline="#999")
     r, c = divmod(int(state), grid_hazard.COLS)
     pad = cell // 4
-    draw.ellipse([c * cell + pad, r * cell + pad, (c + 1) * cell - pad, (r + 1) * cell - pad], fill=color,
-                 outline=OUTLINE, width=2)
+    draw.ellipse(
+        [c * cell + pad, r * cell + pad, (c + 1) * cell - pad, (r + 1) * cell - pad],
+        fill=color,
+        outline=OUTLINE,
+        width=2,
+    )
     return img
 
 
@@ -45,8 +49,12 @@ def _draw_point(trail: list[np.ndarray], color: str) -> Image.Image:
 
     def disc(center, radius, fill, outline=None):
         x, y = to_px(center)
-        draw.ellipse([x - radius * scale, y - radius * scale, x + radius * scale, y + radius * scale], fill=fill,
-                     outline=outline, width=2)
+        draw.ellipse(
+            [x - radius * scale, y - radius * scale, x + radius * scale, y + radius * scale],
+            fill=fill,
+            outline=outline,
+            width=2,
+        )
 
     disc(point_hazard.HAZARD, point_hazard.HAZARD_RADIUS, "#f4a3a3")
     disc(point_hazard.GOAL, point_hazard.GOAL_RADIUS, "#a8e6a1")
@@ -126,8 +134,9 @@ def _mujoco_episode(policy, normalizer, cfg, seed, deterministic, max_steps):
     return frames, total_r, total_c
 
 
-def render_episode(run_dir, seed: int = 0, deterministic: bool = True, max_steps: int = 300,
-                   frame_ms: int = 60) -> dict:
+def render_episode(
+    run_dir, seed: int = 0, deterministic: bool = True, max_steps: int = 300, frame_ms: int = 60
+) -> dict:
     """One episode of the run's latest policy: {'gif': bytes, 'return', 'cost', 'steps'}."""
     policy, normalizer, cfg = load_policy(run_dir)
     episode = _builtin_episode if get_spec(cfg.task).source == "built-in" else _mujoco_episode

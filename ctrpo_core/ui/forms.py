@@ -101,8 +101,10 @@ def help_text(key: str, task: str, algo: str, defaults: dict) -> str:
     setting = _setting(key)
     default = defaults.get(key)
     shown = f"{default:,}" if isinstance(default, int) else f"{default:g}" if isinstance(default, float) else default
-    return f"{setting.help[:1].upper()}{setting.help[1:]}. Allowed: {setting.allowed()}. {task}'s default with " \
-           f"{algo}: {shown}."
+    return (
+        f"{setting.help[:1].upper()}{setting.help[1:]}. Allowed: {setting.allowed()}. {task}'s default with "
+        f"{algo}: {shown}."
+    )
 
 
 def bounds(key: str) -> tuple:

@@ -37,11 +37,13 @@ def refusal(address) -> str | None:
     if is_loopback(address) or remote_allowed():
         return None
     shown = f"`{address}`" if address else "every network interface (no `server.address` set)"
-    return (f"This server listens on {shown}, so anyone who can reach this machine could start training "
-            f"processes and read the runs folder. The app serves nothing but this page there.\n\n"
-            f"To serve it safely, start it on the loopback address:\n\n"
-            f"```\nmake app\n```\n\nor, from any folder,\n\n"
-            f"```\nstreamlit run {APP} --server.address 127.0.0.1\n```\n\n"
-            f"and open http://127.0.0.1:8501 (from another machine: an SSH tunnel, "
-            f"`ssh -L 8501:127.0.0.1:8501 HOST`). If other machines must reach it (behind a proxy that "
-            f"authenticates users, on a trusted network), set `{ALLOW_REMOTE}=1` in the app's environment.")
+    return (
+        f"This server listens on {shown}, so anyone who can reach this machine could start training "
+        f"processes and read the runs folder. The app serves nothing but this page there.\n\n"
+        f"To serve it safely, start it on the loopback address:\n\n"
+        f"```\nmake app\n```\n\nor, from any folder,\n\n"
+        f"```\nstreamlit run {APP} --server.address 127.0.0.1\n```\n\n"
+        f"and open http://127.0.0.1:8501 (from another machine: an SSH tunnel, "
+        f"`ssh -L 8501:127.0.0.1:8501 HOST`). If other machines must reach it (behind a proxy that "
+        f"authenticates users, on a trusted network), set `{ALLOW_REMOTE}=1` in the app's environment."
+    )

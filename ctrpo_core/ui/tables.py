@@ -16,8 +16,10 @@ def comparison_dataframe(summary: pd.DataFrame, extra=(), names: dict | None = N
     setting, renamed by ``names``."""
     view = comparison_view(summary, extra=extra).rename(columns=names or {})
     numbers = number_columns(view)
-    config = {c: st.column_config.NumberColumn(help=h) if c in numbers else st.column_config.Column(help=h)
-              for c, h in COLUMN_HELP.items()}
+    config = {
+        c: st.column_config.NumberColumn(help=h) if c in numbers else st.column_config.Column(help=h)
+        for c, h in COLUMN_HELP.items()
+    }
     config[NOT_COUNTED] = st.column_config.TextColumn(help=COLUMN_HELP[NOT_COUNTED], width="large")
     styled = view.style.format({c: "{:.4g}" for c in numbers}, na_rep=MISSING)
     st.dataframe(styled, hide_index=True, width="stretch", column_config=config, **kwargs)

@@ -4,6 +4,7 @@ The one helper for every file the package replaces: a run's config, status and c
 manifest, a report's params, status and results. A reader sees the old file or the new one (temporary
 file, fsync, rename); a full disk leaves no temporary file behind and says which file it refused.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -48,10 +48,10 @@ def env_workers(parallel: int, cores: int | None = None) -> int:
 def core_sets(parallel: int) -> list[list[int]] | None:
     """P disjoint sets of W cores, one per run slot, or None when P·W > C (runs share cores then,
     and pinning them would only take the scheduler's freedom away)."""
-    cores, per_run = allowed()[:available()], env_workers(parallel)
+    cores, per_run = allowed()[: available()], env_workers(parallel)
     if parallel * per_run > len(cores):
         return None
-    return [cores[i * per_run:(i + 1) * per_run] for i in range(parallel)]
+    return [cores[i * per_run : (i + 1) * per_run] for i in range(parallel)]
 
 
 def pin(cores: list[int] | None) -> None:

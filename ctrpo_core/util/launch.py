@@ -4,6 +4,7 @@
 caller never reach it), stdin closed, stdout and stderr appended to ``log``, unbuffered so the log is
 current. Who owns the work is decided by the child (it takes the folder's lock), never by this pid.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,14 @@ def detached(module: str, args: list[str], log: Path) -> subprocess.Popen:
     log = Path(log)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", module, *args], stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=out, start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
 
 def reap_in_background(proc: subprocess.Popen) -> subprocess.Popen:

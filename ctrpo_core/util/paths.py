@@ -1,4 +1,5 @@
 """Where things are: the checkout this package runs from, and the runs folder when none is given."""
+
 from __future__ import annotations
 
 import os

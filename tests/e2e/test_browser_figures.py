@@ -22,9 +22,29 @@ TRAINED = [("c-trpo", 0), ("c-trpo", 1), ("trpo", 0), ("trpo", 1), ("trpo-lag", 
 def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser_figures") / "runs"
     # a sweep of one b_H value: the case that drew a b_H axis from 0.4 to 1.2
-    result = run_cli("sweep", "--task", "GridHazard-v0", "--beta", "0,1,10", "--bh", "0.8", "--seeds", "0",
-                     "--total-steps", 1500, "--steps-per-epoch", 500, "--num-envs", 4, "--parallel", 1,
-                     "--name", "grid", "--runs-dir", folder)
+    result = run_cli(
+        "sweep",
+        "--task",
+        "GridHazard-v0",
+        "--beta",
+        "0,1,10",
+        "--bh",
+        "0.8",
+        "--seeds",
+        "0",
+        "--total-steps",
+        1500,
+        "--steps-per-epoch",
+        500,
+        "--num-envs",
+        4,
+        "--parallel",
+        1,
+        "--name",
+        "grid",
+        "--runs-dir",
+        folder,
+    )
     assert result.returncode == 0, result.stderr
     for algo, seed in TRAINED:  # trained last: Live shows the three newest runs (TRPO and TRPO-Lag)
         api.train("GridHazard-v0", algo, seed=seed, runs_dir=str(folder), name=f"{algo}-{seed}", **SMALL)
@@ -45,7 +65,8 @@ FIGURES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(p => {
                 L.legend?.font?.size].filter(size => size !== undefined),
         cut: [...p.querySelectorAll('.legend .traces')].filter(e => {
             const r = e.getBoundingClientRect();
-            return r.left < frame.left - 1 || r.right > frame.right + 1 || r.top < frame.top - 1 || r.bottom > frame.bottom + 1;
+            return r.left < frame.left - 1 || r.right > frame.right + 1 ||
+                   r.top < frame.top - 1 || r.bottom > frame.bottom + 1;
         }).map(e => e.textContent),
     };
 })"""
@@ -82,8 +103,10 @@ def test_compare_live_and_sensitivity_in_chromium_at_1280_by_720(runs):
     assert compare_problems == [], compare_problems
     assert min(size for fig in (*compare, *sensitivity) for size in fig["fonts"]) >= 14  # readable at a projector
     # one colour per algorithm on both pages (Compare groups by label, Live by run name)
-    algo_of = lambda group: next((a for a in sorted(ALGORITHMS, key=len, reverse=True)
-                                  if f" {a} " in f" {group} " or group.startswith(f"{a}-")), None)
+    algo_of = lambda group: next(
+        (a for a in sorted(ALGORITHMS, key=len, reverse=True) if f" {a} " in f" {group} " or group.startswith(f"{a}-")),
+        None,
+    )
     checked = {"compare": set(), "live": set()}
     for page_name, fig in [("compare", curves)] + [("live", fig) for fig in live]:
         for trace in fig["traces"]:

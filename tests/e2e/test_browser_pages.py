@@ -49,8 +49,11 @@ def choose(page, label: str, option: str) -> None:
 
 def form_values(page) -> dict:
     field = lambda name: float(page.get_by_role("spinbutton", name=name).input_value())
-    return {"cost_limit": field("b (cost limit)"), "delta": field("δ (trust radius)"),
-            "total_steps": field("Total environment steps")}
+    return {
+        "cost_limit": field("b (cost limit)"),
+        "delta": field("δ (trust radius)"),
+        "total_steps": field("Total environment steps"),
+    }
 
 
 def wait_form(page, expected: dict, timeout: float = 30.0) -> dict:

@@ -42,7 +42,8 @@ def _close(name: str, got: str, recorded: str) -> bool:
         return _json_close(json.loads(got), json.loads(recorded))
     rows = list(csv.reader(io.StringIO(got))), list(csv.reader(io.StringIO(recorded)))
     return len(rows[0]) == len(rows[1]) and all(
-        len(r) == len(s) and all(_numbers_close(x, y) for x, y in zip(r, s)) for r, s in zip(*rows))
+        len(r) == len(s) and all(_numbers_close(x, y) for x, y in zip(r, s)) for r, s in zip(*rows)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,9 @@ def today(tmp_path_factory):
 def test_the_snapshot_covers_every_algorithm_and_command(today):
     recorded = sorted(p.name for p in GOLDEN.iterdir() if p.name != snapshot.FINGERPRINT)
     assert sorted(today) == recorded
-    assert {name.split("_", 1)[1].split(".")[0] for name in today if name.startswith("gridhazard_")} == set(snapshot.ALGOS)
+    assert {name.split("_", 1)[1].split(".")[0] for name in today if name.startswith("gridhazard_")} == set(
+        snapshot.ALGOS
+    )
 
 
 def test_the_cli_gives_the_recorded_numbers_and_answers(today):

@@ -30,6 +30,7 @@ def read_notebook(path):
 
     return nbformat.read(path, as_version=4)
 
+
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 
@@ -78,9 +79,12 @@ class Lab:
         return json.loads(body) if path.startswith("/api/") else body
 
     def post(self, path: str, data: dict):
-        request = urllib.request.Request(self.base + path, data=json.dumps(data).encode(), method="POST",
-                                         headers={"Authorization": f"token {self.token}",
-                                                  "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.base + path,
+            data=json.dumps(data).encode(),
+            method="POST",
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read().decode())
 
@@ -88,16 +92,37 @@ class Lab:
         """Run ``code`` on a kernel of the server through its websocket, as JupyterLab does; its stdout."""
         import websocket  # websocket-client: installed with JupyterLab (requirements/lab.txt)
 
-        ws = websocket.create_connection(f"ws://127.0.0.1:{self.port}/api/kernels/{kernel_id}/channels"
-                                         f"?token={self.token}", timeout=timeout)
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{self.port}/api/kernels/{kernel_id}/channels?token={self.token}", timeout=timeout
+        )
         try:
             msg_id, session = uuid.uuid4().hex, uuid.uuid4().hex
-            ws.send(json.dumps({
-                "header": {"msg_id": msg_id, "username": "test", "session": session, "msg_type": "execute_request",
-                           "version": "5.3", "date": ""},
-                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                            "allow_stdin": False, "stop_on_error": True}}))
+            ws.send(
+                json.dumps(
+                    {
+                        "header": {
+                            "msg_id": msg_id,
+                            "username": "test",
+                            "session": session,
+                            "msg_type": "execute_request",
+                            "version": "5.3",
+                            "date": "",
+                        },
+                        "parent_header": {},
+                        "metadata": {},
+                        "channel": "shell",
+                        "buffers": [],
+                        "content": {
+                            "code": code,
+                            "silent": False,
+                            "store_history": False,
+                            "user_expressions": {},
+                            "allow_stdin": False,
+                            "stop_on_error": True,
+                        },
+                    }
+                )
+            )
             out, deadline = [], time.time() + timeout
             while time.time() < deadline:
                 msg = json.loads(ws.recv())
@@ -122,10 +147,20 @@ def lab(tmp_path):
     port, token = free_port(), uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     log = open(tmp_path / "lab.log", "wb")
-    proc = subprocess.Popen(["make", "lab", f"LAB_PORT={port}",
-                             f"LAB_ARGS=--no-browser --IdentityProvider.token={token} --ServerApp.port_retries=0"],
-                            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            "make",
+            "lab",
+            f"LAB_PORT={port}",
+            f"LAB_ARGS=--no-browser --IdentityProvider.token={token} --ServerApp.port_retries=0",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     server = Lab(port, token)
     server.proc, server.log = proc, tmp_path / "lab.log"
     try:
@@ -171,8 +206,9 @@ def test_make_lab_serves_the_notebooks_on_localhost_with_the_project_kernel(lab)
         assert nb["metadata"]["kernelspec"]["name"] == LAB_KERNEL, name
     # the page of a notebook, with Plotly's renderer of its figure JSON among the extensions it loads
     page = lab.get("/lab/tree/quickstart.ipynb")
-    config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
-                                  page, re.S).group(1))
+    config = json.loads(
+        re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.S).group(1)
+    )
     plotly = [e for e in config["federated_extensions"] if e["name"] == "jupyterlab-plotly"]
     assert plotly and plotly[0].get("mimeExtension"), config["federated_extensions"]
     assert "jupyterlab-plotly" not in config.get("disabledExtensions", [])
@@ -180,12 +216,22 @@ def test_make_lab_serves_the_notebooks_on_localhost_with_the_project_kernel(lab)
     # opening a notebook starts the project's kernel in notebooks/, on this .venv's Python; the report's first
     # cell picks the renderer JupyterLab draws
     wanted = lab.get("/api/contents/quickstart.ipynb?content=1&type=notebook")["content"]["metadata"]["kernelspec"]
-    session = lab.post("/api/sessions", {"path": "quickstart.ipynb", "type": "notebook", "name": "quickstart.ipynb",
-                                         "kernel": {"name": wanted["name"]}})
+    session = lab.post(
+        "/api/sessions",
+        {
+            "path": "quickstart.ipynb",
+            "type": "notebook",
+            "name": "quickstart.ipynb",
+            "kernel": {"name": wanted["name"]},
+        },
+    )
     assert session["kernel"]["name"] == LAB_KERNEL
-    out = lab.execute(session["kernel"]["id"], "import os, sys\nfrom ctrpo_core import notebook\nnotebook.setup()\n"
-                                               "import plotly.io as pio\n"
-                                               "print(sys.executable, os.getcwd(), pio.renderers.default, os.getpid())")
+    out = lab.execute(
+        session["kernel"]["id"],
+        "import os, sys\nfrom ctrpo_core import notebook\nnotebook.setup()\n"
+        "import plotly.io as pio\n"
+        "print(sys.executable, os.getcwd(), pio.renderers.default, os.getpid())",
+    )
     executable, cwd, renderer, kernel_pid = out.split()
     assert Path(executable) == VENV_PYTHON and Path(cwd) == ROOT / "notebooks"
     assert "plotly_mimetype" in renderer.split("+")
@@ -212,8 +258,11 @@ def test_the_notebooks_ask_for_the_project_kernel_which_runs_this_venv():
     assert Path(spec.argv[0]) == VENV_PYTHON and Path(spec.resource_dir).is_relative_to(ROOT / ".venv")
     for name in reports.available():
         nb = read_notebook(reports.notebook_path(name))
-        assert nb.metadata.kernelspec == {"name": LAB_KERNEL, "display_name": "C-TRPO Explorer (.venv)",
-                                          "language": "python"}, name
+        assert nb.metadata.kernelspec == {
+            "name": LAB_KERNEL,
+            "display_name": "C-TRPO Explorer (.venv)",
+            "language": "python",
+        }, name
     # `ctrpo report` keeps its own kernel ("python3" of this environment), whatever the notebooks ask for
     assert reports.KERNEL == "python3"
 

@@ -18,24 +18,48 @@ import pytest
 import torch
 
 # ray takes about 2 s to import: imported when a test of this module runs, not when the suite is collected
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                                reason="the ray extra (requirements/ray.txt; `make test` installs it)")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="the ray extra (requirements/ray.txt; `make test` installs it)"
+)
 
 from conftest import ROOT, run_cli  # noqa: E402
-from ctrpo_core.results import catalog
-from ctrpo_core import cli
+from ctrpo_core.results import catalog  # noqa: E402
+from ctrpo_core import cli  # noqa: E402
 from ctrpo_core.runs import lifecycle  # noqa: E402
 from ctrpo_core.config import resolve  # noqa: E402
 from ctrpo_core.runs.ownership import Ownership, is_owned  # noqa: E402
 from ctrpo_core.sweeps.ray import RayBackend, init_ray  # noqa: E402
 from ctrpo_core.runs import HOST, RunDir  # noqa: E402
 from ctrpo_core.sweeps.plan import plan_sweep  # noqa: E402
-from ctrpo_core.sweeps.execute import run_sweep
+from ctrpo_core.sweeps.execute import run_sweep  # noqa: E402
 
-GRID = ["sweep", "--task", "GridHazard-v0", "--beta", "0.1,1", "--bh", "0.8,1", "--seeds", "0",
-        "--total-steps", "1000", "--steps-per-epoch", "500", "--num-envs", "4", "--name", "grid", "--runs-dir", "runs"]
-POINTS = ["grid_beta0.1_bh0.8_delta0.02_s0", "grid_beta0.1_bh1_delta0.02_s0",
-          "grid_beta1_bh0.8_delta0.02_s0", "grid_beta1_bh1_delta0.02_s0"]
+GRID = [
+    "sweep",
+    "--task",
+    "GridHazard-v0",
+    "--beta",
+    "0.1,1",
+    "--bh",
+    "0.8,1",
+    "--seeds",
+    "0",
+    "--total-steps",
+    "1000",
+    "--steps-per-epoch",
+    "500",
+    "--num-envs",
+    "4",
+    "--name",
+    "grid",
+    "--runs-dir",
+    "runs",
+]
+POINTS = [
+    "grid_beta0.1_bh0.8_delta0.02_s0",
+    "grid_beta0.1_bh1_delta0.02_s0",
+    "grid_beta1_bh0.8_delta0.02_s0",
+    "grid_beta1_bh1_delta0.02_s0",
+]
 TIMING = ["time_s", "steps_per_s"]
 
 
@@ -70,28 +94,43 @@ def same_tensors(a, b) -> bool:
 
 def test_stop_run_of_a_remote_run_asks_its_owner_only(tmp_path):
     run = lifecycle.create(resolve("GridHazard-v0", "c-trpo", runs_dir=str(tmp_path), name="r"))
-    run.write_status_dict({"state": "running", "pid": os.getpid(), "message": "", "updated": time.time(),
-                           "host": "worker-elsewhere", "backend": "ray"})
+    run.write_status_dict(
+        {
+            "state": "running",
+            "pid": os.getpid(),
+            "message": "",
+            "updated": time.time(),
+            "host": "worker-elsewhere",
+            "backend": "ray",
+        }
+    )
     assert catalog.stop_run(run.path) is False  # nobody owns it here: its status alone proves nothing
     with Ownership(run.path):  # as the sweep's sink holds it while a task trains the run
         assert catalog.stop_run(run.path) is True and (run.path / ".stop-request").exists()
 
 
 def test_without_ray_the_ray_backend_exits_2_with_an_install_hint(tmp_path):
-    script = ("import sys; sys.modules['ray'] = None\n"  # `import ray` fails as if it were not installed
-              "from ctrpo_core.cli import main\n"
-              f"sys.exit(main({GRID + ['--runs-dir', str(tmp_path / 'runs'), '--backend', 'ray']!r}))")
+    script = (
+        "import sys; sys.modules['ray'] = None\n"  # `import ray` fails as if it were not installed
+        "from ctrpo_core.cli import main\n"
+        f"sys.exit(main({GRID + ['--runs-dir', str(tmp_path / 'runs'), '--backend', 'ray']!r}))"
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "--backend" in result.stderr and "pip install '.[ray]'" in result.stderr
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("flags,param", [(["--address", "127.0.0.1:6379"], "--address"),
-                                         (["--backend", "ray", "--address", "ray://head:10001"], "--address"),
-                                         (["--backend", "ray", "--address", "nohost"], "--address"),
-                                         (["--backend", "ray", "--cpus-per-run", "0"], "--cpus-per-run"),
-                                         (["--backend", "spark"], "--backend")])
+@pytest.mark.parametrize(
+    "flags,param",
+    [
+        (["--address", "127.0.0.1:6379"], "--address"),
+        (["--backend", "ray", "--address", "ray://head:10001"], "--address"),
+        (["--backend", "ray", "--address", "nohost"], "--address"),
+        (["--backend", "ray", "--cpus-per-run", "0"], "--cpus-per-run"),
+        (["--backend", "spark"], "--backend"),
+    ],
+)
 def test_bad_backend_options_exit_2(tmp_path, flags, param):
     result = run_cli(*GRID[:-1], tmp_path / "runs", *flags)
     assert result.returncode == 2 and param in result.stderr and result.stderr.count("\n") == 1, result.stderr
@@ -194,8 +233,19 @@ def test_ray_sweep_writes_the_same_runs_as_the_local_backend(tmp_path, ray_clust
 
 def test_a_killed_worker_is_retried_and_the_run_resumes_from_its_checkpoint(tmp_path, ray_cluster):
     epochs = 40
-    plan = plan_sweep("PointHazard-v0", "c-trpo", [1.0], [0.8], [None], [0, 1], runs_dir=tmp_path / "runs",
-                      name="kill", total_steps=epochs * 1000, steps_per_epoch=1000, num_envs=4)
+    plan = plan_sweep(
+        "PointHazard-v0",
+        "c-trpo",
+        [1.0],
+        [0.8],
+        [None],
+        [0, 1],
+        runs_dir=tmp_path / "runs",
+        name="kill",
+        total_steps=epochs * 1000,
+        steps_per_epoch=1000,
+        num_envs=4,
+    )
     lines, results = [], {}
     sweep = threading.Thread(target=lambda: results.update(run_sweep(plan, RayBackend(max_retries=2), lines.append)))
     sweep.start()
@@ -211,7 +261,9 @@ def test_a_killed_worker_is_retried_and_the_run_resumes_from_its_checkpoint(tmp_
     assert killed is not None and killed < epochs, "the run never reached epoch 3 while running"
     sweep.join(timeout=150)
     assert not sweep.is_alive()
-    assert {name: outcome.state for name, outcome in results.items()} == {c.name: "finished" for c in plan.configs}, lines
+    assert {name: outcome.state for name, outcome in results.items()} == {c.name: "finished" for c in plan.configs}, (
+        lines
+    )
     assert any(f"started {victim.name} (resumed at epoch" in line and "attempt 2" in line for line in lines), lines
     metrics = victim.read_metrics()
     assert metrics.epoch.tolist() == list(range(1, epochs + 1))  # each epoch exactly once
@@ -220,23 +272,65 @@ def test_a_killed_worker_is_retried_and_the_run_resumes_from_its_checkpoint(tmp_
     log = (victim.path / "train.log").read_text()
     resumed = re.search(r"resuming from the driver's checkpoint at epoch (\d+)", log)
     assert resumed and 3 <= int(resumed.group(1)) <= killed  # not from scratch
-    after = [int(m) for m in re.findall(r"epoch (\d+)/", log[resumed.end():])]
+    after = [int(m) for m in re.findall(r"epoch (\d+)/", log[resumed.end() :])]
     assert after == list(range(int(resumed.group(1)) + 1, epochs + 1))
 
 
 def test_a_sweep_whose_driver_died_resumes(tmp_path, ray_cluster, capsys):
     runs = tmp_path / "runs"
-    args = ["sweep", "--task", "GridHazard-v0", "--beta", "1", "--bh", "1", "--seeds", "3", "--total-steps", "1500",
-            "--steps-per-epoch", "500", "--num-envs", "4", "--name", "d", "--runs-dir", str(runs), "--backend", "ray"]
-    plan = plan_sweep("GridHazard-v0", "c-trpo", [1.0], [1.0], [None], [3], runs_dir=runs, name="d",
-                      total_steps=1500, steps_per_epoch=500, num_envs=4)
+    args = [
+        "sweep",
+        "--task",
+        "GridHazard-v0",
+        "--beta",
+        "1",
+        "--bh",
+        "1",
+        "--seeds",
+        "3",
+        "--total-steps",
+        "1500",
+        "--steps-per-epoch",
+        "500",
+        "--num-envs",
+        "4",
+        "--name",
+        "d",
+        "--runs-dir",
+        str(runs),
+        "--backend",
+        "ray",
+    ]
+    plan = plan_sweep(
+        "GridHazard-v0",
+        "c-trpo",
+        [1.0],
+        [1.0],
+        [None],
+        [3],
+        runs_dir=runs,
+        name="d",
+        total_steps=1500,
+        steps_per_epoch=500,
+        num_envs=4,
+    )
     run = lifecycle.create(plan.configs[0])
     stop = threading.Event()
     lifecycle.train(run.path, callback=lambda row: row["epoch"] == 2 and stop.set(), stop_event=stop)
     assert run.read_metrics().epoch.tolist() == [1, 2]
     # the driver died mid-run: its status says running, on a worker elsewhere, written by a sink now gone
-    remote = {"state": "running", "pid": 12345, "message": "", "updated": time.time(), "host": "worker-elsewhere",
-              "backend": "ray", "epoch": 2, "epochs": 3, "sink_host": HOST, "sink_pid": os.getpid()}
+    remote = {
+        "state": "running",
+        "pid": 12345,
+        "message": "",
+        "updated": time.time(),
+        "host": "worker-elsewhere",
+        "backend": "ray",
+        "epoch": 2,
+        "epochs": 3,
+        "sink_host": HOST,
+        "sink_pid": os.getpid(),
+    }
     run.write_status_dict(remote)
     assert lifecycle.state(run.path) == "stopped"  # whatever the status names, nobody owns the run
     with Ownership(run.path):
@@ -249,8 +343,19 @@ def test_a_sweep_whose_driver_died_resumes(tmp_path, ray_cluster, capsys):
 
 
 def test_stop_from_the_app_and_from_the_driver_checkpoints_and_stops_the_runs(tmp_path, ray_cluster):
-    plan = plan_sweep("PointHazard-v0", "c-trpo", [1.0], [0.8], [None], [0, 1, 2], runs_dir=tmp_path / "runs",
-                      name="stop", total_steps=200_000, steps_per_epoch=1000, num_envs=4)
+    plan = plan_sweep(
+        "PointHazard-v0",
+        "c-trpo",
+        [1.0],
+        [0.8],
+        [None],
+        [0, 1, 2],
+        runs_dir=tmp_path / "runs",
+        name="stop",
+        total_steps=200_000,
+        steps_per_epoch=1000,
+        num_envs=4,
+    )
     backend, results = RayBackend(), {}
     sweep = threading.Thread(target=lambda: results.update(run_sweep(plan, backend, lambda line: None)))
     sweep.start()
@@ -279,8 +384,19 @@ def test_stop_from_the_app_and_from_the_driver_checkpoints_and_stops_the_runs(tm
 
 
 def test_a_run_that_fails_for_its_own_reasons_is_reported_failed_and_not_retried(tmp_path, ray_cluster):
-    plan = plan_sweep("GridHazard-v0", "c-trpo", [1.0], [1.0], [None], [0, 1, 2], runs_dir=tmp_path / "runs",
-                      name="fail", total_steps=1000, steps_per_epoch=500, num_envs=4)
+    plan = plan_sweep(
+        "GridHazard-v0",
+        "c-trpo",
+        [1.0],
+        [1.0],
+        [None],
+        [0, 1, 2],
+        runs_dir=tmp_path / "runs",
+        name="fail",
+        total_steps=1000,
+        steps_per_epoch=500,
+        num_envs=4,
+    )
     plan.configs[0].critic_lr = 1e30  # the critics blow up: non-finite loss, the trainer says 'failed'
     damaged = lifecycle.create(plan.configs[1])  # a stopped run whose checkpoint cannot be read: refused
     damaged.write_checkpoint_bytes(b"garbage")
@@ -316,7 +432,10 @@ def test_the_sink_owns_its_runs_and_drops_a_stale_attempt(tmp_path):
     second, copy = sink.claim("r", "worker-2", 22)
     assert second != token and is_owned(run.path)
     assert sink.should_stop("r", token) is True and sink.write("r", token, "log", "stale") is False
-    assert sink.drain_events() == ["started r (new) on worker-1, pid 11", "started r (new, attempt 2) on worker-2, pid 22"]
+    assert sink.drain_events() == [
+        "started r (new) on worker-1, pid 11",
+        "started r (new, attempt 2) on worker-2, pid 22",
+    ]
     sink.release("r")
     assert not is_owned(run.path)
     with Ownership(run.path):  # someone else trains it: the sink refuses to hand it out

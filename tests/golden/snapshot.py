@@ -6,6 +6,7 @@ records one before and one after (``python tests/golden/snapshot.py OUT_DIR``) a
 What is left out, because it differs between two identical runs: the timing columns of metrics.csv
 (``time_s``, ``steps_per_s``), wall-clock times and pids in status/config, and the runs folder's path.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,17 +22,34 @@ REPO = Path(__file__).resolve().parents[2]
 ALGOS = ["c-trpo", "trpo", "trpo-lag", "cpo", "pcpo", "ppo-lag"]
 # (task, algo, extra CLI arguments): every algorithm on both built-in benchmark tasks, two epochs each, and one
 # short SafetyHopperVelocity-v1 run (one epoch of 1,000 steps)
-RUNS = ([("GridHazard-v0", a, ["--total-steps", "4000", "--steps-per-epoch", "2000"]) for a in ALGOS]
-        + [("HazardEdge-v0", a, ["--total-steps", "4000", "--steps-per-epoch", "2000"]) for a in ALGOS]
-        + [("SafetyHopperVelocity-v1", "c-trpo",
-            ["--total-steps", "2000", "--steps-per-epoch", "1000", "--num-envs", "2"])])
+RUNS = (
+    [("GridHazard-v0", a, ["--total-steps", "4000", "--steps-per-epoch", "2000"]) for a in ALGOS]
+    + [("HazardEdge-v0", a, ["--total-steps", "4000", "--steps-per-epoch", "2000"]) for a in ALGOS]
+    + [("SafetyHopperVelocity-v1", "c-trpo", ["--total-steps", "2000", "--steps-per-epoch", "1000", "--num-envs", "2"])]
+)
 # the test runs the commands through cli.main in its own process (the snapshot script through the console)
 IN_PROCESS = False
 FINGERPRINT = "fingerprint.json"  # the machine and libraries that recorded the snapshot
 TIMING_COLUMNS = {"time_s", "steps_per_s"}
 # keys whose values are wall-clock times, pids, hosts or paths
-VOLATILE_KEYS = {"updated", "started", "finished", "pid", "time_s", "steps_per_s", "elapsed_s", "eta_s",
-                 "elapsed", "host", "hostname", "created", "boot_id", "start_time", "owner", "mtime"}
+VOLATILE_KEYS = {
+    "updated",
+    "started",
+    "finished",
+    "pid",
+    "time_s",
+    "steps_per_s",
+    "elapsed_s",
+    "eta_s",
+    "elapsed",
+    "host",
+    "hostname",
+    "created",
+    "boot_id",
+    "start_time",
+    "owner",
+    "mtime",
+}
 
 
 def run_name(task: str, algo: str) -> str:
@@ -42,8 +60,9 @@ def _ctrpo(*args: str, runs_dir: Path) -> str:
     if IN_PROCESS:
         return _ctrpo_in_process(*args, runs_dir=runs_dir)
     env = {**os.environ, "CTRPO_RUNS_DIR": str(runs_dir), "PYTHONHASHSEED": "0"}
-    proc = subprocess.run([sys.executable, "-m", "ctrpo_core.cli", *args], capture_output=True, text=True,
-                          cwd=REPO, env=env, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ctrpo_core.cli", *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=900
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"ctrpo {' '.join(args)} exited {proc.returncode}: {proc.stderr[-2000:]}")
     return proc.stdout
@@ -99,12 +118,17 @@ def snapshot(runs_dir: Path) -> dict[str, str]:
         _ctrpo("train", "--task", task, "--algo", algo, "--seed", "3", "--name", name, *extra, runs_dir=runs_dir)
         out[f"{name}.metrics.csv"] = metrics_without_timing(runs_dir / name / "metrics.csv")
         out[f"{name}.show.json"] = _json(_ctrpo("show", name, "--json", runs_dir=runs_dir), runs_dir)
-        out[f"{name}.eval.json"] = _json(_ctrpo("eval", name, "--episodes", "4", "--seed", "1", "--json",
-                                               runs_dir=runs_dir), runs_dir)
+        out[f"{name}.eval.json"] = _json(
+            _ctrpo("eval", name, "--episodes", "4", "--seed", "1", "--json", runs_dir=runs_dir), runs_dir
+        )
     out["ls.json"] = _json(_ctrpo("ls", "--json", runs_dir=runs_dir), runs_dir)
     demo_dir = runs_dir / "demo"
-    out["demo.json"] = _json(_ctrpo("demo", "--runs-dir", str(demo_dir), "--seed", "2", "--total-steps", "4000",
-                                    "--json", runs_dir=runs_dir), runs_dir)
+    out["demo.json"] = _json(
+        _ctrpo(
+            "demo", "--runs-dir", str(demo_dir), "--seed", "2", "--total-steps", "4000", "--json", runs_dir=runs_dir
+        ),
+        runs_dir,
+    )
     return out
 
 

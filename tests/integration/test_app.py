@@ -12,8 +12,16 @@ from ctrpo_core import api
 from ctrpo_core.runs import RunDir
 
 MAIN = str(ROOT / "app" / "main.py")
-PAGES = ["views/home.py", "views/train.py", "views/live.py", "views/compare.py", "views/sensitivity.py",
-         "views/geometry.py", "views/rollout.py", "views/claims.py"]
+PAGES = [
+    "views/home.py",
+    "views/train.py",
+    "views/live.py",
+    "views/compare.py",
+    "views/sensitivity.py",
+    "views/geometry.py",
+    "views/rollout.py",
+    "views/claims.py",
+]
 
 
 @pytest.fixture
@@ -58,12 +66,23 @@ def test_train_defaults_launch_a_real_run_and_live_shows_it(runs_dir):
     assert runs[0].name in live.multiselect(key="live_runs").value
     assert len(live.get("plotly_chart")) == 3  # return, cost and Reg+ in one figure; the trust region; its details
     table = live.dataframe[0].value
-    assert table.state.tolist() == ["finished"] and table.epoch.tolist() == ["3/3"] and table["values"].tolist() == ["final"]
+    assert (
+        table.state.tolist() == ["finished"]
+        and table.epoch.tolist() == ["3/3"]
+        and table["values"].tolist() == ["final"]
+    )
 
 
-@pytest.mark.parametrize("key,value,param", [("beta", -1.0, "β (barrier weight)"), ("bh", 1.5, "b_H (hysteresis"),
-                                             ("delta", 0.0, "δ (trust radius)"), ("cost_limit", -2.0, "b (cost limit)"),
-                                             ("total_steps", 0, "Total environment steps")])
+@pytest.mark.parametrize(
+    "key,value,param",
+    [
+        ("beta", -1.0, "β (barrier weight)"),
+        ("bh", 1.5, "b_H (hysteresis"),
+        ("delta", 0.0, "δ (trust radius)"),
+        ("cost_limit", -2.0, "b (cost limit)"),
+        ("total_steps", 0, "Total environment steps"),
+    ],
+)
 def test_train_bad_input_shows_the_error_next_to_the_field_and_starts_nothing(runs_dir, key, value, param):
     at = page("views/train.py")
     at.number_input(key=key).set_value(value)
@@ -83,8 +102,16 @@ def test_train_bad_seed_list(runs_dir):
 @pytest.fixture
 def finished_runs(runs_dir):
     for seed in (0, 1):
-        api.train("GridHazard-v0", "c-trpo", seed=seed, total_steps=2000, steps_per_epoch=500, num_envs=4,
-                  runs_dir=str(runs_dir), name=f"g{seed}")
+        api.train(
+            "GridHazard-v0",
+            "c-trpo",
+            seed=seed,
+            total_steps=2000,
+            steps_per_epoch=500,
+            num_envs=4,
+            runs_dir=str(runs_dir),
+            name=f"g{seed}",
+        )
     return runs_dir
 
 
@@ -107,8 +134,16 @@ def test_live_and_compare_with_runs_and_a_damaged_directory(finished_runs):
 
 
 def test_compare_never_offers_a_setting_the_algorithm_does_not_read(finished_runs):
-    api.train("GridHazard-v0", "trpo", seed=0, total_steps=1000, steps_per_epoch=500, num_envs=4,
-              runs_dir=str(finished_runs), name="t0")
+    api.train(
+        "GridHazard-v0",
+        "trpo",
+        seed=0,
+        total_steps=1000,
+        steps_per_epoch=500,
+        num_envs=4,
+        runs_dir=str(finished_runs),
+        name="t0",
+    )
     compare = page("views/compare.py")
     assert not compare.exception
     assert compare.multiselect(key="cmp_beta").options == ["1.0"]  # c-trpo's β only; trpo's is N/A
@@ -122,9 +157,14 @@ def test_train_advanced_settings_reach_the_run(runs_dir):
 
     on_page = ("beta", "bh", "delta", "cost_limit", "total_steps", "barrier", "seed", "tensorboard", "checkpoint_every")
     rows = list(overrides.advanced_defaults(resolve("GridHazard-v0", "c-trpo"), skip=on_page))
-    edit = lambda at, changes: at.session_state.__setitem__("advanced_GridHazard-v0_c-trpo", {
-        "edited_rows": {str(rows.index(k)): {"value": v} for k, v in changes.items()}, "added_rows": [],
-        "deleted_rows": []})
+    edit = lambda at, changes: at.session_state.__setitem__(
+        "advanced_GridHazard-v0_c-trpo",
+        {
+            "edited_rows": {str(rows.index(k)): {"value": v} for k, v in changes.items()},
+            "added_rows": [],
+            "deleted_rows": [],
+        },
+    )
     at = page("views/train.py")
     at.number_input(key="total_steps").set_value(2000)
     edit(at, {"gamma": "1.5"})

@@ -50,7 +50,7 @@ def by_hand(steps: list[list[float]], steps_per_env: int, window: int, b: float)
     costs, latest, estimates, regret = deque(maxlen=window), 0.0, [], []
     for start in range(0, len(steps), steps_per_env):
         records = []
-        for ended in steps[start:start + steps_per_env]:
+        for ended in steps[start : start + steps_per_env]:
             for cost in ended:
                 costs.append(cost)
                 records.append(float(np.mean(costs)))
@@ -60,14 +60,19 @@ def by_hand(steps: list[list[float]], steps_per_env: int, window: int, b: float)
     return estimates, regret
 
 
-@pytest.mark.parametrize("task,settings", [
-    ("GridHazard-v0", dict(total_steps=8000, steps_per_epoch=2000)),
-    # 100 steps per env per epoch, 200-step episodes: no episode ends in the first epoch
-    ("PointHazard-v0", dict(total_steps=2000, steps_per_epoch=400, num_envs=4, episode_window=5)),
-])
+@pytest.mark.parametrize(
+    "task,settings",
+    [
+        ("GridHazard-v0", dict(total_steps=8000, steps_per_epoch=2000)),
+        # 100 steps per env per epoch, 200-step episodes: no episode ends in the first epoch
+        ("PointHazard-v0", dict(total_steps=2000, steps_per_epoch=400, num_envs=4, episode_window=5)),
+    ],
+)
 def test_j_c_and_reg_plus_follow_the_authors_definition(tmp_path, monkeypatch, task, settings):
     made = []
-    monkeypatch.setattr(trainer, "make_vec_env", lambda *a, **k: made.append(RecordingEnv(make_vec_env(*a, **k))) or made[-1])
+    monkeypatch.setattr(
+        trainer, "make_vec_env", lambda *a, **k: made.append(RecordingEnv(make_vec_env(*a, **k))) or made[-1]
+    )
     run = api.train(task, "c-trpo", runs_dir=str(tmp_path), name="run", **settings)
     cfg, metrics = resolve(task, "c-trpo", **settings), run.read_metrics()
     estimates, regret = by_hand(made[0].steps, cfg.steps_per_env, cfg.episode_window, cfg.cost_limit)
@@ -80,7 +85,9 @@ def test_j_c_and_reg_plus_follow_the_authors_definition(tmp_path, monkeypatch, t
 
 def test_lambda_is_a_projected_torch_adam_on_the_cost_violation(tmp_path):
     cfg = resolve("GridHazard-v0", "trpo-lag", total_steps=12000)
-    metrics = api.train("GridHazard-v0", "trpo-lag", runs_dir=str(tmp_path), name="lag", total_steps=12000).read_metrics()
+    metrics = api.train(
+        "GridHazard-v0", "trpo-lag", runs_dir=str(tmp_path), name="lag", total_steps=12000
+    ).read_metrics()
     lam = torch.nn.Parameter(torch.tensor(cfg.lagrange_init))
     adam = torch.optim.Adam([lam], lr=cfg.lagrange_lr)
     expected, ascent, plain = [], [], cfg.lagrange_init
@@ -140,9 +147,14 @@ def test_cpo_checks_the_reward_in_cases_2_and_3_only_and_pcpo_always(cpo_setup, 
     seen = []
     from ctrpo_core.engine.results import UpdateResult
 
-    monkeypatch.setattr(type(algo), "search", lambda self, batch, theta, step, measure, accept, reach:
-                        seen.append(accept) or UpdateResult(kl=0.0, divergence=0.0, step_fraction=0.0, ls_tries=0,
-                                                            budget=batch.budget))
+    monkeypatch.setattr(
+        type(algo),
+        "search",
+        lambda self, batch, theta, step, measure, accept, reach: (
+            seen.append(accept)
+            or UpdateResult(kl=0.0, divergence=0.0, step_fraction=0.0, ls_tries=0, budget=batch.budget)
+        ),
+    )
     worse = {"reward": -1.0, "cost": -1.0, "kl": 0.0, "divergence": 0.0}
     for case in range(5):
         monkeypatch.setattr(cpo_module, "cpo_direction", lambda *a, case=case: (torch.zeros(1), case))
@@ -276,8 +288,18 @@ def test_policy_init_small_is_the_earlier_layer_and_draws_the_same_random_number
 
 
 def test_a_bad_policy_init_is_refused_naming_it(tmp_path):
-    result = run_cli("train", "--task", "GridHazard-v0", "--algo", "trpo", "--set", "policy_init=zero",
-                     "--runs-dir", tmp_path / "runs", timeout=60)
+    result = run_cli(
+        "train",
+        "--task",
+        "GridHazard-v0",
+        "--algo",
+        "trpo",
+        "--set",
+        "policy_init=zero",
+        "--runs-dir",
+        tmp_path / "runs",
+        timeout=60,
+    )
     assert result.returncode == 2 and "policy_init" in result.stderr and "'small'" in result.stderr
     assert not (tmp_path / "runs").exists()
 

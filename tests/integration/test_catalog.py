@@ -8,8 +8,13 @@ SMALL = dict(steps_per_epoch=500, num_envs=4)
 
 
 def test_runs_of_other_lengths_or_settings_are_never_pooled(runs_dir):
-    for name, steps, extra in (("short", 1000, {}), ("long", 2000, {}), ("long-again", 2000, {}),
-                               ("other-gamma", 2000, {"gamma": 0.95}), ("seed1", 2000, {"seed": 1})):
+    for name, steps, extra in (
+        ("short", 1000, {}),
+        ("long", 2000, {}),
+        ("long-again", 2000, {}),
+        ("other-gamma", 2000, {"gamma": 0.95}),
+        ("seed1", 2000, {"seed": 1}),
+    ):
         api.train("GridHazard-v0", "c-trpo", total_steps=steps, runs_dir=str(runs_dir), name=name, **SMALL, **extra)
     table = catalog.run_table(runs_dir)
     kept, notes = pooling.one_run_per_seed(table)

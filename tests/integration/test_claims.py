@@ -48,9 +48,16 @@ def test_the_surrogate_alpha_is_the_performance_difference_with_pi_ks_states():
 # ------------------------------------------------------------------ crossings from the logged truth
 def _metrics(costs, changes, hw=0.0):
     n = len(costs)
-    return pd.DataFrame({"true_cost": costs, "true_cost_change": changes, "true_cost_hw": [hw] * n,
-                         "true_return": [1.0] * n, "true_regret": np.cumsum(np.maximum(0, np.array(costs) - 5)),
-                         "cost_regret": [0.0] * n})
+    return pd.DataFrame(
+        {
+            "true_cost": costs,
+            "true_cost_change": changes,
+            "true_cost_hw": [hw] * n,
+            "true_return": [1.0] * n,
+            "true_regret": np.cumsum(np.maximum(0, np.array(costs) - 5)),
+            "cost_regret": [0.0] * n,
+        }
+    )
 
 
 def test_crossings_count_only_safe_to_unsafe_updates_beyond_the_half_width():
@@ -64,8 +71,21 @@ def test_crossings_count_only_safe_to_unsafe_updates_beyond_the_half_width():
 
 # ------------------------------------------------------------------ verdicts on both sides of each threshold
 def _table(values: dict, column: str) -> pd.DataFrame:
-    return pd.DataFrame([{"algo": algo, "seed": s, column: v, "true_return": 10.0, "true_reg_plus": 1.0,
-                          "unsafe_share": 0.0, "reg_plus": 1.0} for algo, vs in values.items() for s, v in enumerate(vs)])
+    return pd.DataFrame(
+        [
+            {
+                "algo": algo,
+                "seed": s,
+                column: v,
+                "true_return": 10.0,
+                "true_reg_plus": 1.0,
+                "unsafe_share": 0.0,
+                "reg_plus": 1.0,
+            }
+            for algo, vs in values.items()
+            for s, v in enumerate(vs)
+        ]
+    )
 
 
 def test_verdict_a_follows_its_threshold_and_the_baselines():
@@ -95,8 +115,9 @@ def test_verdict_c_follows_its_tolerances():
 
 def test_verdict_d_follows_regret_and_the_return_share():
     rows = [("c-trpo", 1.0, 8.0), ("trpo-lag", 5.0, 10.0), ("cpo", 3.0, 9.0)]
-    table = pd.DataFrame([{"algo": a, "seed": 0, "true_reg_plus": r, "reg_plus": r, "true_return": v}
-                          for a, r, v in rows])
+    table = pd.DataFrame(
+        [{"algo": a, "seed": 0, "true_reg_plus": r, "reg_plus": r, "true_return": v} for a, r, v in rows]
+    )
     assert claims.verdict_regret(table, return_share=0.8).verdict == claims.HOLDS  # 8 >= 0.8 · 10
     assert claims.verdict_regret(table, return_share=0.81).verdict == claims.FAILS
     table.loc[table.algo == "cpo", "true_reg_plus"] = 0.5  # CPO regrets less
@@ -104,8 +125,12 @@ def test_verdict_d_follows_regret_and_the_return_share():
 
 
 def test_verdicts_never_pool_tasks():
-    table = pd.concat([_table({"c-trpo": [0], "trpo-lag": [2]}, "crossings").assign(task="A"),
-                       _table({"c-trpo": [3], "trpo-lag": [1]}, "crossings").assign(task="B")])
+    table = pd.concat(
+        [
+            _table({"c-trpo": [0], "trpo-lag": [2]}, "crossings").assign(task="A"),
+            _table({"c-trpo": [3], "trpo-lag": [1]}, "crossings").assign(task="B"),
+        ]
+    )
     joined = claims.per_task(claims.verdict_safe_regions, table, 0.5)
     assert joined.verdict == claims.FAILS and set(joined.numbers) == {"A", "B"}
     assert "A: holds" in joined.because and "B: does not hold" in joined.because
@@ -114,8 +139,12 @@ def test_verdicts_never_pool_tasks():
 
 def test_verdict_e_needs_regret_falling_and_return_paid_along_beta():
     def line(regrets, returns):
-        return pd.DataFrame([{"algo": "c-trpo", "beta": b, "true_reg_plus": r, "true_return": v}
-                             for b, r, v in zip([0.1, 1.0, 10.0], regrets, returns)])
+        return pd.DataFrame(
+            [
+                {"algo": "c-trpo", "beta": b, "true_reg_plus": r, "true_return": v}
+                for b, r, v in zip([0.1, 1.0, 10.0], regrets, returns)
+            ]
+        )
 
     assert claims.verdict_tradeoff(line([3.0, 1.0, 0.5], [10.0, 9.5, 9.0])).verdict == claims.HOLDS
     assert claims.verdict_tradeoff(line([3.0, 3.5, 0.5], [10.0, 9.5, 9.0])).verdict == claims.FAILS  # not monotone
@@ -133,7 +162,9 @@ def test_the_claims_report_computes_a_verdict_for_every_claim(claims_runs):
     latest = claims.latest_report(claims_runs)
     assert [v.claim for v in latest["verdicts"]] == ["a", "b", "c", "d", "e"]
     for verdict in latest["verdicts"]:
-        assert verdict.verdict in (claims.HOLDS, claims.FAILS, claims.UNTESTED) and any(ch.isdigit() for ch in verdict.because)
+        assert verdict.verdict in (claims.HOLDS, claims.FAILS, claims.UNTESTED) and any(
+            ch.isdigit() for ch in verdict.because
+        )
     assert latest["verdicts"][1].verdict == claims.HOLDS  # (b) is exact arithmetic: it does not depend on the budget
     assert latest["verdicts"][2].verdict == claims.HOLDS  # (c) likewise
     assert "-p seeds '[0]'" in latest["command"] and latest["command"].startswith("ctrpo report claims")

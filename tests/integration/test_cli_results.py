@@ -18,8 +18,26 @@ from ctrpo_core.runs import METRIC_COLUMNS, RunDir
 from ctrpo_core.sweeps.execute import SweepProgress
 
 SMALL = ["--steps-per-epoch", "500", "--num-envs", "4"]
-LS_KEYS = {"name", "path", "task", "algo", "beta", "bh", "delta", "seed", "state", "message", "epoch", "epochs",
-           "final_return", "final_cost", "reg_plus", "label", "finished", "values"}
+LS_KEYS = {
+    "name",
+    "path",
+    "task",
+    "algo",
+    "beta",
+    "bh",
+    "delta",
+    "seed",
+    "state",
+    "message",
+    "epoch",
+    "epochs",
+    "final_return",
+    "final_cost",
+    "reg_plus",
+    "label",
+    "finished",
+    "values",
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +48,40 @@ def trained(tmp_path_factory):
     runs = root / "runs"
     config = root / "exp.toml"
     config.write_text('task = "GridHazard-v0"\nalgo = "c-trpo"\ngamma = 0.98\nhidden = [32, 32]\nname = "ct"\n')
-    first = run_cli("train", "--config", config, "--set", "lam=0.9", "--set", "critic_passes=3", "--total-steps",
-                    "2000", *SMALL, "--checkpoint-every", "2", "--tensorboard", "--runs-dir", runs, timeout=300)
+    first = run_cli(
+        "train",
+        "--config",
+        config,
+        "--set",
+        "lam=0.9",
+        "--set",
+        "critic_passes=3",
+        "--total-steps",
+        "2000",
+        *SMALL,
+        "--checkpoint-every",
+        "2",
+        "--tensorboard",
+        "--runs-dir",
+        runs,
+        timeout=300,
+    )
     assert first.returncode == 0, first.stderr
-    second = run_cli("train", "--task", "GridHazard-v0", "--algo", "trpo", "--total-steps", "1500", *SMALL,
-                     "--name", "plain", "--runs-dir", runs, timeout=300)
+    second = run_cli(
+        "train",
+        "--task",
+        "GridHazard-v0",
+        "--algo",
+        "trpo",
+        "--total-steps",
+        "1500",
+        *SMALL,
+        "--name",
+        "plain",
+        "--runs-dir",
+        runs,
+        timeout=300,
+    )
     assert second.returncode == 0, second.stderr
     return runs
 
@@ -93,8 +140,11 @@ def test_tensorboard_holds_every_numeric_metrics_column(trained):
     events = EventAccumulator(str(trained / "ct" / "tensorboard")).Reload()
     tags = set(events.Tags()["scalars"])
     metrics = RunDir(trained / "ct").read_metrics()
-    numeric = [c for c in METRIC_COLUMNS if c not in ("epoch", "total_steps")
-               and pd.to_numeric(metrics[c], errors="coerce").notna().any()]
+    numeric = [
+        c
+        for c in METRIC_COLUMNS
+        if c not in ("epoch", "total_steps") and pd.to_numeric(metrics[c], errors="coerce").notna().any()
+    ]
     assert {f"metrics/{c}" for c in numeric} <= tags and len(numeric) > 15
     cost = events.Scalars("metrics/ep_cost")
     assert [e.step for e in cost] == metrics.total_steps.tolist()
@@ -102,9 +152,11 @@ def test_tensorboard_holds_every_numeric_metrics_column(trained):
 
 
 def test_tensorboard_without_the_package_exits_2_and_writes_nothing(tmp_path):
-    code = ("import sys; sys.modules['tensorboard'] = None; from ctrpo_core.cli import main; "
-            f"sys.exit(main(['train', '--task', 'GridHazard-v0', '--algo', 'trpo', '--tensorboard', '--runs-dir', "
-            f"{str(tmp_path / 'runs')!r}]))")
+    code = (
+        "import sys; sys.modules['tensorboard'] = None; from ctrpo_core.cli import main; "
+        f"sys.exit(main(['train', '--task', 'GridHazard-v0', '--algo', 'trpo', '--tensorboard', '--runs-dir', "
+        f"{str(tmp_path / 'runs')!r}]))"
+    )
     import subprocess
 
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -112,16 +164,34 @@ def test_tensorboard_without_the_package_exits_2_and_writes_nothing(tmp_path):
     assert result.stderr.count("\n") == 1 and not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("args,param", [
-    (["--set", "gama=0.9"], "gama"), (["--set", "gamma=2"], "gamma"), (["--set", "gamma=x"], "gamma"),
-    (["--set", "hidden=64,x"], "hidden"), (["--set", "cg_iters=1.5"], "cg_iters"), (["--set", "nokey"], "--set"),
-    (["--set", "normalize_obs=maybe"], "normalize_obs"), (["--set", "beta=2", "--beta", "3"], "--beta"),
-    (["--set", "lagrange_lr=0.1"], "lagrange_lr"),  # c-trpo has no multiplier
-    (["--config", "missing.toml"], "--config"),
-])
+@pytest.mark.parametrize(
+    "args,param",
+    [
+        (["--set", "gama=0.9"], "gama"),
+        (["--set", "gamma=2"], "gamma"),
+        (["--set", "gamma=x"], "gamma"),
+        (["--set", "hidden=64,x"], "hidden"),
+        (["--set", "cg_iters=1.5"], "cg_iters"),
+        (["--set", "nokey"], "--set"),
+        (["--set", "normalize_obs=maybe"], "normalize_obs"),
+        (["--set", "beta=2", "--beta", "3"], "--beta"),
+        (["--set", "lagrange_lr=0.1"], "lagrange_lr"),  # c-trpo has no multiplier
+        (["--config", "missing.toml"], "--config"),
+    ],
+)
 def test_bad_settings_exit_2_naming_the_key(tmp_path, args, param):
-    result = run_cli("train", "--task", "GridHazard-v0", "--algo", "c-trpo", *args, "--runs-dir", tmp_path / "runs",
-                     cwd=tmp_path, timeout=120)
+    result = run_cli(
+        "train",
+        "--task",
+        "GridHazard-v0",
+        "--algo",
+        "c-trpo",
+        *args,
+        "--runs-dir",
+        tmp_path / "runs",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode == 2 and result.stderr.startswith(f"ctrpo: error: {param}:"), result.stderr
     assert result.stderr.count("\n") == 1 and not (tmp_path / "runs").exists()
 
@@ -132,13 +202,29 @@ def test_a_bad_toml_file_names_the_file(tmp_path):
     assert result.returncode == 2 and "--config" in result.stderr and "bad.toml" in result.stderr
 
 
-@pytest.mark.parametrize("args", [["--algo", "trpo", "--beta", "5"], ["--algo", "trpo-lag", "--set", "bh=0.5"],
-                                  ["--algo", "cpo", "--barrier", "log"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--algo", "trpo", "--beta", "5"],
+        ["--algo", "trpo-lag", "--set", "bh=0.5"],
+        ["--algo", "cpo", "--barrier", "log"],
+    ],
+)
 def test_a_setting_the_algorithm_does_not_read_is_refused(tmp_path, args):
     result = run_cli("train", "--task", "GridHazard-v0", *args, "--runs-dir", tmp_path / "runs", timeout=120)
     assert result.returncode == 2 and "does not use it" in result.stderr and not (tmp_path / "runs").exists()
-    sweep = run_cli("sweep", "--task", "GridHazard-v0", "--algo", "trpo", "--beta", "0.1,1", "--runs-dir",
-                    tmp_path / "runs", timeout=120)
+    sweep = run_cli(
+        "sweep",
+        "--task",
+        "GridHazard-v0",
+        "--algo",
+        "trpo",
+        "--beta",
+        "0.1,1",
+        "--runs-dir",
+        tmp_path / "runs",
+        timeout=120,
+    )
     assert sweep.returncode == 2 and "--beta" in sweep.stderr and not (tmp_path / "runs").exists()
 
 
@@ -157,15 +243,33 @@ def test_every_setting_parses_from_text_and_round_trips():
 
 def test_a_sweep_counts_k_of_n_with_an_eta_and_ends_with_its_table(tmp_path):
     runs = tmp_path / "runs"
-    result = run_cli("sweep", "--task", "GridHazard-v0", "--beta", "0.1,1", "--seeds", "0", "--total-steps", "1000",
-                     *SMALL, "--set", "critic_passes=2", "--name", "k", "--parallel", "1", "--runs-dir", runs,
-                     timeout=300)
+    result = run_cli(
+        "sweep",
+        "--task",
+        "GridHazard-v0",
+        "--beta",
+        "0.1,1",
+        "--seeds",
+        "0",
+        "--total-steps",
+        "1000",
+        *SMALL,
+        "--set",
+        "critic_passes=2",
+        "--name",
+        "k",
+        "--parallel",
+        "1",
+        "--runs-dir",
+        runs,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    ended = [l for l in lines if l.startswith("finished ")]
+    ended = [line for line in lines if line.startswith("finished ")]
     assert "[1 of 2, ETA " in ended[0] and ended[1].endswith("[2 of 2]")
-    header = next(i for i, l in enumerate(lines) if l.startswith("name "))
-    assert len(lines[header + 1:]) == 2 and all(l.split()[7] == "finished" for l in lines[header + 1:])
+    header = next(i for i, line in enumerate(lines) if line.startswith("name "))
+    assert len(lines[header + 1 :]) == 2 and all(line.split()[7] == "finished" for line in lines[header + 1 :])
     assert all(RunDir(p).read_config()["critic_passes"] == 2 for p in runs.iterdir() if not p.name.startswith("."))
 
 

@@ -26,8 +26,9 @@ def commands() -> list[list[str]]:
 
 
 def ctrpo(prefix: list[str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return subprocess.run(
+        [*prefix, *args], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONWARNINGS": "ignore"}
+    )
 
 
 def test_console_script_is_installed():
@@ -47,7 +48,9 @@ def test_tasks_lists_every_task_with_source_and_sizes(prefix):
     assert len(lines) == 11
     listed = {}
     for line in lines:
-        m = re.match(r"^(\S+)\s+(built-in|Safety-Gymnasium)\s+obs=(\d+)\s+act=(\d+)\s+\((discrete|continuous)\)\s+b=(\S+)$", line)
+        m = re.match(
+            r"^(\S+)\s+(built-in|Safety-Gymnasium)\s+obs=(\d+)\s+act=(\d+)\s+\((discrete|continuous)\)\s+b=(\S+)$", line
+        )
         assert m, line
         listed[m.group(1)] = (m.group(2), int(m.group(3)), int(m.group(4)), m.group(5))
         assert float(m.group(6)) == get_spec(m.group(1)).cost_limit, line

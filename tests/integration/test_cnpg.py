@@ -118,8 +118,9 @@ def test_trust_regions_shrink_towards_the_boundary_and_stay_safe(beta):
 
 def test_cli_cnpg_writes_three_offline_html_files(tmp_path):
     out = tmp_path / "cnpg"
-    result = run_cli("cnpg", "--beta", "0,0.01,1", "--starts", "3", "--seed", "1", "--delta", "0.05", "--out", out,
-                     timeout=120)
+    result = run_cli(
+        "cnpg", "--beta", "0,0.01,1", "--starts", "3", "--seed", "1", "--delta", "0.05", "--out", out, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     for name in ("policy_space", "trust_regions", "value_curves"):
         html = (out / f"{name}.html").read_text()
@@ -129,11 +130,18 @@ def test_cli_cnpg_writes_three_offline_html_files(tmp_path):
     assert not list(out.glob("*.png"))
 
 
-@pytest.mark.parametrize("args, parameter", [
-    (["--beta", "1,x"], "--beta"), (["--beta=-1"], "--beta"), (["--beta", ""], "--beta"),
-    (["--delta", "0"], "--delta"), (["--delta=-0.1"], "--delta"), (["--delta", "abc"], "--delta"),
-    (["--starts", "0"], "--starts"),
-])
+@pytest.mark.parametrize(
+    "args, parameter",
+    [
+        (["--beta", "1,x"], "--beta"),
+        (["--beta=-1"], "--beta"),
+        (["--beta", ""], "--beta"),
+        (["--delta", "0"], "--delta"),
+        (["--delta=-0.1"], "--delta"),
+        (["--delta", "abc"], "--delta"),
+        (["--starts", "0"], "--starts"),
+    ],
+)
 def test_cli_cnpg_bad_values_exit_2_with_one_line(tmp_path, args, parameter):
     out = tmp_path / "cnpg"
     result = run_cli("cnpg", *args, "--out", out, timeout=60)

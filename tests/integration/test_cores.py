@@ -34,7 +34,10 @@ def test_core_sets_are_disjoint_and_only_when_they_divide(monkeypatch):
 
 
 def test_c_is_the_affinity_not_the_machine():
-    code = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); from ctrpo_core import cores; print(cores.available())"
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); from ctrpo_core import cores; "
+        "print(cores.available())"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"
 
@@ -46,15 +49,34 @@ SMALL_HOPPER = dict(total_steps=400, steps_per_epoch=200, num_envs=4)
 @pytest.mark.parametrize("backend", [LocalBackend, PoolBackend])
 def test_a_sweep_gives_each_run_its_share_of_the_cores(tmp_path, backend):
     runs, c = tmp_path / "runs", cores.available()
-    plan = plan_sweep("SafetyHopperVelocity-v1", "c-trpo", [1.0], [0.8], [None], list(range(c)), runs_dir=runs,
-                      name="fill", **SMALL_HOPPER)
+    plan = plan_sweep(
+        "SafetyHopperVelocity-v1",
+        "c-trpo",
+        [1.0],
+        [0.8],
+        [None],
+        list(range(c)),
+        runs_dir=runs,
+        name="fill",
+        **SMALL_HOPPER,
+    )
     assert {o.state for o in run_sweep(plan, backend(c), report=lambda line: None).values()} == {"finished"}
     statuses = [RunDir(runs / cfg.name).read_status() for cfg in plan.configs]
     assert [s["env_processes"] for s in statuses] == [1] * c  # P = C runs: one process each ...
     assert sorted(core for s in statuses for core in s["cores"]) == cores.allowed()[:c]  # ... on its own core
     # one run alone gets every core: its env is stepped by one process per core
-    alone = plan_sweep("SafetyHopperVelocity-v1", "c-trpo", [1.0], [0.8], [None], [0], runs_dir=runs,
-                       name="alone", cost_limit=20.0, **SMALL_HOPPER)
+    alone = plan_sweep(
+        "SafetyHopperVelocity-v1",
+        "c-trpo",
+        [1.0],
+        [0.8],
+        [None],
+        [0],
+        runs_dir=runs,
+        name="alone",
+        cost_limit=20.0,
+        **SMALL_HOPPER,
+    )
     assert {o.state for o in run_sweep(alone, backend(c), report=lambda line: None).values()} == {"finished"}
     status = RunDir(runs / alone.configs[0].name).read_status()
     assert status["env_processes"] == min(c, SMALL_HOPPER["num_envs"]) and len(status["cores"]) == c

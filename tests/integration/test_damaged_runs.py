@@ -12,15 +12,28 @@ from ctrpo_core import api
 from ctrpo_core.results import catalog
 
 MAIN = str(ROOT / "app" / "main.py")
-PAGES = ["views/home.py", "views/train.py", "views/live.py", "views/compare.py", "views/sensitivity.py",
-         "views/geometry.py", "views/rollout.py", "views/reports.py", "views/claims.py"]
+PAGES = [
+    "views/home.py",
+    "views/train.py",
+    "views/live.py",
+    "views/compare.py",
+    "views/sensitivity.py",
+    "views/geometry.py",
+    "views/rollout.py",
+    "views/reports.py",
+    "views/claims.py",
+]
 
 
 def damage(runs, good):
     """One run directory of each malformed kind next to ``good``."""
     config = json.loads((good / "config.json").read_text())
-    for name, text in (("config-list", "[]"), ("config-empty", "{}"), ("config-garbage", "{not json"),
-                       ("beta-abc", json.dumps({**config, "beta": "abc"}))):
+    for name, text in (
+        ("config-list", "[]"),
+        ("config-empty", "{}"),
+        ("config-garbage", "{not json"),
+        ("beta-abc", json.dumps({**config, "beta": "abc"})),
+    ):
         shutil.copytree(good, runs / name)
         (runs / name / "config.json").write_text(text)
     shutil.copytree(good, runs / "metrics-text")
@@ -42,8 +55,9 @@ DAMAGED = ["config-list", "config-empty", "config-garbage", "beta-abc", "metrics
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     runs = tmp_path_factory.mktemp("bad") / "runs"
-    good = api.train("GridHazard-v0", "c-trpo", total_steps=1000, steps_per_epoch=500, num_envs=4,
-                     runs_dir=str(runs), name="good").path
+    good = api.train(
+        "GridHazard-v0", "c-trpo", total_steps=1000, steps_per_epoch=500, num_envs=4, runs_dir=str(runs), name="good"
+    ).path
     shutil.copytree(good, runs / "good copy with spaces")
     elsewhere = runs.parent / "elsewhere"
     shutil.copytree(good, elsewhere / "linked")

@@ -27,10 +27,18 @@ def behaviour(shared_runs):
     return demo.behaviour_table(demo.grid_rows(plan))
 
 
-@pytest.mark.parametrize("promise", [
-    "Reg+ decreases with β", "Reg+ at β=10 is at most half of β=0's", "final cost <= b for β >= 1",
-    "final cost increases with b_H", "recovery epochs fall as b_H rises",
-    "C-TRPO's Reg+ is below TRPO-Lag's and TRPO's", "C-TRPO's return is at least 80% of TRPO-Lag's"])
+@pytest.mark.parametrize(
+    "promise",
+    [
+        "Reg+ decreases with β",
+        "Reg+ at β=10 is at most half of β=0's",
+        "final cost <= b for β >= 1",
+        "final cost increases with b_H",
+        "recovery epochs fall as b_H rises",
+        "C-TRPO's Reg+ is below TRPO-Lag's and TRPO's",
+        "C-TRPO's return is at least 80% of TRPO-Lag's",
+    ],
+)
 def test_the_demo_task_shows_what_beta_and_b_h_do(behaviour, promise):
     checks = demo.behaviour_checks(behaviour)
     assert checks[promise], behaviour.round(3).to_string()
@@ -57,8 +65,10 @@ def test_demo_json_prints_only_the_runs_numbers(tmp_path):
     assert "c-trpo" in table.stdout and "Reg+" in table.stdout and "recovery epochs" in table.stdout
 
 
-@pytest.mark.parametrize("args,param", [(["--beta", "-1"], "--beta"), (["--seed", "-2"], "--seed"),
-                                        (["--total-steps", "0"], "--total-steps")])
+@pytest.mark.parametrize(
+    "args,param",
+    [(["--beta", "-1"], "--beta"), (["--seed", "-2"], "--seed"), (["--total-steps", "0"], "--total-steps")],
+)
 def test_demo_bad_input_exits_2(tmp_path, args, param):
     result = run_cli("demo", *args, "--runs-dir", tmp_path / "runs", timeout=60)
     assert result.returncode == 2 and param in result.stderr and result.stderr.count("\n") == 1

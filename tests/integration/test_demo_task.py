@@ -97,6 +97,8 @@ def test_the_initial_policy_is_safe_and_feels_the_hazard():
                 first = np.array(algo.episode_costs)
     assert len(first) == cfg.num_envs * (cfg.steps_per_env // 50)
     costs = np.array(costs)
-    assert costs.mean() <= 0.6 * cfg.cost_limit and costs[0] <= 0.5 * cfg.cost_limit  # under b, the demo's seed well under
+    assert (
+        costs.mean() <= 0.6 * cfg.cost_limit and costs[0] <= 0.5 * cfg.cost_limit
+    )  # under b, the demo's seed well under
     assert (costs < cfg.cost_limit).sum() >= 9  # seed 2 starts at 5.4, just over b: the one seed in ten
     assert (first > 0).mean() >= 0.2  # ... but the cost advantages carry a signal from the start

@@ -4,7 +4,6 @@ defaults and metrics columns, links, and no reference to documents outside the r
 from __future__ import annotations
 
 import ast
-import dataclasses
 import importlib.util
 import re
 import subprocess
@@ -46,8 +45,10 @@ COMMANDS = _commands()
 # ---------------------------------------------------------------------------------------------- CLI.md
 def test_cli_reference_is_generated_from_the_parser():
     written = (DOCS / "CLI.md").read_text(encoding="utf-8") if (DOCS / "CLI.md").exists() else ""
-    assert written == GEN.render(), ("docs/CLI.md is not what scripts/cli_reference.py writes for the current "
-                                     "parser: run .venv/bin/python scripts/cli_reference.py")
+    assert written == GEN.render(), (
+        "docs/CLI.md is not what scripts/cli_reference.py writes for the current "
+        "parser: run .venv/bin/python scripts/cli_reference.py"
+    )
 
 
 def test_cli_reference_check_flag(tmp_path, capsys):
@@ -126,10 +127,16 @@ def test_settings_and_algorithms_are_documented_from_their_declarations():
     cli = (DOCS / "CLI.md").read_text()
     algorithms = _keyed(_rows(_section(DOCS / "CLI.md", "## Algorithms")))
     assert list(algorithms) == list(ALGORITHMS)
-    settings = _keyed([[row[0].split(" ")[0]] + row[1:] for row in _rows(_section(DOCS / "CLI.md",
-                                                                                "## Settings for `--set` and `--config`"))])
+    settings = _keyed(
+        [
+            [row[0].split(" ")[0]] + row[1:]
+            for row in _rows(_section(DOCS / "CLI.md", "## Settings for `--set` and `--config`"))
+        ]
+    )
     assert list(settings) == [k for k, s in ALL_SETTINGS.items() if s.settable]
-    explained = _section(DOCS / "ALGORITHM.md", "## Settings") + _section(DOCS / "ALGORITHM.md", "## The other algorithms")
+    explained = _section(DOCS / "ALGORITHM.md", "## Settings") + _section(
+        DOCS / "ALGORITHM.md", "## The other algorithms"
+    )
     assert "CLI.md#settings-for---set-and---config" in explained and "CLI.md#algorithms" in explained
     assert "ctrpo_core/config/settings.py" in explained and "CTRPO_ALGORITHMS" in explained
     assert "| `beta` (β) |" in cli
@@ -139,8 +146,9 @@ def test_metrics_columns_are_documented():
     from ctrpo_core.runs.store import METRIC_COLUMNS, TRUTH_COLUMNS
 
     rows = _keyed(_rows(_section(DOCS / "ALGORITHM.md", "## Metrics")))
-    assert list(rows) == METRIC_COLUMNS + TRUTH_COLUMNS, \
+    assert list(rows) == METRIC_COLUMNS + TRUTH_COLUMNS, (
         "docs/ALGORITHM.md's metrics table must list METRIC_COLUMNS, then TRUTH_COLUMNS, in order"
+    )
     listed = " ".join(_section(DOCS / "RUN_FORMAT.md", "## metrics.csv").split())
     for columns in (METRIC_COLUMNS, TRUTH_COLUMNS):
         assert ", ".join(f"`{c}`" for c in columns) in listed, "docs/RUN_FORMAT.md must list the columns in order"
@@ -199,8 +207,9 @@ def test_relative_links_resolve(path):
 def _project_files() -> list[Path]:
     try:
         listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-        extra = subprocess.run(["git", "ls-files", "-z", "--others", "--exclude-standard"], cwd=ROOT,
-                               capture_output=True, check=True).stdout
+        extra = subprocess.run(
+            ["git", "ls-files", "-z", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout")
     names = {n for n in (listed + extra).decode().split("\0") if n}

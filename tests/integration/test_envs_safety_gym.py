@@ -37,14 +37,24 @@ def rollout(request):
         for t in range(N_STEPS):
             prev_obs = obs
             obs, reward, cost, terminated, truncated, info = env.step(actions[t])
-            steps.append(dict(prev_obs=prev_obs, obs=obs, reward=reward, cost=cost,
-                              terminated=terminated, truncated=truncated, **info))
+            steps.append(
+                dict(
+                    prev_obs=prev_obs,
+                    obs=obs,
+                    reward=reward,
+                    cost=cost,
+                    terminated=terminated,
+                    truncated=truncated,
+                    **info,
+                )
+            )
     with make_vec_env(task_id, num_envs=NUM_ENVS, seed=SEED, max_episode_steps=LIMIT) as env:
         first_obs_again = env.reset()
         replay = [env.step(actions[t])[0] for t in range(N_REPLAY)]
     record = {key: np.stack([step[key] for step in steps]) for key in steps[0]}
-    record.update(task_id=task_id, spec=spec, first_obs=first_obs, first_obs_again=first_obs_again,
-                  replay=np.stack(replay))
+    record.update(
+        task_id=task_id, spec=spec, first_obs=first_obs, first_obs_again=first_obs_again, replay=np.stack(replay)
+    )
     return record
 
 

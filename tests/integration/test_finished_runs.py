@@ -48,8 +48,7 @@ def test_a_setting_counts_only_its_finished_seeds_and_names_the_others(planted):
     assert len(table) == 1
     row = table.iloc[0]
     assert row["finished seeds"] == 2 and row["seed ids"] == "0,1"
-    assert row["not counted"] == (f"seed 2 stopped at epoch {stopped_epoch}/{EPOCHS}; "
-                                  "seed 3 queued (no epoch yet)")
+    assert row["not counted"] == (f"seed 2 stopped at epoch {stopped_epoch}/{EPOCHS}; seed 3 queued (no epoch yet)")
     done = summaries[summaries.seed.isin([0, 1])]
     assert row["return median"] == pytest.approx(done.final_return.median())
     assert row["cost median"] == pytest.approx(done.final_cost.median())
@@ -68,7 +67,8 @@ def test_at_equal_steps_cuts_every_run_at_the_common_step_and_says_so(planted):
     expected = catalog.final_values(finished_metrics[finished_metrics.total_steps <= steps])
     first = cut.set_index("seed").loc[0]
     assert first.reg_plus == pytest.approx(expected["reg_plus"]) and first.final_cost == pytest.approx(
-        expected["final_cost"])
+        expected["final_cost"]
+    )
     table = pooling.comparison_table(cut, reps=300, equal_steps=steps)
     assert table.iloc[0]["seeds at equal steps"] == 3 and table.iloc[0]["cut at steps"] == steps
     assert f"{steps:,}" in pooling.equal_steps_title(steps)
@@ -102,8 +102,10 @@ def test_ls_and_show_say_what_is_final_and_what_is_so_far(planted):
     assert result.returncode == 0, result.stderr
     [setting] = json.loads(result.stdout)
     assert setting["finished"] == 2 and setting["seeds"] == [0, 1]
-    assert [line.split(" ")[:3] for line in setting["not_counted"]] == [["seed", "2", "stopped"],
-                                                                        ["seed", "3", "queued"]]
+    assert [line.split(" ")[:3] for line in setting["not_counted"]] == [
+        ["seed", "2", "stopped"],
+        ["seed", "3", "queued"],
+    ]
     text = run_cli("ls", "--runs-dir", runs_dir, "--by-setting").stdout
     assert "2 finished; seed 2 stopped at epoch" in text
     shown = run_cli("show", str(paths[2]), "--json")
@@ -139,9 +141,31 @@ def test_a_report_counts_only_finished_runs_while_others_train_elsewhere(planted
     holds their locks, as a training process would): the report trains nothing, pools n = 2, names the rest."""
     runs_dir, plan, paths = planted
     with Ownership(paths[2], what="a test"), Ownership(paths[3], what="a test"):
-        result = run_cli("report", "barrier_sensitivity", "--runs-dir", runs_dir, "-p", "task", TASK,
-                         "-p", "betas", "[1.0]", "-p", "bhs", "[0.8]", "-p", "seeds", "[0, 1, 2, 3]",
-                         "-p", "total_steps", STEPS, "-p", "parallel", 1, timeout=600)
+        result = run_cli(
+            "report",
+            "barrier_sensitivity",
+            "--runs-dir",
+            runs_dir,
+            "-p",
+            "task",
+            TASK,
+            "-p",
+            "betas",
+            "[1.0]",
+            "-p",
+            "bhs",
+            "[0.8]",
+            "-p",
+            "seeds",
+            "[0, 1, 2, 3]",
+            "-p",
+            "total_steps",
+            STEPS,
+            "-p",
+            "parallel",
+            1,
+            timeout=600,
+        )
     assert result.returncode == 0, result.stderr[-3000:]
     folder = next((runs_dir / "reports").glob("barrier_sensitivity-*"))
     results = json.loads((folder / "results.json").read_text())

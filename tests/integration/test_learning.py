@@ -62,8 +62,9 @@ def test_plain_trpo_ends_unsafe(edge_runs, seed):
 
 
 def test_c_trpo_on_point_hazard_improves_return_under_the_limit(tmp_path):
-    metrics = api.train("PointHazard-v0", "c-trpo", seed=0, total_steps=140_000, runs_dir=str(tmp_path),
-                        name="point").read_metrics()
+    metrics = api.train(
+        "PointHazard-v0", "c-trpo", seed=0, total_steps=140_000, runs_dir=str(tmp_path), name="point"
+    ).read_metrics()
     b = 5.0
     assert final(metrics, "ep_return") > metrics.ep_return.iloc[:FINAL].mean() + 10
     later = metrics.ep_cost.iloc[10:]

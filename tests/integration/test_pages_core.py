@@ -43,12 +43,21 @@ def test_a_form_takes_each_choices_defaults_and_gives_back_what_was_typed_for_it
 def test_form_defaults_per_task_and_algorithm():
     hopper = resolve("SafetyHopperVelocity-v1", "c-trpo")
     assert api.train_form("SafetyHopperVelocity-v1", "c-trpo") == {
-        "delta": hopper.delta, "cost_limit": 25.0, "total_steps": hopper.total_steps, "beta": hopper.beta,
-        "bh": hopper.bh, "barrier": "entropy"}
+        "delta": hopper.delta,
+        "cost_limit": 25.0,
+        "total_steps": hopper.total_steps,
+        "beta": hopper.beta,
+        "bh": hopper.bh,
+        "barrier": "entropy",
+    }
     assert set(api.train_form("GridHazard-v0", "trpo")) == {"delta", "cost_limit", "total_steps"}  # no β for TRPO
     assert api.train_form("GridHazard-v0", "ppo-lag")["delta"] == resolve("GridHazard-v0", "ppo-lag").delta
-    assert api.sweep_form("HazardEdge-v0", "c-trpo") == {"beta": "0,0.1,1,10", "bh": "0.6,0.8,1", "delta": "0.01",
-                                                         "steps": 160_000}
+    assert api.sweep_form("HazardEdge-v0", "c-trpo") == {
+        "beta": "0,0.1,1,10",
+        "bh": "0.6,0.8,1",
+        "delta": "0.01",
+        "steps": 160_000,
+    }
     assert api.sweep_form("GridHazard-v0", "trpo")["beta"] == ""
     quick = reports.form_defaults("quickstart", "GridHazard-v0", "trpo")
     assert quick["task"] == "GridHazard-v0" and quick["algo"] == "trpo"
@@ -72,8 +81,20 @@ def test_train_page_follows_the_task_and_keeps_typed_values(tmp_path, monkeypatc
 
 
 # ---------------------------------------------------------------- ETA
-@pytest.mark.parametrize("seconds,text", [(None, "—"), (math.nan, "—"), (-1.0, "—"), ("x", "—"), (0, "0:00"),
-                                          (30.3855, "0:30"), (59.6, "1:00"), (754, "12:34"), (3725, "1:02:05")])
+@pytest.mark.parametrize(
+    "seconds,text",
+    [
+        (None, "—"),
+        (math.nan, "—"),
+        (-1.0, "—"),
+        ("x", "—"),
+        (0, "0:00"),
+        (30.3855, "0:30"),
+        (59.6, "1:00"),
+        (754, "12:34"),
+        (3725, "1:02:05"),
+    ],
+)
 def test_eta_is_a_readable_duration(seconds, text):
     assert format_duration(seconds) == text
 
@@ -88,9 +109,12 @@ def demo_folder(tmp_path_factory):
     are no overlay: C-TRPO with another δ, with another seed, and TRPO."""
     runs_dir = tmp_path_factory.mktemp("demo") / "runs"
     demo.run(demo.plan(runs_dir, total_steps=STEPS))
-    for name, algo, extra in (("b10", "c-trpo", {"beta": 10.0}), ("b03", "c-trpo", {"beta": 0.3}),
-                              ("other_delta", "c-trpo", {"beta": 3.0, "delta": 0.02}),
-                              ("other_seed", "c-trpo", {"beta": 3.0, "seed": 1})):
+    for name, algo, extra in (
+        ("b10", "c-trpo", {"beta": 10.0}),
+        ("b03", "c-trpo", {"beta": 0.3}),
+        ("other_delta", "c-trpo", {"beta": 3.0, "delta": 0.02}),
+        ("other_seed", "c-trpo", {"beta": 3.0, "seed": 1}),
+    ):
         api.train(demo.TASK, algo, total_steps=STEPS, runs_dir=str(runs_dir), name=name, **extra)
     return runs_dir
 
@@ -101,8 +125,7 @@ def test_beta_overlays_come_from_the_runs_folder(demo_folder):
     assert found[10.0].name == "b10" and found[0.3].name == "b03"
     base = demo.plan(demo_folder, total_steps=STEPS)
     shown = demo.shown_runs(demo_folder, base, total_steps=STEPS)
-    assert [label for _, label in shown.values()] == ["C-TRPO β=1", "TRPO", "TRPO-Lag", "C-TRPO β=0.3",
-                                                      "C-TRPO β=10"]
+    assert [label for _, label in shown.values()] == ["C-TRPO β=1", "TRPO", "TRPO-Lag", "C-TRPO β=0.3", "C-TRPO β=10"]
     assert demo.beta_runs(demo_folder, seed=1, total_steps=STEPS) == {3.0: demo_folder / "other_seed"}
     assert demo.beta_runs(demo_folder) == {}  # the demo at its defaults: none of these runs
 

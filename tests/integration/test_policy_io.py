@@ -1,4 +1,5 @@
-"""`ctrpo eval` and `ctrpo export` (ctrpo_core/tools/evaluate.py, tools/export.py, runs/policy.py) on small real runs."""
+"""`ctrpo eval` and `ctrpo export` (ctrpo_core/tools/evaluate.py, tools/export.py, runs/policy.py) on small real
+runs."""
 
 import json
 import os
@@ -21,8 +22,21 @@ from ctrpo_core.runs.policy import act, load_policy
 from ctrpo_core.tools import export
 from ctrpo_core.runs import RunDir
 
-EVAL_KEYS = {"run", "task", "episodes", "deterministic", "seed", "cost_limit", "return_mean", "return_std",
-             "cost_mean", "cost_std", "safe_fraction", "returns", "costs"}
+EVAL_KEYS = {
+    "run",
+    "task",
+    "episodes",
+    "deterministic",
+    "seed",
+    "cost_limit",
+    "return_mean",
+    "return_std",
+    "cost_mean",
+    "cost_std",
+    "safe_fraction",
+    "returns",
+    "costs",
+}
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +46,9 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("policy_io") / "runs"
     api.train("HazardEdge-v0", "c-trpo", total_steps=8000, runs_dir=str(root), name="edge")
     api.train("GridHazard-v0", "c-trpo", total_steps=4000, runs_dir=str(root), name="grid")
-    api.train("PointHazard-v0", "trpo", total_steps=2000, steps_per_epoch=1000, num_envs=4,
-              runs_dir=str(root), name="point")
+    api.train(
+        "PointHazard-v0", "trpo", total_steps=2000, steps_per_epoch=1000, num_envs=4, runs_dir=str(root), name="point"
+    )
     clipped = root / "point-clipped"
     shutil.copytree(root / "point", clipped, ignore=shutil.ignore_patterns(".lock"))
     state = RunDir(clipped).load_checkpoint()
@@ -188,8 +203,13 @@ def exported(runs, tmp_path_factory):
         observations[name] = raw_observations(task, np.random.default_rng(0))
         torch.save(torch.as_tensor(observations[name]), work / f"{name}.obs.pt")
     site = str(Path(torch.__file__).resolve().parents[1])
-    check = subprocess.run([sys.executable, "-I", "-S", "-c", CHECK, site, *EXPORTED], cwd=work,
-                           capture_output=True, text=True, timeout=120)
+    check = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", CHECK, site, *EXPORTED],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert check.returncode == 0, check.stderr
     report = json.loads(check.stdout)
     assert report["ctrpo_modules"] == []
@@ -229,8 +249,11 @@ def test_export_round_trip_without_ctrpo_core(runs, exported, name):
 def test_export_refuses_a_missing_folder_and_never_leaves_half_a_file(runs, tmp_path, capsys, monkeypatch):
     line = one_error_line(run_cli("export", "edge", "--runs-dir", runs, "--out", tmp_path / "missing" / "p.pt"))
     assert "--out" in line and not (tmp_path / "missing").exists()
-    for args, word in [(("nope", "--out", tmp_path / "p.pt"), "RUN"), (("edge", "--out", tmp_path), "--out"),
-                       (("edge",), "--out")]:  # --out is required
+    for args, word in [
+        (("nope", "--out", tmp_path / "p.pt"), "RUN"),
+        (("edge", "--out", tmp_path), "--out"),
+        (("edge",), "--out"),
+    ]:  # --out is required
         status, out, err = cli(capsys, "export", *args, "--runs-dir", runs)
         assert status == 2 and out == "" and len(err.splitlines()) == 1 and word in err, (args, err)
     assert os.listdir(tmp_path) == []

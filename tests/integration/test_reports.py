@@ -27,6 +27,7 @@ def read_notebook(path):
 
     return nbformat.read(path, as_version=4)
 
+
 MAIN = str(ROOT / "app" / "main.py")
 
 
@@ -102,8 +103,13 @@ def test_report_folder_holds_notebook_html_params_and_status(executed):
 
 
 def test_html_exports_carry_their_figures_and_load_nothing_from_outside(executed):
-    figures = {"quickstart": 3, "barrier_sensitivity": 7, "benchmark": 3, "cnpg_geometry": 3,  # one curve figure per task
-               "claims": 6}  # (a) two, (b), (c), (d), (e) one each, on its one task
+    figures = {
+        "quickstart": 3,
+        "barrier_sensitivity": 7,
+        "benchmark": 3,
+        "cnpg_geometry": 3,  # one curve figure per task
+        "claims": 6,
+    }  # (a) two, (b), (c), (d), (e) one each, on its one task
     for name, (folder, _, _) in executed.items():
         html = (folder / f"{name}.html").read_text()
         assert html.count('class="plotly-graph-div"') == figures[name], name
@@ -125,13 +131,22 @@ def test_html_exports_render_their_figures_offline_in_a_real_browser(executed):
             for name, (folder, _, _) in executed.items():
                 page = browser.new_page()
                 outside, errors = [], []
-                page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:", "blob:")) else None)
+                page.on(
+                    "request",
+                    lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:", "blob:")) else None,
+                )
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 page.goto((folder / f"{name}.html").as_uri())
                 divs = page.locator(".plotly-graph-div")
-                page.wait_for_function("n => document.querySelectorAll('.plotly-graph-div .main-svg').length >= n",
-                                       arg=divs.count(), timeout=30_000)
-                drawn = page.evaluate("[...document.querySelectorAll('.plotly-graph-div')].filter(d => d.querySelector('.main-svg')).length")
+                page.wait_for_function(
+                    "n => document.querySelectorAll('.plotly-graph-div .main-svg').length >= n",
+                    arg=divs.count(),
+                    timeout=30_000,
+                )
+                drawn = page.evaluate(
+                    "[...document.querySelectorAll('.plotly-graph-div')]"
+                    ".filter(d => d.querySelector('.main-svg')).length"
+                )
                 assert drawn == divs.count() > 0, name
                 assert outside == [] and errors == [], (name, outside, errors)
                 page.close()
@@ -231,8 +246,13 @@ def test_a_failing_cell_fails_the_report(runs):
     folder = reports.prepare("quickstart", {}, runs)
     params = json.loads((folder / "params.json").read_text())
     (folder / "params.json").write_text(json.dumps({**params, "parameters": {"task": "Nope-v0"}}))
-    result = subprocess.run([sys.executable, "-m", "ctrpo_core.reports.papermill", str(folder)], capture_output=True, text=True,
-                            cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "ctrpo_core.reports.papermill", str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "UnknownTaskError" in result.stdout and "Nope-v0" in result.stdout and "failed" in result.stdout
     status = json.loads((folder / "status.json").read_text())
@@ -244,16 +264,19 @@ def test_a_failing_cell_fails_the_report(runs):
     assert next(r for r in reports.list_reports(runs) if r["folder"] == folder.name)["state"] == "failed"
 
 
-@pytest.mark.parametrize("args,param", [
-    (["nope"], "report"),
-    (["quickstart", "-p", "nope", "1"], "-p"),
-    (["quickstart", "-p", "seed", "x"], "-p seed"),
-    (["quickstart", "-p", "task", "Nope-v0"], "-p task"),
-    (["quickstart", "-p", "beta", "-1"], "-p beta"),
-    (["benchmark", "-p", "seeds", "0,1"], "-p seeds"),
-    (["benchmark", "-p", "runs_dir", "/tmp"], "-p runs_dir"),
-    ([], "report"),
-])
+@pytest.mark.parametrize(
+    "args,param",
+    [
+        (["nope"], "report"),
+        (["quickstart", "-p", "nope", "1"], "-p"),
+        (["quickstart", "-p", "seed", "x"], "-p seed"),
+        (["quickstart", "-p", "task", "Nope-v0"], "-p task"),
+        (["quickstart", "-p", "beta", "-1"], "-p beta"),
+        (["benchmark", "-p", "seeds", "0,1"], "-p seeds"),
+        (["benchmark", "-p", "runs_dir", "/tmp"], "-p runs_dir"),
+        ([], "report"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, param):
     result = run_cli("report", *args, "--runs-dir", tmp_path / "runs", timeout=60)
     assert result.returncode == 2, result.stderr
@@ -264,7 +287,9 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, para
 def test_parameter_values_parse_as_json_else_strings():
     assert reports.parse_literal("3") == 3 and reports.parse_literal("[0, 1]") == [0, 1]
     assert reports.parse_literal("null") is None and reports.parse_literal("GridHazard-v0") == "GridHazard-v0"
-    values = reports.parse_parameters("quickstart", [("beta", "2"), ("task", "PointHazard-v0"), ("total_steps", "8000")])
+    values = reports.parse_parameters(
+        "quickstart", [("beta", "2"), ("task", "PointHazard-v0"), ("total_steps", "8000")]
+    )
     assert values == {"beta": 2.0, "task": "PointHazard-v0", "total_steps": 8000} and isinstance(values["beta"], float)
     assert reports.parse_parameters("benchmark", [("tasks", '["PointHazard-v0"]')]) == {"tasks": ["PointHazard-v0"]}
 

@@ -25,10 +25,30 @@ TIMING = ["time_s", "steps_per_s"]
 
 
 def start_training(runs_dir, name, total_steps=40_000, task="PointHazard-v0"):
-    args = ["train", "--task", task, "--algo", "c-trpo", "--total-steps", str(total_steps),
-            "--steps-per-epoch", "1000", "--num-envs", "8", "--runs-dir", str(runs_dir), "--name", name]
-    return subprocess.Popen([sys.executable, "-m", "ctrpo_core.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    args = [
+        "train",
+        "--task",
+        task,
+        "--algo",
+        "c-trpo",
+        "--total-steps",
+        str(total_steps),
+        "--steps-per-epoch",
+        "1000",
+        "--num-envs",
+        "8",
+        "--runs-dir",
+        str(runs_dir),
+        "--name",
+        name,
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-m", "ctrpo_core.cli", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(predicate, timeout=120):
@@ -83,8 +103,9 @@ def test_a_run_killed_right_after_config_json_restarts_from_scratch(runs_dir):
     assert RunDir(run.path).read_status()["state"] == "queued" and not run.has_checkpoint()
     result = run_cli("train", "--resume", run.path)
     assert result.returncode == 0, result.stderr
-    reference = api.train("GridHazard-v0", "c-trpo", total_steps=1000, runs_dir=str(runs_dir), name="ref", seed=3,
-                          **SMALL).read_metrics()
+    reference = api.train(
+        "GridHazard-v0", "c-trpo", total_steps=1000, runs_dir=str(runs_dir), name="ref", seed=3, **SMALL
+    ).read_metrics()
     pd.testing.assert_frame_equal(RunDir(run.path).read_metrics().drop(columns=TIMING), reference.drop(columns=TIMING))
     again = run_cli("train", "--task", "GridHazard-v0", "--algo", "c-trpo", "--runs-dir", runs_dir, "--name", "early")
     assert again.returncode == 2 and "already exists" in again.stderr
@@ -106,10 +127,10 @@ def test_resume_refuses_fewer_total_steps_than_trained(runs_dir):
 
 def test_a_metrics_file_cut_mid_line_is_rewritten_from_the_checkpoint(runs_dir):
     """Issue 10.7: the checkpoint is the truth: no epoch is ever skipped; kill leftovers are removed."""
-    full = api.train("GridHazard-v0", "c-trpo", total_steps=3000, runs_dir=str(runs_dir), name="full", seed=2,
-                     **SMALL).read_metrics()
-    run = api.train("GridHazard-v0", "c-trpo", total_steps=2000, runs_dir=str(runs_dir), name="cut", seed=2,
-                    **SMALL)
+    full = api.train(
+        "GridHazard-v0", "c-trpo", total_steps=3000, runs_dir=str(runs_dir), name="full", seed=2, **SMALL
+    ).read_metrics()
+    run = api.train("GridHazard-v0", "c-trpo", total_steps=2000, runs_dir=str(runs_dir), name="cut", seed=2, **SMALL)
     text = (run.path / "metrics.csv").read_text()
     (run.path / "metrics.csv").write_text(text[: text.rindex("\n", 0, len(text) - 1) + 20])  # row 4 cut mid-line
     (run.path / ".checkpoint.pt.tmp12345").write_bytes(b"half a checkpoint")
@@ -179,11 +200,35 @@ def test_a_new_owner_clears_only_stop_requests_older_than_itself(runs_dir):
 BAD = [
     (["--task", "GridHazard-v0", "--algo", "c-trpo", "--seed", str(2**32)], "--seed"),
     (["--task", "GridHazard-v0", "--algo", "c-trpo", "--name", "n" * 300], "--name"),
-    (["--task", "GridHazard-v0", "--algo", "c-trpo", "--num-envs", "16", "--steps-per-epoch", "100000000",
-      "--total-steps", "100000000"], "--steps-per-epoch"),
+    (
+        [
+            "--task",
+            "GridHazard-v0",
+            "--algo",
+            "c-trpo",
+            "--num-envs",
+            "16",
+            "--steps-per-epoch",
+            "100000000",
+            "--total-steps",
+            "100000000",
+        ],
+        "--steps-per-epoch",
+    ),
     (["--task", "GridHazard-v0", "--algo", "c-trpo", "--num-envs", "100000000"], "--num-envs"),  # 1-1024 (issue 19)
-    (["--task", "SafetyHopperVelocity-v1", "--algo", "c-trpo", "--num-envs", "100000", "--steps-per-epoch",
-      "100000"], "--num-envs"),
+    (
+        [
+            "--task",
+            "SafetyHopperVelocity-v1",
+            "--algo",
+            "c-trpo",
+            "--num-envs",
+            "100000",
+            "--steps-per-epoch",
+            "100000",
+        ],
+        "--num-envs",
+    ),
 ]
 
 
@@ -226,8 +271,12 @@ def test_cnpg_out_under_a_file_exits_2(tmp_path):
 def test_resume_of_a_damaged_run_exits_2_and_changes_nothing(runs_dir, damage):
     run = api.train("GridHazard-v0", "c-trpo", total_steps=500, runs_dir=str(runs_dir), name="d", **SMALL)
     RunDir(run.path).write_status("stopped", "by hand")
-    target = {"empty checkpoint": ("checkpoint.pt", b""), "garbage checkpoint": ("checkpoint.pt", b"\x00garbage"),
-              "garbage config": ("config.json", b"{not json"), "list config": ("config.json", b"[]")}[damage]
+    target = {
+        "empty checkpoint": ("checkpoint.pt", b""),
+        "garbage checkpoint": ("checkpoint.pt", b"\x00garbage"),
+        "garbage config": ("config.json", b"{not json"),
+        "list config": ("config.json", b"[]"),
+    }[damage]
     (run.path / target[0]).write_bytes(target[1])
     before = {p.name: p.read_bytes() for p in run.path.iterdir() if p.is_file() and p.name != ".lock"}
     result = run_cli("train", "--resume", run.path)
@@ -235,10 +284,16 @@ def test_resume_of_a_damaged_run_exits_2_and_changes_nothing(runs_dir, damage):
     assert {p.name: p.read_bytes() for p in run.path.iterdir() if p.is_file() and p.name != ".lock"} == before
 
 
-@pytest.mark.parametrize("params,key", [
-    (["-p", "task", "Nope-v0"], "-p task"), (["-p", "betas", "[NaN]"], "-p betas"),
-    (["-p", "betas", "[]"], "-p betas"), (["-p", "seeds", "[]"], "-p seeds"), (["-p", "bhs", "[0]"], "-p bhs"),
-])
+@pytest.mark.parametrize(
+    "params,key",
+    [
+        (["-p", "task", "Nope-v0"], "-p task"),
+        (["-p", "betas", "[NaN]"], "-p betas"),
+        (["-p", "betas", "[]"], "-p betas"),
+        (["-p", "seeds", "[]"], "-p seeds"),
+        (["-p", "bhs", "[0]"], "-p bhs"),
+    ],
+)
 def test_report_parameters_are_checked_before_anything_starts(tmp_path, params, key):
     result = run_cli("report", "barrier_sensitivity", *params, "--runs-dir", tmp_path / "runs", timeout=60)
     assert result.returncode == 2, result.stderr
@@ -267,6 +322,14 @@ def test_the_barrier_is_never_negative_at_extreme_beta_and_tiny_budgets(form, bu
 
 def test_recorded_divergence_stays_non_negative_at_huge_beta(runs_dir):
     for beta in (1e6, 1e12):
-        metrics = api.train("PointHazard-v0", "c-trpo", beta=beta, total_steps=8000, steps_per_epoch=2000,
-                            num_envs=8, runs_dir=str(runs_dir), name=f"b{beta:g}").read_metrics()
+        metrics = api.train(
+            "PointHazard-v0",
+            "c-trpo",
+            beta=beta,
+            total_steps=8000,
+            steps_per_epoch=2000,
+            num_envs=8,
+            runs_dir=str(runs_dir),
+            name=f"b{beta:g}",
+        ).read_metrics()
         assert (metrics.divergence.dropna() >= 0).all() and (metrics.barrier.dropna() >= 0).all()

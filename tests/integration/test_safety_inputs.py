@@ -44,15 +44,18 @@ def one_line_error(status, err, code=2):
 
 
 def tree_bytes(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     runs = tmp_path_factory.mktemp("safety") / "runs"
-    good = api.train("GridHazard-v0", "c-trpo", total_steps=1000, steps_per_epoch=500, num_envs=4,
-                     runs_dir=str(runs), name="good").path
+    good = api.train(
+        "GridHazard-v0", "c-trpo", total_steps=1000, steps_per_epoch=500, num_envs=4, runs_dir=str(runs), name="good"
+    ).path
     shutil.copytree(good, runs / "other")
     return runs
 
@@ -66,8 +69,14 @@ def test_export_replaces_no_run_file_link_fifo_or_device(runs, tmp_path, capsys)
     link.symlink_to(outside)
     fifo = tmp_path / "fifo.pt"
     os.mkfifo(fifo)
-    targets = [runs / "good" / "checkpoint.pt", runs / "other" / "config.json", runs / "other" / "metrics.csv",
-               runs / "good" / "new.pt", link, fifo]
+    targets = [
+        runs / "good" / "checkpoint.pt",
+        runs / "other" / "config.json",
+        runs / "other" / "metrics.csv",
+        runs / "good" / "new.pt",
+        link,
+        fifo,
+    ]
     if Path("/dev/full").exists():
         targets.append(Path("/dev/full"))
     for target in targets:
@@ -146,33 +155,60 @@ def test_app_started_elsewhere_on_every_interface_serves_only_the_warning(runs, 
 def limited(max_bytes: int):
     """preexec_fn: files of at most ``max_bytes`` (RLIMIT_FSIZE), and SIGXFSZ ignored so that a write past it
     fails with EFBIG like a full disk (ENOSPC) instead of killing the process."""
+
     def apply():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
     return apply
 
 
-TRAIN = ["-m", "ctrpo_core.cli", "train", "--task", "GridHazard-v0", "--algo", "c-trpo", "--total-steps", "1000",
-         "--steps-per-epoch", "500", "--num-envs", "4"]
+TRAIN = [
+    "-m",
+    "ctrpo_core.cli",
+    "train",
+    "--task",
+    "GridHazard-v0",
+    "--algo",
+    "c-trpo",
+    "--total-steps",
+    "1000",
+    "--steps-per-epoch",
+    "500",
+    "--num-envs",
+    "4",
+]
 
 
 def test_a_write_the_disk_refuses_is_one_line_and_a_failed_run(tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
     # config.json (about 2 KiB) does not fit: exit 2, nothing left behind
-    result = subprocess.run([PYTHON, *TRAIN, "--runs-dir", runs, "--name", "none"], capture_output=True,
-                            text=True, preexec_fn=limited(1024), timeout=120)
+    result = subprocess.run(
+        [PYTHON, *TRAIN, "--runs-dir", runs, "--name", "none"],
+        capture_output=True,
+        text=True,
+        preexec_fn=limited(1024),
+        timeout=120,
+    )
     one_line_error(result.returncode, result.stderr)
     assert "config.json" in result.stderr and "File too large" in result.stderr
     assert list(runs.iterdir()) == []  # no half-made run folder
     # the checkpoint does not fit: exit 1, one line naming it, the run failed with that message
-    result = subprocess.run([PYTHON, *TRAIN, "--runs-dir", runs, "--name", "half"], capture_output=True,
-                            text=True, preexec_fn=limited(16 * 1024), timeout=120)
+    result = subprocess.run(
+        [PYTHON, *TRAIN, "--runs-dir", runs, "--name", "half"],
+        capture_output=True,
+        text=True,
+        preexec_fn=limited(16 * 1024),
+        timeout=120,
+    )
     one_line_error(result.returncode, result.stderr, code=1)
     assert "checkpoint.pt: File too large" in result.stderr
     status = json.loads((runs / "half" / "status.json").read_text())
-    assert status["state"] == "failed" and status["message"] == f"cannot write {runs / 'half' / 'checkpoint.pt'}: " \
-                                                                  "File too large"
+    assert (
+        status["state"] == "failed"
+        and status["message"] == f"cannot write {runs / 'half' / 'checkpoint.pt'}: File too large"
+    )
     assert not list((runs / "half").glob(".*.tmp*"))  # the temporary checkpoint was removed
     assert catalog.run_table(runs).set_index("name").loc["half", "state"] == "failed"
 
@@ -181,13 +217,34 @@ def test_a_full_tmpfs_is_one_line_and_a_failed_run(tmp_path):
     """A real ENOSPC: a 3 MB tmpfs as the runs folder (root only; skipped where mount is not permitted)."""
     mount = tmp_path / "small"
     mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("mounting a tmpfs needs root and a permitting container")
     try:
-        result = subprocess.run([PYTHON, *TRAIN[:-6], "--total-steps", "400000", "--steps-per-epoch", "2000",
-                                 "--checkpoint-every", "1", "--runs-dir", mount, "--name", "full"],
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [
+                PYTHON,
+                *TRAIN[:-6],
+                "--total-steps",
+                "400000",
+                "--steps-per-epoch",
+                "2000",
+                "--checkpoint-every",
+                "1",
+                "--runs-dir",
+                mount,
+                "--name",
+                "full",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         one_line_error(result.returncode, result.stderr, code=1)
         assert "No space left on device" in result.stderr
         status = json.loads((mount / "full" / "status.json").read_text())
@@ -205,8 +262,12 @@ def test_out_of_range_values_and_headerless_metrics_are_damaged_and_break_no_pag
     folder = tmp_path / "runs"
     shutil.copytree(runs / "good", folder / "good")
     config = json.loads((runs / "good" / "config.json").read_text())
-    broken = {"huge-int": {**config, "total_steps": 10**30}, "huge-float": {**config, "total_steps": 1e30},
-              "huge-envs": {**config, "num_envs": 10**9}, "huge-beta": {**config, "beta": 1e300}}
+    broken = {
+        "huge-int": {**config, "total_steps": 10**30},
+        "huge-float": {**config, "total_steps": 1e30},
+        "huge-envs": {**config, "num_envs": 10**9},
+        "huge-beta": {**config, "beta": 1e300},
+    }
     for name, edited in broken.items():
         shutil.copytree(runs / "good", folder / name)
         (folder / name / "config.json").write_text(json.dumps(edited))
@@ -233,14 +294,29 @@ def test_out_of_range_values_and_headerless_metrics_are_damaged_and_break_no_pag
 # ---------------------------------------------------------------------------------------------- 6 exit 2, no traceback
 def test_long_names_deep_toml_and_unwritable_folders_exit_2(runs, tmp_path, capsys):
     long = "a" * 300
-    for argv in (["show", long], ["eval", long], ["export", long, "--out", tmp_path / "p.pt"],
-                 ["show", "b" * 300 + "/x"], ["export", "good", "--out", tmp_path / ("c" * 300)]):
+    for argv in (
+        ["show", long],
+        ["eval", long],
+        ["export", long, "--out", tmp_path / "p.pt"],
+        ["show", "b" * 300 + "/x"],
+        ["export", "good", "--out", tmp_path / ("c" * 300)],
+    ):
         one_line_error(*run_main(capsys, *argv, "--runs-dir", runs)[::2])
     one_line_error(*run_main(capsys, "train", "--resume", runs / long)[::2])
     deep = tmp_path / "deep.toml"
     deep.write_text("hidden = " + "[" * 2000 + "]" * 2000 + "\n")
-    status, _, err = run_main(capsys, "train", "--task", "GridHazard-v0", "--algo", "c-trpo", "--config", deep,
-                              "--runs-dir", tmp_path / "runs")
+    status, _, err = run_main(
+        capsys,
+        "train",
+        "--task",
+        "GridHazard-v0",
+        "--algo",
+        "c-trpo",
+        "--config",
+        deep,
+        "--runs-dir",
+        tmp_path / "runs",
+    )
     assert "--config" in one_line_error(status, err)
     for target in (Path("/proc/p.pt"), Path("/sys/p.pt"), Path("/proc/self/p.pt")):
         status, _, err = run_main(capsys, "export", "good", "--runs-dir", runs, "--out", target)
@@ -258,13 +334,38 @@ def test_long_names_deep_toml_and_unwritable_folders_exit_2(runs, tmp_path, caps
 
 # ---------------------------------------------------------------------------------------------- 7 smaller
 def test_runs_folder_given_twice_is_refused(tmp_path, capsys):
-    status, _, err = run_main(capsys, "train", "--task", "GridHazard-v0", "--algo", "c-trpo", "--set",
-                              f"runs_dir={tmp_path / 'x'}", "--runs-dir", tmp_path / "y", "--total-steps", 500,
-                              "--steps-per-epoch", 500)
+    status, _, err = run_main(
+        capsys,
+        "train",
+        "--task",
+        "GridHazard-v0",
+        "--algo",
+        "c-trpo",
+        "--set",
+        f"runs_dir={tmp_path / 'x'}",
+        "--runs-dir",
+        tmp_path / "y",
+        "--total-steps",
+        500,
+        "--steps-per-epoch",
+        500,
+    )
     assert "--runs-dir" in one_line_error(status, err) and list(tmp_path.iterdir()) == []
     # the same folder twice is one value, not a conflict (validated, nothing trained: a bad β)
-    status, _, err = run_main(capsys, "train", "--task", "GridHazard-v0", "--algo", "c-trpo", "--set",
-                              f"runs_dir={tmp_path / 'x'}", "--runs-dir", tmp_path / "x", "--beta", -1)
+    status, _, err = run_main(
+        capsys,
+        "train",
+        "--task",
+        "GridHazard-v0",
+        "--algo",
+        "c-trpo",
+        "--set",
+        f"runs_dir={tmp_path / 'x'}",
+        "--runs-dir",
+        tmp_path / "x",
+        "--beta",
+        -1,
+    )
     assert "--beta" in one_line_error(status, err)
 
 
@@ -276,9 +377,21 @@ def test_benchmark_reference_is_checked_before_anything_runs(tmp_path, capsys):
 
 
 def test_sweep_manifest_has_one_grid_entry_per_run_and_one_key(tmp_path):
-    plans = [sweep_plan.plan_sweep("GridHazard-v0", "c-trpo", betas=[0.5, 2.0], bhs=[0.8], deltas=[None], seeds=[0],
-                              runs_dir=tmp_path, name="s", total_steps=steps, steps_per_epoch=500)
-             for steps in (1000, 1500, 2000)]
+    plans = [
+        sweep_plan.plan_sweep(
+            "GridHazard-v0",
+            "c-trpo",
+            betas=[0.5, 2.0],
+            bhs=[0.8],
+            deltas=[None],
+            seeds=[0],
+            runs_dir=tmp_path,
+            name="s",
+            total_steps=steps,
+            steps_per_epoch=500,
+        )
+        for steps in (1000, 1500, 2000)
+    ]
     for plan in plans:
         sweep_manifests.write_manifest(plan)
         # the swept β is in the name, not in the key: the runs of one plan share it (docs/RUN_FORMAT.md)
@@ -292,15 +405,23 @@ def test_sweep_manifest_has_one_grid_entry_per_run_and_one_key(tmp_path):
 
 
 def test_one_default_runs_folder_from_any_working_directory(tmp_path):
-    code = ("from ctrpo_core import catalog, cli, config, runs; "
-            "print(catalog.default_runs_dir(), cli.runs_dir(None), config.resolve('GridHazard-v0', 'trpo').runs_dir, "
-            "runs.default_runs_dir())")
+    code = (
+        "from ctrpo_core import catalog, cli, config, runs; "
+        "print(catalog.default_runs_dir(), cli.runs_dir(None), config.resolve('GridHazard-v0', 'trpo').runs_dir, "
+        "runs.default_runs_dir())"
+    )
     env = {k: v for k, v in os.environ.items() if k != "CTRPO_RUNS_DIR"}
     for cwd in (tmp_path, ROOT / "notebooks", ROOT):
         out = subprocess.run([PYTHON, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=True)
         assert out.stdout.split() == [str(ROOT / "runs")] * 4, (cwd, out.stdout)
-    out = subprocess.run([PYTHON, "-c", code], cwd=tmp_path, env={**env, "CTRPO_RUNS_DIR": str(tmp_path / "r")},
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [PYTHON, "-c", code],
+        cwd=tmp_path,
+        env={**env, "CTRPO_RUNS_DIR": str(tmp_path / "r")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.split() == [str(tmp_path / "r")] * 4
     quickstart = (ROOT / "notebooks" / "quickstart.ipynb").read_text()
     assert 'runs_dir=\\"runs\\"' not in quickstart  # it trains into the default runs folder

@@ -15,8 +15,22 @@ from ctrpo_core.sweeps.batch import classify
 from ctrpo_core.sweeps.plan import plan_sweep
 
 SMALL = ["--steps-per-epoch", "500", "--num-envs", "4"]
-GRID = ["sweep", "--task", "GridHazard-v0", "--beta", "0.1,1", "--bh", "0.8,1", "--seeds", "0",
-        "--total-steps", "1000", *SMALL, "--name", "grid"]
+GRID = [
+    "sweep",
+    "--task",
+    "GridHazard-v0",
+    "--beta",
+    "0.1,1",
+    "--bh",
+    "0.8,1",
+    "--seeds",
+    "0",
+    "--total-steps",
+    "1000",
+    *SMALL,
+    "--name",
+    "grid",
+]
 
 
 def run_names(runs):
@@ -29,8 +43,12 @@ def test_sweep_runs_a_grid_and_a_rerun_skips_finished_runs(tmp_path):
     assert first.returncode == 0, first.stdout + first.stderr
     names = run_names(runs)
     points = [re.sub(r"_[0-9a-f]{8}$", "", n) for n in names]
-    assert points == ["grid_beta0.1_bh0.8_delta0.02_s0", "grid_beta0.1_bh1_delta0.02_s0",
-                      "grid_beta1_bh0.8_delta0.02_s0", "grid_beta1_bh1_delta0.02_s0"]
+    assert points == [
+        "grid_beta0.1_bh0.8_delta0.02_s0",
+        "grid_beta0.1_bh1_delta0.02_s0",
+        "grid_beta1_bh0.8_delta0.02_s0",
+        "grid_beta1_bh1_delta0.02_s0",
+    ]
     for name in names:
         run = RunDir(runs / name)
         assert run.read_status()["state"] == "finished" and len(run.read_metrics()) == 2
@@ -46,8 +64,20 @@ def test_sweep_runs_a_grid_and_a_rerun_skips_finished_runs(tmp_path):
 def test_a_rerun_with_other_settings_trains_new_runs_and_merges_the_manifest(tmp_path):
     """Issue 10.1: other --total-steps or --cost-limit never reuse a run; the manifest keeps both."""
     runs = tmp_path / "runs"
-    base = ["sweep", "--task", "GridHazard-v0", "--beta", "0.1", "--seeds", "0", *SMALL, "--name", "s",
-            "--runs-dir", runs]
+    base = [
+        "sweep",
+        "--task",
+        "GridHazard-v0",
+        "--beta",
+        "0.1",
+        "--seeds",
+        "0",
+        *SMALL,
+        "--name",
+        "s",
+        "--runs-dir",
+        runs,
+    ]
     assert run_cli(*base, "--total-steps", "500").returncode == 0
     longer = run_cli(*base, "--total-steps", "1000", "--cost-limit", "3")
     assert longer.returncode == 0, longer.stdout + longer.stderr
@@ -64,11 +94,23 @@ def test_a_rerun_with_other_settings_trains_new_runs_and_merges_the_manifest(tmp
 
 def test_a_run_with_the_planned_name_but_other_settings_is_never_reused(tmp_path):
     runs = tmp_path / "runs"
-    plan = plan_sweep("GridHazard-v0", "c-trpo", [1.0], [0.8], [None], [0], runs_dir=runs, name="x",
-                      total_steps=500, steps_per_epoch=500, num_envs=4)
+    plan = plan_sweep(
+        "GridHazard-v0",
+        "c-trpo",
+        [1.0],
+        [0.8],
+        [None],
+        [0],
+        runs_dir=runs,
+        name="x",
+        total_steps=500,
+        steps_per_epoch=500,
+        num_envs=4,
+    )
     cfg = plan.configs[0]
-    other = resolve("GridHazard-v0", "c-trpo", total_steps=1000, steps_per_epoch=500, num_envs=4,
-                    runs_dir=str(runs), name=cfg.name)
+    other = resolve(
+        "GridHazard-v0", "c-trpo", total_steps=1000, steps_per_epoch=500, num_envs=4, runs_dir=str(runs), name=cfg.name
+    )
     lifecycle.create(other)  # e.g. a run extended by hand with --resume --total-steps
     settled, jobs = classify(plan.configs)
     assert not jobs and settled[cfg.name].state == "conflict" and "total_steps 1000" in settled[cfg.name].detail
@@ -79,8 +121,22 @@ def test_grid_values_never_collide(tmp_path):
     runs = tmp_path / "runs"
     distinct = plan_sweep("GridHazard-v0", "c-trpo", [1.0, 1.0000001], [0.8], [None], [0], runs_dir=runs, name="d")
     assert len({c.name for c in distinct.configs}) == 2 and not distinct.notes
-    equal = run_cli("sweep", "--task", "GridHazard-v0", "--beta", "1,1.0", "--seeds", "0", "--total-steps", "500",
-                    *SMALL, "--name", "e", "--runs-dir", runs)
+    equal = run_cli(
+        "sweep",
+        "--task",
+        "GridHazard-v0",
+        "--beta",
+        "1,1.0",
+        "--seeds",
+        "0",
+        "--total-steps",
+        "500",
+        *SMALL,
+        "--name",
+        "e",
+        "--runs-dir",
+        runs,
+    )
     assert equal.returncode == 0, equal.stdout + equal.stderr
     assert equal.stdout.count("given more than once") == 1 and "Traceback" not in equal.stdout + equal.stderr
     assert len(run_names(runs)) == 1
@@ -89,8 +145,27 @@ def test_grid_values_never_collide(tmp_path):
 def test_a_sweep_has_one_owner_and_runs_are_trained_once(tmp_path):
     """Issue 10.4: two identical sweeps at once: one trains, the other exits 2; no duplicate epochs."""
     runs = tmp_path / "runs"
-    args = [sys.executable, "-m", "ctrpo_core.cli", "sweep", "--task", "GridHazard-v0", "--beta", "0.1,1",
-            "--seeds", "0", "--total-steps", "4000", *SMALL, "--name", "c", "--parallel", "1", "--runs-dir", str(runs)]
+    args = [
+        sys.executable,
+        "-m",
+        "ctrpo_core.cli",
+        "sweep",
+        "--task",
+        "GridHazard-v0",
+        "--beta",
+        "0.1,1",
+        "--seeds",
+        "0",
+        "--total-steps",
+        "4000",
+        *SMALL,
+        "--name",
+        "c",
+        "--parallel",
+        "1",
+        "--runs-dir",
+        str(runs),
+    ]
     first = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not (runs / ".sweeps" / ".c.lock").exists() and time.time() < deadline:
@@ -107,13 +182,40 @@ def test_a_sweep_has_one_owner_and_runs_are_trained_once(tmp_path):
 def test_a_run_killed_before_its_first_checkpoint_is_trained_from_the_start(tmp_path):
     """Issue 10.5: config.json but no checkpoint (killed at once): resume and sweeps start it over."""
     runs = tmp_path / "runs"
-    plan = plan_sweep("GridHazard-v0", "c-trpo", [1.0], [0.8], [None], [0], runs_dir=runs, name="k",
-                      total_steps=1000, steps_per_epoch=500, num_envs=4)
+    plan = plan_sweep(
+        "GridHazard-v0",
+        "c-trpo",
+        [1.0],
+        [0.8],
+        [None],
+        [0],
+        runs_dir=runs,
+        name="k",
+        total_steps=1000,
+        steps_per_epoch=500,
+        num_envs=4,
+    )
     run = lifecycle.create(plan.configs[0])
     run.write_status("running")  # and then the process died
     assert lifecycle.state(run.path) == "stopped"
-    result = run_cli("sweep", "--task", "GridHazard-v0", "--beta", "1", "--bh", "0.8", "--seeds", "0",
-                     "--total-steps", "1000", *SMALL, "--name", "k", "--runs-dir", runs)
+    result = run_cli(
+        "sweep",
+        "--task",
+        "GridHazard-v0",
+        "--beta",
+        "1",
+        "--bh",
+        "0.8",
+        "--seeds",
+        "0",
+        "--total-steps",
+        "1000",
+        *SMALL,
+        "--name",
+        "k",
+        "--runs-dir",
+        runs,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(resumed)" in result.stdout
     assert RunDir(run.path).read_status()["state"] == "finished"
@@ -124,8 +226,20 @@ def test_a_damaged_manifest_is_kept_aside_not_lost(tmp_path):
     runs = tmp_path / "runs"
     (runs / ".sweeps").mkdir(parents=True)
     (runs / ".sweeps" / "m.json").write_text("garbage")
-    result = run_cli("sweep", "--task", "GridHazard-v0", "--seeds", "0", "--total-steps", "500", *SMALL,
-                     "--name", "m", "--runs-dir", runs)
+    result = run_cli(
+        "sweep",
+        "--task",
+        "GridHazard-v0",
+        "--seeds",
+        "0",
+        "--total-steps",
+        "500",
+        *SMALL,
+        "--name",
+        "m",
+        "--runs-dir",
+        runs,
+    )
     assert result.returncode == 0
     assert json.loads((runs / ".sweeps" / "m.json").read_text())["runs"] == run_names(runs)
     assert [p.read_text() for p in (runs / ".sweeps").glob(".m.json.damaged-*")] == ["garbage"]
@@ -133,8 +247,22 @@ def test_a_damaged_manifest_is_kept_aside_not_lost(tmp_path):
 
 def test_sweep_resumes_a_stopped_run(tmp_path):
     runs = tmp_path / "runs"
-    grid = ["sweep", "--task", "GridHazard-v0", "--beta", "1", "--bh", "1", "--seeds", "0", *SMALL,
-            "--name", "r", "--runs-dir", runs]
+    grid = [
+        "sweep",
+        "--task",
+        "GridHazard-v0",
+        "--beta",
+        "1",
+        "--bh",
+        "1",
+        "--seeds",
+        "0",
+        *SMALL,
+        "--name",
+        "r",
+        "--runs-dir",
+        runs,
+    ]
     assert run_cli(*grid, "--total-steps", "1000").returncode == 0
     name = run_names(runs)[0]
     RunDir(runs / name).write_status("stopped", "by hand")

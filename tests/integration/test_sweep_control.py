@@ -59,10 +59,33 @@ def training(runs, count: int) -> bool:
 # ---------------------------------------------------------------------------------------------- the CLI
 def test_cli_stops_a_whole_sweep_and_resumes_it(tmp_path):
     runs = tmp_path / "runs"
-    grid = ["--task", "HazardEdge-v0", "--beta", "0,1,10", "--bh", "0.8", "--seeds", "0", "--total-steps", "100000",
-            "--steps-per-epoch", "500", "--parallel", "2", "--name", "s", "--runs-dir", str(runs)]
-    driver = subprocess.Popen([sys.executable, "-m", "ctrpo_core.cli", "sweep", *grid], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    grid = [
+        "--task",
+        "HazardEdge-v0",
+        "--beta",
+        "0,1,10",
+        "--bh",
+        "0.8",
+        "--seeds",
+        "0",
+        "--total-steps",
+        "100000",
+        "--steps-per-epoch",
+        "500",
+        "--parallel",
+        "2",
+        "--name",
+        "s",
+        "--runs-dir",
+        str(runs),
+    ]
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "ctrpo_core.cli", "sweep", *grid],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_until(lambda: runs.is_dir() and training(runs, 2), "two runs training")
         stop = run_cli("sweep", "--stop", "s", "--runs-dir", runs)
@@ -110,8 +133,19 @@ def test_cli_stop_and_resume_refuse_what_they_cannot_do(tmp_path):
 # ---------------------------------------------------------------------------------------------- cost
 def test_an_estimate_follows_the_speed_of_the_runs_finished_here(tmp_path):
     runs = tmp_path / "runs"
-    plan = plan_sweep("GridHazard-v0", "c-trpo", [1.0], [0.8], [None], [0, 1, 2, 3], runs_dir=runs, name="h",
-                      total_steps=2000, steps_per_epoch=500, num_envs=4)
+    plan = plan_sweep(
+        "GridHazard-v0",
+        "c-trpo",
+        [1.0],
+        [0.8],
+        [None],
+        [0, 1, 2, 3],
+        runs_dir=runs,
+        name="h",
+        total_steps=2000,
+        steps_per_epoch=500,
+        num_envs=4,
+    )
     for cfg in plan.configs[:2]:
         assert lifecycle.train(lifecycle.create(cfg).path) == "finished"
     statuses = [RunDir(runs / c.name).read_status() for c in plan.configs[:2]]
@@ -136,8 +170,15 @@ def test_an_estimate_follows_the_speed_of_the_runs_finished_here(tmp_path):
 # ---------------------------------------------------------------------------------------------- Claims
 def test_claims_progress_counts_the_report_plans_runs_and_times_what_is_left(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
-    values = {"tasks": ["GridHazard-v0"], "algos": ["c-trpo", "trpo"], "seeds": [0], "betas": [1.0],
-              "noise_steps_per_epoch": [], "hiddens": [], "total_steps": 4000}
+    values = {
+        "tasks": ["GridHazard-v0"],
+        "algos": ["c-trpo", "trpo"],
+        "seeds": [0],
+        "betas": [1.0],
+        "noise_steps_per_epoch": [],
+        "hiddens": [],
+        "total_steps": 4000,
+    }
     configs, parallel = claims.planned_runs(values, runs)
     assert len(configs) == 2 and parallel is None
     assert lifecycle.train(lifecycle.create(configs[0]).path) == "finished"  # one run of the plan is done
@@ -150,7 +191,8 @@ def test_claims_progress_counts_the_report_plans_runs_and_times_what_is_left(tmp
         one_run = 4000 / (status["total_steps"] / status["elapsed"]) + cost.STARTUP_S
         assert (progress.planned, progress.finished, progress.training) == (2, 1, 0)
         assert progress.elapsed_s is not None and progress.left_s == pytest.approx(
-            one_run + claims.REPORT_FINISH_S + max(0.0, claims.REPORT_START_S - progress.elapsed_s), rel=1e-6)
+            one_run + claims.REPORT_FINISH_S + max(0.0, claims.REPORT_START_S - progress.elapsed_s), rel=1e-6
+        )
         assert progress.line().startswith("1 of 2 runs finished; 0:") and "left" in progress.line()
 
         monkeypatch.setenv("CTRPO_RUNS_DIR", str(runs))

@@ -20,9 +20,23 @@ from ctrpo_core.runs.store import metric_columns
 from ctrpo_core.runs.lifecycle import create
 from ctrpo_core.runs.trainer import Trainer
 
-CONTRACT_COLUMNS = ["epoch", "total_steps", "ep_return", "ep_cost", "ep_len", "cost_regret", "kl",
-                    "divergence", "barrier", "trust_radius", "step_fraction", "recovery", "budget",
-                    "time_s", "steps_per_s"]
+CONTRACT_COLUMNS = [
+    "epoch",
+    "total_steps",
+    "ep_return",
+    "ep_cost",
+    "ep_len",
+    "cost_regret",
+    "kl",
+    "divergence",
+    "barrier",
+    "trust_radius",
+    "step_fraction",
+    "recovery",
+    "budget",
+    "time_s",
+    "steps_per_s",
+]
 TIMING = ["time_s", "steps_per_s"]
 SMALL = dict(steps_per_epoch=512, num_envs=4)
 
@@ -30,8 +44,18 @@ SMALL = dict(steps_per_epoch=512, num_envs=4)
 def assert_valid_run(path, epochs, state="finished"):
     run = RunDir(path)
     config = run.read_config()
-    for key in ("task", "algo", "beta", "bh", "delta", "cost_limit", "total_steps", "steps_per_epoch",
-                "num_envs", "seed"):
+    for key in (
+        "task",
+        "algo",
+        "beta",
+        "bh",
+        "delta",
+        "cost_limit",
+        "total_steps",
+        "steps_per_epoch",
+        "num_envs",
+        "seed",
+    ):
         assert key in config
     for dist in ("ctrpo_core", "python", "torch", "numpy", "mujoco", "safety-gymnasium"):
         assert config["versions"][dist]
@@ -88,17 +112,46 @@ def wait_for_rows(path, rows, timeout=120):
 
 
 def start_train(runs_dir, name, total_steps):
-    args = ["--task", "PointHazard-v0", "--algo", "c-trpo", "--seed", "5", "--total-steps", str(total_steps),
-            "--steps-per-epoch", "1000", "--num-envs", "8", "--runs-dir", str(runs_dir), "--name", name]
-    return subprocess.Popen([sys.executable, "-m", "ctrpo_core.cli", "train", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = [
+        "--task",
+        "PointHazard-v0",
+        "--algo",
+        "c-trpo",
+        "--seed",
+        "5",
+        "--total-steps",
+        str(total_steps),
+        "--steps-per-epoch",
+        "1000",
+        "--num-envs",
+        "8",
+        "--runs-dir",
+        str(runs_dir),
+        "--name",
+        name,
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-m", "ctrpo_core.cli", "train", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 def test_interrupted_cli_run_resumes_to_the_same_metrics(runs_dir, how):
     total = 12_000
-    reference = api.train("PointHazard-v0", "c-trpo", seed=5, total_steps=total, steps_per_epoch=1000,
-                          num_envs=8, runs_dir=str(runs_dir), name="reference").read_metrics()
+    reference = api.train(
+        "PointHazard-v0",
+        "c-trpo",
+        seed=5,
+        total_steps=total,
+        steps_per_epoch=1000,
+        num_envs=8,
+        runs_dir=str(runs_dir),
+        name="reference",
+    ).read_metrics()
     proc = start_train(runs_dir, "interrupted", total)
     path = runs_dir / "interrupted"
     wait_for_rows(path, 3)
@@ -173,8 +226,9 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(args, param, tmp_pat
 
 
 def test_bad_input_through_the_real_command(tmp_path):
-    result = run_cli("train", "--task", "GridHazard-v0", "--algo", "c-trpo", "--bh", "2",
-                     "--runs-dir", tmp_path / "runs")
+    result = run_cli(
+        "train", "--task", "GridHazard-v0", "--algo", "c-trpo", "--bh", "2", "--runs-dir", tmp_path / "runs"
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "--bh" in result.stderr and "(0, 1]" in result.stderr
     assert not (tmp_path / "runs").exists()
@@ -185,15 +239,32 @@ def test_existing_name_is_refused(runs_dir, capsys):
 
     api.train("GridHazard-v0", "trpo", total_steps=512, runs_dir=str(runs_dir), name="taken", **SMALL)
     before = (runs_dir / "taken" / "metrics.csv").read_text()
-    assert main(["train", "--task", "GridHazard-v0", "--algo", "trpo", "--runs-dir", str(runs_dir),
-                 "--name", "taken"]) == 2
+    assert (
+        main(["train", "--task", "GridHazard-v0", "--algo", "trpo", "--runs-dir", str(runs_dir), "--name", "taken"])
+        == 2
+    )
     assert "already exists" in capsys.readouterr().err
     assert (runs_dir / "taken" / "metrics.csv").read_text() == before
 
 
 def test_safety_gymnasium_smoke_run(runs_dir):
-    result = run_cli("train", "--task", "SafetyPointGoal1-v0", "--algo", "c-trpo", "--total-steps", "400",
-                     "--steps-per-epoch", "400", "--num-envs", "2", "--runs-dir", runs_dir, "--name", "sg")
+    result = run_cli(
+        "train",
+        "--task",
+        "SafetyPointGoal1-v0",
+        "--algo",
+        "c-trpo",
+        "--total-steps",
+        "400",
+        "--steps-per-epoch",
+        "400",
+        "--num-envs",
+        "2",
+        "--runs-dir",
+        runs_dir,
+        "--name",
+        "sg",
+    )
     assert result.returncode == 0, result.stderr
     metrics = assert_valid_run(runs_dir / "sg", epochs=1)
     assert metrics.total_steps.iloc[0] == 400

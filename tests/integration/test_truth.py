@@ -91,8 +91,9 @@ def test_a_paired_change_is_far_tighter_than_either_value():
 
 @pytest.mark.parametrize("task,algo", [("GridHazard-v0", "c-trpo"), ("HazardEdge-v0", "trpo-lag")])
 def test_runs_log_the_truth_and_true_regret_is_its_sum(tmp_path, task, algo):
-    metrics = api.train(task, algo, seed=1, total_steps=8_000, steps_per_epoch=2_000, runs_dir=str(tmp_path),
-                        name="t").read_metrics()
+    metrics = api.train(
+        task, algo, seed=1, total_steps=8_000, steps_per_epoch=2_000, runs_dir=str(tmp_path), name="t"
+    ).read_metrics()
     b = resolve(task, algo).cost_limit
     by_hand = np.cumsum(np.maximum(0.0, metrics.true_cost.to_numpy() - b))
     np.testing.assert_allclose(metrics.true_regret, by_hand, rtol=1e-9, atol=1e-9)
@@ -110,11 +111,13 @@ def test_runs_log_the_truth_and_true_regret_is_its_sum(tmp_path, task, algo):
 def test_logging_the_truth_changes_no_training_number(tmp_path, monkeypatch):
     from ctrpo_core.runs import trainer
 
-    with_truth = api.train("HazardEdge-v0", "c-trpo", seed=2, total_steps=6_000, runs_dir=str(tmp_path),
-                           name="with").read_metrics()
+    with_truth = api.train(
+        "HazardEdge-v0", "c-trpo", seed=2, total_steps=6_000, runs_dir=str(tmp_path), name="with"
+    ).read_metrics()
     monkeypatch.setattr(trainer.TruthLog, "for_run", classmethod(lambda cls, cfg: None))
-    without = api.train("HazardEdge-v0", "c-trpo", seed=2, total_steps=6_000, runs_dir=str(tmp_path),
-                        name="without").read_metrics()
+    without = api.train(
+        "HazardEdge-v0", "c-trpo", seed=2, total_steps=6_000, runs_dir=str(tmp_path), name="without"
+    ).read_metrics()
     assert without.true_cost.isna().all() and with_truth.true_cost.notna().all()
     trained = [c for c in without.columns if not c.startswith("true_") and c not in ("time_s", "steps_per_s")]
     assert with_truth[trained].equals(without[trained])
@@ -131,11 +134,18 @@ def test_grid_hazards_exact_divergence_is_the_visitation_weighted_kl_plus_the_ba
     with torch.no_grad():
         policy.logits[-1].bias.add_(torch.tensor([0.0, 0.2, 0.0, -0.1]))  # a step
     after = ref.values(policy, normalize)
-    assert after.visitation.sum() == pytest.approx(1.0) and after.visitation[truth.GridHazardTruth(50).model.terminal].sum() == 0
-    kl = sum(after.visitation[s] * np.sum(after.pi[s] * np.log(after.pi[s] / before.pi[s])) for s in range(len(after.pi)))
+    assert (
+        after.visitation.sum() == pytest.approx(1.0)
+        and after.visitation[truth.GridHazardTruth(50).model.terminal].sum() == 0
+    )
+    kl = sum(
+        after.visitation[s] * np.sum(after.pi[s] * np.log(after.pi[s] / before.pi[s])) for s in range(len(after.pi))
+    )
     assert truth.exact_divergence(after, before, 0.0, b=9.0) == pytest.approx(kl, rel=1e-12)
     x, x_k = 9.0 - after.cost, 9.0 - before.cost  # b = 9: both safe
-    bregman = x * math.log(x) - x_k * math.log(x_k) - (math.log(x_k) + 1) * (x - x_k)  # φ(x) − φ(x_k) − φ'(x_k)(x − x_k)
+    bregman = (
+        x * math.log(x) - x_k * math.log(x_k) - (math.log(x_k) + 1) * (x - x_k)
+    )  # φ(x) − φ(x_k) − φ'(x_k)(x − x_k)
     assert truth.exact_divergence(after, before, 2.0, b=9.0) == pytest.approx(kl + 2.0 * bregman, rel=1e-9)
     assert math.isnan(truth.exact_divergence(after, before, 2.0, b=min(before.cost, after.cost) - 0.1))
     low, high = sorted((before, after), key=lambda v: v.cost)

@@ -40,8 +40,14 @@ def solve_numerically(H, g, b, c, delta, seed=0):
     starts = [np.zeros(N)] + [rng.normal(size=N) * radius / math.sqrt(N) for _ in range(7)]
     best = None
     for x0 in starts:
-        res = minimize(lambda x: -g @ x, x0, jac=lambda x: -g, constraints=cons, method="SLSQP",
-                       options={"ftol": 1e-14, "maxiter": 500})
+        res = minimize(
+            lambda x: -g @ x,
+            x0,
+            jac=lambda x: -g,
+            constraints=cons,
+            method="SLSQP",
+            options={"ftol": 1e-14, "maxiter": 500},
+        )
         x = res.x
         feasible = 0.5 * x @ H @ x <= delta * (1 + 1e-7) and c + b @ x <= 1e-7 * max(1.0, abs(c))
         if feasible and (best is None or g @ x > g @ best):
@@ -144,9 +150,14 @@ def test_infeasible_case_minimises_cost_in_trust_region(seed):
     np.testing.assert_allclose(x, expected, rtol=1e-6)
     assert 0.5 * x @ H @ x == pytest.approx(DELTA, rel=1e-6)
     # and it is the numerical minimiser of bᵀx in the trust region
-    res = minimize(lambda y: b @ y, np.zeros(N), jac=lambda y: b, method="SLSQP",
-                   constraints=[{"type": "ineq", "fun": lambda y: DELTA - 0.5 * y @ H @ y,
-                                 "jac": lambda y: -(H @ y)}], options={"ftol": 1e-14})
+    res = minimize(
+        lambda y: b @ y,
+        np.zeros(N),
+        jac=lambda y: b,
+        method="SLSQP",
+        constraints=[{"type": "ineq", "fun": lambda y: DELTA - 0.5 * y @ H @ y, "jac": lambda y: -(H @ y)}],
+        options={"ftol": 1e-14},
+    )
     assert b @ x == pytest.approx(b @ res.x, rel=1e-5)
     assert c + b @ x > 0  # still infeasible: the trust region cannot reach the plane
 

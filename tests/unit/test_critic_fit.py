@@ -81,14 +81,14 @@ def test_gradient_equals_autograd(obs_dim):
     for (a, b), e in zip(zip(fit.offsets, fit.offsets[1:]), expected):
         np.testing.assert_allclose(fit.grad[a:b], e.reshape(-1).numpy(), rtol=1e-4, atol=1e-6)
     # the comparison has teeth: the derivative of tanh taken as 1 (a plausible slip) is far off
-    W1 = fit.grad[fit.offsets[0]:fit.offsets[1]].copy()
+    W1 = fit.grad[fit.offsets[0] : fit.offsets[1]].copy()
     original = np.tanh
     try:
         np.tanh = lambda x: x  # the activation dropped: every hidden derivative becomes 1
         fit.gradient(obs.numpy(), targets.numpy())
     finally:
         np.tanh = original
-    assert not np.allclose(fit.grad[fit.offsets[0]:fit.offsets[1]], W1, rtol=1e-2)
+    assert not np.allclose(fit.grad[fit.offsets[0] : fit.offsets[1]], W1, rtol=1e-2)
 
 
 def test_state_round_trips_through_torch_adam_format():
@@ -162,8 +162,14 @@ def test_critics_trained_beside_the_policy_update_give_the_same_numbers():
                 else:
                     algo.update_policy(batch)
                     losses = algo.update_critics(batch)
-        results.append((losses, [p.detach().clone() for p in algo.critics.parameters()],
-                        [p.detach().clone() for p in algo.policy.parameters()], torch.get_rng_state()))
+        results.append(
+            (
+                losses,
+                [p.detach().clone() for p in algo.critics.parameters()],
+                [p.detach().clone() for p in algo.policy.parameters()],
+                torch.get_rng_state(),
+            )
+        )
     (loss_a, critics_a, policy_a, rng_a), (loss_b, critics_b, policy_b, rng_b) = results
     assert loss_a == loss_b
     assert all(torch.equal(a, b) for a, b in zip(critics_a, critics_b))

@@ -20,8 +20,13 @@ from ctrpo_core.tools import demo
 from ctrpo_core.tools.render import render_episode
 
 STEPS = 20_000  # 10 epochs: enough for TRPO to leave a focused cost axis
-RUNS = {"c-trpo-1": ("c-trpo", 1.0), "trpo": ("trpo", None), "trpo-lag": ("trpo-lag", None),
-        "c-trpo-0.1": ("c-trpo", 0.1), "c-trpo-10": ("c-trpo", 10.0)}
+RUNS = {
+    "c-trpo-1": ("c-trpo", 1.0),
+    "trpo": ("trpo", None),
+    "trpo-lag": ("trpo-lag", None),
+    "c-trpo-0.1": ("c-trpo", 0.1),
+    "c-trpo-10": ("c-trpo", 10.0),
+}
 B = 5.0  # the demo task's cost limit
 
 
@@ -74,21 +79,27 @@ def test_the_cost_axis_is_focused_on_the_limit_and_runs_above_it_are_marked_at_i
 def test_beta_variants_differ_in_style_and_never_look_like_the_limit(curves, labels):
     fig = demo.curves_figure(curves, labels, B)
     shown = {t.name: t for t in fig.data if t.showlegend and t.name.startswith("C-TRPO")}
-    styles = {name: (t.line.color, t.line.dash, t.marker.symbol if "markers" in t.mode else None)
-              for name, t in shown.items()}
+    styles = {
+        name: (t.line.color, t.line.dash, t.marker.symbol if "markers" in t.mode else None) for name, t in shown.items()
+    }
     assert set(styles) == {"C-TRPO β=0.1", "C-TRPO β=1", "C-TRPO β=10"}
     # each pair differs in line style or marker, not only in a shade of blue
     pairs = [(a, b) for a in styles for b in styles if a < b]
     assert all(styles[a][1:] != styles[b][1:] for a, b in pairs), styles
     assert styles["C-TRPO β=1"][1:] == ("solid", None)  # the default β: the algorithm's plain line
     for beta in demo.BETA_CHOICES:  # every stop of the slider: its own style, none the limit's
-        color, dash, symbol = figure_style.color_of("c-trpo", beta), figure_style.beta_dash(beta), \
-            figure_style.beta_symbol(beta)
+        color, dash, _ = (
+            figure_style.color_of("c-trpo", beta),
+            figure_style.beta_dash(beta),
+            figure_style.beta_symbol(beta),
+        )
         assert dash != figure_style.LIMIT_DASH and color != figure_style.LIMIT_COLOR
-        r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+        r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
         assert max(r, g, b) > 120  # no near-black navy
-    choices = [(figure_style.color_of("c-trpo", b), figure_style.beta_dash(b), figure_style.beta_symbol(b))
-               for b in demo.BETA_CHOICES]
+    choices = [
+        (figure_style.color_of("c-trpo", b), figure_style.beta_dash(b), figure_style.beta_symbol(b))
+        for b in demo.BETA_CHOICES
+    ]
     assert len(set(choices)) == len(choices) and len({(d, s) for _, d, s in choices}) == len(choices)
     # a β keeps its style when other β are added or taken away
     alone = demo.curves_figure(curves[curves.run.isin(["c-trpo-10", "trpo"])], labels, B)
@@ -97,7 +108,9 @@ def test_beta_variants_differ_in_style_and_never_look_like_the_limit(curves, lab
 
 
 def test_a_line_under_each_panel_says_what_the_runs_show(curves, labels):
-    facts = {labels[run]: (g.ep_cost.iloc[-1], g.ep_cost.max(), g.cost_regret.iloc[-1]) for run, g in curves.groupby("run")}
+    facts = {
+        labels[run]: (g.ep_cost.iloc[-1], g.ep_cost.max(), g.cost_regret.iloc[-1]) for run, g in curves.groupby("run")
+    }
     ret, cost, regret = demo.panel_notes(curves, labels, B)
     assert all(name in cost and name.split(" ")[-1] in regret for name in facts)
     trpo_final = facts["TRPO"][0]
@@ -106,8 +119,11 @@ def test_a_line_under_each_panel_says_what_the_runs_show(curves, labels):
     # "C-TRPO β=0.1 and β=1 stay at the dashed limit": exactly the C-TRPO runs that end near b and never overshot
     at_limit = next((c for c in cost.split("; ") if "at the dashed limit" in c), "")
     named = set(re.findall(r"β=([\d.]+)\b", at_limit))
-    expected = {name.split("=")[1] for name, (final, peak, _) in facts.items()
-                if name.startswith("C-TRPO") and 0.6 * B <= final <= 1.1 * B and peak <= 1.25 * B}
+    expected = {
+        name.split("=")[1]
+        for name, (final, peak, _) in facts.items()
+        if name.startswith("C-TRPO") and 0.6 * B <= final <= 1.1 * B and peak <= 1.25 * B
+    }
     assert named == expected, (at_limit, facts)
     zero = [name for name, (_, _, reg) in facts.items() if reg == 0]
     assert ("never went above b" in regret) == bool(zero)
@@ -127,8 +143,9 @@ def test_the_shrinkage_picture_names_every_line_and_marks_what_its_axes_cut(curv
         clipped = g.budget.min() < low
         assert any(text.startswith(f"{labels[run]} ↓") for text in marked) == clipped, (run, marked)
         if clipped:
-            assert any(t.legendgroup == run and t.marker.symbol == "triangle-down" and list(t.y) == [low]
-                       for t in fig.data)
+            assert any(
+                t.legendgroup == run and t.marker.symbol == "triangle-down" and list(t.y) == [low] for t in fig.data
+            )
     titles = [fig.layout.xaxis.title.text, fig.layout.yaxis.title.text]
     assert "Ĵ<sub>c</sub>" in titles[0] and "Ĵ_c" not in " ".join(titles) and "cost / episode" in titles[1]
     # the caption speaks of the algorithms shown, and only of them
@@ -168,7 +185,7 @@ def test_each_rollout_is_drawn_in_its_algorithms_colour(folder):
     def share(run: str, color: str) -> float:
         gif = Image.open(io.BytesIO(render_episode(folder / run, max_steps=20)["gif"]))
         gif.seek(gif.n_frames - 1)
-        target = np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)])
+        target = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
         pixels = np.asarray(gif.convert("RGB"), dtype=int).reshape(-1, 3)
         return float((np.abs(pixels - target).sum(axis=1) < 40).mean())  # the GIF's palette: near, not equal
 
@@ -186,4 +203,5 @@ def test_every_page_shows_its_figures_with_the_one_plotly_config():
                 calls.append((path.name, node.lineno, getattr(config, "id", None)))
     assert calls and all(config == "PLOTLY_CONFIG" for *_, config in calls), calls
     from ctrpo_core.ui.charts import PLOTLY_CONFIG
+
     assert PLOTLY_CONFIG["displayModeBar"] is False  # nothing opens over a legend

@@ -52,8 +52,6 @@ def derivatives(alpha: float, budget: float, form: str):
     return value.item(), d1.item(), d2.item()
 
 
-
-
 def reference_kl(policy, old, new) -> torch.Tensor:
     """mean KL(old‖new), written out: Gaussian per action dimension (mean over batch and dims),
     categorical summed over actions (mean over batch)."""
@@ -80,23 +78,41 @@ def make_batch(policy, obs_dim: int, n: int, cost_estimate: float, cost_limit: f
     adv_c = torch.randn(n, generator=gen, dtype=torch.float64)
     adv_c = adv_c - adv_c.mean()
     zeros = torch.zeros(n, dtype=torch.float64)
-    return Batch(obs=obs, actions=actions, adv_r=torch.randn(n, generator=gen, dtype=torch.float64),
-                 adv_c=adv_c, target_r=zeros, target_c=zeros, cost_estimate=cost_estimate,
-                 cost_limit=cost_limit)
+    return Batch(
+        obs=obs,
+        actions=actions,
+        adv_r=torch.randn(n, generator=gen, dtype=torch.float64),
+        adv_c=adv_c,
+        target_r=zeros,
+        target_c=zeros,
+        cost_estimate=cost_estimate,
+        cost_limit=cost_limit,
+    )
 
 
 # --------------------------------------------------------------------------- φ
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("budget", [0.3, 1.0, 25.0])
 def test_phi_matches_closed_form(form, budget):
-    alphas = [-3.0 * budget, -budget, -0.4 * budget, -1e-3 * budget, 0.0, 1e-3 * budget,
-              0.25 * budget, 0.5 * budget, 0.9 * budget, 0.999 * budget]
+    alphas = [
+        -3.0 * budget,
+        -budget,
+        -0.4 * budget,
+        -1e-3 * budget,
+        0.0,
+        1e-3 * budget,
+        0.25 * budget,
+        0.5 * budget,
+        0.9 * budget,
+        0.999 * budget,
+    ]
     got = phi(torch.tensor(alphas, dtype=torch.float64), budget, form)
     expected = torch.tensor([closed_form_phi(a, budget, form) for a in alphas], dtype=torch.float64)
     torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-14)
     for a in alphas:  # scalar input too
         assert phi(torch.tensor(a, dtype=torch.float64), budget, form).item() == pytest.approx(
-            closed_form_phi(a, budget, form), rel=1e-12, abs=1e-14)
+            closed_form_phi(a, budget, form), rel=1e-12, abs=1e-14
+        )
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -237,8 +253,9 @@ def test_barrier_hessian_vector_product_matches_autograd(task, form, beta):
     cfg, algo = _algo(task)
     policy = algo.policy
     budget = 0.7
-    batch = make_batch(policy, algo.spec.obs_dim, 48, cost_estimate=cfg.cost_limit - budget,
-                       cost_limit=cfg.cost_limit, seed=5)
+    batch = make_batch(
+        policy, algo.spec.obs_dim, 48, cost_estimate=cfg.cost_limit - budget, cost_limit=cfg.cost_limit, seed=5
+    )
     assert batch.budget == pytest.approx(budget)
 
     old_dist, old_logp = algo.old_policy(batch)
@@ -272,8 +289,7 @@ def test_barrier_hessian_vector_product_matches_autograd(task, form, beta):
     for _ in range(3):
         v = torch.randn(theta_k.numel(), generator=gen, dtype=torch.float64)
         got, want = Hv(v), H @ v
-        assert torch.allclose(got, want, rtol=1e-5, atol=1e-7 * want.abs().max().item()), \
-            (got - want).abs().max()
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-7 * want.abs().max().item()), (got - want).abs().max()
         # the barrier part is a real contribution here (so a wrong curvature would fail)
         assert (want - F @ v).norm() > 0.1 * want.norm()
     # the policy was not moved by building the products

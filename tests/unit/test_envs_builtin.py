@@ -145,8 +145,10 @@ def test_point_hazard_actions_outside_unit_box_are_clipped():
     num_envs, steps = 16, 300
     actions = np.random.default_rng(4).uniform(-6.0, 6.0, size=(steps, num_envs, 2))
     assert (np.abs(actions) > 1).mean() > 0.5
-    with make_vec_env("PointHazard-v0", num_envs, seed=8) as big, \
-            make_vec_env("PointHazard-v0", num_envs, seed=8) as clipped:
+    with (
+        make_vec_env("PointHazard-v0", num_envs, seed=8) as big,
+        make_vec_env("PointHazard-v0", num_envs, seed=8) as clipped,
+    ):
         big.reset(), clipped.reset()
         traj_big = run(big, actions)
         traj_clipped = run(clipped, np.clip(actions, -1.0, 1.0))
@@ -158,8 +160,9 @@ def test_point_hazard_moves_at_most_speed_per_axis():
         pos = env.reset()[:, 0:2].astype(np.float64)
         obs = env.step(np.array([[1.0, 0.0], [50.0, -50.0], [0.3, -0.2]]))[0]
         step = obs[:, 0:2] - pos
-        np.testing.assert_allclose(step, [[ph.SPEED, 0.0], [ph.SPEED, -ph.SPEED], [0.3 * ph.SPEED, -0.2 * ph.SPEED]],
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            step, [[ph.SPEED, 0.0], [ph.SPEED, -ph.SPEED], [0.3 * ph.SPEED, -0.2 * ph.SPEED]], atol=1e-6
+        )
 
 
 # --------------------------------------------------------------------------- GridHazard vs exact model
@@ -207,12 +210,12 @@ def test_grid_hazard_transition_frequencies_match_exact_model():
     bad = np.abs(freq - P) > SIGMAS * se + 1e-12
     assert not bad.any(), [
         (int(s), gh.ACTION_NAMES[a], int(s2), freq[i, s2], P[i, s2])
-        for i, s2 in zip(*np.nonzero(bad)) for s, a in [(pairs_s[i], pairs_a[i])]
+        for i, s2 in zip(*np.nonzero(bad))
+        for s, a in [(pairs_s[i], pairs_a[i])]
     ][:10]
     # The expected reward of each pair (goal bonus on entering G) agrees too.
     r_hat = gh.STEP_REWARD + gh.GOAL_REWARD * freq[:, gh.GOAL_STATE]
-    np.testing.assert_allclose(r_hat, model.r[pairs_s, pairs_a],
-                               atol=SIGMAS * se[:, gh.GOAL_STATE].max() + 1e-12)
+    np.testing.assert_allclose(r_hat, model.r[pairs_s, pairs_a], atol=SIGMAS * se[:, gh.GOAL_STATE].max() + 1e-12)
 
 
 def exact_policy_value(model: gh.TabularModel, policy: np.ndarray, signal: np.ndarray) -> float:

@@ -14,8 +14,16 @@ from ctrpo_core.results import catalog, figure_style, plots, pooling, tables
 from ctrpo_core.results.stats import iqm
 
 SMALL = dict(total_steps=1500, steps_per_epoch=500, num_envs=4)
-RUNS = [("c-trpo", 0.0, 0), ("c-trpo", 1.0, 0), ("c-trpo", 10.0, 0), ("trpo", None, 0), ("trpo", None, 1),
-        ("trpo", None, 2), ("trpo", None, 3), ("trpo-lag", None, 0)]
+RUNS = [
+    ("c-trpo", 0.0, 0),
+    ("c-trpo", 1.0, 0),
+    ("c-trpo", 10.0, 0),
+    ("trpo", None, 0),
+    ("trpo", None, 1),
+    ("trpo", None, 2),
+    ("trpo", None, 3),
+    ("trpo-lag", None, 0),
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,28 +45,36 @@ def legend_colors(fig) -> dict:
 
 
 def lightness(color: str) -> float:
-    r, g, b = (int(color.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    r, g, b = (int(color.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4))
     return colorsys.rgb_to_hls(r, g, b)[1]
 
 
 def test_an_algorithm_keeps_its_colour_whatever_runs_are_added(runs):
     few = plots.curve_panels(curves_of(runs, "trpo-0", "c-trpo-1-0"), pooled=False, cost_limit=1.0)
-    many = plots.curve_panels(curves_of(runs, "trpo-0", "trpo-lag-0", "c-trpo-0-0", "c-trpo-1-0", "c-trpo-10-0"),
-                              pooled=False, cost_limit=1.0)
-    demo = plots.curve_panels(curves_of(runs, "trpo-0", "c-trpo-1-0", "c-trpo-10-0"), pooled=False,
-                              labels={"trpo-0": "TRPO", "c-trpo-1-0": "C-TRPO β=1", "c-trpo-10-0": "C-TRPO β=10"})
+    many = plots.curve_panels(
+        curves_of(runs, "trpo-0", "trpo-lag-0", "c-trpo-0-0", "c-trpo-1-0", "c-trpo-10-0"), pooled=False, cost_limit=1.0
+    )
+    demo = plots.curve_panels(
+        curves_of(runs, "trpo-0", "c-trpo-1-0", "c-trpo-10-0"),
+        pooled=False,
+        labels={"trpo-0": "TRPO", "c-trpo-1-0": "C-TRPO β=1", "c-trpo-10-0": "C-TRPO β=10"},
+    )
     few, many, demo = legend_colors(few), legend_colors(many), legend_colors(demo)
     assert few["TRPO"] == many["TRPO"] == demo["TRPO"] == figure_style.color_of("trpo")
     assert few["C-TRPO β=1"] == many["C-TRPO β=1"] == demo["C-TRPO β=1"]
     assert many["TRPO-Lag"] == figure_style.color_of("trpo-lag")
     # the limit b: a colour and a dash that no run uses
-    limit = [t for t in plots.curve_panels(curves_of(runs, "trpo-0"), pooled=False, cost_limit=1.0).data
-             if t.name == "limit b = 1"]
+    limit = [
+        t
+        for t in plots.curve_panels(curves_of(runs, "trpo-0"), pooled=False, cost_limit=1.0).data
+        if t.name == "limit b = 1"
+    ]
     assert limit and limit[0].line.color == figure_style.LIMIT_COLOR and limit[0].line.dash == figure_style.LIMIT_DASH
     run_lines = [c for n, c in many.items() if not n.startswith("limit")]
     assert figure_style.LIMIT_COLOR not in run_lines and "red" not in run_lines
-    everything = plots.curve_panels(catalog.load_curves(sorted(p for p in runs.iterdir() if p.is_dir())),
-                                    pooled=False, cost_limit=1.0)
+    everything = plots.curve_panels(
+        catalog.load_curves(sorted(p for p in runs.iterdir() if p.is_dir())), pooled=False, cost_limit=1.0
+    )
     assert all(t.line.dash != figure_style.LIMIT_DASH for t in everything.data if not t.name.startswith("limit"))
 
 
@@ -68,11 +84,12 @@ def test_the_beta_family_is_ordered_blues(runs):
     shades = [colors[f"C-TRPO β={b}"] for b in ("0", "1", "10")]
     assert len(set(shades)) == 3
     assert lightness(shades[0]) > lightness(shades[1]) > lightness(shades[2])  # darker = stronger barrier
-    assert all(colorsys.rgb_to_hls(*(int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)))[0] * 360 > 180 for c in shades)
+    assert all(colorsys.rgb_to_hls(*(int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)))[0] * 360 > 180 for c in shades)
     assert not set(shades) & {a.color for a in ALGORITHMS.values()} - {figure_style.color_of("c-trpo")}
     # b_H variants at one β: ordered by b_H
-    assert figure_style.color_of("c-trpo", 1.0, 0.6, family_values=[(1.0, 0.6), (1.0, 1.0)]) != \
-        figure_style.color_of("c-trpo", 1.0, 1.0, family_values=[(1.0, 0.6), (1.0, 1.0)])
+    assert figure_style.color_of("c-trpo", 1.0, 0.6, family_values=[(1.0, 0.6), (1.0, 1.0)]) != figure_style.color_of(
+        "c-trpo", 1.0, 1.0, family_values=[(1.0, 0.6), (1.0, 1.0)]
+    )
 
 
 def test_one_legend_axis_titles_hover_and_log_axes(runs):
@@ -108,7 +125,9 @@ def test_shrinkage_figures_skip_missing_columns_and_explain_their_panels(runs):
         trpo = curves[(curves.run == "trpo-0") & curves.alpha_max.notna()]
         assert sorted(len(t.x) for t in scatter.values()) == sorted(n for n in (len(ctrpo), len(trpo)) if n)
         assert any(t.name == plots.BUDGET_LINE for t in headline.data)
-    old = curves.drop(columns=[c for c in ("alpha_max", "alpha_max_kl", "alpha_max_exact", "alpha_step") if c in curves])
+    old = curves.drop(
+        columns=[c for c in ("alpha_max", "alpha_max_kl", "alpha_max_exact", "alpha_step") if c in curves]
+    )
     older = plots.shrinkage_figure(old)
     assert not [t for t in older.data if t.xaxis == "x"] or all(t.x == (None,) for t in older.data if t.xaxis == "x")
     if "alpha_max" in curves:
@@ -148,12 +167,18 @@ def test_comparison_table_median_iqm_and_one_seed_note(runs):
     assert any("TRPO-Lag" in line for line in tables.one_seed_settings(table.reset_index()))
     assert list(table.index[:3]) == ["C-TRPO β=0", "C-TRPO β=1", "C-TRPO β=10"]  # ordered as the legends
     view = tables.comparison_view(table.reset_index())
-    assert list(view.columns[:3]) == ["setting", "finished seeds", "seed ids"] and set(view.columns) <= set(tables.COLUMN_HELP)
+    assert list(view.columns[:3]) == ["setting", "finished seeds", "seed ids"] and set(view.columns) <= set(
+        tables.COLUMN_HELP
+    )
 
 
 def test_short_labels_name_only_what_differs():
-    labels = ["T c-trpo β=1 b_H=0.8 δ=0.01 b=1 steps=1500", "T c-trpo β=10 b_H=0.8 δ=0.01 b=1 steps=1500",
-              "T trpo δ=0.01 b=1 steps=1500", "T trpo δ=0.01 b=1 steps=1500 gamma=0.9"]
+    labels = [
+        "T c-trpo β=1 b_H=0.8 δ=0.01 b=1 steps=1500",
+        "T c-trpo β=10 b_H=0.8 δ=0.01 b=1 steps=1500",
+        "T trpo δ=0.01 b=1 steps=1500",
+        "T trpo δ=0.01 b=1 steps=1500 gamma=0.9",
+    ]
     short = figure_style.short_labels(labels)
     assert [short[x] for x in labels] == ["C-TRPO β=1", "C-TRPO β=10", "TRPO", "TRPO gamma=0.9"]
     two_tasks = figure_style.short_labels(["A trpo b=1", "B trpo b=1"])

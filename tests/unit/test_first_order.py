@@ -171,8 +171,9 @@ def test_cpo_with_hysteresis_keeps_recovering_until_the_cost_is_below_bh_times_b
         runs = {}
         for bh in (1.0, 0.8):
             torch.manual_seed(0)
-            learner = make_algorithm(resolve("GridHazard-v0", "cpo", seed=0, bh=bh, steps_per_epoch=256, num_envs=4,
-                                             total_steps=2560), env)
+            learner = make_algorithm(
+                resolve("GridHazard-v0", "cpo", seed=0, bh=bh, steps_per_epoch=256, num_envs=4, total_steps=2560), env
+            )
             learner.start()
             batch = learner.collect()
             b = batch.cost_limit

@@ -16,14 +16,8 @@ def example():
     env 0: terminates at t = 1 (next value 0, chain cut), then runs on past the last step
     env 1: truncated at t = 2 (bootstrap from final_values[2, 1] = 5, chain cut), then runs on
     """
-    rewards = np.array([[1.0, 0.0],
-                        [2.0, 1.0],
-                        [0.0, 1.0],
-                        [1.0, 2.0]])
-    values = np.array([[0.5, 0.1],
-                       [1.0, 0.2],
-                       [0.2, 0.3],
-                       [0.3, 0.4]])
+    rewards = np.array([[1.0, 0.0], [2.0, 1.0], [0.0, 1.0], [1.0, 2.0]])
+    values = np.array([[0.5, 0.1], [1.0, 0.2], [0.2, 0.3], [0.3, 0.4]])
     terminated = np.zeros((4, 2), dtype=bool)
     truncated = np.zeros((4, 2), dtype=bool)
     terminated[1, 0] = True
@@ -48,10 +42,7 @@ def test_gae_hand_computed():
     #   t=2: truncated: δ = 1 + 0.9·5.0 − 0.3 = 5.2       A = 5.2 (chain cut; V[3] = 0.4 unused)
     #   t=1: δ = 1 + 0.9·0.3 − 0.2 = 1.07                 A = 1.07 + 0.72·5.2 = 4.814
     #   t=0: δ = 0 + 0.9·0.2 − 0.1 = 0.08                 A = 0.08 + 0.72·4.814 = 3.54608
-    expected = np.array([[2.12, 3.54608],
-                         [1.0, 4.814],
-                         [0.8332, 5.2],
-                         [1.06, 2.5]])
+    expected = np.array([[2.12, 3.54608], [1.0, 4.814], [0.8332, 5.2], [1.06, 2.5]])
     np.testing.assert_allclose(adv, expected, rtol=1e-12, atol=1e-12)
     assert adv.dtype == np.float64 and adv.shape == (4, 2)
 
@@ -67,7 +58,7 @@ def test_gae_terminated_and_truncated_together_counts_as_terminated():
 def test_gae_end_at_last_step_ignores_last_values():
     rewards, values, terminated, truncated, final_values, last_values = example()
     terminated[3, 0] = True  # env 0 terminates at the last step: last_values[0] = 0.4 is not used
-    truncated[3, 1] = True   # env 1 truncated at the last step: bootstrap from final_values, not last_values
+    truncated[3, 1] = True  # env 1 truncated at the last step: bootstrap from final_values, not last_values
     final_values[3, 1] = -2.0
     adv = gae(rewards, values, terminated, truncated, final_values, last_values, GAMMA, LAM)
     # env 0: t=3: δ = 1 − 0.3 = 0.7; t=2: δ = 0.07, A = 0.07 + 0.72·0.7 = 0.574

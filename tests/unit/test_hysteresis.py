@@ -21,19 +21,19 @@ CASES = [
     # (mode, Ĵ_c, b, b_H, expected)
     (N, 0.0, 25.0, 0.8, N),
     (N, 19.9, 25.0, 0.8, N),
-    (N, 20.0, 25.0, 0.8, N),       # in the band [b_H·b, b): normal stays normal
+    (N, 20.0, 25.0, 0.8, N),  # in the band [b_H·b, b): normal stays normal
     (N, 24.999, 25.0, 0.8, N),
-    (N, 25.0, 25.0, 0.8, R),       # Ĵ_c == b is not safe (strict <)
+    (N, 25.0, 25.0, 0.8, R),  # Ĵ_c == b is not safe (strict <)
     (N, 25.001, 25.0, 0.8, R),
     (N, 100.0, 25.0, 0.8, R),
     (R, 100.0, 25.0, 0.8, R),
     (R, 25.0, 25.0, 0.8, R),
-    (R, 24.999, 25.0, 0.8, R),     # below b but above b_H·b: recovery stays recovery
+    (R, 24.999, 25.0, 0.8, R),  # below b but above b_H·b: recovery stays recovery
     (R, 22.0, 25.0, 0.8, R),
-    (R, 20.0, 25.0, 0.8, R),       # Ĵ_c == b_H·b exactly (0.8·25 == 20.0 in floats): still recovery
+    (R, 20.0, 25.0, 0.8, R),  # Ĵ_c == b_H·b exactly (0.8·25 == 20.0 in floats): still recovery
     (R, 19.999, 25.0, 0.8, N),
     (R, 0.0, 25.0, 0.8, N),
-    (R, 10.0, 20.0, 0.5, R),       # Ĵ_c == b_H·b with exact b_H·b = 10
+    (R, 10.0, 20.0, 0.5, R),  # Ĵ_c == b_H·b with exact b_H·b = 10
     (R, 9.99, 20.0, 0.5, N),
     (N, 19.99, 20.0, 0.5, N),
     # b_H = 1: no hysteresis, both modes switch at b
@@ -76,9 +76,16 @@ def test_ctrpo_update_policy_follows_next_mode():
     obs = torch.zeros(n, algo.spec.obs_dim)
     obs[torch.arange(n), torch.randint(0, algo.spec.obs_dim, (n,), generator=gen)] = 1.0
     adv_c = torch.randn(n, generator=gen)
-    batch = Batch(obs=obs, actions=torch.randint(0, 4, (n,), generator=gen).float(),
-                  adv_r=torch.randn(n, generator=gen), adv_c=adv_c - adv_c.mean(),
-                  target_r=torch.zeros(n), target_c=torch.zeros(n), cost_estimate=0.0, cost_limit=1.0)
+    batch = Batch(
+        obs=obs,
+        actions=torch.randint(0, 4, (n,), generator=gen).float(),
+        adv_r=torch.randn(n, generator=gen),
+        adv_c=adv_c - adv_c.mean(),
+        target_r=torch.zeros(n),
+        target_c=torch.zeros(n),
+        cost_estimate=0.0,
+        cost_limit=1.0,
+    )
     theta0 = tr.flat_params(algo.policy).clone()
     mode = RECOVERY
     for cost in (0.9, 0.5, 0.95, 1.0, 0.85, 0.79):

@@ -7,8 +7,21 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ctrpo_core"
 # bottom to top; a module may import its own floor and the floors below it
-FLOORS = [("util",), ("envs",), ("config",), ("engine",), ("algos",), ("tabular",), ("runs",), ("sweeps",),
-          ("results",), ("reports",), ("tools",), ("ui",), ("api", "cli")]
+FLOORS = [
+    ("util",),
+    ("envs",),
+    ("config",),
+    ("engine",),
+    ("algos",),
+    ("tabular",),
+    ("runs",),
+    ("sweeps",),
+    ("results",),
+    ("reports",),
+    ("tools",),
+    ("ui",),
+    ("api", "cli"),
+]
 FLOOR = {part: level for level, parts in enumerate(FLOORS) for part in parts}
 SHIM = {"ctrpo_core", "ctrpo_core._moved"}  # the package itself and the table of old paths
 
@@ -22,18 +35,24 @@ def imports(path: Path, source: str | None = None) -> list[tuple[str, int, bool]
     """(imported module, line, whether only under TYPE_CHECKING) for every import of a ctrpo_core module
     (``source``: its text, default the file's)."""
     name, tree = module_name(path), ast.parse(path.read_text() if source is None else source)
-    typing_only = {n.lineno for node in ast.walk(tree) if isinstance(node, ast.If)
-                   and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node) if hasattr(n, "lineno")}
+    typing_only = {
+        n.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for n in ast.walk(node)
+        if hasattr(n, "lineno")
+    }
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            base = package[:len(package) - node.level + 1] if node.level else []
+            base = package[: len(package) - node.level + 1] if node.level else []
             target = ".".join(base + ([node.module] if node.module else []))
             for alias in node.names:  # `from . import module` imports that module
                 full = f"{target}.{alias.name}"
-                is_module = (PACKAGE.parent / Path(*full.split("."))).with_suffix(".py").exists() or \
-                    (PACKAGE.parent / Path(*full.split(".")) / "__init__.py").exists()
+                is_module = (PACKAGE.parent / Path(*full.split("."))).with_suffix(".py").exists() or (
+                    PACKAGE.parent / Path(*full.split(".")) / "__init__.py"
+                ).exists()
                 out.append((full if is_module else target, node.lineno, node.lineno in typing_only))
         elif isinstance(node, ast.Import):
             out += [(a.name, node.lineno, node.lineno in typing_only) for a in node.names]
@@ -64,8 +83,10 @@ def test_no_module_imports_a_higher_floor():
 
 
 def test_no_import_circles():
-    graph = {m: {t for t, _, typing_only in imports(p) if not typing_only and t in MODULES and t != m}
-             for m, p in MODULES.items()}
+    graph = {
+        m: {t for t, _, typing_only in imports(p) if not typing_only and t in MODULES and t != m}
+        for m, p in MODULES.items()
+    }
     # a module imports its package's __init__ first: a package that imports its own module is no circle
     graph = {m: {t for t in targets if not m.startswith(t + ".")} for m, targets in graph.items()}
     index, low, stack, on_stack, circles, counter = {}, {}, [], set(), [], [0]
@@ -102,7 +123,10 @@ def test_the_checks_see_an_upward_import_and_a_typing_only_one():
     """The checks above can fail: an engine module importing the CLI is an upward import, one under
     ``if TYPE_CHECKING:`` is recognised as types only."""
     probe = PACKAGE / "engine" / "probe.py"  # never written: its source is given
-    found = imports(probe, "from ..cli import main\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                           "    from ctrpo_core.api import train\n")
+    found = imports(
+        probe,
+        "from ..cli import main\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from ctrpo_core.api import train\n",
+    )
     assert [(t, tc) for t, _, tc in found] == [("ctrpo_core.cli", False), ("ctrpo_core.api", True)]
     assert floor_of("ctrpo_core.cli") > floor_of(module_name(probe))

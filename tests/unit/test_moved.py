@@ -14,8 +14,9 @@ from ctrpo_core import _moved
 def fresh(code: str) -> subprocess.CompletedProcess:
     """``code`` in a new interpreter: the import system's state of this one (modules already imported) hides
     nothing."""
-    return subprocess.run([sys.executable, "-W", "always::DeprecationWarning", "-c", code], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-W", "always::DeprecationWarning", "-c", code], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize("old", sorted(_moved.MOVED))
@@ -27,9 +28,11 @@ def test_every_old_module_path_imports(old):
 
 
 def test_old_catalog_is_the_new_one_and_says_so():
-    result = fresh("import ctrpo_core.catalog as c, ctrpo_core.results.catalog as r; "
-                   "from ctrpo_core.catalog import run_table, find_run; "
-                   "print(c is r, run_table is r.run_table, find_run is r.find_run)")
+    result = fresh(
+        "import ctrpo_core.catalog as c, ctrpo_core.results.catalog as r; "
+        "from ctrpo_core.catalog import run_table, find_run; "
+        "print(c is r, run_table is r.run_table, find_run is r.find_run)"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "True"]
     assert "ctrpo_core.catalog moved to ctrpo_core.results.catalog" in result.stderr
@@ -41,10 +44,12 @@ def test_api_did_not_move():
 
 
 def test_a_split_module_finds_each_name_in_its_new_home():
-    result = fresh("from ctrpo_core import policy_io; from ctrpo_core.runs.policy import find_trained_run; "
-                   "from ctrpo_core.tools import evaluate, export; "
-                   "print(policy_io.evaluate is evaluate.evaluate, policy_io.export is export.export, "
-                   "policy_io.find_run is find_trained_run)")
+    result = fresh(
+        "from ctrpo_core import policy_io; from ctrpo_core.runs.policy import find_trained_run; "
+        "from ctrpo_core.tools import evaluate, export; "
+        "print(policy_io.evaluate is evaluate.evaluate, policy_io.export is export.export, "
+        "policy_io.find_run is find_trained_run)"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "True"]
 

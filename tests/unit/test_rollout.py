@@ -20,8 +20,9 @@ def frames(gif: bytes) -> list:
 
 
 def test_point_hazard_episode_is_drawn_and_moves(tmp_path):
-    run = api.train("PointHazard-v0", "c-trpo", total_steps=2000, steps_per_epoch=1000, num_envs=4,
-                    runs_dir=str(tmp_path), name="p")
+    run = api.train(
+        "PointHazard-v0", "c-trpo", total_steps=2000, steps_per_epoch=1000, num_envs=4, runs_dir=str(tmp_path), name="p"
+    )
     episode = render_episode(run.path, max_steps=40)
     images = frames(episode["gif"])
     # the episode may end at the goal before 40 steps, and the GIF merges identical consecutive frames
@@ -30,8 +31,15 @@ def test_point_hazard_episode_is_drawn_and_moves(tmp_path):
 
 
 def test_mujoco_episode_renders_offscreen(tmp_path):
-    run = api.train("SafetyHopperVelocity-v1", "trpo", total_steps=400, steps_per_epoch=400, num_envs=2,
-                    runs_dir=str(tmp_path), name="hopper")
+    run = api.train(
+        "SafetyHopperVelocity-v1",
+        "trpo",
+        total_steps=400,
+        steps_per_epoch=400,
+        num_envs=2,
+        runs_dir=str(tmp_path),
+        name="hopper",
+    )
     episode = render_episode(run.path, max_steps=15)
     images = frames(episode["gif"])
     assert 1 <= len(images) <= 15 and images[0].size == (320, 320)

@@ -41,8 +41,9 @@ def random_spd(n: int, cond: float, seed: int) -> torch.Tensor:
     return Q @ torch.diag(eig) @ Q.T
 
 
-def boundary_max(M: torch.Tensor, u: torch.Tensor, delta: float, samples: int, seed: int,
-                 around: torch.Tensor | None = None) -> float:
+def boundary_max(
+    M: torch.Tensor, u: torch.Tensor, delta: float, samples: int, seed: int, around: torch.Tensor | None = None
+) -> float:
     """max uᵀx over random x (or ``around`` + 1% noise) scaled onto ½xᵀMx = δ: a lower bound of the maximum."""
     gen = torch.Generator().manual_seed(seed)
     X = torch.randn(samples, M.shape[0], generator=gen, dtype=torch.float64)
@@ -152,7 +153,8 @@ def grid_batch():
     with torch.no_grad():
         old = algo.policy.detached(algo.policy.distribution(batch.obs))
     F = torch.autograd.functional.hessian(
-        lambda th: algo.policy.kl(old, distribution_at(algo.policy, th, batch.obs)).mean(), theta0, vectorize=True)
+        lambda th: algo.policy.kl(old, distribution_at(algo.policy, th, batch.obs)).mean(), theta0, vectorize=True
+    )
     A = F.double() + cfg.cg_damping * torch.eye(theta0.numel(), dtype=torch.float64)
     old_dist, old_logp = algo.old_policy(batch)
     ev = algo.evaluate(batch, old_dist, old_logp)
@@ -176,8 +178,9 @@ def test_logged_reach_matches_the_dense_solve_with_the_real_fisher(grid_batch, m
     assert stats.alpha_max_kl == pytest.approx(math.sqrt(2 * cfg.delta * s), rel=2e-3)
     with torch.no_grad():
         ev = algo.evaluate(batch, old_dist, old_logp)
-        assert stats.alpha_step == pytest.approx(cost_surrogate(ev.ratio, batch.adv_c, cfg.gamma).item(),
-                                                    rel=1e-6, abs=1e-9)
+        assert stats.alpha_step == pytest.approx(
+            cost_surrogate(ev.ratio, batch.adv_c, cfg.gamma).item(), rel=1e-6, abs=1e-9
+        )
     if stats.recovery:
         assert stats.alpha_max == stats.alpha_max_kl and stats.alpha_max_exact is None
         assert stats.alpha_step < 0  # the recovery step lowers the cost

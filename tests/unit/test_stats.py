@@ -20,20 +20,23 @@ from ctrpo_core.results.stats import bootstrap_ci, iqm, summarize
 def iqm_by_hand(values) -> float:
     values = sorted(v for v in values if not math.isnan(v))
     cut = len(values) // 4  # floor(0.25·n) from each end
-    kept = values[cut:len(values) - cut]
+    kept = values[cut : len(values) - cut]
     return sum(kept) / len(kept)
 
 
-@pytest.mark.parametrize("values,expected", [
-    (range(1, 9), (3 + 4 + 5 + 6) / 4),  # n = 8: drop 2 + 2
-    ([1, 2, 3, 4, 100], (2 + 3 + 4) / 3),  # n = 5: drop 1 + 1 (floor 1.25)
-    (range(1, 7), (2 + 3 + 4 + 5) / 4),  # n = 6: drop 1 + 1 (floor 1.5)
-    (range(1, 8), (2 + 3 + 4 + 5 + 6) / 5),  # n = 7: drop 1 + 1 (floor 1.75)
-    ([5, 1, 9], 5.0),  # n = 3: nothing dropped, the plain mean
-    ([10, 0, 4, 6], 5.0),  # n = 4: drop 1 + 1
-    ([7.0], 7.0),
-    ([1, 2, float("nan"), 3, 4], 2.5),  # NaN runs are left out
-])
+@pytest.mark.parametrize(
+    "values,expected",
+    [
+        (range(1, 9), (3 + 4 + 5 + 6) / 4),  # n = 8: drop 2 + 2
+        ([1, 2, 3, 4, 100], (2 + 3 + 4) / 3),  # n = 5: drop 1 + 1 (floor 1.25)
+        (range(1, 7), (2 + 3 + 4 + 5) / 4),  # n = 6: drop 1 + 1 (floor 1.5)
+        (range(1, 8), (2 + 3 + 4 + 5 + 6) / 5),  # n = 7: drop 1 + 1 (floor 1.75)
+        ([5, 1, 9], 5.0),  # n = 3: nothing dropped, the plain mean
+        ([10, 0, 4, 6], 5.0),  # n = 4: drop 1 + 1
+        ([7.0], 7.0),
+        ([1, 2, float("nan"), 3, 4], 2.5),  # NaN runs are left out
+    ],
+)
 def test_iqm_by_hand(values, expected):
     assert iqm(list(values)) == pytest.approx(expected, abs=1e-12)
 
@@ -75,7 +78,8 @@ def test_bootstrap_matches_a_direct_resampling_loop():
     strata = [rng.normal(0, 1, 5), rng.normal(10, 3, 6), rng.normal(-2, 1, 3)]
     assert bootstrap_ci(strata, reps=400, seed=9) == pytest.approx(bootstrap_by_hand(strata, 400, 9), abs=1e-12)
     assert bootstrap_ci(strata, reps=400, seed=9, confidence=0.5) == pytest.approx(
-        bootstrap_by_hand(strata, 400, 9, confidence=0.5), abs=1e-12)
+        bootstrap_by_hand(strata, 400, 9, confidence=0.5), abs=1e-12
+    )
 
 
 def test_bootstrap_ci_of_the_mean_has_the_textbook_width_and_coverage():
@@ -84,7 +88,9 @@ def test_bootstrap_ci_of_the_mean_has_the_textbook_width_and_coverage():
     x = rng.normal(5.0, 2.0, 400)
     low, high = bootstrap_ci(x, statistic=mean, reps=4000, seed=0)
     half = 1.96 * x.std(ddof=1) / math.sqrt(x.size)
-    assert low == pytest.approx(x.mean() - half, abs=0.1 * half) and high == pytest.approx(x.mean() + half, abs=0.1 * half)
+    assert low == pytest.approx(x.mean() - half, abs=0.1 * half) and high == pytest.approx(
+        x.mean() + half, abs=0.1 * half
+    )
     # a 95% interval covers the true mean in roughly 95% of repeated experiments (small n: a bit less)
     covered = 0
     for trial in range(300):
@@ -112,7 +118,11 @@ def test_bootstrap_input_layouts():
     matrix = np.array([[0.0, 100.0], [1.0, 101.0], [2.0, 102.0], [3.0, 103.0]])  # rliable: runs × tasks
     assert bootstrap_ci(matrix, reps=300, seed=2) == bootstrap_ci([matrix[:, 0], matrix[:, 1]], reps=300, seed=2)
     series = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0], index=[10, 11, 12, 13, 14])  # any index
-    assert bootstrap_ci(series, reps=300) == bootstrap_ci(series.to_numpy(), reps=300) == bootstrap_ci(list(series), reps=300)
+    assert (
+        bootstrap_ci(series, reps=300)
+        == bootstrap_ci(series.to_numpy(), reps=300)
+        == bootstrap_ci(list(series), reps=300)
+    )
     assert all(math.isnan(v) for v in bootstrap_ci([]))
     assert all(math.isnan(v) for v in bootstrap_ci([np.array([1.0]), np.array([])]))
 
@@ -128,16 +138,40 @@ def test_summarize():
 def synthetic_summaries() -> pd.DataFrame:
     rows = []
     data = {  # task: b, {algo: [(final_return, final_cost, reg_plus) per seed]}
-        "A": (1.0, {"trpo": [(2.0, 3.0, 40.0), (4.0, 5.0, 60.0)], "cpo": [(1.0, 1.5, 10.0), (1.0, 0.5, 30.0)],
-                    "c-trpo": [(1.5, 0.5, 5.0), (2.5, 0.7, 15.0)]}),
-        "B": (10.0, {"trpo": [(10.0, 30.0, 400.0), (30.0, 50.0, 600.0)], "cpo": [(5.0, 8.0, 100.0), (15.0, 12.0, 300.0)],
-                     "c-trpo": [(20.0, 5.0, 50.0), (20.0, 7.0, 150.0)]}),
+        "A": (
+            1.0,
+            {
+                "trpo": [(2.0, 3.0, 40.0), (4.0, 5.0, 60.0)],
+                "cpo": [(1.0, 1.5, 10.0), (1.0, 0.5, 30.0)],
+                "c-trpo": [(1.5, 0.5, 5.0), (2.5, 0.7, 15.0)],
+            },
+        ),
+        "B": (
+            10.0,
+            {
+                "trpo": [(10.0, 30.0, 400.0), (30.0, 50.0, 600.0)],
+                "cpo": [(5.0, 8.0, 100.0), (15.0, 12.0, 300.0)],
+                "c-trpo": [(20.0, 5.0, 50.0), (20.0, 7.0, 150.0)],
+            },
+        ),
     }
     for task, (b, algos) in data.items():
         for algo, seeds in algos.items():
             for seed, (ret, cost, reg) in enumerate(seeds):
-                rows.append({"task": task, "algo": algo, "seed": seed, "cost_limit": b, "final_return": ret,
-                             "final_cost": cost, "reg_plus": reg, "state": "finished", "epoch": 10, "epochs": 10})
+                rows.append(
+                    {
+                        "task": task,
+                        "algo": algo,
+                        "seed": seed,
+                        "cost_limit": b,
+                        "final_return": ret,
+                        "final_cost": cost,
+                        "reg_plus": reg,
+                        "state": "finished",
+                        "epoch": 10,
+                        "epochs": 10,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -165,7 +199,8 @@ def test_normalised_scores_by_hand():
     # the stratified CI resamples within tasks: the draws equal the hand loop with the same seed
     strata = [np.array(get("A", "c-trpo", "regret_norm")), np.array(get("B", "c-trpo", "regret_norm"))]
     assert (c["Reg+ / CPO's Reg+ CI low"], c["Reg+ / CPO's Reg+ CI high"]) == pytest.approx(
-        bootstrap_by_hand(strata, 500, 0), abs=1e-12)
+        bootstrap_by_hand(strata, 500, 0), abs=1e-12
+    )
     assert analysis.headline(table.reset_index()) == "c-trpo"
 
 
@@ -185,11 +220,23 @@ def test_benchmark_table_and_a_missing_reference():
 
 
 def test_grid_table_and_barrier_onset():
-    rows = [{"beta": beta, "bh": bh, "seed": seed, "state": "finished", "epoch": 5, "epochs": 5,
-             "final_return": ret + seed * 0.01,
-             "final_cost": 0.5, "reg_plus": 1.0, "recovery_frac": 0.1 * bh}
-            for bh, returns in ((0.5, {0.1: 1.0, 1.0: 0.95, 10.0: 0.5}), (1.0, {0.1: 1.0, 1.0: 1.0, 10.0: 0.98}))
-            for beta, ret in returns.items() for seed in (0, 1)]
+    rows = [
+        {
+            "beta": beta,
+            "bh": bh,
+            "seed": seed,
+            "state": "finished",
+            "epoch": 5,
+            "epochs": 5,
+            "final_return": ret + seed * 0.01,
+            "final_cost": 0.5,
+            "reg_plus": 1.0,
+            "recovery_frac": 0.1 * bh,
+        }
+        for bh, returns in ((0.5, {0.1: 1.0, 1.0: 0.95, 10.0: 0.5}), (1.0, {0.1: 1.0, 1.0: 1.0, 10.0: 0.98}))
+        for beta, ret in returns.items()
+        for seed in (0, 1)
+    ]
     grid = analysis.grid_table(pd.DataFrame(rows))
     assert len(grid) == 6 and (grid.seeds == 2).all()
     assert analysis.barrier_onset(grid, drop=0.1) == {0.5: 10.0, 1.0: None}

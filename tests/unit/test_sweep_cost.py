@@ -14,16 +14,34 @@ def test_runs_are_placed_longest_first_on_the_slots():
     assert cost.makespan([5, 4, 3], 1) == 12
 
 
-@pytest.mark.parametrize("seconds,words", [(10, "under a minute"), (60, "about 1 min"), (400, "about 7 min"),
-                                           (89 * 60, "about 89 min"), (3 * 3600, "about 3.0 h"),
-                                           (50 * 3600, "about 50 h")])
+@pytest.mark.parametrize(
+    "seconds,words",
+    [
+        (10, "under a minute"),
+        (60, "about 1 min"),
+        (400, "about 7 min"),
+        (89 * 60, "about 89 min"),
+        (3 * 3600, "about 3.0 h"),
+        (50 * 3600, "about 50 h"),
+    ],
+)
 def test_a_duration_in_words(seconds, words):
     assert cost.approximate(seconds) == words
 
 
 def test_without_history_the_measured_table_prices_each_run(tmp_path):
-    plan = plan_sweep("HazardEdge-v0", "c-trpo", [0.0, 1.0], [0.8], [None], [0, 1, 2], runs_dir=tmp_path / "runs",
-                      name="t", total_steps=20_000, steps_per_epoch=500)
+    plan = plan_sweep(
+        "HazardEdge-v0",
+        "c-trpo",
+        [0.0, 1.0],
+        [0.8],
+        [None],
+        [0, 1, 2],
+        runs_dir=tmp_path / "runs",
+        name="t",
+        total_steps=20_000,
+        steps_per_epoch=500,
+    )
     estimate = cost.estimate(plan.configs, cores=2)
     steps = cost.planned_steps(plan.configs[0])  # whole epochs of whole per-env rollouts: 40 × 15 × 32
     assert steps == 19_200
@@ -47,8 +65,9 @@ def test_the_line_before_the_launch_button(tmp_path):
     assert cost.sweep_line(swept, None) == "2 runs: δ 0.01, 0.02 × seeds 0 on GridHazard-v0 (trpo)"
 
 
-@pytest.mark.parametrize("fields,param", [(("1,x", "", "", "0"), "--beta"), (("", "", "", ""), "--seeds"),
-                                          (("", "", "a", "0"), "--delta")])
+@pytest.mark.parametrize(
+    "fields,param", [(("1,x", "", "", "0"), "--beta"), (("", "", "", ""), "--seeds"), (("", "", "a", "0"), "--delta")]
+)
 def test_a_bad_grid_field_names_itself(fields, param):
     from ctrpo_core.config import ConfigError
 

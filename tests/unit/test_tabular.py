@@ -63,8 +63,9 @@ def test_occupancies_sum_to_one_and_give_the_values(cmdp):
     np.testing.assert_allclose((ev.eta * cmdp.r).sum((1, 2)), ev.V_r, atol=1e-12)  # V = Σ η r
     np.testing.assert_allclose((ev.eta * cmdp.c).sum((1, 2)), ev.V_c, atol=1e-12)
     # flow constraint of the LP: Σ_a η(s', a) = (1 − γ) μ(s') + γ Σ_{s,a} P(s'|s,a) η(s, a)
-    np.testing.assert_allclose(ev.d, (1 - cmdp.gamma) * cmdp.mu + cmdp.gamma * np.einsum("nsa,sat->nt", ev.eta, cmdp.P),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        ev.d, (1 - cmdp.gamma) * cmdp.mu + cmdp.gamma * np.einsum("nsa,sat->nt", ev.eta, cmdp.P), atol=1e-12
+    )
 
 
 def test_batch_evaluation_matches_one_at_a_time():
@@ -130,17 +131,25 @@ def test_closed_form_pseudo_inverses_match_numpy_pinv():
         for n in range(3):
             G_pinv = np.linalg.pinv(G[n], rcond=1e-12, hermitian=True)
             np.testing.assert_allclose(fisher_pinv(ev, x)[n].ravel(), G_pinv @ x[n].ravel(), rtol=1e-7, atol=1e-9)
-            np.testing.assert_allclose(cnpg_direction(ev, 0.0, 1.0)[n].ravel(), G_pinv @ ev.grad_r[n].ravel(),
-                                       rtol=1e-7, atol=1e-9)
-            np.testing.assert_allclose(lagrangian_direction(ev, 0.7)[n].ravel(),
-                                       G_pinv @ (ev.grad_r[n] - 0.7 * ev.grad_c[n]).ravel(), rtol=1e-7, atol=1e-9)
+            np.testing.assert_allclose(
+                cnpg_direction(ev, 0.0, 1.0)[n].ravel(), G_pinv @ ev.grad_r[n].ravel(), rtol=1e-7, atol=1e-9
+            )
+            np.testing.assert_allclose(
+                lagrangian_direction(ev, 0.7)[n].ravel(),
+                G_pinv @ (ev.grad_r[n] - 0.7 * ev.grad_c[n]).ravel(),
+                rtol=1e-7,
+                atol=1e-9,
+            )
             for beta in (1e-2, 1.0):
                 b = mask_cost[n]
                 G_C = cnpg_metric(ev, beta, b)[n]
                 sub = evaluate_theta(cmdp, theta[n])
-                np.testing.assert_allclose(cnpg_direction(sub, beta, b)[0].ravel(),
-                                           np.linalg.pinv(G_C, rcond=1e-12, hermitian=True) @ ev.grad_r[n].ravel(),
-                                           rtol=1e-6, atol=1e-9)
+                np.testing.assert_allclose(
+                    cnpg_direction(sub, beta, b)[0].ravel(),
+                    np.linalg.pinv(G_C, rcond=1e-12, hermitian=True) @ ev.grad_r[n].ravel(),
+                    rtol=1e-6,
+                    atol=1e-9,
+                )
 
 
 def test_lp_optimum_of_the_toy():
@@ -231,8 +240,11 @@ def test_geometry_titles_say_what_crossed_b_counts_and_every_text_is_14_px_or_mo
     note = figures.crossing_note(meta)
     for beta, crossed in zip(meta["betas"], meta["crossed"]):  # every flow, in words, next to its count
         label = figures._beta_label(beta)
-        assert (f"{label}: {crossed} of 4 paths from safe starts crossed the limit b" in note if crossed
-                else f"{label}: none of the 4 paths from safe starts crossed the limit b" in note)
+        assert (
+            f"{label}: {crossed} of 4 paths from safe starts crossed the limit b" in note
+            if crossed
+            else f"{label}: none of the 4 paths from safe starts crossed the limit b" in note
+        )
     if meta["crossed"][1]:  # C-NPG's crossing is a fixed step's, said as such
         assert "fixed step" in note
     values = figures.value_curves_figure(betas=[1.0], n_starts=2, seed=0, t_end=3.0, lagrangian_lr=None)

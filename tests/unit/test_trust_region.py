@@ -58,7 +58,8 @@ def test_kl_hessian_vector_product_is_the_autograd_hessian(kind, seed, hidden):
     with torch.no_grad():
         old = policy.detached(policy.distribution(obs))
     F = torch.autograd.functional.hessian(
-        lambda th: reference_kl(policy, old, distribution_at(policy, th, obs)), theta_k, vectorize=True)
+        lambda th: reference_kl(policy, old, distribution_at(policy, th, obs)), theta_k, vectorize=True
+    )
     n = theta_k.numel()
     assert F.shape == (n, n)
     assert torch.linalg.eigvalsh(F).min() > -1e-10  # a Fisher matrix: PSD
@@ -94,7 +95,7 @@ def test_gaussian_fisher_of_log_std_is_analytic():
         assert col[offset + j].item() == pytest.approx(2.0 / 2, rel=1e-10)
         assert col[offset + (1 - j)].item() == pytest.approx(0.0, abs=1e-12)
         # log σ does not move the mean: no coupling with the mean network at θ_k
-        others = torch.cat([col[:offset], col[offset + 2:]])
+        others = torch.cat([col[:offset], col[offset + 2 :]])
         assert others.abs().max().item() < 1e-12
 
 
@@ -134,7 +135,9 @@ def test_conjugate_gradient_zero_rhs_and_counts_products():
         calls.append(1)
         return A @ v
 
-    assert torch.equal(tr.conjugate_gradient(Avp, torch.zeros(5, dtype=torch.float64)), torch.zeros(5, dtype=torch.float64))
+    assert torch.equal(
+        tr.conjugate_gradient(Avp, torch.zeros(5, dtype=torch.float64)), torch.zeros(5, dtype=torch.float64)
+    )
     assert not calls
     tr.conjugate_gradient(Avp, torch.ones(5, dtype=torch.float64), iters=3, tol=0.0)
     assert len(calls) == 3
@@ -148,7 +151,7 @@ def test_scale_to_trust_region_hits_two_delta(delta):
     y = tr.scale_to_trust_region(x, lambda v: H @ v, delta, damping=0.1)
     quad = y @ (H @ y + 0.1 * y)
     assert quad.item() == pytest.approx(2 * delta, rel=1e-12)
-    scale = (y / x)
+    scale = y / x
     assert torch.allclose(scale, scale[0].expand_as(scale)) and scale[0] > 0  # same direction
     # the damping is part of the metric: without it the quadratic form is smaller
     assert (y @ (H @ y)).item() < 2 * delta

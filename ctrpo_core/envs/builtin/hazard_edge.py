@@ -55,7 +55,7 @@ SPEC = TaskSpec(
     max_episode_steps=HORIZON,
     cost_limit=COST_LIMIT,
     description="the demo: a point in the wind, drawn by its reward toward a hazard zone (x > 0.7 costs 1 "
-                "per step); the constrained optimum hugs the edge",
+    "per step); the constrained optimum hugs the edge",
 )
 
 
@@ -159,6 +159,7 @@ def lagrangian_values(multiplier: float, cells: int = 400) -> tuple[float, float
 def constrained_optimum(cost_limit: float = COST_LIMIT, cells: int = 400) -> float:
     """The best expected return with expected episode cost <= ``cost_limit`` on the grid (randomised
     policies allowed): min over λ >= 0 of max_π V_r − λ·(V_c − b), the LP's value by strong duality."""
+
     def dual(lam: float) -> float:
         ret, cost = lagrangian_values(round(lam, 10), cells)
         return ret - lam * (cost - cost_limit)
