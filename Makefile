@@ -12,7 +12,7 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told (containers often run as root)
 LAB_ROOT = $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
-.PHONY: app lab test test-fast bench setup clean-venv
+.PHONY: app lab test test-fast lint bench setup clean-venv
 
 $(APP_STAMP): $(DEPS)
 	scripts/setup.sh app
@@ -38,10 +38,15 @@ lab: $(LAB_STAMP)
 	$(PY) -m jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --ServerApp.root_dir="$(CURDIR)/notebooks" \
 		--MappingKernelManager.default_kernel_name=ctrpo-explorer $(LAB_ROOT) $(LAB_ARGS)
 
-# every tier: tests/unit (formulas against closed forms, the layers), tests/integration (real runs, the CLI,
-# reports, the app's pages in process), tests/e2e (a real browser, JupyterLab, Ray, the behaviour snapshot)
-test: $(TEST_STAMP)
-	$(PY) -m pytest -q tests
+# the linter and the formatter (configured in pyproject.toml), then every tier: tests/unit (formulas against closed
+# forms, the layers), tests/integration (real runs, the CLI, reports, the app's pages in process), tests/e2e (a real
+# browser, JupyterLab, Ray, the behaviour snapshot)
+test: $(TEST_STAMP) lint
+	$(PY) -m pytest -q -n 2 --dist loadgroup tests
+
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # the unit tier alone: under a minute
 test-fast: $(TEST_STAMP)

@@ -26,9 +26,9 @@ if str(ROOT) not in sys.path:
 
 import pandas as pd  # noqa: E402
 
-from ctrpo_core.util import cores  # noqa: E402
-from ctrpo_core.results.analysis import run_configs, run_summaries  # noqa: E402
 from ctrpo_core.config import resolve, settings_key  # noqa: E402
+from ctrpo_core.results.analysis import run_configs, run_summaries  # noqa: E402
+from ctrpo_core.util import cores  # noqa: E402
 
 TASKS = {"hopper": "SafetyHopperVelocity-v1", "halfcheetah": "SafetyHalfCheetahVelocity-v1"}
 ALGOS = ("c-trpo", "cpo", "trpo-lag")

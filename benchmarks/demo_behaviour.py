@@ -22,11 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ctrpo_core.tools import demo
-from ctrpo_core.runs import lifecycle
-from ctrpo_core.config import overrides
+from ctrpo_core.config import ConfigError, overrides
 from ctrpo_core.results.analysis import run_configs
-from ctrpo_core.config import ConfigError
+from ctrpo_core.runs import lifecycle
+from ctrpo_core.tools import demo
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -1,13 +1,16 @@
 """Seconds per epoch of one real training run, against the floor that MuJoCo's physics sets.
 
-    .venv/bin/python benchmarks/epoch_time.py [--task SafetyHopperVelocity-v1] [--algo c-trpo]
+    .venv/bin/python benchmarks/epoch_time.py [--task SafetyHopperVelocity-v1] [--algo c-trpo ...]
         [--tree PATH ...] [--rounds 1]
 
 Trains ``ctrpo train``'s way (``api.train``: the trainer, its env workers on every core this process may
 use, checkpoints) for 4 epochs of the paper's settings (80,000 steps) and reports the mean of epochs 2–4
 from the run's own metrics (``time_s``). Each ``--tree`` is a checkout of this project (default: this
-one); the trees train in turn, round after round, in fresh processes, so two versions measured in one
-call share the machine's state: the ratio is the figure to read.
+one), each ``--algo`` an algorithm (default: c-trpo and every first-order algorithm); every (tree, algorithm)
+trains in turn, round after round, in fresh processes, so what is measured in one call shares the machine's
+state: the ratios are the figures to read, against the authors' code, the physics floor and, when c-trpo is
+among the algorithms, a C-TRPO epoch.
+A first-order epoch's cost follows its passes (up to 40, stopped early at the KL bound).
 
 The floor: the bare physics of one epoch, ``mujoco.mj_step`` for the task's frame skip, 20,000 times with
 random actions and no Python around it, divided over the same number of processes. Whatever an epoch
@@ -24,7 +27,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from floor import physics_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,36 +64,42 @@ def train(tree: Path, task: str, algo: str) -> list[float]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="SafetyHopperVelocity-v1")
-    parser.add_argument("--algo", default="c-trpo")
+    parser.add_argument("--algo", action="append", help="an algorithm id (repeatable; default: c-trpo, first order)")
     parser.add_argument("--tree", action="append", type=Path, help="a checkout of this project (repeatable)")
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args(argv)
     trees = [t.resolve() for t in (args.tree or [ROOT])]
     sys.path.insert(0, str(ROOT))
+    from ctrpo_core.config.algorithms import ALGORITHMS
     from ctrpo_core.util import cores
 
-    epochs = {t: [] for t in trees}
+    algos = args.algo or ["c-trpo"] + [a for a, spec in ALGORITHMS.items() if spec.family == "first order"]
+    epochs = {(t, a): [] for t in trees for a in algos}
     for _ in range(args.rounds):
-        for tree in trees:
-            seconds = train(tree, args.task, args.algo)
-            epochs[tree].extend(seconds[1:])  # epochs 2-4: the first carries the start-up
-            print(f"{tree}: epochs {', '.join(f'{s:.2f}' for s in seconds)} s", flush=True)
+        for tree, algo in epochs:
+            seconds = train(tree, args.task, algo)
+            epochs[tree, algo].extend(seconds[1:])  # epochs 2-4: the first carries the start-up
+            print(f"{tree} {algo}: epochs {', '.join(f'{s:.2f}' for s in seconds)} s", flush=True)
     processes = min(10, cores.available())
     floor = physics_cpu_seconds(args.task, 20_000) / processes
     lines = [
-        f"{args.task}, {args.algo}, paper settings (20,000 steps per epoch), {cores.available()} cores, "
+        f"{args.task}, paper settings (20,000 steps per epoch), {cores.available()} cores, "
         f"epochs 2-{EPOCHS} of a {EPOCHS}-epoch run, {args.rounds} round(s)",
         "",
-        "| code | s/epoch | x the authors' code | x the physics floor |",
-        "| --- | --- | --- | --- |",
+        "| code | algorithm | s/epoch | x a C-TRPO epoch | x the authors' C-TRPO | x the physics floor |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for tree, seconds in epochs.items():
+    for (tree, algo), seconds in epochs.items():
         mean = float(np.mean(seconds))
-        lines.append(f"| {tree} | {mean:.2f} | {AUTHORS_S_PER_EPOCH / mean:.1f}x | {mean / floor:.1f}x |")
+        c_trpo = float(np.mean(epochs[tree, "c-trpo"])) if (tree, "c-trpo") in epochs else None
+        versus = f"{mean / c_trpo:.2f}" if c_trpo else "—"
+        lines.append(
+            f"| {tree} | {algo} | {mean:.2f} | {versus} | {AUTHORS_S_PER_EPOCH / mean:.1f}x | {mean / floor:.1f}x |"
+        )
     lines += [
         "",
         f"Physics floor: {floor:.2f} s per epoch (bare mj_step, {processes} processes). "
-        f"The authors' code: >= {AUTHORS_S_PER_EPOCH:g} s per epoch on this machine kind.",
+        f"The authors' C-TRPO: >= {AUTHORS_S_PER_EPOCH:g} s per epoch on this machine kind.",
     ]
     print("\n".join(lines))
     RESULTS.parent.mkdir(exist_ok=True)

@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ctrpo_core.util import cores  # noqa: E402
 from ctrpo_core.algos import make_algorithm  # noqa: E402
 from ctrpo_core.config import resolve  # noqa: E402
 from ctrpo_core.envs import make_vec_env  # noqa: E402
+from ctrpo_core.util import cores  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "learner_split.md"
 AUTHORS_S_PER_EPOCH = 21.0  # the authors' code, same settings, same machine kind (lower end of 21-25 s)

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from floor import physics_cpu_seconds
 
+from ctrpo_core.config import resolve
 from ctrpo_core.runs import lifecycle
 from ctrpo_core.util import cores
-from floor import physics_cpu_seconds
-from ctrpo_core.config import resolve
 
 RESULTS = Path(__file__).parent / "results"
 PAPER_TASKS = [

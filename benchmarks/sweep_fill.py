@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ctrpo_core.util import cores  # noqa: E402
 from ctrpo_core.config import resolve  # noqa: E402
 from ctrpo_core.runs import RunDir  # noqa: E402
+from ctrpo_core.util import cores  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "sweep_fill.md"
 TARGET = 1.15

@@ -20,8 +20,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from ctrpo_core import api  # noqa: E402
-from ctrpo_core.runs import trainer  # noqa: E402
 from ctrpo_core.config import resolve  # noqa: E402
+from ctrpo_core.runs import trainer  # noqa: E402
 
 TASKS = ("HazardEdge-v0", "GridHazard-v0")
 RESULTS = ROOT / "benchmarks" / "results" / "truth_cost.md"

@@ -5,7 +5,3 @@ util → envs → config → engine → algos, tabular → runs → sweeps → r
 """
 
 __version__ = "0.1.0"
-
-from ._moved import install as _install_moved
-
-_install_moved()  # old module paths (ctrpo_core.catalog, ...) keep working, with a warning naming the new one

@@ -12,10 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
+
+from .config.algorithms import ALL_SETTINGS, applies
+from .config.schema import ConfigError, format_value, resolve
 from .runs import lifecycle
-from .config.schema import ConfigError, resolve
 from .runs.lifecycle import open_run
-from .runs.store import DamagedRunError, RunDir
+from .runs.store import DamagedRunError, RunDir, default_runs_dir
+from .tools.demo import BETAS, BHS
 from .util.launch import reap_in_background
 
 
@@ -109,8 +113,6 @@ def stop_runs(paths) -> list[tuple[str, bool, str]]:
 def train_form(task: str, algo: str) -> dict:
     """The Train page's fields for a task and algorithm, at their defaults: the settings whose declaration gives
     them a form label (δ, b, the steps; b_H, β and the barrier form φ for the algorithms that read them)."""
-    from .config.algorithms import ALL_SETTINGS, applies
-
     cfg = resolve(task, algo)
     return {key: getattr(cfg, key) for key, s in ALL_SETTINGS.items() if s.label and applies(algo, key)}
 
@@ -118,10 +120,6 @@ def train_form(task: str, algo: str) -> dict:
 def sweep_form(task: str, algo: str) -> dict:
     """The Sensitivity page's fields for a task and algorithm, as text the form shows: the demo grid's β
     and b_H lines for C-TRPO (empty for the algorithms that do not read them), the task's δ and steps."""
-    from .config.schema import format_value
-    from .tools.demo import BETAS, BHS
-    from .config.overrides import applies
-
     cfg = resolve(task, algo)
     barrier = applies(algo, "beta")
     return {
@@ -150,8 +148,6 @@ class RunInfo:
 def read_run(run_dir) -> RunInfo:
     """A run's config, status and metrics; a damaged run comes back with ``damaged`` saying why (and
     empty parts) instead of an exception."""
-    import pandas as pd
-
     run = RunDir(run_dir)
     try:
         return RunInfo(run.path, run.read_config(), run.read_status(), run.read_metrics())
@@ -160,8 +156,6 @@ def read_run(run_dir) -> RunInfo:
 
 
 def list_runs(runs_dir=None) -> list[Path]:
-    from .runs.store import default_runs_dir
-
     root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     if not root.is_dir():
         return []

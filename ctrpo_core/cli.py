@@ -105,9 +105,9 @@ def runs_dir(given):
 
 def _cmd_train(args) -> int:
     from . import api
-    from .runs import lifecycle
     from .config import overrides
     from .config.schema import ALGORITHM_IDS
+    from .runs import lifecycle
     from .runs.store import RunDir
 
     if args.resume:
@@ -471,8 +471,8 @@ def _cmd_export(args) -> int:
 def _cmd_ls(args) -> int:
     import json
 
-    from .results import text as results
     from .config.schema import ALGORITHM_IDS
+    from .results import text as results
 
     if args.algo is not None and args.algo not in ALGORITHM_IDS:
         raise UsageError(f"--algo: unknown algorithm {args.algo!r}; choose from {', '.join(ALGORITHM_IDS)}")

@@ -11,12 +11,30 @@ ROOT = Path(__file__).resolve().parents[1]
 TIERS = ("unit", "integration", "e2e")
 
 
+# `make test` runs the suite on two workers (pytest-xdist, --dist loadgroup). A file's tests stay on one worker
+# (they share module fixtures: an app server, a Ray cluster), and files that share a session fixture's work go
+# together, so it is done once: the claims report, the HazardEdge-v0 runs, the one local Ray instance.
+SHARED_WORK = {
+    "test_claims.py": "claims_report",
+    "test_reports.py": "claims_report",
+    "test_browser_layout.py": "claims_report",
+    "test_demo.py": "edge_runs",
+    "test_learning.py": "edge_runs",
+    "test_learning_first_order.py": "edge_runs",
+    "test_ray_sweep.py": "ray",
+    "test_fuzz_cli.py": "ray",  # it draws --backend ray too
+}
+
+
 def pytest_collection_modifyitems(items):
-    """Each test carries its tier's marker (its folder), so `-m unit` or `-m "not e2e"` select by tier."""
+    """Each test carries its tier's marker (its folder), so `-m unit` or `-m "not e2e"` select by tier, and its
+    worker group (SHARED_WORK, else its file)."""
     for item in items:
-        tier = next((part for part in Path(str(item.fspath)).parts if part in TIERS), None)
+        path = Path(str(item.fspath))
+        tier = next((part for part in path.parts if part in TIERS), None)
         if tier is not None:
             item.add_marker(getattr(pytest.mark, tier))
+        item.add_marker(pytest.mark.xdist_group(SHARED_WORK.get(path.name, path.name)))
 
 
 def run_cli(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:
@@ -103,9 +121,10 @@ def shared_runs(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("shared") / "runs"
 
 
-def train_edge_runs(runs_dir: Path, betas=(), bhs=(), baselines=()) -> dict:
-    """C-TRPO over ``betas`` (at the task's b_H) and ``bhs`` (at the task's β), and the ``baselines``, each
-    over SEEDS, trained where not finished yet; {(algo, beta, bh, seed): run directory}."""
+def train_edge_runs(runs_dir: Path, betas=(), bhs=(), baselines=(), **settings) -> dict:
+    """C-TRPO over ``betas`` (at the task's b_H) and ``bhs`` (at the task's β), and the ``baselines`` (with
+    ``settings`` such as a shorter total_steps), each over SEEDS, trained where not finished yet;
+    {(algo, beta, bh, seed): run directory}."""
     from ctrpo_core.results.analysis import benchmark_plan, run_configs, sensitivity_plan
 
     configs = []
@@ -113,7 +132,7 @@ def train_edge_runs(runs_dir: Path, betas=(), bhs=(), baselines=()) -> dict:
         configs += sensitivity_plan(EDGE, betas, [None], SEEDS, runs_dir).configs
     if bhs:
         configs += sensitivity_plan(EDGE, [None], bhs, SEEDS, runs_dir).configs
-    configs += benchmark_plan(list(baselines), [EDGE], SEEDS, runs_dir) if baselines else []
+    configs += benchmark_plan(list(baselines), [EDGE], SEEDS, runs_dir, **settings) if baselines else []
     configs = list({c.name: c for c in configs}.values())
     states = run_configs(configs, parallel=None, report=lambda line: None)
     assert set(states.values()) == {"finished"}, states

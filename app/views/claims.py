@@ -2,10 +2,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from ctrpo_core.tools import claims
 from ctrpo_core import reports
-from ctrpo_core.results.catalog import default_runs_dir
 from ctrpo_core.config import ConfigError
+from ctrpo_core.results.catalog import default_runs_dir
+from ctrpo_core.tools import claims
 from ctrpo_core.ui.charts import PLOTLY_CONFIG
 
 st.title("Claims")

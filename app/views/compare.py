@@ -3,8 +3,8 @@ import streamlit as st
 from ctrpo_core.results import pooling
 from ctrpo_core.results.catalog import default_runs_dir, load_curves, run_table
 from ctrpo_core.results.plots import BAND_NOTE, ctrpo_only, curve_panels, final_values_figure
-from ctrpo_core.ui.charts import PLOTLY_CONFIG
 from ctrpo_core.results.tables import CAPTION, one_seed_settings, selection_caption, unfinished_settings
+from ctrpo_core.ui.charts import PLOTLY_CONFIG
 from ctrpo_core.ui.tables import comparison_dataframe
 
 st.title("Compare")

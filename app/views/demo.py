@@ -1,10 +1,10 @@
 import streamlit as st
 
-from ctrpo_core.tools import demo
-from ctrpo_core.results.catalog import default_runs_dir, load_curves, run_table
 from ctrpo_core.config import ConfigError
 from ctrpo_core.envs.builtin import hazard_edge
+from ctrpo_core.results.catalog import default_runs_dir, load_curves, run_table
 from ctrpo_core.results.plots import ctrpo_only, shrinkage_figure, shrinkage_sentence
+from ctrpo_core.tools import demo
 from ctrpo_core.tools.render import render_episode
 from ctrpo_core.ui import forms
 from ctrpo_core.ui.charts import PLOTLY_CONFIG

@@ -2,8 +2,8 @@ import pandas as pd
 import streamlit as st
 
 from ctrpo_core import __version__
-from ctrpo_core.results.catalog import default_runs_dir, run_table
 from ctrpo_core.envs import TASKS
+from ctrpo_core.results.catalog import default_runs_dir, run_table
 
 st.title("C-TRPO Explorer")
 st.caption(

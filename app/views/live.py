@@ -2,7 +2,6 @@ import streamlit as st
 
 from ctrpo_core import api
 from ctrpo_core.results.catalog import default_runs_dir, load_curves, resolve_run, run_table
-from ctrpo_core.results.tables import live_view
 from ctrpo_core.results.plots import (
     SHRINKAGE_PANEL_NOTES,
     ctrpo_only,
@@ -11,6 +10,7 @@ from ctrpo_core.results.plots import (
     shrinkage_figure,
     shrinkage_sentence,
 )
+from ctrpo_core.results.tables import live_view
 from ctrpo_core.ui.charts import PLOTLY_CONFIG
 
 ACTIVE = ("queued", "running")

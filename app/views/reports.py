@@ -4,11 +4,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ctrpo_core.ui import forms
 from ctrpo_core import reports
-from ctrpo_core.results.catalog import default_runs_dir
 from ctrpo_core.config import ALGORITHM_IDS, ConfigError
 from ctrpo_core.envs import TASKS
+from ctrpo_core.results.catalog import default_runs_dir
+from ctrpo_core.ui import forms
 
 st.title("Reports")
 st.caption(

@@ -1,8 +1,8 @@
 import streamlit as st
 
+from ctrpo_core.config.rules import RANGES
 from ctrpo_core.results.catalog import default_runs_dir, resolve_run, run_table, usable
 from ctrpo_core.tools.render import render_episode
-from ctrpo_core.config.rules import RANGES
 
 st.title("Rollout")
 st.caption("One episode of a run's latest checkpoint (MuJoCo tasks render offscreen; built-ins are drawn).")

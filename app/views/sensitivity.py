@@ -3,19 +3,19 @@ import os
 import streamlit as st
 
 from ctrpo_core import api
-from ctrpo_core.ui import forms
+from ctrpo_core.config import ALGORITHM_IDS, ConfigError
+from ctrpo_core.envs import TASKS
 from ctrpo_core.results import pooling
 from ctrpo_core.results.catalog import default_runs_dir, run_table, usable
-from ctrpo_core.config import ALGORITHM_IDS, ConfigError
-from ctrpo_core.tools.demo import TASK as DEMO_TASK
-from ctrpo_core.envs import TASKS
 from ctrpo_core.results.plots import sensitivity_figures
-from ctrpo_core.ui.charts import PLOTLY_CONFIG
+from ctrpo_core.results.tables import CAPTION, one_seed_settings, unfinished_settings
 from ctrpo_core.sweeps import cost
 from ctrpo_core.sweeps.execute import launch_resume, launch_sweep
 from ctrpo_core.sweeps.manifest import list_sweeps, request_stop, sweep_manifest, sweep_status
 from ctrpo_core.sweeps.plan import parse_grid, plan_sweep
-from ctrpo_core.results.tables import CAPTION, one_seed_settings, unfinished_settings
+from ctrpo_core.tools.demo import TASK as DEMO_TASK
+from ctrpo_core.ui import forms
+from ctrpo_core.ui.charts import PLOTLY_CONFIG
 from ctrpo_core.ui.tables import comparison_dataframe
 
 st.title("Sensitivity")

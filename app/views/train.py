@@ -1,12 +1,11 @@
 import streamlit as st
 
 from ctrpo_core import api
-from ctrpo_core.ui import forms
-from ctrpo_core.config import overrides
-from ctrpo_core.results.catalog import default_runs_dir, label
-from ctrpo_core.config import ALGORITHM_IDS, ConfigError, resolve
+from ctrpo_core.config import ALGORITHM_IDS, ConfigError, overrides, resolve
 from ctrpo_core.envs import TASKS, UnknownTaskError
+from ctrpo_core.results.catalog import default_runs_dir, label
 from ctrpo_core.sweeps.plan import parse_list
+from ctrpo_core.ui import forms
 
 st.title("Train")
 st.caption("Runs start as background processes writing run directories; they outlive this page.")

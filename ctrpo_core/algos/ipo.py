@@ -13,7 +13,7 @@ from ctrpo_core.engine.first_order_step import FirstOrderAlgorithm, clipped
 ALGORITHM = {
     "id": "ipo",
     "name": "IPO",
-    "color": "#e6ab02",
+    "color": "#d29879",
     "marker": "triangle-left",
     "rank": 8,
     "summary": "IPO: PPO with a log barrier on the cost (recovery above the limit)",

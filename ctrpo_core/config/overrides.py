@@ -9,8 +9,9 @@ directory is written.
 from __future__ import annotations
 
 import stat
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from .algorithms import ALL_SETTINGS, applies, readers  # noqa: F401  (applies: the pages and tables read it here)
 from .schema import ConfigError, TrainConfig, check_known

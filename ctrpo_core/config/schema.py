@@ -9,6 +9,7 @@ import json
 import os
 import re
 
+from ..envs import get_spec
 from ..util.paths import default_runs_dir
 from .algorithms import ALGORITHM_IDS, ALL_SETTINGS, algorithm, applies, readers  # noqa: F401  (the one list of ids)
 from .rules import ConfigError  # noqa: F401  (re-exported: every layer raises it from here)
@@ -71,8 +72,6 @@ def resolve(task: str, algo: str, **overrides) -> TrainConfig:
 
     Raises :class:`ConfigError` naming the setting (or UnknownTaskError) on bad input, and for a setting the
     algorithm does not read."""
-    from ..envs import get_spec
-
     spec = get_spec(task)
     algorithm(algo)
     given = {k: v for k, v in overrides.items() if v is not None}
@@ -190,8 +189,6 @@ def physical_memory() -> int:
 
 def estimated_memory(cfg: TrainConfig) -> dict[str, int]:
     """A rough upper estimate of what one run holds in memory, in bytes, by part."""
-    from ..envs import get_spec
-
     spec = get_spec(cfg.task)
     act = 1 if spec.discrete else spec.act_dim
     n = cfg.steps_per_epoch

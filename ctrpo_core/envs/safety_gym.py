@@ -17,8 +17,9 @@ import traceback
 import numpy as np
 
 from ..util.cores import available as available_cores
+from .sg_compat import import_safety_gymnasium
+from .sg_lean import make_lean
 from .vector import EpisodeTracker, TaskSpec, VecEnv
-from .velocity_lean import lean_step
 
 PAPER_TASKS = [
     # id, obs dim, act dim
@@ -50,12 +51,8 @@ SPECS = {
 def make_single(task_id: str, lean: bool | None = None, **kwargs):
     """One Safety-Gymnasium env (with the Python 3.11 shim applied). ``lean`` (default: when no
     ``render_mode`` is asked for) compiles navigation worlds without visual-only assets (sg_lean.py)."""
-    from .sg_compat import import_safety_gymnasium
-
     env = import_safety_gymnasium().make(task_id, **kwargs)
     if kwargs.get("render_mode") is None if lean is None else lean:
-        from .sg_lean import make_lean
-
         make_lean(env)
     return env
 
@@ -95,6 +92,8 @@ class _SliceEnvs:
     """The envs of one slice (a worker process, or the parent's own share), stepped in place."""
 
     def __init__(self, task_id: str, count: int, max_episode_steps: int | None, rows: dict):
+        from .velocity_lean import lean_step
+
         self.envs = [make_single(task_id) for _ in range(count)]
         # the velocity tasks step through MuJoCo directly (velocity_lean.py), past the wrappers
         self.steps = [lean_step(task_id, env) or env.step for env in self.envs]

@@ -28,6 +28,8 @@ import types
 
 import numpy as np
 
+from .navigation_lean import make_lean as vectorise
+
 VISUAL_ONLY = re.compile(r"<texture\b[^>]*\btype=\"skybox\"[^>]*?(/>|>\s*</texture>)")
 _state = threading.local()
 
@@ -105,8 +107,6 @@ def make_lean(env) -> None:
     if space is not None:
         space.__class__ = _unchecked_space_class(type(space))
     if task is not None and hasattr(task, "lidar_conf"):  # a navigation task: its per-step Python vectorised
-        from .navigation_lean import make_lean as vectorise
-
         vectorise(task)
     original = builder.reset  # the bound method of the class
 

@@ -26,6 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .builtin import grid_hazard as gh
+from .builtin import hazard_edge as he
+
 Z95 = 1.959963984540054  # the 97.5% quantile of the standard normal
 MC_EPISODES = 1_000  # HazardEdge-v0: half-width of a cost ≈ 0.15 at b = 5, of a change far less (paired)
 
@@ -64,8 +67,6 @@ class Truth:
 
 class GridHazardTruth(Truth):
     def __init__(self, horizon: int):
-        from .builtin import grid_hazard as gh
-
         self.model = gh.exact_model()
         self.horizon = horizon
         self.cells = gh.ONE_HOT  # the observation of each cell
@@ -123,8 +124,6 @@ class HazardEdgeTruth(Truth):
         self.horizon, self.episodes = horizon, episodes
 
     def values(self, policy, normalize, seed: int) -> TrueValues:
-        from .builtin import hazard_edge as he
-
         n = self.episodes
         rng = np.random.default_rng(seed)
         mean, std = gaussian_in_numpy(policy)
@@ -166,15 +165,11 @@ def gaussian_in_numpy(policy):
 
 def for_task(task: str, max_episode_steps: int | None = None) -> Truth | None:
     """The ground truth of ``task`` at the episode length it is trained with, or None (no known model)."""
-    if task == "GridHazard-v0":
-        from .builtin.grid_hazard import HORIZON
-    elif task == "HazardEdge-v0":
-        from .builtin.hazard_edge import HORIZON
-    else:
-        return None
     if task == "GridHazard-v0":  # episodes end at the goal or at the time limit
-        return GridHazardTruth(max_episode_steps or HORIZON)
-    return HazardEdgeTruth(min(HORIZON, max_episode_steps or HORIZON))  # it ends itself after 50 steps
+        return GridHazardTruth(max_episode_steps or gh.HORIZON)
+    if task == "HazardEdge-v0":  # it ends itself after 50 steps
+        return HazardEdgeTruth(min(he.HORIZON, max_episode_steps or he.HORIZON))
+    return None
 
 
 class TruthLog:

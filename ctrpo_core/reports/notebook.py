@@ -13,15 +13,17 @@ from __future__ import annotations
 import json
 import math
 
+import plotly.io as pio
+from IPython.display import display
+from plotly.io import to_html
+from plotly.io.base_renderers import NotebookRenderer
+
 RENDERER = "ctrpo_offline"
 RESULTS_TAG = "results"
 RESULTS_MIME = "application/vnd.ctrpo.results+json"
 
 
 def _offline_renderer():
-    from plotly.io import to_html
-    from plotly.io.base_renderers import NotebookRenderer
-
     class OfflineNotebookRenderer(NotebookRenderer):
         """Plotly's 'notebook' renderer (plotly.js inlined once, at the first figure) without the
         MathJax script it loads from a CDN for every figure."""
@@ -46,8 +48,6 @@ def _offline_renderer():
 
 def setup() -> None:
     """Figures: JSON for JupyterLab plus self-contained HTML for the executed notebook and its export."""
-    import plotly.io as pio
-
     if RENDERER not in pio.renderers:
         pio.renderers[RENDERER] = _offline_renderer()
     pio.renderers.default = f"plotly_mimetype+{RENDERER}"
@@ -93,8 +93,6 @@ def _table(results: dict) -> str:
 
 def record(results: dict) -> dict:
     """Show ``results`` as a table and keep them, as one JSON object, in the cell's output."""
-    from IPython.display import display
-
     results = _plain(results)
     json.dumps(results, allow_nan=False)  # refuses what results.json could not hold
     display({RESULTS_MIME: results, "text/markdown": _table(results), "text/plain": _table(results)}, raw=True)

@@ -10,10 +10,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import zmq
+from jinja2 import DictLoader
+
 from ..runs.ownership import Ownership, is_owned
-from ..util.launch import detached, reap_in_background
 from ..util.atomic import write_json
+from ..util.launch import detached, reap_in_background
 from .folders import KERNEL, LOG, RESULTS, now, prepare, read_params, write_status
+from .notebook import RESULTS_MIME, RESULTS_TAG
 from .parameters import notebook_path
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -48,7 +52,6 @@ OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 
 def export_html(notebook: Path, html: Path) -> None:
     import nbformat
-    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
@@ -66,8 +69,6 @@ def read_results(notebook) -> dict | None:
     """The JSON object recorded by the executed notebook's cell tagged "results" (None if there is none)."""
     import nbformat
 
-    from .notebook import RESULTS_MIME, RESULTS_TAG
-
     nb = nbformat.read(str(notebook), as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code" and RESULTS_TAG in cell.get("metadata", {}).get("tags", []):
@@ -81,7 +82,6 @@ def read_results(notebook) -> dict | None:
 def _kernel_manager_class():
     """nbclient's kernel manager, with the kernel's TCP sockets encrypted (CurveZMQ) where zmq and the
     kernel support it (ipykernel warns on stderr about plain-text TCP otherwise)."""
-    import zmq
     from jupyter_client.manager import AsyncKernelManager
 
     class ReportKernelManager(AsyncKernelManager):

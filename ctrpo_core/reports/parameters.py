@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 from pathlib import Path
 
-from ..config.schema import ConfigError
+from ..config.schema import ALGORITHM_IDS, ConfigError, resolve
+from ..envs import UnknownTaskError
 from ..util.paths import REPOSITORY
 
 NOTEBOOKS_DIR = REPOSITORY / "notebooks"
@@ -53,8 +55,6 @@ def form_defaults(name: str, task: str | None = None, algo: str | None = None) -
     shown as the value that task and algorithm train with (e.g. total_steps 160000 on HazardEdge-v0), so a
     form never shows one task's numbers for another. Leaving such a value unchanged passes nothing (the
     notebook then resolves the very same default)."""
-    from ..config.schema import resolve
-
     values = {k: spec["value"] for k, spec in parameters(name).items() if k not in RESERVED}
     task = task or values.get("task")
     algo = algo or values.get("algo") or "c-trpo"
@@ -156,11 +156,6 @@ def check_settings(name: str, values: dict) -> None:
     """The training settings a report's parameters describe, validated as ``ctrpo train`` would validate
     them (unknown task, β = NaN, an empty list, ...), so nothing starts with settings that cannot run.
     Raises ConfigError naming ``-p KEY``."""
-    import math
-
-    from ..config.schema import resolve
-    from ..envs import UnknownTaskError
-
     merged = {k: spec["value"] for k, spec in parameters(name).items()}
     merged.update(values)
     for key in LISTS:
@@ -170,7 +165,6 @@ def check_settings(name: str, values: dict) -> None:
         for v in merged.get(key, []) if key == "betas" else [merged.get(key, 0.0)]:
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
                 raise ConfigError(f"-p {key}", f"values must be finite numbers >= 0, got {json.dumps(v)}")
-    from ..config.schema import ALGORITHM_IDS
 
     for key in ALGORITHM_PARAMETERS:  # an algorithm the notebook would meet only in a later cell
         if key in merged and merged[key] not in ALGORITHM_IDS:

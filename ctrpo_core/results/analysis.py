@@ -14,9 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config.schema import TrainConfig, resolve, settings_key
+from ..sweeps.backends import make_backend
+from ..sweeps.batch import states, train_all
+from ..sweeps.plan import plan_sweep
 from .catalog import summarize_run
 from .pooling import complete, finished, where_it_stands
-from ..config.schema import TrainConfig, resolve, settings_key
 from .stats import bootstrap_ci, iqm
 
 METRICS = [("final_return", "V_r"), ("final_cost", "V_c"), ("reg_plus", "Reg+")]
@@ -26,8 +29,6 @@ NORMALISED = [("return_norm", "return / reference"), ("cost_norm", "V_c / b − 
 # ---------------------------------------------------------------------------------------------- runs
 def sensitivity_plan(task: str, betas, bhs, seeds, runs_dir, algo: str = "c-trpo", **settings):
     """A :class:`ctrpo_core.sweeps.plan.SweepPlan` over β × b_H × seeds whose name carries the other settings."""
-    from ..sweeps.plan import plan_sweep
-
     base = resolve(task, algo, runs_dir=str(runs_dir), **settings)
     key = settings_key(base, exclude=("seed", "beta", "bh"))
     return plan_sweep(
@@ -60,9 +61,6 @@ def run_configs(configs: list[TrainConfig], parallel: int | None = 1, report=pri
     """Train every config that has not finished through the batch driver (``parallel``: see
     :func:`ctrpo_core.sweeps.backends.make_backend`), resuming stopped runs; returns {run name: state}. A run
     directory of the same name trained with other settings is never reused (its state says 'conflict')."""
-    from ..sweeps.backends import make_backend
-    from ..sweeps.batch import states, train_all
-
     where = Path(configs[0].runs_dir) if configs else "-"
     return states(
         train_all(

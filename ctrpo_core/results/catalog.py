@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..runs import lifecycle
-from ..config.schema import format_value, resolve, result_settings
 from ..config.algorithms import ALL_SETTINGS, applies
+from ..config.schema import format_value, resolve, result_settings
+from ..runs import lifecycle
 from ..runs.ownership import effective_state, is_owned
 from ..runs.store import DamagedRunError, RunDir, default_runs_dir, find_run, resolve_run  # noqa: F401  (catalog's API)
 

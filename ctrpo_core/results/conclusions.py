@@ -10,6 +10,8 @@ import math
 
 import pandas as pd
 
+from ..envs.builtin.hazard_edge import constrained_optimum
+
 FLAT = 0.01  # a spread below 1% of the largest value (or below 1e-9) counts as "no change"
 
 
@@ -38,7 +40,6 @@ def reference_return(task: str, cost_limit: float) -> float | None:
     """The constrained optimum of a task that has an exact reference (HazardEdge-v0), else None."""
     if task != "HazardEdge-v0":
         return None
-    from ..envs.builtin.hazard_edge import constrained_optimum
 
     return constrained_optimum(cost_limit)
 

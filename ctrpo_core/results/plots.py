@@ -12,16 +12,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..config.algorithms import legend_rank
-from .pooling import count_column, finished, pool_seeds
-from ..config.algorithms import UNCONSTRAINED
+from ..config.algorithms import UNCONSTRAINED, legend_rank
 from .figure_style import (
     CTRPO,
     FONT,
-    algo_marker,
     LIMIT_COLOR,
     LIMIT_DASH,
     RUN_DASHES,
+    algo_marker,
     band_color,
     beta_dash,
     beta_symbol,
@@ -30,6 +28,7 @@ from .figure_style import (
     legend_rows,
     short_labels,
 )
+from .pooling import count_column, finished, pool_seeds
 
 # (short name for hover, y-axis title with its unit)
 METRICS = {

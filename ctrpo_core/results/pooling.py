@@ -15,10 +15,10 @@ import math
 
 import pandas as pd
 
+from ..config.algorithms import legend_rank
 from .catalog import final_values, is_complete, read_run_files
 from .figure_style import short_labels
 from .stats import summarize
-from ..config.algorithms import legend_rank
 
 COMPARISON_VALUES = (("final_return", "return"), ("final_cost", "cost"), ("reg_plus", "Reg+"))
 ONE_SEED_NOTE = "1 seed: no CI"

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 
-from .catalog import run_dirs, summarize_run
-from .pooling import COUNT_COLUMN, NOT_COUNTED, comparison_table, one_run_per_seed
+import pandas as pd
+
 from ..config.overrides import applies
 from ..runs.store import RunDir
+from .catalog import run_dirs, summarize_run
+from .pooling import COUNT_COLUMN, NOT_COUNTED, comparison_table, one_run_per_seed
 
 LS_FIELDS = (
     "name",
@@ -126,8 +128,6 @@ SETTING_FIELDS = {
 def setting_rows(runs_dir, task: str | None = None, algo: str | None = None) -> list[dict]:
     """One row per setting (``catalog.label``): how many runs finished and their pooled values, and the runs
     that do not count, by seed ("seed 2 stopped at epoch 15/80")."""
-    import pandas as pd
-
     summaries = pd.DataFrame([summarize_run(p) for p in run_dirs(runs_dir)])
     if summaries.empty or "label" not in summaries:
         return []

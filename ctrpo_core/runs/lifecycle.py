@@ -23,9 +23,11 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 from ..config.schema import CONVENTIONS, ConfigError, TrainConfig, validate, validate_name
+from ..util import cores
 from ..util.launch import detached
 from .ownership import BusyError, Ownership, clear_stale_request, effective_state, is_owned, read_holder
 from .store import CHECKPOINT, STOP_REQUEST, DamagedRunError, RunDir, WriteError, inside_run, package_versions
@@ -53,8 +55,6 @@ def create(cfg: TrainConfig) -> RunDir:
 
     Raises ConfigError when the settings are invalid, the runs folder cannot hold it, or the name is taken.
     """
-    from datetime import datetime
-
     validate(cfg)
     if cfg.name is None:
         cfg.name = f"{cfg.task}_{cfg.algo}_s{cfg.seed}_{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
@@ -302,7 +302,6 @@ def main(argv=None) -> int:
     if len(paths) != 1 or set(options) - {"env-workers", "cores"}:
         print("usage: python -m ctrpo_core.runs.lifecycle [--env-workers=N] [--cores=I,J] RUN_DIR", file=sys.stderr)
         return 2
-    from ..util import cores
 
     cores.pin([int(c) for c in options["cores"].split(",")] if "cores" in options else None)
     workers = int(options["env-workers"]) if "env-workers" in options else None

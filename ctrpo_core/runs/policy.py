@@ -11,7 +11,7 @@ import torch
 
 from ..config.schema import ConfigError, TrainConfig
 from ..engine.policies import make_policy
-from ..envs import RunningNormalizer, get_spec
+from ..envs import RunningNormalizer, UnknownTaskError, get_spec
 from .store import DamagedRunError, RunDir, find_run
 
 
@@ -54,8 +54,6 @@ def find_trained_run(run: str, runs_dir="runs") -> Path:
 def load(run_dir):
     """(policy, normalizer, cfg, spec) of a run's latest checkpoint; ConfigError("RUN", ...) when
     its files cannot be read."""
-    from ..envs import UnknownTaskError, get_spec
-
     try:
         policy, normalizer, cfg = load_policy(run_dir)
         spec = get_spec(cfg.task)

@@ -18,13 +18,15 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from ..util.paths import default_runs_dir  # noqa: F401  (re-exported: the runs folder's default)
+import numpy as np
+import pandas as pd
 
+from .. import __version__
 from ..config.algorithms import ALGORITHMS
 from ..config.rules import MAX_EPISODES, MAX_LISTED, MAX_MAGNITUDE, MAX_SEED, MAX_STEPS  # noqa: F401
 from ..config.settings import SETTINGS
 from ..util.atomic import DISK_FULL, WriteError, atomic_write_bytes, writing  # noqa: F401  (re-exported)
-
+from ..util.paths import default_runs_dir  # noqa: F401  (re-exported: the runs folder's default)
 
 CONFIG, METRICS, STATUS, CHECKPOINT, LOG = "config.json", "metrics.csv", "status.json", "checkpoint.pt", "train.log"
 CHECKPOINT_COPIES = "checkpoints"  # epoch_<k>.pt every checkpoint_every epochs
@@ -86,8 +88,6 @@ def metric_columns(algo: str) -> list[str]:
 
 
 def package_versions() -> dict:
-    from .. import __version__
-
     versions = {"ctrpo_core": __version__, "python": platform.python_version()}
     for dist in ("torch", "numpy", "mujoco", "safety-gymnasium", "gymnasium"):
         try:
@@ -166,8 +166,6 @@ def config_problem(config) -> str:
 
 def metrics_problem(frame) -> str:
     """'' when the epoch and step columns of metrics.csv are what a run writes (whole numbers in range)."""
-    import numpy as np
-
     for column in ("epoch", "total_steps"):
         values = frame[column].to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
@@ -354,8 +352,6 @@ class RunDir:
     def read_metrics(self):
         """metrics.csv as a DataFrame (a trailing partial row ignored); DamagedRunError when a row or
         column is not numeric or the file is missing."""
-        import pandas as pd
-
         try:
             header, rows = self._metric_lines(strict=True)
         except FileNotFoundError:

@@ -19,15 +19,17 @@ from typing import Callable
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from ..util import cores
 from ..algos import make_algorithm
 from ..config.schema import TrainConfig
 from ..engine.on_policy import NonFiniteError, StopRequested
 from ..envs import make_vec_env
 from ..envs.truth import TruthLog
-from .store import RunDir
+from ..util import cores
 from ..util.signals import stop_signals
+from .store import RunDir
+from .tensorboard import TensorBoardLog
 
 CHECKPOINT_FORMAT = 2  # 2: with the metrics rows so far ("metrics_rows"); 1 is still read
 
@@ -150,14 +152,10 @@ class Trainer:
         cfg = self.cfg
         bar, quiet = None, self.progress is False
         if self.progress or (self.progress is None and sys.stderr.isatty()):
-            from tqdm import tqdm
-
             bar = tqdm(total=cfg.epochs, initial=self.epoch, desc=self.run.name, unit="epoch", file=sys.stderr)
         self._status("running", "resumed" if self.resume else "")
         tensorboard = None
         if cfg.tensorboard:
-            from .tensorboard import TensorBoardLog
-
             tensorboard = TensorBoardLog(self.run.path, resume_after_step=self.total_steps if self.resume else None)
         try:
             while self.epoch < cfg.epochs:

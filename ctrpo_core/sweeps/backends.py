@@ -14,6 +14,8 @@ Training is deterministic given the seed on every backend.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import multiprocessing as mp
 import time
 
 from ..config.schema import ConfigError
@@ -168,9 +170,6 @@ class PoolBackend(_Parallel):
         return f"{self.parallel} worker processes, {cores.env_workers(self.parallel)} env process(es) per run"
 
     def run(self, jobs: list[Job], report) -> dict[str, Outcome]:
-        import concurrent.futures as cf
-        import multiprocessing as mp
-
         results: dict[str, Outcome] = {}
         if not jobs:
             return results

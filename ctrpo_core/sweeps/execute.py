@@ -6,6 +6,7 @@ manifest's plan again, skipping the finished runs."""
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from .backends import LocalBackend
 from .batch import Backend, Job, Outcome, train_all
 from .manifest import SWEEPS, own_sweep, stop_requested, sweep_manifest, sweep_running, write_manifest
 from .plan import SweepPlan, plan_sweep, replan
+from .ray import INSTALL_HINT, check_address
 
 STOP_POLL_S = lifecycle.STOP_POLL_S  # how often a driver looks for its sweep's stop request
 STARTED_WAIT_S = 60.0  # launch_sweep returns once its driver owns the sweep, or after this long
@@ -158,10 +160,6 @@ def launch_sweep(
     if backend not in ("local", "ray"):
         raise ConfigError("--backend", f"must be 'local' or 'ray', got {backend!r}")
     if backend == "ray":
-        import importlib.util
-
-        from .ray import INSTALL_HINT, check_address
-
         try:
             found = importlib.util.find_spec("ray") is not None
         except ValueError:  # sys.modules["ray"] is None

@@ -41,8 +41,8 @@ import threading
 import time
 from pathlib import Path
 
-from ..runs import lifecycle
 from ..config.schema import ConfigError, TrainConfig, validate_name
+from ..runs import lifecycle
 from ..runs.store import CHECKPOINT, HOST, METRICS, STOP_REQUEST, RunDir
 from ..util.signals import stop_signals
 from .batch import Outcome

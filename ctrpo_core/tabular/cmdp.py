@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..envs.builtin.grid_hazard import exact_model
 from .lp import LPSolution, constrained_optimum_discounted
 
 
@@ -62,8 +63,6 @@ def grid_hazard_cmdp(b: float = GRID_HAZARD_B) -> CMDP:
     The goal is absorbing with zero reward and cost, so the episode's end needs no special case;
     the finite horizon (50 steps) of the env is dropped: this is the discounted problem.
     """
-    from ..envs.builtin.grid_hazard import exact_model
-
     m = exact_model()
     return CMDP(
         P=m.P.copy(), r=m.r.copy(), c=m.c.copy(), mu=m.mu.copy(), gamma=float(m.gamma), b=float(b), name="GridHazard-v0"

@@ -17,12 +17,34 @@ feed each rule numbers on both sides of its threshold.
 from __future__ import annotations
 
 import functools
+import json
 import math
+import shlex
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+
+from .. import reports
+from ..config.schema import resolve, settings_key
+from ..envs import get_spec
+from ..results.catalog import format_duration, run_dirs, summarize_run
+from ..runs import lifecycle
+from ..runs.store import RunDir
+from ..sweeps import cost
+from ..sweeps.cost import approximate
+from ..tabular.cmdp import grid_hazard_cmdp
+from ..tabular.fisher import cnpg_direction
+from ..tabular.policy import softmax_policy
+from ..tabular.starts import safe_starts
+from ..tabular.surrogate import surrogate_check
+from ..tabular.values import evaluate
+from . import claims_figures as figures
+from .demo import trained_elsewhere
 
 HOLDS, FAILS, UNTESTED = "holds", "does not hold", "not tested at this budget"
 BASELINES = ("trpo-lag", "cpo", "trpo")
@@ -105,8 +127,6 @@ def alpha_scale(metrics: pd.DataFrame) -> float:
 
 def safety_table(paths) -> pd.DataFrame:
     """One row per run with ground truth: its settings and :func:`run_safety` (one read of each file)."""
-    from ..runs.store import RunDir
-
     rows = []
     for path in paths:
         run = RunDir(path)
@@ -279,9 +299,6 @@ def plan(tasks, algos, seeds, betas, noise_steps_per_epoch, hiddens, runs_dir, *
     barrier_sensitivity reports', the demo's), that run instead. Experiments: "algorithms" (every
     algorithm at the task's defaults), "beta" (C-TRPO's β line), "noise" (C-TRPO with fewer steps per
     epoch: noisier Ĵ_c and α), "network" (C-TRPO with other policy and critic widths)."""
-    from ..config.schema import resolve, settings_key
-    from .demo import trained_elsewhere
-
     points = [("algorithms", algo, {}) for algo in algos]
     points += [("beta", "c-trpo", {"beta": float(b)}) for b in betas]
     points += [("noise", "c-trpo", {"steps_per_epoch": int(n)}) for n in noise_steps_per_epoch]
@@ -317,13 +334,6 @@ def has_truth(path) -> bool:
 def surrogate_experiment(steps, beta: float = 1.0, seed: int = 0):
     """Claim (b) on GridHazard-v0's exact model: a strictly safe random π_k and a unit direction v (the
     C-NPG direction, which moves cost as well as reward), at the step sizes ``steps``."""
-    from ..tabular.cmdp import grid_hazard_cmdp
-    from ..tabular.fisher import cnpg_direction
-    from ..tabular.policy import softmax_policy
-    from ..tabular.starts import safe_starts
-    from ..tabular.surrogate import surrogate_check
-    from ..tabular.values import evaluate
-
     cmdp = grid_hazard_cmdp()
     theta_k = safe_starts(cmdp, 1, seed=seed)[0]
     direction = cnpg_direction(evaluate(cmdp, softmax_policy(theta_k)), beta, cmdp.b)[0]
@@ -333,9 +343,6 @@ def surrogate_experiment(steps, beta: float = 1.0, seed: int = 0):
 def paper_task_runs(runs_dir) -> pd.DataFrame:
     """Finished runs of the Safety-Gymnasium tasks in ``runs_dir`` (no ground truth there: estimated Reg+),
     per task, algorithm and length: seeds, median final return, final cost and Reg+."""
-    from ..results.catalog import run_dirs, summarize_run
-    from ..envs import get_spec
-
     rows = []
     for path in run_dirs(runs_dir):
         summary = summarize_run(path)
@@ -360,9 +367,6 @@ REPORT = "claims"  # notebooks/claims.ipynb
 
 def command_line(parameters: dict) -> str:
     """The `ctrpo report claims` command that reproduces a report with these parameters."""
-    import json
-    import shlex
-
     parts = ["ctrpo", "report", REPORT]
     for key, value in (parameters or {}).items():
         parts += ["-p", key, value if isinstance(value, str) else json.dumps(value)]
@@ -372,8 +376,6 @@ def command_line(parameters: dict) -> str:
 def latest_report(runs_dir) -> dict | None:
     """The newest finished claims report in ``runs_dir`` as {"row": its reports.list_reports row,
     "verdicts": [Verdict, ...], "results": results.json, "command": how to reproduce it}; None if none."""
-    from .. import reports
-
     for row in reports.list_reports(runs_dir):
         if row["report"] != REPORT or row["state"] != "finished":
             continue
@@ -397,8 +399,6 @@ def latest_report(runs_dir) -> dict | None:
 
 def running_report(runs_dir) -> dict | None:
     """A claims report queued or running in ``runs_dir`` (its reports row), else None."""
-    from .. import reports
-
     return next(
         (r for r in reports.list_reports(runs_dir) if r["report"] == REPORT and r["state"] in ("queued", "running")),
         None,
@@ -417,15 +417,11 @@ REPORT_FINISH_S = 10.0
 def notebook_defaults(name: str = REPORT) -> dict:
     """The claims notebook's parameters at their defaults (read once per version of the notebook: papermill
     takes seconds to load, and the Claims page asks every few seconds)."""
-    from .. import reports
-
     return _defaults_of(name, reports.notebook_path(name).stat().st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=4)
 def _defaults_of(name: str, mtime_ns: int) -> dict:
-    from .. import reports
-
     return {key: spec["value"] for key, spec in reports.parameters(name).items()}
 
 
@@ -460,9 +456,6 @@ class ReportProgress:
     def line(self) -> str:
         """While it runs: '12 of 27 runs finished, 2 training; 1:40 elapsed, about 3 min left'. Before it
         starts: '27 runs, 3 of them already finished here; about 4 min on this machine'."""
-        from ..results.catalog import format_duration
-        from ..sweeps.cost import approximate
-
         if self.elapsed_s is None:
             reused = (
                 ""
@@ -480,8 +473,6 @@ class ReportProgress:
 
 
 def _timestamp(text) -> float | None:
-    from datetime import datetime
-
     try:
         return datetime.fromisoformat(str(text)).timestamp()
     except ValueError:
@@ -493,12 +484,6 @@ def report_progress(runs_dir, report: dict | None = None, cores: int | None = No
     its params.json) or, without one, what starting a claims report at its defaults would take. The time
     left is :func:`ctrpo_core.sweeps.cost.estimate` of the planned runs not yet finished (finished and
     reused runs cost nothing) plus the report's own work."""
-    import time
-
-    from .. import reports
-    from ..runs import lifecycle
-    from ..sweeps import cost
-
     values, created = {}, None
     if report is not None:
         params = reports.read_params(report["path"])
@@ -525,10 +510,6 @@ def report_progress(runs_dir, report: dict | None = None, cores: int | None = No
 def report_figures(latest: dict) -> dict:
     """{claim: figure} drawn from a claims report's results.json (what the Claims page shows beside each
     verdict); a claim whose numbers the report did not record has none."""
-    from types import SimpleNamespace
-
-    from . import claims_figures as figures
-
     results, out = latest["results"], {}
     task = (results.get("tasks") or [None])[0]  # the report's first task: figures never pool tasks
     runs = pd.DataFrame(results.get("runs") or [])

@@ -11,7 +11,6 @@ from plotly.subplots import make_subplots
 from ..results.figure_style import FONT, LIMIT_COLOR, LIMIT_DASH, algo_name, band_color, color_of, legend_rows
 from ..results.plots import _readable
 
-
 NARROWEST_PX = 320  # the Claims page draws a figure in a column this narrow at 1024 px: legends wrap for it
 TITLE_PX, LEGEND_ROW_PX, SUBPLOT_TITLE_PX = 34, 24, 44  # a subplot title may take two lines
 

@@ -10,15 +10,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..results.catalog import final_values
+import pandas as pd
+
+from ..config.algorithms import legend_rank
+from ..config.overrides import applies
+from ..config.schema import ConfigError, TrainConfig, format_value, resolve, result_settings, settings_key
+from ..results.catalog import final_values, read_run_files, run_dirs
 from ..results.figure_style import algo_name
-from ..config.schema import TrainConfig, format_value, resolve, result_settings, settings_key
+from ..results.plots import curve_panels
+from ..runs.ownership import effective_state, is_owned
 from ..runs.store import DamagedRunError, RunDir
+from ..sweeps.backends import DetachedBackend, LocalBackend
+from ..sweeps.batch import states, train_all
 
 if TYPE_CHECKING:  # the tables' type only: pandas is imported where a table is built
     import pandas as pd
@@ -31,8 +42,6 @@ def plan(runs_dir="runs", seed: int = 0, algos=ALGOS, **settings) -> list[TrainC
     """One config per algorithm, named ``demo_<algo>_s<seed>_<settings key>``; β and the other settings
     only some algorithms read go to those alone. A finished run in ``runs_dir`` trained with exactly a
     config's settings (e.g. by a report) is reused under its own name rather than trained again."""
-    from ..config.overrides import applies
-
     configs = []
     for algo in algos:
         own = {k: v for k, v in settings.items() if applies(algo, k)}
@@ -58,10 +67,6 @@ def beta_runs(runs_dir="runs", seed: int = 0, **settings) -> dict[float, Path]:
     the runs folder by a new browser session, whoever trained them (the Demo page's β slider, ``ctrpo
     demo``, the barrier_sensitivity report). Per β, a finished run before one still training, then the
     first by name; queued and training runs count (their curves grow), failed and stopped ones do not."""
-    from ..results.catalog import read_run_files, run_dirs
-    from ..runs.ownership import effective_state
-    from ..runs.ownership import is_owned
-
     base = result_settings(resolve(TASK, "c-trpo", seed=seed, **settings), exclude=("beta",))
     found: dict[float, list[tuple[int, str, Path]]] = {}
     for path in run_dirs(runs_dir):
@@ -99,10 +104,6 @@ def page_settings() -> dict:
     """The settings the Demo page trains with: the demo's defaults, or a shorter ``total_steps`` when the
     environment variable CTRPO_DEMO_TOTAL_STEPS is set (the README's tests section). ConfigError naming
     it when its value is not a positive integer."""
-    import os
-
-    from ..config.schema import ConfigError
-
     text = os.environ.get(STEPS_ENV, "").strip()
     if not text:
         return {}
@@ -132,8 +133,6 @@ def curves_figure(curves, labels: dict, cost_limit: float, log_cost: bool = Fals
     """The Demo's return, cost and Reg+ panels: the cost axis focused on the limit b (runs far above it marked
     at its top edge with their value) unless ``log_cost``, Reg+ on a log axis always (it spans 0.1 to
     thousands)."""
-    from ..results.plots import curve_panels
-
     return curve_panels(
         curves,
         pooled=False,
@@ -147,8 +146,6 @@ def curves_figure(curves, labels: dict, cost_limit: float, log_cost: bool = Fals
 def significant(value, digits: int = 3):
     """``value`` rounded to ``digits`` significant digits, its whole part always kept (2924.2 → 2924,
     28.978 → 29.0, 0.1162 → 0.116); None and NaN pass through."""
-    import math
-
     if value is None or not math.isfinite(float(value)) or float(value) == 0:
         return value
     return round(float(value), max(0, digits - 1 - math.floor(math.log10(abs(float(value))))))
@@ -193,9 +190,6 @@ def table_view(rows: "pd.DataFrame", labels: dict) -> "pd.DataFrame":
 
 def _facts(curves, labels: dict) -> list[dict]:
     """Per run shown, in legend order: its name, algorithm, final return and cost, peak cost and Reg+."""
-    from ..config.algorithms import legend_rank
-    from ..results.catalog import final_values
-
     facts = []
     for run, g in curves.groupby("run", sort=False):
         values = final_values(g)
@@ -336,11 +330,6 @@ def progress_line(configs: list[TrainConfig], started: float) -> str:
 def run(configs: list[TrainConfig], report=None, parallel: int | None = None, poll_s: float = 1.0) -> dict[str, str]:
     """Train the runs that have not finished (all at once by default: one process each) and call
     ``report(line)`` with their progress about every ``poll_s`` seconds; returns {name: state}."""
-    import threading
-
-    from ..sweeps.backends import LocalBackend
-    from ..sweeps.batch import states, train_all
-
     done, started = threading.Event(), time.time()
 
     def watch():
@@ -365,9 +354,6 @@ def run(configs: list[TrainConfig], report=None, parallel: int | None = None, po
 def launch(configs: list[TrainConfig]) -> list[str]:
     """Start every run of ``configs`` that is neither finished nor training, each in its own detached
     process (the app's Demo page); returns the names of the runs started."""
-    from ..sweeps.backends import DetachedBackend
-    from ..sweeps.batch import train_all
-
     return [name for name, outcome in train_all(configs, DetachedBackend()).items() if outcome.state == "queued"]
 
 
@@ -425,9 +411,6 @@ def trained_elsewhere(plan: list[tuple[str, TrainConfig]], runs_dir) -> list[tup
     """The plan with each config renamed to a finished run in ``runs_dir`` that was trained with exactly
     its settings (seed included) under any name, e.g. by the barrier_sensitivity and benchmark reports;
     configs without such a run keep their names."""
-    from ..results.catalog import run_dirs
-    from ..runs.store import RunDir
-
     key = lambda config: json.dumps(result_settings(config), sort_keys=True, default=str)
     finished = {}
     for path in run_dirs(runs_dir):
@@ -454,8 +437,6 @@ def unique_configs(plan: list[tuple[str, TrainConfig]]) -> list[TrainConfig]:
 
 def grid_rows(plan: list[tuple[str, TrainConfig]]) -> "pd.DataFrame":
     """One row per (setting, seed): the setting's label, its β, b_H and the run's summary."""
-    import pandas as pd
-
     return pd.DataFrame([{"setting": label, "beta": cfg.beta, "bh": cfg.bh, **summary(cfg)} for label, cfg in plan])
 
 

@@ -18,7 +18,9 @@ import torch
 
 from ..config import rules
 from ..config.rules import MAX_LISTED
+from ..envs import make_vec_env
 from ..runs.policy import cost_limit_of, load
+from .render import act
 
 MAX_PARALLEL = 16  # envs stepped together by `evaluate`
 
@@ -60,9 +62,6 @@ def evaluate(
     max_parallel: int = MAX_PARALLEL,
 ) -> dict:
     """Run ``episodes`` episodes of the run's latest policy; the dict `ctrpo eval --json` prints."""
-    from ..envs import make_vec_env
-    from .render import act
-
     check_eval_args(episodes, seed)
     policy, normalizer, cfg, spec = load(run_dir)
     b = cost_limit_of(cfg, spec)

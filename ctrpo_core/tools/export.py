@@ -8,6 +8,8 @@ normaliser's arithmetic done exactly as ``RunningNormalizer.normalize`` (float64
 policy of ``rollout.act(deterministic=True)`` (Gaussian: the mean; Categorical: the most probable action).
 """
 
+import copy
+import io
 import json
 import math
 import os
@@ -20,16 +22,15 @@ import torch
 from torch import nn
 
 from ..config.schema import ConfigError
+from ..envs.builtin import hazard_edge
 from ..runs.policy import cost_limit_of, load
-from ..runs.store import DamagedRunError, RunDir, inside_run
+from ..runs.store import DamagedRunError, RunDir, atomic_write_bytes, inside_run
 
 FORMAT = "ctrpo-policy/1"  # the "format" of an exported module's metadata
 
 
 def action_bounds(spec) -> tuple[list[float] | None, list[float] | None, str]:
     """Bounds of the policy's continuous action beyond which the task saturates it, and a note."""
-    from ..envs.builtin import hazard_edge
-
     if spec.discrete:
         return None, None, f"action is the index of one of {spec.act_dim} discrete actions"
     if spec.id == hazard_edge.SPEC.id:  # target = clip(centre + range·a, 0, 1)
@@ -101,8 +102,6 @@ class ExportedPolicy(nn.Module):
 
 def build_exported(run_dir) -> tuple[torch.jit.ScriptModule, dict]:
     """The scripted module of a run's latest checkpoint, and its metadata."""
-    import copy
-
     policy, normalizer, cfg, spec = load(run_dir)
     net = copy.deepcopy(policy.logits if policy.discrete else policy.mean)
     low, high, note = action_bounds(spec)
@@ -197,10 +196,6 @@ def export(run_dir, out, force: bool = False) -> dict:
 
     The metadata is also in the file: as the module's ``metadata`` attribute (JSON) and as the extra
     file ``metadata.json`` (``torch.jit.load(path, _extra_files={"metadata.json": ""})``)."""
-    import io
-
-    from ..runs.store import atomic_write_bytes
-
     out = check_out(out, force)
     module, meta = build_exported(run_dir)
     buffer = io.BytesIO()

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 
 from ..envs import get_spec, make_vec_env
 from ..envs.builtin import grid_hazard, hazard_edge, point_hazard
+from ..envs.safety_gym import make_single
 from ..results.figure_style import color_of
 from ..runs.policy import act, load_policy
 
@@ -114,7 +115,6 @@ def _builtin_episode(policy, normalizer, cfg, seed, deterministic, max_steps):
 
 def _mujoco_episode(policy, normalizer, cfg, seed, deterministic, max_steps):
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from ..envs.safety_gym import make_single
 
     env = make_single(cfg.task, render_mode="rgb_array", width=SIZE, height=SIZE)
     low, high = env.action_space.low, env.action_space.high

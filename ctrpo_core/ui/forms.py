@@ -20,7 +20,10 @@ argument (Streamlit warns when both set one).
 
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping
+
+from ..config.algorithms import ALL_SETTINGS
 
 
 def _keys(form: str) -> tuple[str, str]:
@@ -79,8 +82,6 @@ def keep(state: MutableMapping, page: str, keys) -> None:
 # The Train page's fields are the settings whose declaration gives them a form label (config/settings.py and
 # the algorithms' files): their widget, label, help, step and bounds all come from that one declaration.
 def _setting(key: str):
-    from ..config.algorithms import ALL_SETTINGS
-
     return ALL_SETTINGS[key]
 
 
@@ -120,8 +121,6 @@ def bounds(key: str) -> tuple:
 def number_format(key: str, cfg) -> dict:
     """A number field's step and display format: a tenth of the default's order of magnitude for a real number
     (δ 0.01 steps by 0.001, β 1 by 0.1), one epoch for the run's steps, 1 for other counts."""
-    import math
-
     setting, value = _setting(key), getattr(cfg, key)
     if setting.kind == "int":
         return {"step": int(cfg.steps_per_epoch) if key == "total_steps" else 1}
@@ -140,6 +139,4 @@ def say(exc) -> str:
 
 
 def _known(key: str) -> bool:
-    from ..config.algorithms import ALL_SETTINGS
-
     return key in ALL_SETTINGS

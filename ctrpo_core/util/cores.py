@@ -13,6 +13,8 @@ import math
 import os
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
@@ -65,7 +67,6 @@ def limit_threads(count: int) -> None:
     threads alike. BLAS left alone starts a thread per core even for the critics' 128-row matmuls
     (engine/critic_fit.py), where waking them costs more than the product: 2.5× slower on 2 cores."""
     import torch
-    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(count)
     threadpool_limits(limits=count, user_api="blas")

@@ -7,12 +7,12 @@ Screenshots in tests/output/. Real short runs of the built-in GridHazard-v0 task
 import re
 
 import pytest
-
+from browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT, layout_problems, streamlit_server
 from conftest import run_cli
+
 from ctrpo_core import api
 from ctrpo_core.config.algorithms import ALGORITHMS
 from ctrpo_core.results import catalog, figure_style, pooling
-from browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT, layout_problems, streamlit_server
 
 SMALL = dict(total_steps=1500, steps_per_epoch=500, num_envs=4)
 TRAINED = [("c-trpo", 0), ("c-trpo", 1), ("trpo", 0), ("trpo", 1), ("trpo-lag", 0), ("trpo-lag", 1)]

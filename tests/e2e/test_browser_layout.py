@@ -1,7 +1,7 @@
 """No text overlaps or is cut, as a class sees the app at a projector's 1280×720 and a laptop's 1024×768 (issue 29):
-on Demo, Claims, Sensitivity, Compare and Live, no two text boxes of the page (titles, captions, labels, buttons,
-alerts) overlap or lie on a figure, no element cuts its text with an ellipsis (tests/page_layout.js), and inside
-every Plotly figure no title, legend, annotation, axis title or tick label collides or leaves the figure
+on Demo, Claims, Sensitivity, Compare, Live and Geometry, no two text boxes of the page (titles, captions, labels,
+buttons, alerts) overlap or lie on a figure, no element cuts its text with an ellipsis (tests/page_layout.js), and
+inside every Plotly figure no title, legend, annotation, axis title or tick label collides or leaves the figure
 (tests/plotly_layout.js). The runs folder holds what each page is for: the claims report's runs and verdicts,
 the demo's three runs, and a sweep whose setting has an unfinished run. Screenshots, screen by screen, in
 tests/output/layout/."""
@@ -11,17 +11,18 @@ import threading
 from pathlib import Path
 
 import pytest
-
+from browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT, layout_problems, page_problems, streamlit_server
 from conftest import run_cli
+
 from ctrpo_core.results import analysis
 from ctrpo_core.runs import lifecycle
 from ctrpo_core.sweeps.manifest import write_manifest
 from ctrpo_core.tools.demo import STEPS_ENV
-from browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT, layout_problems, page_problems, streamlit_server
 
 DEMO_STEPS = 8_000
 SIZES = [(1280, 720), (1024, 768)]
-PAGES = {"demo": 2, "claims": 2, "sensitivity": 6, "compare": 2, "live": 2}  # the figures each page draws at least
+# the figures each page draws at least
+PAGES = {"demo": 2, "claims": 2, "sensitivity": 6, "compare": 2, "live": 2, "geometry": 3}
 
 
 @pytest.fixture(scope="module")

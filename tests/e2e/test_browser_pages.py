@@ -10,12 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-
-from ctrpo_core.runs import lifecycle
-from ctrpo_core.config import result_settings, resolve
-from ctrpo_core.tools.demo import STEPS_ENV
-from ctrpo_core.runs import RunDir
 from browser import CHROMIUM, CHROMIUM_FLAGS, chart_points, streamlit_server
+
+from ctrpo_core.config import resolve, result_settings
+from ctrpo_core.runs import RunDir, lifecycle
+from ctrpo_core.tools.demo import STEPS_ENV
 
 DEMO_STEPS = 8_000  # 4 epochs of the demo task per run
 

@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, CHROMIUM_FLAGS, streamlit_server
 
 from ctrpo_core.runs import lifecycle
-from browser import CHROMIUM, CHROMIUM_FLAGS, streamlit_server
+from ctrpo_core.ui import forms
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_enter_launches_nothing_and_the_button_launches_the_line(app):
     type_and_enter(page, "Sweep name (prefix of its runs)", "enter")
     page.get_by_text("1 run: β 1 × b_H 1 × seeds 0 on HazardEdge-v0, under a minute").wait_for(timeout=30_000)
     type_and_enter(page, "b_H values (c-trpo only)", "2")  # invalid: the line says why instead
-    page.get_by_text("--bh: ").first.wait_for(timeout=30_000)
+    page.get_by_text(forms.label("bh") + ": ").first.wait_for(timeout=30_000)  # the app's words for bh
     page.wait_for_timeout(3000)  # what a launch would have written by now (the old form launched on Enter)
     assert not (runs_dir / ".sweeps").exists() and runs_in(runs_dir) == []
 

@@ -13,7 +13,6 @@ import json
 import math
 
 import pytest
-
 from golden import snapshot
 
 GOLDEN = snapshot.REPO / "tests" / "golden" / "behaviour"

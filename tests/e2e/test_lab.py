@@ -19,8 +19,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import AT_DEFAULTS, LAB_KERNEL, ROOT
+
 from ctrpo_core import reports
 
 
@@ -228,7 +228,7 @@ def test_make_lab_serves_the_notebooks_on_localhost_with_the_project_kernel(lab)
     assert session["kernel"]["name"] == LAB_KERNEL
     out = lab.execute(
         session["kernel"]["id"],
-        "import os, sys\nfrom ctrpo_core import notebook\nnotebook.setup()\n"
+        "import os, sys\nfrom ctrpo_core.reports import notebook\nnotebook.setup()\n"
         "import plotly.io as pio\n"
         "print(sys.executable, os.getcwd(), pio.renderers.default, os.getpid())",
     )

@@ -23,15 +23,19 @@ pytestmark = pytest.mark.skipif(
 )
 
 from conftest import ROOT, run_cli  # noqa: E402
-from ctrpo_core.results import catalog  # noqa: E402
+
 from ctrpo_core import cli  # noqa: E402
-from ctrpo_core.runs import lifecycle  # noqa: E402
 from ctrpo_core.config import resolve  # noqa: E402
+from ctrpo_core.results import catalog  # noqa: E402
+from ctrpo_core.runs import (  # noqa: E402
+    HOST,
+    RunDir,
+    lifecycle,  # noqa: E402
+)
 from ctrpo_core.runs.ownership import Ownership, is_owned  # noqa: E402
-from ctrpo_core.sweeps.ray import RayBackend, init_ray  # noqa: E402
-from ctrpo_core.runs import HOST, RunDir  # noqa: E402
-from ctrpo_core.sweeps.plan import plan_sweep  # noqa: E402
 from ctrpo_core.sweeps.execute import run_sweep  # noqa: E402
+from ctrpo_core.sweeps.plan import plan_sweep  # noqa: E402
+from ctrpo_core.sweeps.ray import RayBackend, init_ray  # noqa: E402
 
 GRID = [
     "sweep",
@@ -405,7 +409,7 @@ def test_a_run_that_fails_for_its_own_reasons_is_reported_failed_and_not_retried
     results = run_sweep(plan, RayBackend(max_retries=3), lines.append)
     nan, refused, ok = (c.name for c in plan.configs)
     assert results[nan].state == "failed" and results[ok].state == "finished", lines
-    assert results[refused].state == "refused" and results[refused].detail.startswith("--resume:")
+    assert results[refused].state == "refused" and results[refused].detail.startswith("resume:")
     assert "cannot be read" in results[refused].detail
     assert not any("attempt 2" in line for line in lines), lines  # no retry of either
     assert RunDir(tmp_path / "runs" / refused).read_status()["state"] == "stopped"  # left as it was

@@ -5,9 +5,9 @@ import json
 import time
 
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from ctrpo_core import api
 from ctrpo_core.runs import RunDir
 
@@ -152,8 +152,7 @@ def test_compare_never_offers_a_setting_the_algorithm_does_not_read(finished_run
 
 
 def test_train_advanced_settings_reach_the_run(runs_dir):
-    from ctrpo_core.config import overrides
-    from ctrpo_core.config import resolve
+    from ctrpo_core.config import overrides, resolve
 
     on_page = ("beta", "bh", "delta", "cost_limit", "total_steps", "barrier", "seed", "tensorboard", "checkpoint_every")
     rows = list(overrides.advanced_defaults(resolve("GridHazard-v0", "c-trpo"), skip=on_page))

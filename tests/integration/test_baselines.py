@@ -11,16 +11,15 @@ from collections import deque
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_cli
+
 from ctrpo_core import api
-from ctrpo_core.runs import trainer
 from ctrpo_core.algos import make_algorithm
 from ctrpo_core.config import resolve
 from ctrpo_core.engine import trust_region as tr
-from ctrpo_core.envs import make_vec_env
+from ctrpo_core.envs import TASKS, make_vec_env
 from ctrpo_core.envs.safety_gym import SharedBuffers, _SliceEnvs
-from ctrpo_core.envs import TASKS
+from ctrpo_core.runs import trainer
 
 
 class RecordingEnv:

@@ -1,8 +1,8 @@
 """Compare pools only comparable runs (issue 10.2): groups by every result-changing setting, one run per seed."""
 
 from ctrpo_core import api
-from ctrpo_core.results import catalog, pooling
 from ctrpo_core.config import resolve
+from ctrpo_core.results import catalog, pooling
 
 SMALL = dict(steps_per_epoch=500, num_envs=4)
 
@@ -48,8 +48,8 @@ def test_a_stopped_run_stops_the_in_process_backend_too(runs_dir):
     import threading
     import time
 
-    from ctrpo_core.runs import lifecycle
     from ctrpo_core.results.analysis import run_configs
+    from ctrpo_core.runs import lifecycle
 
     configs = []
     for seed in (0, 1):

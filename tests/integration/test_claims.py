@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from ctrpo_core.tools import claims
 
 STEPS = np.array([1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1])

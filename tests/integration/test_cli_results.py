@@ -11,8 +11,8 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import ROOT, run_cli
+
 from ctrpo_core.config import overrides
 from ctrpo_core.runs import METRIC_COLUMNS, RunDir
 from ctrpo_core.sweeps.execute import SweepProgress

@@ -14,13 +14,12 @@ import re
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from ctrpo_core.tabular.cmdp import constrained_optimum, grid_hazard_cmdp, toy_cmdp
 from ctrpo_core.tabular.divergence import trust_region_areas
 from ctrpo_core.tabular.flows import normalised_flow, ode_flow
 from ctrpo_core.tabular.starts import safe_starts
-
-from conftest import run_cli
 
 TOY = toy_cmdp()
 TOL = 1e-8

@@ -7,13 +7,13 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
-from ctrpo_core.util import cores
+
 from ctrpo_core.runs import RunDir
 from ctrpo_core.sweeps.backends import LocalBackend, PoolBackend
-from ctrpo_core.sweeps.plan import plan_sweep
 from ctrpo_core.sweeps.execute import run_sweep
+from ctrpo_core.sweeps.plan import plan_sweep
+from ctrpo_core.util import cores
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,7 +35,7 @@ def test_core_sets_are_disjoint_and_only_when_they_divide(monkeypatch):
 
 def test_c_is_the_affinity_not_the_machine():
     code = (
-        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); from ctrpo_core import cores; "
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); from ctrpo_core.util import cores; "
         "print(cores.available())"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -5,9 +5,9 @@ import json
 import shutil
 
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from ctrpo_core import api
 from ctrpo_core.results import catalog
 

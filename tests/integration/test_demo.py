@@ -5,13 +5,12 @@ import math
 import time
 
 import pytest
+from conftest import ROOT, SEEDS, run_cli, train_edge_runs
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, SEEDS, run_cli, train_edge_runs
-from ctrpo_core.tools import demo
-from ctrpo_core.runs import lifecycle
 from ctrpo_core.results.catalog import final_window
-from ctrpo_core.runs import RunDir
+from ctrpo_core.runs import RunDir, lifecycle
+from ctrpo_core.tools import demo
 
 # SEEDS: 0, 1, 2 (benchmarks/demo_behaviour.py runs the same grid with 5 seeds)
 

@@ -9,8 +9,8 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT, run_cli
+
 from ctrpo_core.results import analysis, catalog, conclusions, plots, pooling
 from ctrpo_core.runs import lifecycle
 from ctrpo_core.runs.ownership import Ownership

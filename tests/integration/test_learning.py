@@ -5,7 +5,6 @@ The tests train their own runs (C-TRPO, TRPO-Lag and TRPO on HazardEdge-v0 at th
 
 import numpy as np
 import pytest
-
 from conftest import SEEDS, train_edge_runs
 
 from ctrpo_core import api

@@ -6,15 +6,15 @@ import math
 import time
 
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from ctrpo_core import api, reports
+from ctrpo_core.config import ConfigError, resolve
+from ctrpo_core.results.catalog import format_duration
 from ctrpo_core.runs import lifecycle
 from ctrpo_core.tools import demo
 from ctrpo_core.ui import forms
-from ctrpo_core.results.catalog import format_duration
-from ctrpo_core.config import ConfigError, resolve
 
 MAIN = str(ROOT / "app" / "main.py")
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, run_cli
 
 COLOR = "#3d8c3a"
@@ -21,15 +20,18 @@ def plugin(tmp_path_factory):
     """(environment with the plugin registered, runs folder holding one run of it)."""
     folder = tmp_path_factory.mktemp("plugin")
     source = (ROOT / "ctrpo_core" / "algos" / "trpo.py").read_text()
-    source = source.replace(
-        '"id": "trpo", "name": "TRPO", "color": "#e377c2", "marker": "x", "rank": 10',
-        f'"id": "my-trpo", "name": "My-TRPO", "color": "{COLOR}", "marker": "star", "rank": 50',
-    )
-    source = source.replace(
-        '"family": "trust region", "learner": "TRPO", "constrained": False,',
-        '"family": "trust region", "learner": "TRPO", "constrained": False,\n    "settings": '
+    renames = {
+        '"id": "trpo"': '"id": "my-trpo"',
+        '"name": "TRPO"': '"name": "My-TRPO"',
+        '"color": "#e377c2"': f'"color": "{COLOR}"',
+        '"marker": "x"': '"marker": "star"',
+        '"rank": 10': '"rank": 50',
+        '"constrained": False,': '"constrained": False,\n    "settings": '
         '{"my_knob": {"kind": "float", "default": 1.0, "range": "(0, inf)", "help": "unused"}},',
-    )
+    }
+    for old, new in renames.items():
+        assert source.count(old) == 1, old  # trpo.py's declaration as written
+        source = source.replace(old, new)
     assert '"my-trpo"' in source and "my_knob" in source  # the copy was renamed (trpo.py's declaration as written)
     (folder / "my_trpo.py").write_text(source)
     env = {

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_cli
+
 from ctrpo_core import api
-from ctrpo_core.tools import evaluate as policy_io
 from ctrpo_core.cli import main
 from ctrpo_core.envs import make_vec_env
-from ctrpo_core.runs.policy import act, load_policy
-from ctrpo_core.tools import export
 from ctrpo_core.runs import RunDir
+from ctrpo_core.runs.policy import act, load_policy
+from ctrpo_core.tools import evaluate as policy_io
+from ctrpo_core.tools import export
 
 EVAL_KEYS = {
     "run",

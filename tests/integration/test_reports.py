@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CI_PARAMETERS, ROOT, run_cli
 from streamlit.testing.v1 import AppTest
 
-from conftest import CI_PARAMETERS, ROOT, run_cli
 from ctrpo_core import reports
 from ctrpo_core.config import resolve
 
@@ -121,9 +121,8 @@ def test_html_exports_carry_their_figures_and_load_nothing_from_outside(executed
 
 def test_html_exports_render_their_figures_offline_in_a_real_browser(executed):
     """Headless Chromium opens each exported HTML file: every figure draws, no request leaves the file."""
-    from playwright.sync_api import sync_playwright
-
     from browser import CHROMIUM, CHROMIUM_FLAGS
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)

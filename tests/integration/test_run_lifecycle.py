@@ -10,15 +10,14 @@ import time
 import pandas as pd
 import pytest
 import torch
-
 from conftest import ROOT, run_cli
+
 from ctrpo_core import api
-from ctrpo_core.results import catalog
-from ctrpo_core.runs import lifecycle
 from ctrpo_core.config import resolve
 from ctrpo_core.engine.divergence import constrained_divergence, phi
+from ctrpo_core.results import catalog
+from ctrpo_core.runs import RunDir, lifecycle
 from ctrpo_core.runs.ownership import is_owned
-from ctrpo_core.runs import RunDir
 
 SMALL = dict(steps_per_epoch=500, num_envs=4)
 TIMING = ["time_s", "steps_per_s"]

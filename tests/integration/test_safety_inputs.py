@@ -14,15 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from ctrpo_core import api, cli
+from ctrpo_core.config import settings_key
 from ctrpo_core.results import catalog
+from ctrpo_core.runs import MAX_EPISODES, RunDir
+from ctrpo_core.sweeps import manifest as sweep_manifests
+from ctrpo_core.sweeps import plan as sweep_plan
 from ctrpo_core.tools import evaluate as policy_io
 from ctrpo_core.ui import serving
-from ctrpo_core.sweeps import manifest as sweep_manifests, plan as sweep_plan
-from ctrpo_core.config import settings_key
-from ctrpo_core.runs import MAX_EPISODES, RunDir
 
 PYTHON = sys.executable
 
@@ -135,8 +136,8 @@ def streamlit_elsewhere(cwd: Path, address: str, runs_dir: Path):
 
 
 def test_app_started_elsewhere_on_every_interface_serves_only_the_warning(runs, tmp_path):
-    from playwright.sync_api import sync_playwright
     from browser import CHROMIUM, CHROMIUM_FLAGS
+    from playwright.sync_api import sync_playwright
 
     with streamlit_elsewhere(tmp_path, "0.0.0.0", runs) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -406,7 +407,7 @@ def test_sweep_manifest_has_one_grid_entry_per_run_and_one_key(tmp_path):
 
 def test_one_default_runs_folder_from_any_working_directory(tmp_path):
     code = (
-        "from ctrpo_core import catalog, cli, config, runs; "
+        "from ctrpo_core import cli, config, runs; from ctrpo_core.results import catalog; "
         "print(catalog.default_runs_dir(), cli.runs_dir(None), config.resolve('GridHazard-v0', 'trpo').runs_dir, "
         "runs.default_runs_dir())"
     )

@@ -8,9 +8,9 @@ import sys
 import time
 
 from conftest import ROOT, run_cli
-from ctrpo_core.runs import lifecycle
+
 from ctrpo_core.config import resolve
-from ctrpo_core.runs import RunDir
+from ctrpo_core.runs import RunDir, lifecycle
 from ctrpo_core.sweeps.batch import classify
 from ctrpo_core.sweeps.plan import plan_sweep
 

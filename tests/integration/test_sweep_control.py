@@ -11,9 +11,9 @@ import threading
 import time
 
 import pytest
+from conftest import ROOT, run_cli
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_cli
 from ctrpo_core import reports
 from ctrpo_core.config import resolve
 from ctrpo_core.runs import RunDir, lifecycle

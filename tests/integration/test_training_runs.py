@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import ROOT, run_cli
+
 from ctrpo_core import api
 from ctrpo_core.config import ALGORITHM_IDS, resolve
 from ctrpo_core.config.algorithms import ALGORITHMS
 from ctrpo_core.runs import RunDir
-from ctrpo_core.runs.store import metric_columns
 from ctrpo_core.runs.lifecycle import create
+from ctrpo_core.runs.store import metric_columns
 from ctrpo_core.runs.trainer import Trainer
 
 CONTRACT_COLUMNS = [

@@ -11,9 +11,9 @@ import re
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from PIL import Image
 
-from conftest import ROOT
 from ctrpo_core import api
 from ctrpo_core.results import catalog, figure_style, plots
 from ctrpo_core.tools import demo

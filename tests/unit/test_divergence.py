@@ -9,7 +9,6 @@ import math
 
 import pytest
 import torch
-
 from conftest import distribution_at, randomise
 
 from ctrpo_core.algos import make_algorithm

@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-
 from conftest import randomise
+
 from ctrpo_core.algos import make_algorithm
 from ctrpo_core.config import resolve
 from ctrpo_core.engine.first_order_step import Minibatch

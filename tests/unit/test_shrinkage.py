@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from conftest import distribution_at
+
 from ctrpo_core import api
 from ctrpo_core.algos import make_algorithm
 from ctrpo_core.algos.c_trpo import NORMAL, RECOVERY

@@ -9,7 +9,6 @@ import math
 
 import pytest
 import torch
-
 from conftest import distribution_at, randomise
 from torch import nn
 
@@ -20,7 +19,6 @@ from ctrpo_core.engine import trust_region as tr
 from ctrpo_core.engine.divergence import constrained_divergence, cost_surrogate
 from ctrpo_core.engine.policies import CategoricalPolicy, GaussianPolicy
 from ctrpo_core.envs import make_vec_env
-
 
 # --------------------------------------------------------------------------- helpers
 

@@ -32,10 +32,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.stats import norm
 
 from ..vector import BatchedEnv, TaskSpec
+from .grid_hazard import TabularModel
 
 START = 0.1
 LAG = 0.3  # the point moves this fraction of the way to its target each step
@@ -107,6 +106,8 @@ def _grid(cells: int):
     """Positions x_i = i/cells; for each, the index range of the calm next positions y = x + 0.3·(g − x)
     one step can aim at; and G[j, k], the probability that a gust moves y_j to x_k (clipped to [0, 1]:
     the mass beyond an end lands on it; each grid point collects the mass of its cell)."""
+    from scipy.stats import norm
+
     xs = np.linspace(0.0, 1.0, cells + 1)
     lo = np.ceil(np.round((1 - LAG) * xs * cells, 9)).astype(int)
     hi = np.floor(np.round(((1 - LAG) * xs + LAG) * cells, 9)).astype(int)
@@ -164,6 +165,8 @@ def constrained_optimum(cost_limit: float = COST_LIMIT, cells: int = 400) -> flo
         ret, cost = lagrangian_values(round(lam, 10), cells)
         return ret - lam * (cost - cost_limit)
 
+    from scipy.optimize import minimize_scalar
+
     if lagrangian_values(0.0, cells)[1] <= cost_limit:
         return lagrangian_values(0.0, cells)[0]
     found = minimize_scalar(dual, bounds=(0.0, 50.0), method="bounded", options={"xatol": 1e-8})
@@ -174,8 +177,6 @@ def constrained_optimum(cost_limit: float = COST_LIMIT, cells: int = 400) -> flo
 def exact_model(cells: int = 20):
     """The grid model of :func:`constrained_optimum` as a tabular CMDP for ``tabular.lp``: from grid
     point i, action j aims at the j-th calm position one step can reach, then the gust moves it."""
-    from .grid_hazard import TabularModel
-
     xs, lo, hi, gust = _grid(cells)
     n_actions = int((hi - lo).max()) + 1
     aim = np.minimum(lo[:, None] + np.arange(n_actions)[None, :], hi[:, None])  # (S, A)
