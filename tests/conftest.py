@@ -1,3 +1,5 @@
+import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -11,30 +13,34 @@ ROOT = Path(__file__).resolve().parents[1]
 TIERS = ("unit", "integration", "e2e")
 
 
-# `make test` runs the suite on two workers (pytest-xdist, --dist loadgroup). A file's tests stay on one worker
-# (they share module fixtures: an app server, a Ray cluster), and files that share a session fixture's work go
-# together, so it is done once: the claims report, the HazardEdge-v0 runs, the one local Ray instance.
-SHARED_WORK = {
-    "test_claims.py": "claims_report",
-    "test_reports.py": "claims_report",
-    "test_browser_layout.py": "claims_report",
-    "test_demo.py": "edge_runs",
-    "test_learning.py": "edge_runs",
-    "test_learning_first_order.py": "edge_runs",
-    "test_ray_sweep.py": "ray",
-    "test_fuzz_cli.py": "ray",  # it draws --backend ray too
-}
-
-
 def pytest_collection_modifyitems(items):
-    """Each test carries its tier's marker (its folder), so `-m unit` or `-m "not e2e"` select by tier, and its
-    worker group (SHARED_WORK, else its file)."""
+    """Each test carries its tier's marker (its folder), so `-m unit` or `-m "not e2e"` select by tier."""
     for item in items:
-        path = Path(str(item.fspath))
-        tier = next((part for part in path.parts if part in TIERS), None)
+        tier = next((part for part in Path(str(item.fspath)).parts if part in TIERS), None)
         if tier is not None:
             item.add_marker(getattr(pytest.mark, tier))
-        item.add_marker(pytest.mark.xdist_group(SHARED_WORK.get(path.name, path.name)))
+
+
+# `make test` runs the suite on two pytest-xdist workers, a file's tests on one worker (--dist loadfile: they
+# share module fixtures, an app server, a Ray instance). What files share (the claims report, the HazardEdge-v0
+# runs) is made once in a folder both workers see, one worker at a time; the other waits and reuses it.
+def session_folder(tmp_path_factory, name: str) -> Path:
+    """A folder of this test session that every worker sees (the session's base temp), or this process's own
+    when the suite runs in one process."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / name
+    else:
+        folder = tmp_path_factory.getbasetemp() / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextlib.contextmanager
+def one_worker_at_a_time(folder: Path):
+    """Hold the folder's lock (flock: released when its holder dies) while the work inside runs."""
+    with open(folder / ".worker.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def run_cli(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:
@@ -66,16 +72,23 @@ CLAIMS_CI_PARAMETERS = {
 
 @pytest.fixture(scope="session")
 def claims_report(tmp_path_factory):
-    """(runs folder, report folder) of `ctrpo report claims` run with CLAIMS_CI_PARAMETERS."""
+    """(runs folder, report folder, seconds it took) of `ctrpo report claims` run with CLAIMS_CI_PARAMETERS,
+    once per session."""
     import json
     import time
 
-    runs = tmp_path_factory.mktemp("claims") / "runs"
-    params = [a for k, v in CLAIMS_CI_PARAMETERS.items() for a in ("-p", k, json.dumps(v))]
-    start = time.time()
-    result = run_cli("report", "claims", "--runs-dir", runs, *params, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return runs, next((runs / "reports").glob("claims-*")), time.time() - start
+    base = session_folder(tmp_path_factory, "claims")
+    runs, record = base / "runs", base / "report.json"
+    with one_worker_at_a_time(base):
+        if not record.exists():
+            params = [a for k, v in CLAIMS_CI_PARAMETERS.items() for a in ("-p", k, json.dumps(v))]
+            start = time.time()
+            result = run_cli("report", "claims", "--runs-dir", runs, *params, timeout=900)
+            assert result.returncode == 0, result.stderr[-3000:]
+            folder = next((runs / "reports").glob("claims-*"))
+            record.write_text(json.dumps({"folder": str(folder), "seconds": time.time() - start}))
+        made = json.loads(record.read_text())
+    return runs, Path(made["folder"]), made["seconds"]
 
 
 def randomise(module: nn.Module, scale: float = 0.5, seed: int = 0) -> None:
@@ -118,7 +131,7 @@ SEEDS = (0, 1, 2)
 
 @pytest.fixture(scope="session")
 def shared_runs(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("shared") / "runs"
+    return session_folder(tmp_path_factory, "shared") / "runs"
 
 
 def train_edge_runs(runs_dir: Path, betas=(), bhs=(), baselines=(), **settings) -> dict:
@@ -134,7 +147,8 @@ def train_edge_runs(runs_dir: Path, betas=(), bhs=(), baselines=(), **settings) 
         configs += sensitivity_plan(EDGE, [None], bhs, SEEDS, runs_dir).configs
     configs += benchmark_plan(list(baselines), [EDGE], SEEDS, runs_dir, **settings) if baselines else []
     configs = list({c.name: c for c in configs}.values())
-    states = run_configs(configs, parallel=None, report=lambda line: None)
+    with one_worker_at_a_time(runs_dir.parent):  # the other worker's runs are reused once finished
+        states = run_configs(configs, parallel=None, report=lambda line: None)
     assert set(states.values()) == {"finished"}, states
     return {(c.algo, c.beta, c.bh, c.seed): runs_dir / c.name for c in configs}
 
@@ -144,7 +158,8 @@ def demo_runs(shared_runs):
     """A runs folder holding the classroom demo at its defaults (`ctrpo demo`), which reuses the runs of the
     same settings trained for the tests (C-TRPO, TRPO-Lag, TRPO at seed 0)."""
     train_edge_runs(shared_runs, betas=[1.0], baselines=("trpo-lag", "trpo"))
-    result = run_cli("demo", "--runs-dir", shared_runs, timeout=600)
+    with one_worker_at_a_time(shared_runs.parent):
+        result = run_cli("demo", "--runs-dir", shared_runs, timeout=600)
     assert result.returncode == 0, result.stderr
     return shared_runs
 
