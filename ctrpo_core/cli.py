@@ -35,6 +35,7 @@ def _cmd_tasks(args) -> int:
 FLAGGED = [s for s in ALL_SETTINGS.values() if s.flag]
 COMMAND_PARAMS = ("task", "algo", "resume")  # what the core names that is an option here but no setting
 SWEEP_AXES = ("beta", "bh", "delta", "seed", "name")  # `ctrpo sweep` takes lists of these (name: the sweep's)
+INTERRUPTED = 130  # the exit status after an interrupt (SIGINT, SIGTERM, a stop request), as shells report Ctrl-C
 
 
 def option_of(param: str) -> str:
@@ -133,7 +134,8 @@ def _cmd_train(args) -> int:
     lifecycle.train(path, progress=None, total_steps=args.total_steps if args.resume else None)
     status = RunDir(path).read_status()
     print(f"{path}: {status['state']}" + (f" ({status['message']})" if status.get("message") else ""), file=sys.stderr)
-    return 0 if status["state"] in ("finished", "stopped") else 1
+    # a stopped run is an interrupted command (130, as after Ctrl-C), so `ctrpo train ... && next` stops there too
+    return {"finished": 0, "stopped": INTERRUPTED}.get(status["state"], 1)
 
 
 SWEEP_PLAN_FLAGS = (
@@ -767,7 +769,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ctrpo: error: {' '.join(str(message).split())}", file=sys.stderr)  # always one line
         return 2
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
     except Exception as exc:  # a write the disk refused (full, quota, read-only): one line, exit 1
         from .runs.lifecycle import TrainingWriteError
 

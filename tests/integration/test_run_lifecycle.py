@@ -78,7 +78,7 @@ def test_a_second_owner_of_a_running_run_exits_2_and_nothing_is_trained_twice(ru
     assert second.stderr.count("\n") == 1 and "already being trained by pid" in second.stderr
     assert catalog.stop_run(path)
     out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err  # stopped: interrupted
     epochs = RunDir(path).read_metrics().epoch.tolist()
     assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) < 400
     assert lifecycle.state(path) == "stopped" and not is_owned(path)
@@ -168,7 +168,7 @@ def test_stop_asks_the_live_owner_and_the_run_checkpoints(runs_dir):
     wait_for(lambda: rows(path) >= 2)
     assert catalog.stop_run(path) is True
     proc.communicate(timeout=120)
-    assert proc.returncode == 0
+    assert proc.returncode == 130  # stopped: interrupted
     status = RunDir(path).read_status()
     assert status["state"] == "stopped" and "request" in status["message"]
     assert torch.load(path / "checkpoint.pt", weights_only=True)["epoch"] == rows(path)
