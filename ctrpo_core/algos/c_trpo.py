@@ -22,7 +22,7 @@ ALGORITHM = {
         "beta": {
             "kind": "float",
             "default": 1.0,
-            "range": "[0, inf)",
+            "range": "[0, 1e12]",  # what a run folder's reader accepts (runs/store.config_problem)
             "flag": True,
             "symbol": "β",
             "label": "β (barrier weight)",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .rules import INF, MAX_ENVS, MAX_PASSES, MAX_SEED, MAX_STEPS, ConfigError, Range
+from .rules import INF, MAX_ENVS, MAX_MAGNITUDE, MAX_PASSES, MAX_SEED, MAX_STEPS, ConfigError, Range
 
 KINDS = ("int", "float", "bool", "str", "ints")  # "ints": a list of positive integers (layer widths)
 FAMILIES = ("trust region", "first order")
@@ -158,6 +158,8 @@ def count(lo: int, hi: int) -> Range:
 
 
 POSITIVE = Range(0.0, INF, lo_open=True, hi_open=True)
+# δ and b: positive, and no larger than a run folder's reader accepts (runs/store.config_problem)
+POSITIVE_MAGNITUDE = Range(0.0, MAX_MAGNITUDE, lo_open=True)
 NON_NEGATIVE = Range(0.0, INF, hi_open=True)
 PASSES = count(1, MAX_PASSES)
 
@@ -185,7 +187,7 @@ SETTINGS: dict[str, Setting] = {
             0.01,
             "trust radius δ: the bound on each step's divergence (first-order methods: "
             "the KL at which their passes stop)",
-            range=POSITIVE,
+            range=POSITIVE_MAGNITUDE,
             flag=True,
             label="δ (trust radius)",
             symbol="δ",
@@ -197,7 +199,7 @@ SETTINGS: dict[str, Setting] = {
             "float",
             None,
             "cost limit b: the bound on an episode's cost (none: the task's own)",
-            range=POSITIVE,
+            range=POSITIVE_MAGNITUDE,
             optional=True,
             flag=True,
             label="b (cost limit)",

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from ctrpo_core import api, cli, reports  # noqa: E402
@@ -564,6 +564,7 @@ def test_fuzz_report_is_refused_before_it_writes(sandbox, name, pairs, runs_dir,
     ),
     starts=st.sampled_from(["-1", "0", "101", str(10**9), "x", "1"]),
 )
+@example(options=["--beta", "1,10"], starts="1")  # one valid picture at least, whatever the draws
 def test_fuzz_cnpg(sandbox, options, starts):
     if starts == "1" and "--out" not in options:
         options = [*options, "--out", "adir/figures"]  # a valid picture goes to the sandbox, not runs/cnpg

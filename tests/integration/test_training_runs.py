@@ -203,6 +203,10 @@ BAD_INPUT = [
     (["--task", "GridHazard-v0", "--algo", "c-trpo", "--bh", "1.5"], "--bh"),
     (["--task", "GridHazard-v0", "--algo", "c-trpo", "--delta", "0"], "--delta"),
     (["--task", "GridHazard-v0", "--algo", "c-trpo", "--cost-limit", "0"], "--cost-limit"),
+    # beyond what a run folder's reader accepts (1e12): refused at creation, never a folder listed 'damaged'
+    (["--task", "GridHazard-v0", "--algo", "c-trpo", "--beta", "1e30"], "--beta"),
+    (["--task", "GridHazard-v0", "--algo", "c-trpo", "--set", "delta=1e13"], "--delta"),
+    (["--task", "GridHazard-v0", "--algo", "c-trpo", "--cost-limit", "1e13"], "--cost-limit"),
     (["--task", "GridHazard-v0", "--algo", "c-trpo", "--total-steps", "0"], "--total-steps"),
     (["--task", "GridHazard-v0", "--algo", "c-trpo", "--steps-per-epoch", "-5"], "--steps-per-epoch"),
     (["--task", "GridHazard-v0", "--algo", "c-trpo", "--num-envs", "0"], "--num-envs"),
