@@ -29,8 +29,18 @@ MAX_LISTED = 10_000  # per-episode "returns"/"costs" are kept (and printed by ev
 MAX_MAGNITUDE = 1e12  # |β|, |b_H|, |δ|, |b| beyond this: not a setting anyone trained with
 MAX_PARALLEL = 256  # sweep --parallel
 MAX_RETRIES = 100  # sweep --max-retries
+MAX_GRID = 10_000  # runs one sweep or report grid may plan: checked before anything is written
 MAX_CPUS_PER_RUN = 1024  # sweep --cpus-per-run
 INF = math.inf
+
+
+def check_grid(axes: dict[str, list]) -> None:
+    """ConfigError naming the longest axis when the grid of ``axes`` ({param: values}) exceeds MAX_GRID runs."""
+    size = math.prod(len(values) for values in axes.values())
+    if size > MAX_GRID:
+        longest = max(axes, key=lambda param: len(axes[param]))
+        shape = " × ".join(f"{len(values)} {param.lstrip('-')}" for param, values in axes.items())
+        raise ConfigError(longest, f"the grid would be {size:,} runs ({shape}); a grid plans at most {MAX_GRID:,}")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config.rules import check_grid
 from ..config.schema import TrainConfig, resolve, settings_key
 from ..sweeps.backends import make_backend
 from ..sweeps.batch import states, train_all
@@ -47,6 +48,7 @@ def sensitivity_plan(task: str, betas, bhs, seeds, runs_dir, algo: str = "c-trpo
 def benchmark_plan(algos, tasks, seeds, runs_dir, **settings) -> list[TrainConfig]:
     """One config per task × algorithm × seed, named ``bench_<task>_<algo>_s<seed>_<settings key>``.
     Raises ConfigError/UnknownTaskError before anything starts."""
+    check_grid({"tasks": list(tasks), "algos": list(algos), "seeds": list(seeds)})
     configs = []
     for task in tasks:
         for algo in algos:

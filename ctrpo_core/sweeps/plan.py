@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config.overrides import applies, check_applicable
+from ..config.rules import check_grid
 from ..config.schema import ConfigError, TrainConfig, format_value, resolve, settings_key, validate_name
 
 GRID_KEYS = ("task", "algo", "beta", "bh", "delta", "seed")  # a run's grid point in the manifest
@@ -104,6 +105,7 @@ def plan_sweep(
         unique(param, list(values), notes)
         for param, values in (("--beta", betas), ("--bh", bhs), ("--delta", deltas), ("--seeds", seeds))
     ]
+    check_grid(dict(zip(("--beta", "--bh", "--delta", "--seeds"), axes)))
     check_applicable(
         algo,
         {

@@ -7,9 +7,11 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import ROOT, run_cli
 
-from ctrpo_core.config import resolve
+from ctrpo_core.config import ConfigError, resolve
+from ctrpo_core.results.analysis import benchmark_plan
 from ctrpo_core.runs import RunDir, lifecycle
 from ctrpo_core.sweeps.batch import classify
 from ctrpo_core.sweeps.plan import plan_sweep
@@ -276,3 +278,19 @@ def test_sweep_bad_lists_exit_2(tmp_path):
         result = run_cli("sweep", "--task", "GridHazard-v0", flag, value, "--runs-dir", tmp_path / "runs")
         assert result.returncode == 2 and flag in result.stderr and result.stderr.count("\n") == 1
         assert not (tmp_path / "runs").exists()
+
+
+def test_a_grid_beyond_ten_thousand_runs_is_refused_before_anything_is_written(tmp_path):
+    seeds = ",".join(map(str, range(20_000)))
+    result = run_cli("sweep", "--task", "GridHazard-v0", "--seeds", seeds, "--runs-dir", tmp_path / "runs")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "--seeds" in result.stderr and "20,000 runs" in result.stderr and "10,000" in result.stderr
+    assert not (tmp_path / "runs").exists()
+    # the bound itself: 10,000 runs plan (planning trains nothing), 3 × 3,334 do not
+    assert (
+        len(plan_sweep("GridHazard-v0", "c-trpo", [0.0, 1.0], [1.0], [None], range(5_000), tmp_path).configs) == 10_000
+    )
+    with pytest.raises(ConfigError, match="10,002 runs"):
+        plan_sweep("GridHazard-v0", "c-trpo", [0.0, 1.0, 10.0], [1.0], [None], range(3_334), tmp_path)
+    with pytest.raises(ConfigError, match="seeds: the grid would be"):
+        benchmark_plan(["c-trpo", "trpo"], ["GridHazard-v0"], range(5_001), tmp_path)
