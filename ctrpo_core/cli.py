@@ -91,16 +91,19 @@ def runs_dir(given):
     """--runs-dir, else the one default runs folder ($CTRPO_RUNS_DIR or the repository's runs/); a name the
     file system refuses (too long, a NUL byte) is a usage error, a folder that does not exist is not."""
     import os
+    import stat
 
     from .runs.store import default_runs_dir
 
     folder = given if given is not None else default_runs_dir()
     try:
-        os.stat(folder)
+        is_folder = stat.S_ISDIR(os.stat(folder).st_mode)
     except (FileNotFoundError, NotADirectoryError):
-        pass
+        return folder
     except (OSError, ValueError) as exc:
         raise UsageError(f"--runs-dir: cannot use {folder}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not is_folder:  # a file where the runs folder should be: no run could be in it or written to it
+        raise UsageError(f"--runs-dir: {folder} is a file, not a folder")
     return folder
 
 

@@ -284,3 +284,15 @@ def test_sweep_progress_eta_is_the_mean_run_time_times_what_is_left():
     progress("failed (NaN) b")
     assert lines[1].endswith("[1 of 4, ETA 1:30]") and lines[2].endswith("[2 of 4, ETA 1:00]")
     assert lines[0] == "started a (new)" and not math.isnan(len(lines))
+
+
+def test_a_file_given_as_the_runs_folder_is_refused_by_name(tmp_path):
+    afile = tmp_path / "runs"
+    afile.write_text("not a folder")
+    for command in (["ls"], ["ls", "--json"], ["show", "x"], ["sweep", "--task", "GridHazard-v0"]):
+        result = run_cli(*command, "--runs-dir", afile)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, (command, result.stderr)
+        assert "--runs-dir" in result.stderr and "not a" in result.stderr, (command, result.stderr)  # folder/directory
+    assert afile.read_text() == "not a folder"
+    empty = run_cli("ls", "--runs-dir", tmp_path / "none")  # a folder that does not exist yet holds no runs
+    assert empty.returncode == 0 and "no runs" in empty.stderr
