@@ -39,7 +39,7 @@ def check_grid(axes: dict[str, list]) -> None:
     size = math.prod(len(values) for values in axes.values())
     if size > MAX_GRID:
         longest = max(axes, key=lambda param: len(axes[param]))
-        shape = " × ".join(f"{len(values)} {param.lstrip('-')}" for param, values in axes.items())
+        shape = " × ".join(f"{len(values)} {param.split()[-1].lstrip('-')}" for param, values in axes.items())
         raise ConfigError(longest, f"the grid would be {size:,} runs ({shape}); a grid plans at most {MAX_GRID:,}")
 
 

@@ -272,6 +272,8 @@ def test_a_failing_cell_fails_the_report(runs):
         (["quickstart", "-p", "task", "Nope-v0"], "-p task"),
         (["quickstart", "-p", "beta", "-1"], "-p beta"),
         (["benchmark", "-p", "seeds", "0,1"], "-p seeds"),
+        (["benchmark", "-p", "parallel", "0"], "-p parallel"),
+        (["barrier_sensitivity", "-p", "seeds", json.dumps(list(range(3_400)))], "-p seeds"),  # 40,800 runs
         (["benchmark", "-p", "runs_dir", "/tmp"], "-p runs_dir"),
         ([], "report"),
     ],
