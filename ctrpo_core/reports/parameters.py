@@ -9,7 +9,7 @@ import math
 import re
 from pathlib import Path
 
-from ..config.rules import MAX_PARALLEL, check_grid
+from ..config.rules import RANGES, check_grid
 from ..config.schema import ALGORITHM_IDS, ConfigError, resolve
 from ..envs import UnknownTaskError
 from ..util.paths import REPOSITORY
@@ -170,13 +170,10 @@ def check_settings(name: str, values: dict) -> None:
     for key in ALGORITHM_PARAMETERS:  # an algorithm the notebook would meet only in a later cell
         if key in merged and merged[key] not in ALGORITHM_IDS:
             raise ConfigError(f"-p {key}", f"must be one of {', '.join(ALGORITHM_IDS)}, got {json.dumps(merged[key])}")
-    parallel = merged.get("parallel")
-    if parallel is not None and (
-        not isinstance(parallel, int) or isinstance(parallel, bool) or not 1 <= parallel <= MAX_PARALLEL
-    ):
+    parallel = merged.get("parallel")  # null: a process per core; else the range of `ctrpo sweep --parallel`
+    if parallel is not None and not RANGES["parallel"].contains(parallel):
         raise ConfigError(
-            "-p parallel",
-            f"must be null (a process per core) or a whole number 1-{MAX_PARALLEL}, got {json.dumps(parallel)}",
+            "-p parallel", f"must be null or a whole number {RANGES['parallel'].short()}, got {json.dumps(parallel)}"
         )
     check_grid({f"-p {key}": merged[key] for key in LISTS if key in merged})  # the runs it would plan
     if "task" not in merged and "tasks" not in merged:
