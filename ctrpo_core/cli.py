@@ -340,7 +340,10 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_cnpg(args) -> int:
-    """Exact tabular C-NPG pictures of the toy CMDP (computation in ctrpo_core.tabular.figures)."""
+    """Exact tabular C-NPG pictures of the toy CMDP (computation in ctrpo_core.tabular.figures), written to
+    --out (default <runs dir>/cnpg) under `ctrpo export`'s rule (ctrpo_core.tools.outfiles): no existing file
+    without --force, never a symbolic link, never inside a run directory; every file is checked before any is
+    written, and each is written atomically."""
     import importlib.util
     from pathlib import Path
 
@@ -353,11 +356,21 @@ def _cmd_cnpg(args) -> int:
     for key in ("delta", "seed"):
         ALL_SETTINGS[key].check(getattr(args, key))
     rules.check("starts", args.starts)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
-        raise UsageError(f"--out: cannot use {out} as a directory ({exc.strerror})") from None
+
+    from .tools.outfiles import check_file, check_folder
+    from .util.atomic import atomic_write_bytes
+
+    out = Path(args.out) if args.out is not None else Path(runs_dir(args.runs_dir)) / "cnpg"
+    png = importlib.util.find_spec("kaleido") is not None
+    names = ("policy_space", "trust_regions", "value_curves")
+    targets = [out / f"{name}.{ext}" for name in names for ext in (("html", "png") if png else ("html",))]
+
+    def check_targets() -> None:  # every file before any is written: a refusal leaves nothing half done
+        check_folder(out, param="--out", tool="cnpg", missing_ok=True)
+        for target in targets:
+            check_file(target, args.force, param="--out", tool="cnpg", missing_ok=True)
+
+    check_targets()  # before the figures are computed: a refusal costs nothing
 
     from .tabular.figures import policy_space_figure, trust_region_figure, value_curves_figure
 
@@ -367,11 +380,19 @@ def _cmd_cnpg(args) -> int:
         "trust_regions": trust_region_figure(delta=args.delta, beta=max(betas)),
         "value_curves": value_curves_figure(betas=positive, n_starts=min(args.starts, 3), seed=args.seed),
     }
-    png = importlib.util.find_spec("kaleido") is not None
+    contents = {}
     for name, fig in figures.items():
-        fig.write_html(out / f"{name}.html", include_plotlyjs=True, full_html=True)  # plotly.js inline: works offline
+        # plotly.js inline: works offline
+        contents[out / f"{name}.html"] = fig.to_html(include_plotlyjs=True, full_html=True).encode()
         if png:
-            fig.write_image(out / f"{name}.png")
+            contents[out / f"{name}.png"] = fig.to_image(format="png")
+    check_targets()  # again, just before writing: a file or link that appeared meanwhile is not replaced
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+        raise UsageError(f"--out: cannot use {out} as a directory ({exc.strerror})") from None
+    for target, data in contents.items():
+        atomic_write_bytes(target, data)  # a temporary file, then a rename: a kill never leaves half a file
     meta = figures["policy_space"].layout.meta
     for beta, crossed, over in zip(meta["betas"], meta["crossed"], meta["overshoot"]):
         print(
@@ -562,7 +583,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--delta", type=float, default=0.05, help="trust radius δ > 0 of the trust-region picture (default 0.05)"
     )
     cnpg.add_argument("--starts", type=int, default=10, help="random strictly safe starts, 1-100 (default 10)")
-    cnpg.add_argument("--out", default="runs/cnpg", help="output directory (default runs/cnpg)")
+    cnpg.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder, made if missing (default: RUNS_DIR/cnpg); existing files there are replaced only with "
+        "--force, never through a symbolic link; never a run directory or a folder inside one",
+    )
+    cnpg.add_argument(
+        "--force",
+        action="store_true",
+        help="replace existing regular files of the same names in DIR (never a symbolic link, device or FIFO)",
+    )
+    cnpg.add_argument(
+        "--runs-dir",
+        help="runs folder; the pictures go to RUNS_DIR/cnpg/ when --out is not given (default: "
+        "$CTRPO_RUNS_DIR, else the repository's runs/)",
+    )
     cnpg.set_defaults(func=_cmd_cnpg)
 
     report = sub.add_parser("report", help="execute a report notebook (notebooks/NAME.ipynb) with papermill")

@@ -12,8 +12,6 @@ import copy
 import io
 import json
 import math
-import os
-import stat
 from pathlib import Path
 from typing import List
 
@@ -24,7 +22,8 @@ from torch import nn
 from ..config.schema import ConfigError
 from ..envs.builtin import hazard_edge
 from ..runs.policy import cost_limit_of, load
-from ..runs.store import DamagedRunError, RunDir, atomic_write_bytes, inside_run
+from ..runs.store import DamagedRunError, RunDir, atomic_write_bytes
+from .outfiles import check_file
 
 FORMAT = "ctrpo-policy/1"  # the "format" of an exported module's metadata
 
@@ -161,33 +160,9 @@ def build_exported(run_dir) -> tuple[torch.jit.ScriptModule, dict]:
 def check_out(out, force: bool = False) -> Path:
     """``--out`` as a path export may write: a new file in an existing folder outside every run directory,
     or with ``force`` an existing regular file there (never a symlink, a device, a FIFO or a run's file).
-    ConfigError("--out", ...) otherwise, before anything is read or written."""
-    out = Path(out)
-    if str(out) in ("", ".") or out.name in ("", ".", "..") or "\0" in str(out):
-        raise ConfigError("--out", f"a file name is required, got {str(out)!r}")
-    try:
-        if not out.parent.is_dir():
-            raise ConfigError("--out", f"the folder {out.parent} does not exist")
-        folder = out.parent.resolve()
-        run = inside_run(folder)
-        if run is not None:
-            raise ConfigError("--out", f"{out} is inside the run directory {run}; export outside run directories")
-        info = os.lstat(out)
-    except FileNotFoundError:
-        return out  # a new file
-    except OSError as exc:  # a name too long, a folder we may not search
-        raise ConfigError("--out", f"cannot use {out}: {exc.strerror}") from None
-    if stat.S_ISLNK(info.st_mode):
-        raise ConfigError(
-            "--out", f"{out} is a symbolic link; export replaces no link or its target, give a plain file name"
-        )
-    if stat.S_ISDIR(info.st_mode):
-        raise ConfigError("--out", f"{out} is a directory")
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError("--out", f"{out} is not a regular file (a device, FIFO or socket); it is never replaced")
-    if not force:
-        raise ConfigError("--out", f"{out} exists; add --force to replace it")
-    return out
+    ConfigError("--out", ...) otherwise, before anything is read or written. The rule is
+    :func:`ctrpo_core.tools.outfiles.check_file`, shared with `ctrpo cnpg`."""
+    return check_file(out, force, param="--out", tool="export")
 
 
 def export(run_dir, out, force: bool = False) -> dict:

@@ -10,6 +10,7 @@ V_c <= b + TOL with TOL = 1e-8, far below the fixed-step overshoot (~1e-4 … 1e
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -148,3 +149,78 @@ def test_cli_cnpg_bad_values_exit_2_with_one_line(tmp_path, args, parameter):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and parameter in lines[0], result.stderr
     assert not out.exists()
+
+
+# `ctrpo cnpg`'s files follow `ctrpo export`'s rule (issue 31): no existing file without --force, never through a
+# symbolic link, never in a run directory; all checked before any is written; the default is <runs dir>/cnpg.
+FIGURES = ("policy_space.html", "trust_regions.html", "value_curves.html")
+
+
+def cnpg_cli(*args, **kwargs):
+    return run_cli("cnpg", "--beta", "0,1", "--starts", "1", *args, timeout=120, **kwargs)
+
+
+def one_error_line(result) -> str:
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ctrpo: error:"), result.stderr
+    return lines[0]
+
+
+def test_cli_cnpg_never_writes_through_a_symbolic_link(tmp_path):
+    out = tmp_path / "figures"
+    out.mkdir()
+    target = tmp_path / "elsewhere.html"
+    target.write_text("the user's own file")
+    (out / "policy_space.html").symlink_to(target)
+    for force in ([], ["--force"]):  # not even with --force
+        line = one_error_line(cnpg_cli("--out", out, *force))
+        assert "--out" in line and "symbolic link" in line and "policy_space.html" in line, line
+    assert (out / "policy_space.html").is_symlink() and (out / "policy_space.html").readlink() == target
+    assert target.read_text() == "the user's own file"
+    assert sorted(p.name for p in out.iterdir()) == ["policy_space.html"]  # nothing else written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.html", "figures"]
+
+
+def test_cli_cnpg_replaces_an_existing_file_only_with_force(tmp_path):
+    runs = tmp_path / "runs"
+    out = runs / "cnpg"  # --runs-dir without --out: the pictures go to RUNS_DIR/cnpg
+    out.mkdir(parents=True)
+    (out / "value_curves.html").write_text("an older picture")  # the last file cnpg writes
+    line = one_error_line(cnpg_cli("--runs-dir", runs))
+    assert "--out" in line and "value_curves.html" in line and "--force" in line, line
+    # every file is checked before any is written: the first two were not written either
+    assert sorted(p.name for p in out.iterdir()) == ["value_curves.html"]
+    assert (out / "value_curves.html").read_text() == "an older picture"
+
+    result = cnpg_cli("--runs-dir", runs, "--force")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == list(FIGURES)  # replaced by rename: no temporary file left
+    for name in FIGURES:
+        html = (out / name).read_text()
+        assert "<html>" in html[:100] and html.rstrip().endswith("</html>") and "Plotly.newPlot" in html
+
+
+def test_cli_cnpg_writes_nothing_in_a_run_directory(tmp_path):
+    from ctrpo_core.runs.store import RunDir, inside_run
+
+    run = tmp_path / "runs" / "a-run"
+    RunDir(run).create({"task": "GridHazard-v0", "algo": "c-trpo", "seed": 0})
+    assert inside_run(run) == run  # a real run directory, as the rule sees it
+    before = sorted(p.name for p in run.iterdir())
+    for out in (run, run / "figures", run / "deeper" / "figures"):
+        for force in ([], ["--force"]):
+            line = one_error_line(cnpg_cli("--out", out, *force))
+            assert "--out" in line and "run director" in line and str(run) in line, line
+    assert sorted(p.name for p in run.iterdir()) == before
+
+
+def test_cli_cnpg_defaults_to_the_runs_folders_cnpg(tmp_path):
+    runs, work = tmp_path / "elsewhere" / "runs", tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "CTRPO_RUNS_DIR": str(runs)}
+    result = cnpg_cli(cwd=work, env=env)  # no --out, no --runs-dir: $CTRPO_RUNS_DIR, as the other commands
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (runs / "cnpg").iterdir()) == list(FIGURES)
+    assert str(runs / "cnpg") in result.stdout
+    assert list(work.iterdir()) == []  # not ./runs/cnpg of the working folder
