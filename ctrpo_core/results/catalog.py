@@ -11,17 +11,37 @@ defaults), so runs with one label are exactly the ones that may be pooled.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
+import json
 import math
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from ..config.algorithms import ALL_SETTINGS, applies
+from .. import __version__
+from ..config.algorithms import ALGORITHMS, ALL_SETTINGS, applies
 from ..config.schema import format_value, resolve, result_settings
 from ..runs import lifecycle
 from ..runs.ownership import effective_state, is_owned
-from ..runs.store import DamagedRunError, RunDir, default_runs_dir, find_run, resolve_run  # noqa: F401  (catalog's API)
+from ..runs.store import (  # noqa: F401  (catalog's API)
+    CONFIG,
+    METRICS,
+    STATUS,
+    DamagedRunError,
+    RunDir,
+    default_runs_dir,
+    find_run,
+    planned_epochs,
+    resolve_run,
+)
+from ..util.atomic import atomic_write_bytes
+from ..util.safe_read import read_regular
 
 FINAL_FRACTION = 0.1  # "final" return/cost: the mean over the last 10% of a run's epochs (at least one)
 
@@ -125,34 +145,78 @@ def label(config: dict, without=()) -> str:
     return " ".join(parts)
 
 
-_READ_CACHE: dict[str, tuple] = {}
-_CACHE_LIMIT = 4096
+# --------------------------------------------------------------------------- a run's files, read once per change
+# A file's identity and version: (inode, mtime in ns, size), or None while it is missing.
+def _stat(path: Path):
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return [st.st_ino, st.st_mtime_ns, st.st_size]
 
 
-def _signature(run: RunDir) -> tuple:
-    out = []
-    for name in ("config.json", "status.json", "metrics.csv"):
-        try:
-            st = (run.path / name).stat()
-            out.append((st.st_mtime_ns, st.st_size))
-        except OSError:
-            out.append(None)
-    return tuple(out)
+def _signature(path: Path) -> list:
+    return [_stat(path / name) for name in (CONFIG, STATUS, METRICS)]
+
+
+@dataclass
+class _Files:
+    """One run's files as last read: what they were (``signature``), their contents, and where metrics.csv's
+    complete rows end (``offset``) under its ``header``, so that the next read takes only the appended rows."""
+
+    signature: list
+    config: dict
+    status: dict
+    metrics: pd.DataFrame
+    header: str
+    offset: int
+
+
+# The metrics of the runs on screen stay in memory, the least recently read leave: the server's memory follows
+# what is shown, never the size of the runs folder.
+FRAMES_KEPT = 64
+_FRAMES: OrderedDict[str, _Files] = OrderedDict()
+
+
+def _read_files(run: RunDir, signature: list, before: _Files | None) -> _Files:
+    """Read what changed since ``before``: config and status when their signature moved; metrics.csv's appended
+    rows when only rows were added (same file, grown), the whole file otherwise."""
+    same = lambda i: before is not None and before.signature[i] == signature[i]
+    config = before.config if same(0) else run.read_config()
+    status = before.status if same(1) else run.read_status()
+    epochs = planned_epochs(config)
+    if same(2):
+        return _Files(signature, config, status, before.metrics, before.header, before.offset)
+    grown = (
+        before is not None
+        and same(0)
+        and signature[2] is not None
+        and before.signature[2] is not None
+        and signature[2][0] == before.signature[2][0]  # the same file (a resume replaces it: another inode)
+        and signature[2][2] >= before.offset
+    )
+    if grown:
+        new, header, offset = run.read_metrics_after(before.offset, before.header, epochs)
+        metrics = pd.concat([before.metrics, new], ignore_index=True) if len(new) else before.metrics
+        if len(metrics) > epochs:
+            raise DamagedRunError(run.path, f"metrics.csv has {len(metrics):,} rows for {epochs:,} planned epochs")
+    else:
+        metrics, header, offset = run.read_metrics_after(0, None, epochs)
+    return _Files(signature, config, status, metrics, header, offset)
 
 
 def read_run_files(path) -> tuple[dict, dict, pd.DataFrame]:
-    """config, status and metrics of a run, re-read only when one of its files changed: the Live
-    page asks every second for every run, and most of them have not moved. Raises DamagedRunError."""
+    """config, status and metrics of a run, read again only where its files changed (appended metrics rows
+    alone when rows were added): the Live page asks every second, and most runs have not moved. Raises
+    DamagedRunError."""
     run = RunDir(path)
-    key, signature = str(run.path), _signature(run)
-    cached = _READ_CACHE.get(key)
-    if cached is not None and cached[0] == signature:
-        return cached[1]
-    files = (run.read_config(), run.read_status(), run.read_metrics())
-    if len(_READ_CACHE) >= _CACHE_LIMIT:
-        _READ_CACHE.clear()
-    _READ_CACHE[key] = (signature, files)
-    return files
+    key, signature = str(run.path), _signature(run.path)
+    before = _FRAMES.pop(key, None)
+    files = before if before is not None and before.signature == signature else _read_files(run, signature, before)
+    _FRAMES[key] = files
+    while len(_FRAMES) > FRAMES_KEPT:
+        _FRAMES.popitem(last=False)
+    return files.config, files.status, files.metrics
 
 
 def damaged_row(path, reason: str) -> dict:
@@ -160,47 +224,116 @@ def damaged_row(path, reason: str) -> dict:
     return {"name": path.name, "path": str(path), "state": "damaged", "complete": False, "message": reason}
 
 
+# --------------------------------------------------------------------------- one run's summary, kept per change
+# What a summary row holds that does not depend on who owns the run now: everything but the state, read from the
+# files only when their signature moves; the rows of a runs folder are also kept on disk (CATALOG_FILE), so that
+# a fresh process (``ctrpo ls``) reads only the runs that changed since the last listing.
+CATALOG_FILE = ".catalog.json"
+CATALOG_LIMIT = 256 << 20  # bytes: ten thousand runs' rows take a few MB
+SAVE_EVERY_S = 30.0  # a server saves its changed rows at most this often; a command saves them when done
+_SUMMARIES: dict[str, tuple[list, dict]] = {}  # run path -> (signature, static row)
+_LOADED: dict[str, float] = {}  # runs folder -> when its catalog file was loaded or last saved (monotonic s)
+_CHANGED: set[str] = set()  # runs folders whose rows changed since they were saved
+
+
+def _catalog_key() -> str:
+    """Rows depend on this version's labels (settings' defaults) and on the algorithms it knows."""
+    return f"{__version__}|{','.join(sorted(ALGORITHMS))}"
+
+
+def _load_catalog(root: Path) -> None:
+    if not _LOADED:
+        atexit.register(lambda: [save_catalog(folder) for folder in list(_CHANGED)])  # a command's rows, at its end
+    _LOADED[str(root)] = time.monotonic()
+    try:
+        data = json.loads(read_regular(root / CATALOG_FILE, CATALOG_LIMIT))
+        if data.get("key") != _catalog_key():
+            return
+        for name, (signature, row) in data["runs"].items():
+            path = str(root / name)
+            if path not in _SUMMARIES and isinstance(row, dict) and isinstance(signature, list):
+                _SUMMARIES[path] = (signature, row)
+    except Exception:  # missing, damaged or foreign: a cache, rebuilt from the runs themselves
+        return
+
+
+def save_catalog(root) -> None:
+    """Write the runs folder's rows to its catalog file if any changed (nothing when the folder is read-only)."""
+    root = Path(root)
+    if str(root) not in _CHANGED:
+        return
+    _CHANGED.discard(str(root))
+    _LOADED[str(root)] = time.monotonic()
+    prefix = str(root) + os.sep
+    runs = {path[len(prefix) :]: entry for path, entry in _SUMMARIES.items() if path.startswith(prefix)}
+    runs = {name: entry for name, entry in runs.items() if os.sep not in name}
+    with contextlib.suppress(OSError, ValueError):
+        atomic_write_bytes(root / CATALOG_FILE, json.dumps({"key": _catalog_key(), "runs": runs}).encode())
+
+
 def summarize_run(path) -> dict:
     """One run's row; a run whose files hold anything a run never writes (an out-of-range count, a NaN
-    epoch, ...) is one 'damaged' row, so no value of one run can break a page (every page reads here)."""
+    epoch, a FIFO, ...) is one 'damaged' row, so no value of one run can break a page (every page reads here).
+    The files are read again only when they changed."""
+    path = Path(path)
+    if str(path.parent) not in _LOADED:
+        _load_catalog(path.parent)
+    key, signature = str(path), _signature(path)
+    cached = _SUMMARIES.get(key)
+    if cached is None or cached[0] != signature:
+        cached = (signature, _static_row(path))
+        _SUMMARIES[key] = cached
+        _CHANGED.add(str(path.parent))
+    return _with_state(path, dict(cached[1]))
+
+
+def _static_row(path: Path) -> dict:
     try:
-        return _summarize_run(path)
-    except Exception as exc:
+        if str(path) in _FRAMES:
+            config, status, metrics = read_run_files(path)  # on screen: its appended rows alone
+        else:
+            run = RunDir(path)
+            config, status = run.read_config(), run.read_status()
+            metrics = run.read_metrics(planned_epochs(config))
+        return _settings_row(path, config, status, metrics)
+    except DamagedRunError as exc:
+        return damaged_row(path, exc.reason)
+    except Exception as exc:  # deleted under us, or anything else a hand-edited folder can hold
         return damaged_row(path, f"{type(exc).__name__}: {exc}")
 
 
-def _summarize_run(path) -> dict:
-    run = RunDir(path)
-    row = {"name": run.name, "path": str(run.path)}
-    try:
-        config, status, metrics = read_run_files(run.path)
-        row["label"] = label(config)
-        row["variant"] = label(config, without=SWEPT)
-    except DamagedRunError as exc:
-        return damaged_row(run.path, exc.reason)
-    except Exception as exc:  # deleted under us, or anything else a hand-edited folder can hold
-        return damaged_row(run.path, f"{type(exc).__name__}: {exc}")
+def _settings_row(path: Path, config: dict, status: dict, metrics: pd.DataFrame) -> dict:
+    row = {"name": path.name, "path": str(path), "label": label(config), "variant": label(config, without=SWEPT)}
     # a setting the algorithm does not read is not applicable (None): no filter or table offers its value
     row.update({k: config.get(k) if applies(config.get("algo"), k) else None for k in CONFIG_KEYS})
     row["barrier_form"] = config.get("barrier")
-    epochs = max(1, int(config["total_steps"]) // int(config["steps_per_epoch"]))
+    epochs = planned_epochs(config)
     epoch = int(metrics.epoch.iloc[-1]) if len(metrics) else 0
-    state = effective_state(status, is_owned(run.path))
-    eta = math.nan
-    if state == "running" and epoch > 0:
-        eta = float(metrics.time_s.iloc[-1]) / epoch * (epochs - epoch) if "time_s" in metrics else math.nan
+    if epoch > epochs:
+        raise DamagedRunError(path, f"metrics.csv reaches epoch {epoch:,} of {epochs:,} planned")
     row.update(
         {
-            "state": state,
+            "written_state": str(status.get("state", "unknown")),
             "message": str(status.get("message", "")),
             "epoch": epoch,
             "epochs": epochs,
             "progress": min(1.0, epoch / epochs),
-            "eta_s": eta,
+            "time_s": float(metrics.time_s.iloc[-1]) if epoch and "time_s" in metrics else math.nan,
             "updated": status.get("updated"),
             **final_values(metrics),
         }
     )
+    return row
+
+
+def _with_state(path: Path, row: dict) -> dict:
+    """The row with who owns the run now: its state (liveness is the lock), ETA and whether it is complete."""
+    if row.get("state") == "damaged":
+        return row
+    state = effective_state({"state": row.pop("written_state", "unknown")}, is_owned(path))
+    time_s, epoch, epochs = row.pop("time_s", math.nan), row["epoch"], row["epochs"]
+    row["state"] = state
+    row["eta_s"] = time_s / epoch * (epochs - epoch) if state == "running" and epoch > 0 else math.nan
     row["complete"] = is_complete(state, epoch, epochs)
     return row
 
@@ -208,21 +341,35 @@ def _summarize_run(path) -> dict:
 def run_dirs(runs_dir) -> list[Path]:
     """The run directories in ``runs_dir`` (folders with a config.json; hidden ones are the tool's own)."""
     root = Path(runs_dir)
-    if not root.is_dir():
-        return []
     out = []
-    for p in root.iterdir():
+    try:
+        entries = list(os.scandir(root))
+    except OSError:  # missing, not a folder, not readable
+        return []
+    for entry in entries:
         try:
-            if not p.name.startswith(".") and p.is_dir() and (p / "config.json").exists():
-                out.append(p)
-        except OSError:  # a broken link, a folder we may not read
+            if not entry.name.startswith(".") and entry.is_dir() and os.path.exists(os.path.join(entry.path, CONFIG)):
+                out.append(root / entry.name)
+        except (OSError, ValueError):  # a broken link, a folder we may not read
             continue
     return out
 
 
-def run_table(runs_dir=None) -> pd.DataFrame:
-    """One row per run (damaged ones included, with the reason in ``message``), newest first."""
-    rows = [summarize_run(p) for p in run_dirs(runs_dir or default_runs_dir())]
+def run_table(runs_dir=None, names=None) -> pd.DataFrame:
+    """One row per run (damaged ones included, with the reason in ``message``), newest first; ``names``: only
+    those runs of the folder (a page watching a few). Each run's files are read only when they changed."""
+    root = Path(runs_dir or default_runs_dir())
+    paths = run_dirs(root) if names is None else [resolve_run(root, n) for n in names]
+    rows = [summarize_run(p) for p in paths if names is None or RunDir(p).is_run()]
+    if names is None:  # runs deleted since the last listing leave the catalog
+        listed, prefix = {str(p) for p in paths}, str(root) + os.sep
+        gone = [k for k in _SUMMARIES if k.startswith(prefix) and os.sep not in k[len(prefix) :] and k not in listed]
+        for key in gone:
+            del _SUMMARIES[key]
+        if gone:
+            _CHANGED.add(str(root))
+    if time.monotonic() - _LOADED.get(str(root), 0.0) > SAVE_EVERY_S:
+        save_catalog(root)
     table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     if len(table):
         table["updated"] = pd.to_numeric(table["updated"], errors="coerce")

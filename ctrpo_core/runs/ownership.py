@@ -21,6 +21,8 @@ import time
 from enum import StrEnum
 from pathlib import Path
 
+from ..util.safe_read import read_regular
+
 LOCK = ".lock"
 ACQUIRE_S = 2.0  # an owner retries this long: readers' probes hold the lock for microseconds
 
@@ -79,7 +81,8 @@ class Ownership:
 def is_owned(folder, lock: str = LOCK) -> bool:
     """Whether a live process owns ``folder`` now (a probe: takes and drops a shared lock)."""
     try:
-        fd = os.open(Path(folder) / lock, os.O_RDONLY | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO planted under the lock's name must not stall every listing (flock then fails)
+        fd = os.open(Path(folder) / lock, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False  # no lock file: nobody ever owned it (or the folder is gone)
     try:
@@ -96,7 +99,7 @@ def is_owned(folder, lock: str = LOCK) -> bool:
 def read_holder(folder, lock: str = LOCK) -> dict:
     """What the current (or last) owner wrote about itself; {} if nothing readable."""
     try:
-        data = json.loads((Path(folder) / lock).read_text() or "{}")
+        data = json.loads(read_regular(Path(folder) / lock, 1 << 16) or "{}")
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -27,6 +27,7 @@ from ..config.rules import MAX_EPISODES, MAX_LISTED, MAX_MAGNITUDE, MAX_SEED, MA
 from ..config.settings import SETTINGS
 from ..util.atomic import DISK_FULL, WriteError, atomic_write_bytes, writing  # noqa: F401  (re-exported)
 from ..util.paths import default_runs_dir  # noqa: F401  (re-exported: the runs folder's default)
+from ..util.safe_read import read_regular, read_regular_text
 
 CONFIG, METRICS, STATUS, CHECKPOINT, LOG = "config.json", "metrics.csv", "status.json", "checkpoint.pt", "train.log"
 CHECKPOINT_COPIES = "checkpoints"  # epoch_<k>.pt every checkpoint_every epochs
@@ -34,6 +35,10 @@ CHECKPOINT_COPIES = "checkpoints"  # epoch_<k>.pt every checkpoint_every epochs
 STATES = ("queued", "running", "finished", "failed", "stopped")
 HOST = socket.gethostname()  # status.json's "host" (remote runs): the machine of the process "pid"
 STOP_REQUEST = ".stop-request"  # asks the run's owner to stop at the next step (lifecycle.stop)
+# What a reader loads at most (util/safe_read.py): a run writes a few KB of config and status, and one metrics row
+# of well under ROW_BYTES per epoch; anything larger was not written by a run, and is not read into memory.
+SMALL_FILE_BYTES = 1 << 20
+ROW_BYTES = 4096
 
 METRIC_COLUMNS = [
     # the contract's columns
@@ -162,6 +167,11 @@ def config_problem(config) -> str:
         if abs(config[key]) > MAX_MAGNITUDE:
             return f"{key!r} is {config[key]!r}, beyond ±{MAX_MAGNITUDE:g}"
     return ""
+
+
+def planned_epochs(config: dict) -> int:
+    """The epochs a run's settings plan: total_steps // steps_per_epoch, at least one."""
+    return max(1, int(config["total_steps"]) // int(config["steps_per_epoch"]))
 
 
 def metrics_problem(frame) -> str:
@@ -309,7 +319,7 @@ class RunDir:
     def read_config(self) -> dict:
         """config.json; raises DamagedRunError when it is missing, not JSON, or not a run's settings."""
         try:
-            config = json.loads((self.path / CONFIG).read_text())
+            config = json.loads(read_regular_text(self.path / CONFIG, SMALL_FILE_BYTES))
         except FileNotFoundError:
             raise DamagedRunError(self.path, "no config.json") from None
         except (OSError, ValueError) as exc:
@@ -322,7 +332,7 @@ class RunDir:
     def read_status(self) -> dict:
         """status.json; a missing one reads as 'unknown', a damaged one raises DamagedRunError."""
         try:
-            status = json.loads((self.path / STATUS).read_text())
+            status = json.loads(read_regular_text(self.path / STATUS, SMALL_FILE_BYTES))
         except FileNotFoundError:
             return {"state": "unknown", "pid": None, "message": "no status.json", "updated": None}
         except (OSError, ValueError) as exc:
@@ -338,10 +348,14 @@ class RunDir:
         path = self.path / CHECKPOINT if epoch is None else self.checkpoint_copies()[epoch]
         return torch.load(path, weights_only=True)
 
-    def _metric_lines(self, strict: bool = False) -> tuple[str, list[str]]:
+    def metrics_limit(self, epochs: int | None = None) -> int:
+        """The most bytes metrics.csv may hold: a header and a row for each of the ``epochs`` config.json plans."""
+        return ROW_BYTES * ((planned_epochs(self.read_config()) if epochs is None else epochs) + 1)
+
+    def _metric_lines(self, strict: bool = False, epochs: int | None = None) -> tuple[str, list[str]]:
         """(header, complete rows). The header is written with the run (atomically), so a file without one
         (empty, NUL bytes) is damaged: ``strict`` raises ValueError for it."""
-        text = (self.path / METRICS).read_text()
+        text = read_regular(self.path / METRICS, self.metrics_limit(epochs)).decode("utf-8")
         lines = text.splitlines(keepends=True)
         if lines and not lines[-1].endswith("\n"):
             lines = lines[:-1]  # a row still being written
@@ -349,17 +363,42 @@ class RunDir:
             raise ValueError("no header line (the file is empty or not text)")
         return (lines[0] if lines else ",".join(METRIC_COLUMNS + TRUTH_COLUMNS) + "\n"), lines[1:]
 
-    def read_metrics(self):
-        """metrics.csv as a DataFrame (a trailing partial row ignored); DamagedRunError when a row or
-        column is not numeric or the file is missing."""
+    def read_metrics(self, epochs: int | None = None) -> pd.DataFrame:
+        """metrics.csv as a DataFrame (a trailing partial row ignored); DamagedRunError when a row or column is
+        not numeric, the file is missing or not a regular file, or it holds more rows than the run's ``epochs``
+        (default: what config.json plans)."""
+        return self.read_metrics_after(0, None, self.planned() if epochs is None else epochs)[0]
+
+    def read_metrics_after(self, offset: int, header: str | None, epochs: int) -> tuple[pd.DataFrame, str, int]:
+        """The rows after byte ``offset`` (0, or a previous read's end), the header and the byte where the
+        complete rows end: a page that holds the earlier rows reads only the appended ones. ``header`` None: the
+        file's first line (``offset`` 0). DamagedRunError when the file is missing, not a regular file, not text,
+        has no header, or its rows are not a run's (``epochs``: how many rows a read from 0 may hold)."""
         try:
-            header, rows = self._metric_lines(strict=True)
+            data = read_regular(self.path / METRICS, self.metrics_limit(epochs), offset=offset)
         except FileNotFoundError:
             raise DamagedRunError(self.path, "no metrics.csv") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             raise DamagedRunError(self.path, f"metrics.csv is unreadable ({exc})") from None
-        except ValueError as exc:
-            raise DamagedRunError(self.path, f"metrics.csv: {exc}") from None
+        complete = data[: data.rfind(b"\n") + 1]  # a row still being written waits for the next read
+        try:
+            lines = complete.decode("utf-8").splitlines(keepends=True)
+        except UnicodeDecodeError as exc:
+            raise DamagedRunError(self.path, f"metrics.csv is unreadable ({exc})") from None
+        if header is None:
+            if not lines or "\0" in lines[0]:
+                raise DamagedRunError(self.path, "metrics.csv: no header line (the file is empty or not text)")
+            header, lines = lines[0], lines[1:]
+        frame = self.parse_metrics(header, lines, epochs if offset == 0 else None)
+        return frame, header, offset + len(complete)
+
+    def planned(self) -> int:
+        """The number of epochs config.json plans (DamagedRunError when it is damaged)."""
+        return planned_epochs(self.read_config())
+
+    def parse_metrics(self, header: str, rows: list[str], epochs: int | None) -> pd.DataFrame:
+        """Rows of metrics.csv (under their ``header``) as a DataFrame, checked as a run writes them: numeric,
+        whole step counts, and (``epochs`` given) no more rows than planned epochs."""
         try:
             frame = pd.read_csv(io.StringIO(header + "".join(rows)))
         except (ValueError, pd.errors.ParserError) as exc:
@@ -373,6 +412,8 @@ class RunDir:
         problem = metrics_problem(frame)
         if problem:
             raise DamagedRunError(self.path, problem)
+        if epochs is not None and len(frame) > epochs:
+            raise DamagedRunError(self.path, f"metrics.csv has {len(frame):,} rows for {epochs:,} planned epochs")
         return frame
 
     def read_rows(self) -> list[dict]:
