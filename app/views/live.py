@@ -1,3 +1,4 @@
+import pandas as pd
 import streamlit as st
 
 from ctrpo_core import api
@@ -51,25 +52,27 @@ def active_runs() -> list[str]:
     return sorted(current.name[current.state.isin(ACTIVE)]) if len(current) else []
 
 
+# The whole runs folder is looked at every IDLE_S (a run that starts, stops or finishes reruns the page); each second
+# only the watched runs are read, and of those only the rows appended since the last read.
 active = active_runs()  # read after the buttons acted, so a resumed run keeps this page refreshing
+watched = sorted(set(selected) | set(active))
 
 
-@st.fragment(run_every=FAST_S if active else IDLE_S)
+@st.fragment(run_every=IDLE_S)
 def watch():
     if active_runs() != active:
         st.session_state.pop("live_notes", None)  # "resumed", "stop requested": no longer what is happening
         st.rerun()  # a run started, stopped or finished: the whole page follows, without a reload
 
 
-def shown_curves(current):
-    shown = current[current.name.isin(selected)] if selected else current.iloc[:0]
-    curves = load_curves([resolve_run(runs_dir, n) for n in shown.name])
+def shown_curves():
+    curves = load_curves([resolve_run(runs_dir, n) for n in selected])
     return ctrpo_only(curves) if only_ctrpo and len(curves) else curves
 
 
 @st.fragment(run_every=FAST_S if active else None)
 def curves_view():
-    curves = shown_curves(run_table(runs_dir))
+    curves = shown_curves()
     if curves.empty:
         st.info("No finished epoch yet." if selected else "Choose runs to watch.")
         return
@@ -87,9 +90,9 @@ def curves_view():
 
 @st.fragment(run_every=FAST_S * 2 if active else None)
 def details_view():
-    current = run_table(runs_dir)
+    current = run_table(runs_dir, names=watched)  # the watched and the training runs, fresh
     shown = current[current.name.isin(selected)]
-    recent = current[current.state.isin(ACTIVE) | current.name.isin(selected) | (current.index < 20)]
+    recent = pd.concat([current, table[~table.name.isin(watched)].head(20)])  # and the 20 last updated, as listed
     st.dataframe(  # every running run, the selected ones and the 20 most recently updated
         live_view(recent),
         hide_index=True,
@@ -112,7 +115,7 @@ def details_view():
             st.error(f"{row.name} failed: {row.message}")
         elif row.state == "damaged":
             st.warning(f"{row.name}: the run directory is damaged or was deleted ({row.message})")
-    curves = shown_curves(current)
+    curves = shown_curves()
     if not curves.empty:
         st.subheader("The trust region")
         st.plotly_chart(shrinkage_figure(curves), key="live_shrinkage", config=PLOTLY_CONFIG)
