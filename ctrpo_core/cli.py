@@ -416,8 +416,10 @@ def _cmd_cnpg(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    """Execute notebooks/NAME.ipynb with papermill into <runs-dir>/reports/ (logic in ctrpo_core.reports)."""
+    """Execute notebooks/NAME.ipynb with papermill into <runs-dir>/reports/ (logic in ctrpo_core.reports).
+    SIGTERM/SIGINT stop it: exit 130, its status "stopped"."""
     from . import reports
+    from .util.signals import stop_signals
 
     if args.name is None and not args.list:
         raise UsageError(f"report: a report name is required, one of {', '.join(reports.available())}")
@@ -430,18 +432,41 @@ def _cmd_report(args) -> int:
         return 0
     reports.notebook_path(args.name)  # unknown name: exit 2 before anything is parsed or written
     pairs = args.param or []
-    values = reports.parse_parameters(args.name, pairs)
-    folder = reports.prepare(args.name, values, runs_dir(args.runs_dir), texts=dict(pairs))
-    print(f"report {args.name}: executing into {folder}", file=sys.stderr, flush=True)
-    terminal = sys.stderr.isatty()
-    if not terminal:  # off a terminal: one line per cell and the cells' output (training progress) on stderr
-        import logging
+    values = reports.parse_parameters(args.name, pairs)  # every value checked: a bad one exits 2, nothing written
+    stopped, folder, runs = [], None, runs_dir(args.runs_dir)
+    created = reports.missing_parents(reports.reports_dir(runs))  # what this command makes, removed on a failure
 
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logging.getLogger("papermill").addHandler(handler)
-        logging.getLogger("papermill").setLevel(logging.INFO)
-    result = reports.execute(folder, progress=terminal, log_cells=not terminal)
+    def stop(signal_name: str) -> None:  # outside the notebook's execution (which handles its own)
+        if not stopped:
+            stopped.append(signal_name)
+            raise reports.ReportStopped(signal_name)
+
+    try:
+        with stop_signals(stop):
+            folder = reports.prepare(args.name, values, runs, texts=dict(pairs))
+            print(f"report {args.name}: executing into {folder}", file=sys.stderr, flush=True)
+            terminal = sys.stderr.isatty()
+            if not terminal:  # off a terminal: one line per cell and the cells' output (training progress) on stderr
+                import logging
+
+                handler = logging.StreamHandler(sys.stderr)
+                handler.setFormatter(logging.Formatter("%(message)s"))
+                logging.getLogger("papermill").addHandler(handler)
+                logging.getLogger("papermill").setLevel(logging.INFO)
+            result = reports.execute(folder, progress=terminal, log_cells=not terminal)
+    except reports.ReportNotStarted as exc:  # a full disk before the notebook's first save: nothing stays behind
+        reports.discard(None, created)
+        print(f"report {args.name}: failed: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except reports.ReportStopped:  # before or after the execution (prepare removes a folder it was making)
+        if folder is not None and folder.exists():
+            reports.write_status(folder, "stopped", f"stopped by {stopped[0]}", finished=reports.now())
+        print(f"report {args.name}: stopped by {stopped[0]}", file=sys.stderr)
+        return INTERRUPTED
+    if result.state == "stopped":  # SIGTERM/SIGINT: the kernel shut down, the partial notebook kept
+        message = reports.read_status(folder).get("message", "stopped")
+        print(f"{folder}: {message} (the partially executed notebook is kept)", file=sys.stderr)
+        return INTERRUPTED
     if result.state != "finished":
         error = result.error
         where = (
@@ -609,7 +634,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=2,
         action="append",
         metavar=("KEY", "VALUE"),
-        help="set a parameter; VALUE is parsed as JSON when it can be (numbers, lists), else a string",
+        help="set a parameter; VALUE is parsed as JSON when it can be (numbers, lists), else a string, and checked "
+        "against the parameter's type and range before anything is written (a bad one exits 2 and names what it "
+        "accepts)",
     )
     report.add_argument(
         "--runs-dir",

@@ -3,7 +3,7 @@
     <name>.ipynb   the executed notebook (with the parameters papermill injected)
     <name>.html    its HTML export (plotly.js inline, no external scripts: opens offline)
     params.json    report name, parameters, defaults, runs folder, package versions, kernel
-    status.json    {"state": "queued" | "running" | "finished" | "failed", "pid", "message", ...}
+    status.json    {"state": "queued" | "running" | "finished" | "failed" | "stopped", "pid", "message", ...}
     results.json   the key numbers the notebook recorded (its cell tagged "results"), once finished
     report.log     the output of a report started in the background
 
@@ -14,7 +14,9 @@ Python environment (ipykernel's spec in ``sys.prefix/share/jupyter/kernels``). N
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import sys
 import time
 from datetime import datetime
@@ -24,7 +26,7 @@ from pathlib import Path
 from ..config.schema import ConfigError
 from ..runs.ownership import effective_state, is_owned
 from ..runs.store import package_versions
-from ..util.atomic import write_json
+from ..util.atomic import write_json, writing
 from .parameters import NAME, check_parameters, check_settings, notebook_path, parameters
 
 KERNEL = "python3"
@@ -84,8 +86,28 @@ def kernel_info() -> dict:
     return {"name": KERNEL, "resource_dir": spec.resource_dir, "python": argv[0] if argv else None}
 
 
+def missing_parents(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first: what a mkdir -p would create."""
+    missing = []
+    while not path.exists() and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def discard(folder: Path | None, created: list[Path] = ()) -> None:
+    """Remove a report folder that holds no report (a write failed, the notebook never started), and the
+    folders made for it (``created``: the reports folder, the runs folder) where they are empty now."""
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+    for parent in created:
+        with contextlib.suppress(OSError):
+            parent.rmdir()  # only an empty one: another report may have arrived meanwhile
+
+
 def prepare(name: str, values: dict, runs_dir, texts: dict | None = None) -> Path:
-    """Validate, then create the report folder with params.json and a 'queued' status."""
+    """Validate, then create the report folder with params.json and a 'queued' status. A failure after the
+    folder was made (a full disk: WriteError names the file) removes it, and the folders made for it."""
     source = notebook_path(name)
     values = check_parameters(name, values, texts)
     check_settings(name, values)
@@ -93,37 +115,47 @@ def prepare(name: str, values: dict, runs_dir, texts: dict | None = None) -> Pat
     runs_dir = Path(runs_dir).resolve()
     injected = {"runs_dir": str(runs_dir)} if "runs_dir" in known else {}
     root = reports_dir(runs_dir)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise ConfigError("--runs-dir", f"{str(runs_dir)!r} is not a directory") from None
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1, 1000):
-        folder = root / (f"{name}-{stamp}" + (f"-{attempt}" if attempt > 1 else ""))
-        try:
-            folder.mkdir()
-            break
-        except FileExistsError:
-            continue
+    created, folder = missing_parents(root), None
     command = ["ctrpo", "report", name] + [
         a for k, v in values.items() for a in ("-p", k, v if isinstance(v, str) else json.dumps(v))
     ]
-    write_json(
-        folder / PARAMS,
-        {
-            "report": name,
-            "notebook": str(source),
-            "parameters": values,
-            "injected": injected,
-            "defaults": {k: v["default"] for k, v in known.items()},
-            "runs_dir": str(runs_dir),
-            "created": now(),
-            "command": command + ["--runs-dir", str(runs_dir)],
-            "versions": _versions(),
-            "kernel": kernel_info(),
-        },
-    )
-    write_status(folder, "queued", pid=None)
+    try:
+        with writing(root):  # a refused mkdir (a full disk) names the folder
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise ConfigError("--runs-dir", f"{str(runs_dir)!r} is not a directory") from None
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        for attempt in range(1, 1000):
+            path = root / (f"{name}-{stamp}" + (f"-{attempt}" if attempt > 1 else ""))
+            with writing(path):
+                try:
+                    path.mkdir()
+                except FileExistsError:
+                    continue
+            folder = path
+            break
+        else:
+            raise FileExistsError(f"{root}: 999 reports {name}-{stamp}* exist already")
+        write_json(
+            folder / PARAMS,
+            {
+                "report": name,
+                "notebook": str(source),
+                "parameters": values,
+                "injected": injected,
+                "defaults": {k: v["default"] for k, v in known.items()},
+                "runs_dir": str(runs_dir),
+                "created": now(),
+                "command": command + ["--runs-dir", str(runs_dir)],
+                "versions": _versions(),
+                "kernel": kernel_info(),
+            },
+        )
+        write_status(folder, "queued", pid=None)
+    except BaseException:  # a full disk, an interrupt: no half-made report folder stays behind
+        discard(folder, created)
+        raise
     return folder
 
 

@@ -7,11 +7,13 @@ import ast
 import json
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..config.rules import RANGES, check_grid
+from ..config.algorithms import ALL_SETTINGS
+from ..config.rules import INF, MAX_GRID, MAX_MAGNITUDE, RANGES, Range, check_grid
 from ..config.schema import ALGORITHM_IDS, ConfigError, resolve
-from ..envs import UnknownTaskError
+from ..envs import TASKS, UnknownTaskError
 from ..util.paths import REPOSITORY
 
 NOTEBOOKS_DIR = REPOSITORY / "notebooks"
@@ -82,6 +84,229 @@ def parse_literal(text: str):
         return text
 
 
+# ------------------------------------------------------------------------------------ what each parameter accepts
+MAX_ITEMS = 20  # values of a list that is no grid axis (a picture's β, the surrogate's step sizes)
+MAX_REPS = 100_000  # bootstrap replicates: every replicate resamples all runs of an algorithm at once
+MAX_PATH_STEPS = 100_000  # cnpg_geometry's fixed steps per path (Δt 0.01: flow time 1,000; ~20 s at its defaults)
+MAX_FLOW_TIME = 1_000.0  # cnpg_geometry's flow time of the exact flows (they converge by t = 30 on the toy)
+
+
+@dataclass(frozen=True)
+class Param:
+    """What one report parameter accepts. ``kind``: "int", "float", "str", "task" (a task id), "widths" (a
+    list of positive layer widths, as the setting ``hidden``) or "list" (of ``item``s, ``length`` values,
+    ``order`` "increasing" or "non-decreasing" where the notebook reads them so); ``optional``: null is
+    accepted too (the task's default, a process per core); ``truth``: a task must have a ground truth."""
+
+    kind: str
+    range: Range | None = None
+    choices: tuple | None = None
+    optional: bool = False
+    item: Param | None = None
+    length: tuple[int, int] = (1, MAX_ITEMS)
+    order: str = ""
+    truth: bool = False
+    note: str = ""
+
+    def allowed(self) -> str:
+        """What a value must be, in words: 'an integer in [1, 100]', 'a JSON list of 1-20 values, each ...'."""
+        if self.kind == "list":
+            lo, hi = self.length
+            count = f"{lo}" if lo == hi else f"{lo}-{hi:,}"
+            order = f", in {self.order} order" if self.order else ""
+            text = f"a JSON list of {count} values{order}, each {self.item.allowed()}"
+        elif self.choices is not None:
+            text = "one of " + ", ".join(map(str, self.choices))
+        elif self.kind == "task":
+            text = "one of " + ", ".join(truth_tasks() if self.truth else TASKS)
+            text += " (the tasks with a ground truth)" if self.truth else " (see `ctrpo tasks`)"
+        elif self.kind == "widths":
+            text = "a JSON list of positive integers (layer widths, e.g. [64, 64])"
+        elif self.range is not None:
+            text = self.range.describe()
+        else:
+            text = {"int": "an integer", "float": "a number", "str": "a string"}[self.kind]
+        return text + (" or null" + (f" ({self.note})" if self.note else "") if self.optional else "")
+
+
+def truth_tasks() -> list[str]:
+    """The tasks whose runs log the ground truth (envs/truth.py): the ones the claims report can test."""
+    from ..envs.truth import for_task  # noqa: PLC0415 (it imports torch: only a claims check pays for that)
+
+    return [task for task in TASKS if for_task(task) is not None]
+
+
+def setting(key: str, **changes) -> Param:
+    """A parameter that is the training setting ``key``: its kind, range and choices, as `ctrpo train` checks
+    them (config/settings.py and the algorithms' declarations)."""
+    s = ALL_SETTINGS[key]
+    kind = {"ints": "widths"}.get(s.kind, s.kind)
+    fields = {"kind": kind, "range": s.range, "choices": s.choices, "optional": s.optional}
+    return Param(**{**fields, **changes})
+
+
+def grid(item: Param) -> Param:
+    """A grid axis (seeds, tasks, β, ...): at least one value; the grid's size is bounded by check_grid."""
+    return Param("list", item=item, length=(1, MAX_GRID))
+
+
+def listed(item: Param, lo: int = 1, hi: int = MAX_ITEMS, order: str = "") -> Param:
+    return Param("list", item=item, length=(lo, hi), order=order)
+
+
+def number(rule: Range) -> Param:
+    return Param("float", range=rule)
+
+
+TASK = Param("task")
+ALGO = Param("str", choices=ALGORITHM_IDS)
+DEFAULT_OF_TASK = "the task's default"
+TOTAL_STEPS = setting("total_steps", optional=True, note=DEFAULT_OF_TASK)
+COST_LIMIT = setting("cost_limit", note=DEFAULT_OF_TASK)
+PARALLEL = Param("int", range=RANGES["parallel"], optional=True, note="a process per core")
+RUNS_DIR = Param("str", optional=True)  # reserved: set from --runs-dir
+FRACTION = number(Range(0.0, 1.0))
+TOLERANCE = number(Range(0.0, INF, hi_open=True))  # a finite threshold >= 0
+SLOPE = number(Range(-MAX_MAGNITUDE, MAX_MAGNITUDE))
+BETA = setting("beta")
+POSITIVE_BETA = number(Range(0.0, BETA.range.hi, lo_open=True))  # C-NPG flows (NPG, β 0, is drawn beside them)
+STARTS = Param("int", range=RANGES["starts"])  # as `ctrpo cnpg --starts`
+
+# Every parameter of every notebook's ``parameters`` cell, declared once (tests/integration/
+# test_report_inputs.py fails while a notebook has one that is not declared here): checked before anything
+# is written, so a bad value exits 2 naming it instead of failing a cell of a half-written report.
+DECLARED: dict[str, dict[str, Param]] = {
+    "quickstart": {
+        "task": TASK,
+        "algo": ALGO,
+        "seed": setting("seed"),
+        "beta": BETA,
+        "bh": setting("bh"),
+        "total_steps": TOTAL_STEPS,
+        "cost_limit": COST_LIMIT,
+    },
+    "barrier_sensitivity": {
+        "task": TASK,
+        "betas": grid(BETA),
+        "bhs": grid(setting("bh")),
+        "seeds": grid(setting("seed")),
+        "total_steps": TOTAL_STEPS,
+        "cost_limit": COST_LIMIT,
+        "return_drop": FRACTION,
+        "parallel": PARALLEL,
+        "runs_dir": RUNS_DIR,
+    },
+    "benchmark": {
+        "algos": grid(ALGO),
+        "tasks": grid(TASK),
+        "seeds": grid(setting("seed")),
+        "total_steps": TOTAL_STEPS,
+        "cost_limit": COST_LIMIT,
+        "reference": ALGO,
+        "regret_reference": ALGO,
+        "reps": Param("int", range=Range(1, MAX_REPS, integer=True)),
+        "parallel": PARALLEL,
+        "runs_dir": RUNS_DIR,
+    },
+    "claims": {
+        "tasks": grid(Param("task", truth=True)),
+        "algos": grid(ALGO),
+        "seeds": grid(setting("seed")),
+        "betas": grid(BETA),
+        "noise_steps_per_epoch": grid(setting("steps_per_epoch")),
+        "hiddens": grid(setting("hidden")),
+        "total_steps": TOTAL_STEPS,
+        "max_crossings_per_run": TOLERANCE,
+        "surrogate_steps": listed(number(Range(0.0, 10.0, lo_open=True)), lo=2, order="increasing"),
+        "surrogate_max_error": TOLERANCE,
+        "surrogate_slopes": listed(SLOPE, lo=2, hi=2, order="non-decreasing"),
+        "cnpg_betas": listed(POSITIVE_BETA),
+        "cnpg_tolerance": TOLERANCE,
+        "cnpg_gap": TOLERANCE,
+        "return_share": TOLERANCE,
+        "parallel": PARALLEL,
+        "runs_dir": RUNS_DIR,
+    },
+    "cnpg_geometry": {
+        "betas": listed(BETA),
+        "n_starts": STARTS,
+        "seed": setting("seed"),
+        "n_steps": Param("int", range=Range(1, MAX_PATH_STEPS, integer=True)),
+        "exact_betas": listed(POSITIVE_BETA),
+        "exact_starts": STARTS,
+        "t_end": number(Range(0.0, MAX_FLOW_TIME, lo_open=True)),
+        "rtol": number(Range(0.0, 1.0, lo_open=True)),
+        "atol": number(Range(0.0, 1.0, lo_open=True)),
+        "delta": setting("delta"),
+        "tol": TOLERANCE,
+    },
+}
+
+
+def declared(name: str) -> dict[str, Param]:
+    """The declarations of report ``name``'s parameters ({} for a notebook nobody declared yet: its values
+    are then checked against the type of their defaults only)."""
+    return DECLARED.get(name, {})
+
+
+def _shown(value, text: str | None) -> str:
+    shown = text if text is not None else json.dumps(value, default=str)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _whole(value):
+    """An integral float (JSON 1e6) as an int; anything else unchanged."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _valid(spec: Param, value):
+    """``value`` as ``spec`` takes it (an int for a float, 1e6 for an int), or raise ValueError."""
+    if value is None:
+        if spec.optional:
+            return None
+        raise ValueError
+    if spec.kind == "list":
+        if not isinstance(value, list) or not spec.length[0] <= len(value) <= spec.length[1]:
+            raise ValueError
+        items = [_valid(spec.item, v) for v in value]
+        pairs = list(zip(items, items[1:]))
+        if (spec.order == "increasing" and not all(a < b for a, b in pairs)) or (
+            spec.order == "non-decreasing" and not all(a <= b for a, b in pairs)
+        ):
+            raise ValueError
+        return items
+    if spec.kind == "widths":
+        if not isinstance(value, list) or not value:
+            raise ValueError
+        widths = [_whole(w) for w in value]
+        if not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
+            raise ValueError
+        return widths
+    if spec.kind in ("str", "task"):
+        if not isinstance(value, str) or (spec.choices is not None and value not in spec.choices):
+            raise ValueError
+        if spec.kind == "task" and value not in (truth_tasks() if spec.truth else TASKS):
+            raise ValueError
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError
+    value = _whole(value) if spec.kind == "int" else float(value)
+    if (spec.kind == "int" and not isinstance(value, int)) or (spec.range and not spec.range.contains(value)):
+        raise ValueError
+    return value
+
+
+def check_value(key: str, spec: Param, value, text: str | None = None):
+    """``value`` of parameter ``key`` checked against its declaration; ConfigError naming ``-p KEY`` and what
+    it accepts otherwise."""
+    try:
+        return _valid(spec, value)
+    except (ValueError, TypeError, OverflowError):
+        raise ConfigError(f"-p {key}", f"must be {spec.allowed()}, got {_shown(value, text)}") from None
+
+
 def _describe(value) -> str:
     return {
         bool: "true or false",
@@ -95,7 +320,8 @@ def _describe(value) -> str:
 
 def _coerce(key: str, value, text: str | None, default):
     """``value`` checked against the type of the parameter's default (a default of None takes anything;
-    null is accepted for every parameter: the notebooks read None as "the default of the task")."""
+    null is accepted for every parameter: the notebooks read None as "the default of the task"). For a
+    parameter no declaration describes."""
     if default is None or value is None:
         return value
     if isinstance(default, str):
@@ -124,9 +350,12 @@ def _coerce(key: str, value, text: str | None, default):
 
 
 def check_parameters(name: str, values: dict, texts: dict | None = None) -> dict:
-    """Validate parameter values for report ``name`` (unknown or reserved names, types); returns the
-    values, coerced where the default's type says so (an int for a float parameter becomes a float)."""
+    """Validate parameter values for report ``name``: unknown or reserved names, then each value against its
+    declaration (type, range, choices; :data:`DECLARED`). Returns the values as the notebook gets them (an
+    int for a float parameter becomes a float). A string parameter given as other JSON (``-p task 5``) is
+    taken as the text typed."""
     known = parameters(name)
+    specs = declared(name)
     texts = texts or {}
     out = {}
     for key, value in values.items():
@@ -138,7 +367,14 @@ def check_parameters(name: str, values: dict, texts: dict | None = None) -> dict
                 f"unknown parameter {key!r} of report {name}; its parameters: "
                 f"{', '.join(k for k in known if k not in RESERVED)}",
             )
-        out[key] = _coerce(key, value, texts.get(key), known[key]["value"])
+        text = texts.get(key)
+        spec = specs.get(key)
+        if spec is None:
+            out[key] = _coerce(key, value, text, known[key]["value"])
+            continue
+        if spec.kind in ("str", "task") and value is not None and not isinstance(value, str):
+            value = text if text is not None else json.dumps(value)
+        out[key] = check_value(key, spec, value, text)
     return out
 
 
@@ -150,31 +386,17 @@ def parse_parameters(name: str, pairs) -> dict:
 
 LISTS = {"betas": "beta", "bhs": "bh", "deltas": "delta", "seeds": "seed", "tasks": "task", "algos": "algo"}
 SETTINGS = ("beta", "bh", "delta", "seed", "total_steps", "cost_limit", "steps_per_epoch", "num_envs", "algo")
-ALGORITHM_PARAMETERS = ("reference", "regret_reference")  # parameters that name one algorithm
+# lists of a setting that the claims report trains with beside the grid (one run per value and seed, no product)
+BESIDE = {"noise_steps_per_epoch": "steps_per_epoch", "hiddens": "hidden"}
 
 
 def check_settings(name: str, values: dict) -> None:
-    """The training settings a report's parameters describe, validated as ``ctrpo train`` would validate
-    them (unknown task, β = NaN, an empty list, ...), so nothing starts with settings that cannot run.
-    Raises ConfigError naming ``-p KEY``."""
+    """The training settings a report's parameters describe, validated together as ``ctrpo train`` would
+    validate them (each value was checked alone by :func:`check_parameters`): every task with every
+    algorithm, each value of a list with the first task and algorithm, and the size of the grid, so nothing
+    starts with settings that cannot run. Raises ConfigError naming ``-p KEY``."""
     merged = {k: spec["value"] for k, spec in parameters(name).items()}
     merged.update(values)
-    for key in LISTS:
-        if key in merged and (not isinstance(merged[key], list) or not merged[key]):
-            raise ConfigError(f"-p {key}", f"must be a non-empty JSON list, got {json.dumps(merged[key])}")
-    for key in ("betas", "beta"):  # also for reports that train nothing (the C-NPG geometry)
-        for v in merged.get(key, []) if key == "betas" else [merged.get(key, 0.0)]:
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
-                raise ConfigError(f"-p {key}", f"values must be finite numbers >= 0, got {json.dumps(v)}")
-
-    for key in ALGORITHM_PARAMETERS:  # an algorithm the notebook would meet only in a later cell
-        if key in merged and merged[key] not in ALGORITHM_IDS:
-            raise ConfigError(f"-p {key}", f"must be one of {', '.join(ALGORITHM_IDS)}, got {json.dumps(merged[key])}")
-    parallel = merged.get("parallel")  # null: a process per core; else the range of `ctrpo sweep --parallel`
-    if parallel is not None and not RANGES["parallel"].contains(parallel):
-        raise ConfigError(
-            "-p parallel", f"must be null or a whole number {RANGES['parallel'].short()}, got {json.dumps(parallel)}"
-        )
     check_grid({f"-p {key}": merged[key] for key in LISTS if key in merged})  # the runs it would plan
     if "task" not in merged and "tasks" not in merged:
         return
@@ -189,7 +411,7 @@ def check_settings(name: str, values: dict) -> None:
             raise ConfigError(f"-p {key}", str(exc)) from None
         except ConfigError as exc:
             field = exc.param.lstrip("-").replace("-", "_")
-            shown = next((k for k, f in LISTS.items() if f == field and k in values), field)
+            shown = next((k for k, f in {**LISTS, **BESIDE}.items() if f == field and k in values), field)
             raise ConfigError(f"-p {shown}", str(exc).split(": ", 1)[-1]) from None
         except TypeError as exc:
             raise ConfigError(f"-p {key}", f"a value of the wrong type ({exc})") from None
@@ -201,3 +423,6 @@ def check_settings(name: str, values: dict) -> None:
         if key in merged and key not in ("tasks", "algos"):
             for value in merged[key]:
                 check(key, tasks[0], algos[0], **{field: value})
+    for key, field in BESIDE.items():  # C-TRPO runs (claims.plan)
+        for value in merged.get(key, []):
+            check(key, tasks[0], "c-trpo", **{field: tuple(value) if field == "hidden" else value})
