@@ -88,17 +88,34 @@ def show_note(key: str) -> None:
         del st.session_state[key]
 
 
+def start(configs) -> list[str] | None:
+    """demo.launch, its refusal said on the page (None) instead of a traceback."""
+    try:
+        return demo.launch(configs)
+    except ConfigError as exc:
+        st.error(forms.say(exc))
+    except OSError as exc:
+        st.error(f"Cannot start the demo's runs: {exc}")
+    return None
+
+
 if c1.button(
     "Run the demo",
     type="primary",
     help="C-TRPO, TRPO and TRPO-Lag with the same seed, each in its own process in the background: about a minute.",
 ):
-    started = demo.launch(base)
+    started = start(base)
     training = pending([cfg.name for cfg in base])
-    if started:
+    if started is None:
+        pass  # refused: the reason is on the page
+    elif started:
         note("demo_note", f"Started {len(started)} runs: about a minute.", started)
     elif training:
-        note("demo_note", "These runs are training: their curves grow below.", training)
+        note(
+            "demo_note",
+            "These runs were already started (another session or an earlier press): their curves grow below.",
+            training,
+        )
     else:
         note("demo_note", "These runs have been trained already: showing them.")
 runs, active = shown()
@@ -188,7 +205,9 @@ c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
 beta = c1.select_slider("β (barrier weight)", demo.BETA_CHOICES, value=default_beta, key="demo_beta")
 if c2.button("Re-run C-TRPO", key="demo_rerun"):
     cfg = demo.plan(runs_dir, seed=seed, algos=("c-trpo",), beta=float(beta), **settings)[0]
-    started = demo.launch([cfg])
+    started = start([cfg])
+    if started is None:
+        st.stop()
     if started:
         note("demo_beta_note", f"Started C-TRPO β={beta:g}: its curves join the ones above.", started)
     elif pending([cfg.name]):

@@ -20,6 +20,7 @@ import time
 
 from ..config.schema import ConfigError
 from ..runs import lifecycle
+from ..runs.ownership import is_owned
 from ..util import cores
 from ..util.launch import reap_in_background
 from ..util.signals import stop_signals
@@ -63,6 +64,8 @@ class DetachedBackend:
     app's Demo page). Outcome 'queued' means started; the runs folder tells how each goes on."""
 
     parallel = None
+    returns_at_once = True  # train_all starts its runs under the runs folder's launch lock
+    OWN_WAIT_S = 60.0  # how long a launch waits for each process to own its run (it imports torch first)
 
     def describe(self) -> str:
         return "each in a detached process"
@@ -71,9 +74,24 @@ class DetachedBackend:
         """Nothing to hold back: every run started at once (a sweep's stop asks each run)."""
 
     def run(self, jobs: list[Job], report) -> dict[str, Outcome]:
-        for job in jobs:
-            reap_in_background(lifecycle.spawn(job.path))
-        return {job.cfg.name: Outcome("queued") for job in jobs}
+        """Start each job, then wait until its process owns the run (or has ended): the next launch of the same
+        runs then finds them running, never queued, and starts no second process for them."""
+        procs = {job.cfg.name: (job, reap_in_background(lifecycle.spawn(job.path))) for job in jobs}
+        deadline = time.monotonic() + self.OWN_WAIT_S
+        waiting = dict(procs)
+        while waiting and time.monotonic() < deadline:
+            for name, (job, proc) in list(waiting.items()):
+                if is_owned(job.path) or proc.poll() is not None:
+                    del waiting[name]
+            time.sleep(0.05)
+        outcomes = {}
+        for name, (job, proc) in procs.items():
+            ended = proc.poll()
+            if ended is not None and ended != 0 and lifecycle.state(job.path) == "running":
+                outcomes[name] = Outcome("running elsewhere")  # its lock was taken: another process trains it
+            else:
+                outcomes[name] = Outcome("queued")
+        return outcomes
 
 
 def make_backend(parallel: int | None = 1):

@@ -8,13 +8,18 @@ naming the settings that differ). A finished run is not trained again, a stopped
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
-from ..config.schema import TrainConfig, result_settings
+from ..config.schema import ConfigError, TrainConfig, result_settings
 from ..runs import lifecycle
 from ..runs.store import DamagedRunError, RunDir
+
+LAUNCH_LOCK = ".launch.lock"  # in the runs folder: held while a launch classifies, creates and starts its runs
 
 
 @dataclass(frozen=True)
@@ -89,11 +94,44 @@ def classify(configs: list[TrainConfig]) -> tuple[dict[str, Outcome], list[Job]]
     return settled, jobs
 
 
-def create_new(jobs: list[Job]) -> None:
-    """Write the run directories of the new jobs at once, so every view lists them as queued."""
+def same_settings(cfg: TrainConfig, run: RunDir) -> bool:
+    """Whether ``run`` is a readable run directory of exactly ``cfg``'s result-changing settings."""
+    try:
+        return run.is_run() and not settings_conflict(cfg, run.read_config())
+    except DamagedRunError:
+        return False
+
+
+def create_new(jobs: list[Job]) -> tuple[list[Job], dict[str, Outcome]]:
+    """Write the run directories of the new jobs at once, so every view lists them as queued. A run that another
+    launcher created meanwhile with the very same settings (two sessions pressing one button) is theirs: it leaves
+    the jobs as 'started elsewhere'. Returns (the jobs left, those settled so)."""
+    left, settled = [], {}
     for job in jobs:
         if job.how == "new":
-            lifecycle.create(job.cfg)
+            try:
+                lifecycle.create(job.cfg)
+            except ConfigError:
+                if not same_settings(job.cfg, RunDir(job.path)):
+                    raise
+                settled[job.cfg.name] = Outcome("started elsewhere", f"{job.path} was created by another launch")
+                continue
+        left.append(job)
+    return left, settled
+
+
+@contextlib.contextmanager
+def one_launch_at_a_time(runs_dir):
+    """Hold the runs folder's launch lock: two launches of the same runs (a double click, two sessions) are
+    taken one after the other, so the second sees the first one's runs already owned by their processes."""
+    folder = Path(runs_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LAUNCH_LOCK, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
 
 
 def train_all(
@@ -107,13 +145,21 @@ def train_all(
     ``report`` gets the runs not trained here and the backend's lines; ``announce(jobs, backend)``, if
     given, the line that opens the batch (what will train, and how)."""
     report = report or (lambda line: None)
+    if getattr(backend, "returns_at_once", False) and configs:  # a launch: start them all under the launch lock
+        with one_launch_at_a_time(configs[0].runs_dir):
+            return _train_all(configs, backend, report, announce)
+    return _train_all(configs, backend, report, announce)
+
+
+def _train_all(configs, backend, report, announce) -> dict[str, Outcome]:
     settled, jobs = classify(configs)
+    jobs, raced = create_new(jobs)
+    settled.update(raced)
     for name, outcome in settled.items():
         if outcome.state in ("conflict", "damaged"):
             report(f"not reused: {name}: {outcome.detail or outcome.state}")
         elif outcome.state != "finished":
             report(f"not trained here: {name}: {outcome}")
-    create_new(jobs)
     if announce is not None:
         report(announce(jobs, backend))
     results = dict(settled)
