@@ -58,5 +58,12 @@ BENCHMARKS := env_throughput train_throughput epoch_time app_perf cnpg_toy navig
 bench: $(TEST_STAMP)
 	set -e; for b in $(BENCHMARKS); do $(PY) benchmarks/$$b.py; done
 
+# slow (minutes per size): the app's pages, Live's lag and `ctrpo ls` against runs folders of N runs
+# (benchmarks/app_scale.py; e.g. SCALE_ARGS="--sizes 20,200,2000,10000 --repo ../old-worktree")
+SCALE_ARGS ?=
+.PHONY: bench-scale
+bench-scale: $(TEST_STAMP)
+	$(PY) benchmarks/app_scale.py $(SCALE_ARGS)
+
 clean-venv:
 	rm -rf $(VENV)
