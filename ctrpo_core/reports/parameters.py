@@ -150,6 +150,11 @@ def grid(item: Param) -> Param:
     return Param("list", item=item, length=(1, MAX_GRID))
 
 
+def beside(item: Param) -> Param:
+    """Extra runs beside a grid (claims' noise and width runs): none or more."""
+    return Param("list", item=item, length=(0, MAX_GRID))
+
+
 def listed(item: Param, lo: int = 1, hi: int = MAX_ITEMS, order: str = "") -> Param:
     return Param("list", item=item, length=(lo, hi), order=order)
 
@@ -161,6 +166,7 @@ def number(rule: Range) -> Param:
 TASK = Param("task")
 ALGO = Param("str", choices=ALGORITHM_IDS)
 DEFAULT_OF_TASK = "the task's default"
+C_TRPO_DEFAULT = "C-TRPO's default; other algorithms read no β or b_H"
 TOTAL_STEPS = setting("total_steps", optional=True, note=DEFAULT_OF_TASK)
 COST_LIMIT = setting("cost_limit", note=DEFAULT_OF_TASK)
 PARALLEL = Param("int", range=RANGES["parallel"], optional=True, note="a process per core")
@@ -180,8 +186,8 @@ DECLARED: dict[str, dict[str, Param]] = {
         "task": TASK,
         "algo": ALGO,
         "seed": setting("seed"),
-        "beta": BETA,
-        "bh": setting("bh"),
+        "beta": setting("beta", optional=True, note=C_TRPO_DEFAULT),
+        "bh": setting("bh", optional=True, note=C_TRPO_DEFAULT),
         "total_steps": TOTAL_STEPS,
         "cost_limit": COST_LIMIT,
     },
@@ -213,8 +219,8 @@ DECLARED: dict[str, dict[str, Param]] = {
         "algos": grid(ALGO),
         "seeds": grid(setting("seed")),
         "betas": grid(BETA),
-        "noise_steps_per_epoch": grid(setting("steps_per_epoch")),
-        "hiddens": grid(setting("hidden")),
+        "noise_steps_per_epoch": beside(setting("steps_per_epoch")),
+        "hiddens": beside(setting("hidden")),
         "total_steps": TOTAL_STEPS,
         "max_crossings_per_run": TOLERANCE,
         "surrogate_steps": listed(number(Range(0.0, 10.0, lo_open=True)), lo=2, order="increasing"),

@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT, run_cli
 
 from ctrpo_core import cli, reports
-from ctrpo_core.config.rules import INF
+from ctrpo_core.config.rules import INF, ConfigError
 from ctrpo_core.reports.parameters import DECLARED, MAX_ITEMS, Param
 
 
@@ -136,6 +136,16 @@ def test_a_valid_value_is_still_taken():
         "n_starts": 100,
     }
     assert reports.parse_parameters("benchmark", [("parallel", "null")]) == {"parallel": None}
+
+
+def test_quickstart_takes_any_algorithm_and_refuses_a_beta_it_does_not_read():
+    """quickstart's β and b_H are C-TRPO's (null: its default), so `-p algo trpo` alone is a valid report, and
+    claims' extra runs (noise, widths) may be none."""
+    for algo in ("trpo", "ppo", "c-trpo"):
+        reports.check_settings("quickstart", reports.parse_parameters("quickstart", [("algo", algo)]))
+    with pytest.raises(ConfigError, match="-p beta"):
+        reports.check_settings("quickstart", reports.parse_parameters("quickstart", [("algo", "trpo"), ("beta", "2")]))
+    reports.check_settings("claims", reports.parse_parameters("claims", [("hiddens", "[]")]))
 
 
 # ------------------------------------------------------------------------------------------ stopping
