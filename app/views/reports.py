@@ -124,6 +124,8 @@ if rows:
             st.code(str(error["traceback"]), language=None)
     elif row["state"] == "interrupted":
         st.warning(f"{chosen}: its process ended before it finished.")
+    elif row["state"] == "stopped":
+        st.warning(f"{chosen} was stopped ({row['message'] or 'by a signal'}): its notebook holds the cells run.")
     results = reports.read_results_file(folder)
     if results:
         with st.expander("Recorded numbers (results.json)"):
