@@ -24,7 +24,7 @@ from ..runs.ownership import is_owned
 from ..util import cores
 from ..util.launch import reap_in_background
 from ..util.signals import stop_signals
-from .batch import Job, Outcome
+from .batch import Job, Outcome, ended, report_end
 
 
 class InlineBackend:
@@ -48,11 +48,10 @@ class InlineBackend:
                 break
             report(f"started {job.cfg.name} ({'resumed' if job.how == 'resume' else 'new'}, in this process)")
             try:
-                results[job.cfg.name] = Outcome(lifecycle.train(job.path))
+                results[job.cfg.name] = ended(job.path, lifecycle.train(job.path))
             except Exception as exc:  # a bad run fails alone, as a training process would
-                results[job.cfg.name] = Outcome("failed")
-                report(f"{job.cfg.name}: {type(exc).__name__}: {exc}")
-            report(f"{results[job.cfg.name]} {job.cfg.name}")
+                results[job.cfg.name] = Outcome("failed", f"{type(exc).__name__}: {exc}")
+            report_end(report, job.cfg.name, results[job.cfg.name])
             if results[job.cfg.name].state == "stopped":  # SIGTERM/SIGINT or a stop request: the rest waits too
                 report(f"stopped: {len(jobs) - len(results)} run(s) not started")
                 break
@@ -141,7 +140,7 @@ class LocalBackend(_Parallel):
                         del running[name]
                         free.append(slot)
                         results[name] = self._outcome(job, proc.returncode)
-                        report(f"{results[name]} {name}")
+                        report_end(report, name, results[name])
                 time.sleep(0.2)
         return results
 
@@ -152,7 +151,7 @@ class LocalBackend(_Parallel):
             last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
             return Outcome("refused", last[0] if last else "exit status 2")
         state = lifecycle.state(job.path)
-        return Outcome(state if state != "running" else "failed")
+        return ended(job.path, state if state != "running" else "failed")
 
 
 _worker_env_processes = None  # set in each pool worker by _start_pool_worker
@@ -174,7 +173,7 @@ def _train_in_worker(path: str) -> Outcome:
     if _worker_stop_all is not None and _worker_stop_all.is_set():
         return Outcome("queued")
     try:
-        return Outcome(lifecycle.train(path, env_workers=_worker_env_processes))
+        return ended(path, lifecycle.train(path, env_workers=_worker_env_processes))
     except ConfigError as exc:  # refused before training: another owner, a damaged checkpoint
         return Outcome("refused", str(exc))
 
@@ -219,9 +218,8 @@ class PoolBackend(_Parallel):
                     try:
                         results[name] = future.result()
                     except Exception as exc:  # a run that raised fails alone
-                        results[name] = Outcome("failed")
-                        report(f"{name}: {type(exc).__name__}: {exc}")
-                    report(f"{results[name]} {name}")
+                        results[name] = Outcome("failed", f"{type(exc).__name__}: {exc}")
+                    report_end(report, name, results[name])
                 if self.stopping:
                     stop_all.set()  # jobs already handed to a worker return without training
                     for future in pending:

@@ -38,6 +38,25 @@ class Outcome:
         return f"{self.state} ({self.detail})" if self.state == "refused" else f"{self.state}: {self.detail}"
 
 
+def ended(path, state: str) -> Outcome:
+    """How a run's training ended: its state, and for a failed run the reason its status gives (a full disk
+    names the file it could not write)."""
+    if state != "failed":
+        return Outcome(state)
+    try:
+        return Outcome(state, str(RunDir(path).read_status().get("message") or ""))
+    except DamagedRunError as exc:
+        return Outcome(state, exc.reason)
+
+
+def report_end(report: Callable[[str], None], name: str, outcome: Outcome) -> None:
+    """The line that ends a run in a batch's report ("finished NAME", "failed NAME"), after a line with the
+    reason of a failure."""
+    if outcome.state == "failed" and outcome.detail:
+        report(f"{name}: {outcome.detail}")
+    report(f"{outcome.state if outcome.state == 'failed' else outcome} {name}")
+
+
 @dataclass
 class Job:
     cfg: TrainConfig

@@ -294,3 +294,18 @@ def test_a_grid_beyond_ten_thousand_runs_is_refused_before_anything_is_written(t
         plan_sweep("GridHazard-v0", "c-trpo", [0.0, 1.0, 10.0], [1.0], [None], range(3_334), tmp_path)
     with pytest.raises(ConfigError, match="seeds: the grid would be"):
         benchmark_plan(["c-trpo", "trpo"], ["GridHazard-v0"], range(5_001), tmp_path)
+
+
+def test_a_failed_run_s_line_names_what_failed(tmp_path):
+    """A sweep on a full disk: the run's status says which file could not be written, and the sweep's report
+    says it in the line before "failed NAME" (which keeps its form: the progress counter matches it)."""
+    from ctrpo_core.sweeps.batch import ended, report_end
+
+    run = lifecycle.create(resolve("HazardEdge-v0", "c-trpo", runs_dir=str(tmp_path), name="r"))
+    run.write_status("failed", f"cannot write {run.path}/checkpoint.pt: No space left on device")
+    lines = []
+    report_end(lines.append, "r", ended(run.path, "failed"))
+    assert lines == [f"r: cannot write {run.path}/checkpoint.pt: No space left on device", "failed r"]
+    lines.clear()
+    report_end(lines.append, "r", ended(run.path, "finished"))
+    assert lines == ["finished r"]
