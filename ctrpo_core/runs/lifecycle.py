@@ -1,14 +1,16 @@
 """The life of a run directory, in one place: create, own, train, stop, state.
 
 - :func:`create`: validate the settings and write the run directory once: config.json (every setting,
-  the versions), an empty metrics.csv and status ``queued``. Nothing trains yet.
+  the versions), an empty metrics.csv and status ``queued``, written in a hidden folder
+  (``.creating/<name>-<hex>``) and renamed into place, so the name never holds half a run. Nothing trains yet.
 - :func:`train`: take ownership (an OS file lock held for the life of the training, see
   :mod:`ctrpo_core.runs.ownership`), then train from the checkpoint if there is one, else from the start
-  (also a run killed before its first checkpoint). A second owner gets :class:`RunBusyError`.
+  (also a run killed before its first checkpoint). A second owner gets :class:`RunBusyError`; a config.json
+  that differs from what the checkpoint was trained with (but for a longer ``total_steps``) is refused.
 - :func:`spawn`: the same in a detached process, ``python -m ctrpo_core.runs.lifecycle RUN_DIR``: what the
   app, the sweeps and reports start, new run or resume alike.
-- :func:`stop`: ask the run's owner to stop (a request file it polls); never a signal, so nothing
-  but the run's own trainer can be affected.
+- :func:`stop`: ask the run's owner to stop (a request file it polls, removed when the owner lets go of
+  the run); never a signal, so nothing but the run's own trainer can be affected.
 - :func:`state`: ``queued | running | finished | failed | stopped | damaged``, where ``running``
   means "owned now" and a run whose status says running without an owner was interrupted.
 
@@ -18,6 +20,13 @@ over a run directory, never a command line of settings.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import json
+import os
+import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -26,14 +35,40 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from ..config.schema import CONVENTIONS, ConfigError, TrainConfig, validate, validate_name
+from ..config.schema import (
+    CONVENTIONS,
+    ConfigError,
+    TrainConfig,
+    format_value,
+    result_settings,
+    validate,
+    validate_name,
+)
 from ..util import cores
 from ..util.launch import detached
 from .ownership import BusyError, Ownership, clear_stale_request, effective_state, is_owned, read_holder
-from .store import CHECKPOINT, STOP_REQUEST, DamagedRunError, RunDir, WriteError, inside_run, package_versions
+from .store import (
+    CHECKPOINT,
+    CONFIG,
+    METRICS,
+    STATUS,
+    STOP_REQUEST,
+    DamagedRunError,
+    RunDir,
+    WriteError,
+    inside_run,
+    package_versions,
+)
 
 STOP_POLL_S = 0.25  # how often a training process looks for a stop request
 LAUNCH_LOGS = ".launch"  # <runs-dir>/.launch/<name>.log: the output of detached training processes
+CREATING = ".creating"  # <runs-dir>/.creating/<name>-<8 hex>: a run directory being written (create)
+STALE_CREATION_S = 60.0  # a creation takes milliseconds: a folder in .creating/ untouched this long was killed
+# a resume keeps the settings the run was trained with; this is what it may change (and how)
+RESUME_RULE = (
+    "a resume continues a run with the settings it was trained with and may only extend total_steps "
+    "(ctrpo train --resume RUN --total-steps N): restore config.json, or train a new run with the new settings"
+)
 
 
 class RunBusyError(ConfigError):
@@ -82,20 +117,201 @@ def create(cfg: TrainConfig) -> RunDir:
     }
     try:
         root.mkdir(parents=True, exist_ok=True)
-        run.path.mkdir()  # fails if it exists: never mix two runs; from here on the folder is ours
-    except FileExistsError:
-        raise ConfigError(
-            "name", f"run directory {str(run.path)!r} already exists (use --resume to continue it)"
-        ) from None
     except OSError as exc:  # not a folder, no permission, a name the file system refuses, a full disk
         raise ConfigError("runs_dir", f"cannot create {str(run.path)!r}: {exc.strerror or exc}") from None
+    clear_creation_leftovers(root, cfg.name)
+    if _exists(run.path):
+        raise _name_taken(run)
+    try:  # everything is written under a hidden name, then renamed into place at once: never half a run
+        staging = _staging_folder(root, cfg.name)
+    except OSError as exc:
+        raise ConfigError("runs_dir", f"cannot create {str(run.path)!r}: {exc.strerror or exc}") from None
     try:
-        run.create(config, exist_ok=True)
-        run.write_status("queued", pid=None)
-    except OSError as exc:  # a full disk: remove the half-made folder (only ours: mkdir above made it)
-        shutil.rmtree(run.path, ignore_errors=True)
-        raise ConfigError("runs_dir", f"{exc} (nothing was created)") from None
-    return run
+        staged = RunDir(staging)
+        staged.create(config, exist_ok=True)
+        staged.write_status("queued", pid=None)
+        _fsync_folder(staging)
+        _rename_noreplace(staging, run.path)
+    except FileExistsError:  # created by another process meanwhile
+        _remove_staging(root, staging)
+        raise _name_taken(run) from None
+    except OSError as exc:  # a full disk: nothing under the run's name, and the hidden folder is removed
+        _remove_staging(root, staging)
+        if isinstance(exc, WriteError):  # it names the file as it will be in the run directory
+            message = str(exc).replace(str(staging), str(run.path))
+        else:
+            message = f"cannot create {str(run.path)!r}: {exc.strerror or exc}"
+        raise ConfigError("runs_dir", f"{message} (nothing was created)") from None
+    except BaseException:  # an interrupt: the same (SIGKILL leaves the hidden folder, cleared once stale)
+        _remove_staging(root, staging)
+        raise
+    _tidy_staging_area(root)
+    with contextlib.suppress(OSError):
+        _fsync_folder(root)
+    return RunDir(run.path)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return os.path.lexists(path)
+    except (OSError, ValueError):
+        return False
+
+
+def _name_taken(run: RunDir) -> ConfigError:
+    if run.is_run():
+        return ConfigError("name", f"run directory {str(run.path)!r} already exists (use --resume to continue it)")
+    return ConfigError(
+        "name",
+        f"{str(run.path)!r} already exists and is not a run (it has no config.json); "
+        f"remove it or choose another --name",
+    )
+
+
+def _staging_folder(root: Path, name: str) -> Path:
+    """A new folder ``.creating/<name>-<8 hex>`` in the runs folder ``root`` (hidden: never listed as a run; in a
+    folder of its own, so looking for leftovers never reads the whole runs folder)."""
+    while True:
+        staging = root / CREATING / f"{name}-{secrets.token_hex(4)}"
+        try:
+            staging.parent.mkdir(exist_ok=True)
+            staging.mkdir()
+            return staging
+        except (FileExistsError, FileNotFoundError):  # a name drawn twice; .creating/ removed by another creator
+            continue
+
+
+def _tidy_staging_area(root: Path) -> None:
+    """Remove ``.creating/`` when it is empty (rmdir: never while another creation or a leftover is in it)."""
+    with contextlib.suppress(OSError):
+        (root / CREATING).rmdir()
+
+
+def _remove_staging(root: Path, staging: Path) -> None:
+    shutil.rmtree(staging, ignore_errors=True)
+    _tidy_staging_area(root)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the folder's entries (files written, a rename) durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_AT_FDCWD, _RENAME_NOREPLACE = -100, 1  # Linux's <fcntl.h> and <linux/fs.h>
+
+
+def _renameat2():
+    """glibc's renameat2, or None (another system, an older C library)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+
+
+def _rename_noreplace(source: Path, target: Path) -> None:
+    """Rename the folder ``source`` to ``target`` at once; FileExistsError when ``target`` exists (also an empty
+    folder, which a plain rename replaces). Where the system cannot refuse in the rename itself, a folder that
+    appears between the check and the rename is replaced only if it is empty."""
+    call = _renameat2()
+    if call is not None:
+        if call(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code == errno.EEXIST:
+            raise FileExistsError(code, os.strerror(code), str(target))
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # else: this file system cannot; fall back
+            raise OSError(code, os.strerror(code), str(source), None, str(target))
+    if os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
+        raise
+
+
+_KILLED_WRITE = re.compile(re.escape(f".{CONFIG}.tmp") + r"\d*")  # the first file create wrote before this version
+_STAGED_FILES = "|".join(re.escape(name) for name in (CONFIG, METRICS, STATUS))
+_STAGED = re.compile(rf"({_STAGED_FILES})|\.({_STAGED_FILES})\.tmp\d*")  # what create writes (whole or not yet)
+
+
+def _plain_files(folder: Path) -> list[Path] | None:
+    """The entries of ``folder`` when it is a real folder holding only regular files, else None."""
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            return None
+        entries = list(folder.iterdir())
+        if any(e.is_symlink() or not e.is_file() for e in entries):
+            return None
+    except OSError:
+        return None
+    return entries
+
+
+def _killed_creation_files(folder: Path) -> list[Path] | None:
+    entries = _plain_files(folder)
+    return entries if entries and all(_KILLED_WRITE.fullmatch(e.name) for e in entries) else None
+
+
+def killed_creation(folder) -> bool:
+    """Whether ``folder`` is what a creation killed before its config.json was written left under the run's
+    name (versions that wrote the run directory in place): no config.json, only temporary ``.config.json.tmp*``
+    files. Nothing else ever looks like it."""
+    return _killed_creation_files(Path(folder)) is not None
+
+
+def _stale_staging_files(folder: Path, now: float) -> list[Path] | None:
+    """The files of a folder in ``.creating/`` whose creation was killed: only the files create writes, none
+    touched for :data:`STALE_CREATION_S` (a creation in progress takes milliseconds); None for any other."""
+    entries = _plain_files(folder)
+    if entries is None or not all(_STAGED.fullmatch(e.name) for e in entries):
+        return None
+    try:
+        newest = max(p.lstat().st_mtime for p in (folder, *entries))
+    except OSError:
+        return None
+    return entries if now - newest > STALE_CREATION_S else None
+
+
+def _remove_files_and_folder(folder: Path, entries: list[Path]) -> bool:
+    """Remove exactly ``entries``, then the folder if that left it empty (rmdir: anything new stays)."""
+    try:
+        for entry in entries:
+            entry.unlink(missing_ok=True)
+        folder.rmdir()
+    except OSError:
+        return False
+    return True
+
+
+def clear_creation_leftovers(root, name: str) -> list[Path]:
+    """Remove what killed creations of the run ``name`` left in the runs folder ``root``, and only that: a
+    folder of that name holding nothing but ``.config.json.tmp*`` files (:func:`killed_creation`), and
+    ``.creating/<name>-<hex>`` folders untouched for a minute. Never a folder with a config.json under the run's
+    name, nor one holding other files. Returns the folders removed."""
+    root, removed, now = Path(root), [], time.time()
+    target = root / name
+    leftover = _killed_creation_files(target)
+    if leftover is not None and _remove_files_and_folder(target, leftover):
+        removed.append(target)
+    pattern = re.compile(re.escape(name) + r"-[0-9a-f]{8}")
+    try:
+        candidates = [p for p in (root / CREATING).iterdir() if pattern.fullmatch(p.name)]
+    except OSError:  # no .creating/: nothing was left
+        candidates = []
+    for folder in candidates:
+        stale = _stale_staging_files(folder, now)
+        if stale is not None and _remove_files_and_folder(folder, stale):
+            removed.append(folder)
+    _tidy_staging_area(root)  # also an empty one a creation killed right after making it left
+    return removed
 
 
 # ---------------------------------------------------------------------------------------------- open
@@ -106,6 +322,12 @@ def open_run(path, param: str = "resume") -> tuple[RunDir, TrainConfig]:
         is_dir = run.path.is_dir()
     except (OSError, ValueError):  # a name the file system refuses (longer than 255 bytes, ...)
         is_dir = False
+    if is_dir and not run.is_run() and killed_creation(run.path):
+        raise ConfigError(
+            param,
+            f"{str(path)!r} is what a creation killed before its config.json was written left behind: "
+            f"nothing was trained; create the run again (its name is free)",
+        )
     if not is_dir or not run.is_run():
         raise ConfigError(param, f"{str(path)!r} is not a run directory (it has no config.json)")
     try:
@@ -146,12 +368,25 @@ def load_checkpoint(run: RunDir, param: str = "resume") -> dict | None:
 
 
 # ---------------------------------------------------------------------------------------------- own + train
-def own(run: RunDir) -> Ownership:
+class RunOwnership(Ownership):
+    """A run's ownership; letting go of it (its training has ended, however: stopped, finished, failed, refused)
+    also removes the run's stop request, which has then been acted on or has nobody left to stop. Only the owner
+    removes it, and only then: while the run trains, its owner (and the Ray sweep's sink, which owns the run on
+    the driver for a worker) reads it, and a request made as the owner starts stops it before its first epoch."""
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                (self.folder / STOP_REQUEST).unlink(missing_ok=True)  # still ours: the lock is dropped after
+        super().release()
+
+
+def own(run: RunDir) -> RunOwnership:
     """Become the run's one owner, and clear what an earlier owner may have left (temporary files of an
     interrupted write, a stop request that arrived after it ended)."""
     asked_before = time.time()
     try:
-        ownership = Ownership(run.path, what=f"training {run.name}")
+        ownership = RunOwnership(run.path, what=f"training {run.name}")
     except BusyError as busy:
         raise RunBusyError(busy) from None
     for leftover in run.path.glob(".*.tmp*"):
@@ -172,6 +407,56 @@ def _watch_stop_requests(run: RunDir, stop: threading.Event, done: threading.Eve
     thread = threading.Thread(target=watch, name="ctrpo-stop-request", daemon=True)
     thread.start()
     return thread
+
+
+def _plain(value):
+    """``value`` as JSON reads it back (tuples as lists, numbers as numbers), so that two copies compare."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _shown(value) -> str:
+    return (
+        format_value(value)
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool)
+        else json.dumps(value, default=str)
+    )
+
+
+def settings_changes(trained: dict, now: dict, ignore=("total_steps",)) -> list[str]:
+    """``key old → new`` for every setting of ``trained`` (what a checkpoint was trained with) that ``now`` (what
+    config.json says) gives another value, in ``now``'s order. A setting only one of them knows (one added or
+    dropped by a later version) is not compared: config.json reads it as that run trained (``as_trained``)."""
+    trained, now = _plain(trained), _plain(now)
+    return [
+        f"{key} {_shown(trained[key])} → {_shown(value)}"
+        for key, value in now.items()
+        if key in trained and key not in ignore and trained[key] != value
+    ]
+
+
+def check_resume(run: RunDir, cfg: TrainConfig, ckpt: dict | None, extending: bool = False) -> None:
+    """ConfigError('resume') naming every setting that config.json (``cfg``) changed since its checkpoint was
+    trained, old and new value, but for a longer ``total_steps`` (a resume's one documented change; ``extending``:
+    a new length is being given, :func:`extend` checks it). Checkpoints that predate the ``settings`` they carry
+    are compared by their networks' shapes when they are loaded (trainer)."""
+    if ckpt is None:
+        return
+    trained = ckpt.get("settings")
+    if isinstance(trained, str):
+        try:
+            trained = json.loads(trained)
+        except ValueError:
+            trained = None
+    changes = settings_changes(trained, result_settings(cfg)) if isinstance(trained, dict) else []
+    steps = int(ckpt["total_steps"])
+    if not extending and cfg.total_steps < steps:
+        changes.append(f"total_steps {cfg.total_steps} is below the {steps} steps trained")
+    if changes:
+        raise ConfigError(
+            "resume",
+            f"{run.name}: config.json differs from what its checkpoint (epoch {ckpt['epoch']}) was trained with: "
+            f"{', '.join(changes)}; {RESUME_RULE}",
+        )
 
 
 def extend(run: RunDir, cfg: TrainConfig, ckpt: dict | None, total_steps: int) -> TrainConfig:
@@ -206,6 +491,7 @@ def train(
     ownership = own(run)
     try:
         ckpt = load_checkpoint(run)
+        check_resume(run, cfg, ckpt, extending=total_steps is not None and total_steps != cfg.total_steps)
         if total_steps is not None and total_steps != cfg.total_steps:
             extend(run, cfg, ckpt, total_steps)
         stop, done = stop_event or threading.Event(), threading.Event()
@@ -272,6 +558,10 @@ def stop(path) -> bool:
     if not is_owned(run.path):
         return False
     (run.path / STOP_REQUEST).touch()
+    if not is_owned(run.path):  # the owner let go meanwhile (and cleared what it saw): nobody left to stop
+        with contextlib.suppress(OSError):
+            (run.path / STOP_REQUEST).unlink(missing_ok=True)
+        return False
     return True
 
 

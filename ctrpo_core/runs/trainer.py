@@ -3,7 +3,8 @@
 The run directory exists already (``lifecycle.create``) and its caller owns it (``lifecycle.train``).
 Resumable and interruption-safe: a checkpoint is written before the first epoch and after every
 epoch (after that epoch's metrics row); it carries the metrics rows so far, so a resume rewrites
-metrics.csv from it (the checkpoint is the truth, whatever happened to the file). SIGTERM/SIGINT
+metrics.csv from it (the checkpoint is the truth, whatever happened to the file), and the settings it was
+trained with, so a resume after config.json was edited is refused (lifecycle.check_resume). SIGTERM/SIGINT
 end the run as ``stopped`` at the last finished epoch, and a NaN/inf ends it as ``failed`` with the
 last good checkpoint kept.
 """
@@ -22,16 +23,19 @@ import torch
 from tqdm import tqdm
 
 from ..algos import make_algorithm
-from ..config.schema import TrainConfig
+from ..config.schema import ConfigError, TrainConfig, result_settings
 from ..engine.on_policy import NonFiniteError, StopRequested
 from ..envs import make_vec_env
 from ..envs.truth import TruthLog
 from ..util import cores
 from ..util.signals import stop_signals
+from .lifecycle import RESUME_RULE
 from .store import RunDir
 from .tensorboard import TensorBoardLog
 
-CHECKPOINT_FORMAT = 2  # 2: with the metrics rows so far ("metrics_rows"); 1 is still read
+# 3: with the result settings it was trained with ("settings", a JSON string); 2: with the metrics rows so far
+# ("metrics_rows"); 1 and 2 are still read
+CHECKPOINT_FORMAT = 3
 
 
 def _json_default(x):
@@ -40,6 +44,29 @@ def _json_default(x):
     if isinstance(x, np.generic):
         return x.item()
     raise TypeError(type(x))
+
+
+def _shapes(state, prefix: str = "") -> dict[str, tuple]:
+    """{dotted key: shape} of every tensor in a (nested) state dict."""
+    out = {}
+    for key, value in state.items() if isinstance(state, dict) else ():
+        if isinstance(value, dict):
+            out.update(_shapes(value, f"{prefix}{key}."))
+        elif isinstance(value, torch.Tensor):
+            out[f"{prefix}{key}"] = tuple(value.shape)
+    return out
+
+
+def _widths(policy: dict) -> list[int]:
+    """The layer widths [inputs, hidden..., outputs] of a policy's network from its state dict (its Linear
+    layers' weights, in order); [] when it has none."""
+    layers = []
+    for key, value in policy.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[1].isdigit() and parts[2] == "weight" and getattr(value, "ndim", 0) == 2:
+            layers.append((int(parts[1]), tuple(value.shape)))
+    layers.sort()
+    return [layers[0][1][1], *(shape[0] for _, shape in layers)] if layers else []
 
 
 class Trainer:
@@ -56,6 +83,8 @@ class Trainer:
     ):
         self.run = run
         self.cfg = TrainConfig.from_dict(run.read_config())
+        # what decides the run's result, saved with every checkpoint: a resume compares config.json with it
+        self.settings = json.dumps(result_settings(self.cfg), sort_keys=True, default=str)
         self.checkpoint = checkpoint
         self.resume = checkpoint is not None
         self.metrics_rows: list[str] = []  # metrics.csv lines so far: saved with every checkpoint
@@ -85,6 +114,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "env_state": env_state,
             "metrics_rows": list(self.metrics_rows),
+            "settings": self.settings,
         }
 
     def _restore(self, ckpt: dict) -> None:
@@ -92,6 +122,7 @@ class Trainer:
         self.cost_regret, self.elapsed = float(ckpt["cost_regret"]), float(ckpt["elapsed"])
         if self.truth is not None:
             self.truth.regret = float(ckpt.get("true_regret") or 0.0)
+        self._check_shapes(ckpt["algo"])
         self.algo.load_state_dict(ckpt["algo"])
         torch.set_rng_state(ckpt["torch_rng"])
         if ckpt["env_state"] and self.env.supports_state:
@@ -105,6 +136,49 @@ class Trainer:
         else:
             self.metrics_rows = [str(r) for r in rows]
         self.run.rewrite_metrics(self.metrics_rows)
+
+    def _check_shapes(self, saved: dict) -> None:
+        """ConfigError('resume') naming what config.json changed when the checkpoint's networks or observations
+        have other shapes than config.json's settings give (hidden sizes, the task's observation and action sizes,
+        num_envs): checkpoints older than their ``settings`` are only checked here (their other settings cannot
+        be), and no size mismatch of torch or numpy ever reaches the user."""
+        algo = self.algo  # not started: no observation yet, whose shape is (num_envs, observation size)
+        now = {
+            "policy": algo.policy.state_dict(),
+            "critics": algo.critics.state_dict(),
+            "obs": torch.empty(self.cfg.num_envs, algo.spec.obs_dim),
+        }
+        sized = ("policy", "critics", "obs")  # the parts whose shapes the settings decide
+        old_shapes = _shapes({k: saved[k] for k in sized if k in saved})
+        new_shapes = _shapes(now)
+        if old_shapes == new_shapes:
+            return
+        changes = []
+        old_widths, new_widths = _widths(saved.get("policy", {})), _widths(now["policy"])
+        if old_widths and new_widths:
+            if old_widths[1:-1] != new_widths[1:-1]:
+                changes.append(f"hidden {list(old_widths[1:-1])} → {list(new_widths[1:-1])}")
+            sizes = [
+                f"{what} size {a} → {b}"
+                for what, a, b in (
+                    ("observation", old_widths[0], new_widths[0]),
+                    ("action", old_widths[-1], new_widths[-1]),
+                )
+                if a != b
+            ]
+            if sizes:
+                changes.append(f"task {self.cfg.task} is not the task trained ({' and '.join(sizes)})")
+        old_obs, new_obs = old_shapes.get("obs"), new_shapes.get("obs")
+        if old_obs and new_obs and old_obs[0] != new_obs[0]:
+            changes.append(f"num_envs {old_obs[0]} → {new_obs[0]}")
+        if not changes:  # another difference: name the first tensor
+            key = next(k for k in sorted({*old_shapes, *new_shapes}) if old_shapes.get(k) != new_shapes.get(k))
+            changes.append(f"{key} of shape {old_shapes.get(key)} → {new_shapes.get(key)}")
+        raise ConfigError(
+            "resume",
+            f"{self.run.name}: config.json differs from what its checkpoint (epoch {self.epoch}) was trained with: "
+            f"{', '.join(changes)}; {RESUME_RULE}",
+        )
 
     # ------------------------------------------------------------------ loop
     def execute(self, callback: Callable[[dict], None] | None = None) -> str:
