@@ -5,7 +5,7 @@ from ctrpo_core.envs.builtin import hazard_edge
 from ctrpo_core.results.catalog import default_runs_dir, load_curves, run_table
 from ctrpo_core.results.plots import ctrpo_only, shrinkage_figure, shrinkage_sentence
 from ctrpo_core.tools import demo
-from ctrpo_core.tools.render import render_episode
+from ctrpo_core.tools.episodes import render_episodes
 from ctrpo_core.ui import forms
 from ctrpo_core.ui.charts import PLOTLY_CONFIG
 
@@ -176,9 +176,13 @@ finished = (
 )
 
 
-@st.cache_data(show_spinner="rendering ...", max_entries=32)
-def episode_gif(path: str, updated: float) -> dict:
-    return render_episode(path, seed=0, deterministic=True, max_steps=hazard_edge.HORIZON, frame_ms=80)
+@st.cache_data(show_spinner="rendering ...", max_entries=8)
+def episode_gifs(runs: tuple[tuple[str, float], ...]) -> list:
+    """The three runs' episodes, rendered in one process of their own (the server never loads torch); cached per
+    (path, last update) of each run."""
+    return render_episodes(
+        [path for path, _ in runs], seed=0, deterministic=True, max_steps=hazard_edge.HORIZON, frame_ms=80
+    )
 
 
 if len(finished) < len(base):
@@ -188,9 +192,12 @@ if len(finished) < len(base):
         else "The animations appear here once the three runs have finished."
     )
 else:
-    for col, cfg in zip(st.columns(len(base)), base):
-        row = finished[finished.name == cfg.name].iloc[0]
-        episode = episode_gif(row.path, float(row.updated or 0))
+    rows = [finished[finished.name == cfg.name].iloc[0] for cfg in base]
+    episodes = episode_gifs(tuple((row.path, float(row.updated or 0)) for row in rows))
+    for col, cfg, episode in zip(st.columns(len(base)), base, episodes):
+        if isinstance(episode, Exception):
+            col.warning(f"{demo.short_label(cfg)}: could not render ({episode})")
+            continue
         col.image(episode["gif"])
         col.markdown(f"**{demo.short_label(cfg)}**  \nreturn {episode['return']:.1f} · cost {episode['cost']:.0f}")
 

@@ -2,7 +2,7 @@ import streamlit as st
 
 from ctrpo_core.config.rules import RANGES
 from ctrpo_core.results.catalog import default_runs_dir, resolve_run, run_table, usable
-from ctrpo_core.tools.render import render_episode
+from ctrpo_core.tools.episodes import render_episodes
 
 st.title("Rollout")
 st.caption("One episode of a run's latest checkpoint (MuJoCo tasks render offscreen; built-ins are drawn).")
@@ -19,13 +19,12 @@ seed = c1.number_input(
 deterministic = c2.toggle("Deterministic actions (mean / most likely)", value=True, key="ro_det")
 max_steps = c3.number_input("Max steps", value=300, min_value=10, max_value=2000, step=50, key="ro_steps")
 if st.button("Render episode", type="primary"):
-    try:
-        with st.spinner("rendering ..."):
-            episode = render_episode(
-                resolve_run(runs_dir, name), seed=int(seed), deterministic=deterministic, max_steps=int(max_steps)
-            )
-    except Exception as exc:  # a damaged run or a missing renderer: say so, don't crash the page
-        st.warning(f"Could not render {name}: {type(exc).__name__}: {exc}")
+    with st.spinner("rendering ..."):  # in a process of its own: the server never loads torch
+        (episode,) = render_episodes(
+            [resolve_run(runs_dir, name)], seed=int(seed), deterministic=deterministic, max_steps=int(max_steps)
+        )
+    if isinstance(episode, Exception):  # a damaged run or a missing renderer: say so, don't crash the page
+        st.warning(f"Could not render {name}: {episode}")
     else:
         st.image(
             episode["gif"],

@@ -4,9 +4,11 @@ checks of the values a user gives (``-p KEY VALUE``, the app's form) before anyt
 from __future__ import annotations
 
 import ast
+import io
 import json
 import math
 import re
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,18 +37,42 @@ def notebook_path(name: str) -> Path:
 
 def parameters(name: str) -> dict[str, dict]:
     """The parameters of a report's ``parameters`` cell, in order: {name: {"default": source text,
-    "value": the default as a Python value (None if it is not a literal), "help": its comment}}."""
-    import papermill
+    "value": the default as a Python value (None if it is not a literal), "help": its comment}}.
 
-    found = papermill.inspect_notebook(str(notebook_path(name)))
+    Read from the notebook's JSON, one ``name = value  # help`` per line, as papermill reads that cell (and
+    without importing papermill: the app's Reports page lists these, and papermill's imports weigh 30 MB)."""
+    notebook = json.loads(notebook_path(name).read_text(encoding="utf-8"))
+    cell = next(
+        (c for c in notebook.get("cells", []) if "parameters" in (c.get("metadata", {}).get("tags") or [])), None
+    )
+    raw = cell.get("source", "") if cell is not None else ""
+    source = "".join(raw) if isinstance(raw, list) else str(raw)  # nbformat keeps a cell's source either way
     out = {}
-    for key, spec in found.items():
+    for line in source.splitlines():
+        assignment = _assignment(line)
+        if assignment is None:
+            continue
+        key, default, help_text = assignment
         try:
-            value = ast.literal_eval(spec["default"])
+            value = ast.literal_eval(default)
         except (ValueError, SyntaxError):
             value = None
-        out[key] = {"default": spec["default"], "value": value, "help": spec.get("help", "")}
+        out[key] = {"default": default, "value": value, "help": help_text}
     return out
+
+
+def _assignment(line: str) -> tuple[str, str, str] | None:
+    """(name, value's source, comment) of a line ``name = value  # comment``; None for anything else."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    if len(tokens) < 3 or tokens[0].type != tokenize.NAME or tokens[1].string != "=":
+        return None
+    comment = next((t for t in tokens if t.type == tokenize.COMMENT), None)
+    end = comment.start[1] if comment is not None else len(line)
+    default = line[tokens[1].end[1] : end].strip()
+    return tokens[0].string, default, comment.string.lstrip("#").strip() if comment is not None else ""
 
 
 FOLLOWS_CHOICE = ("total_steps", "cost_limit", "delta", "beta", "bh")  # settings whose default is the task's

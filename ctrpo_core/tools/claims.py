@@ -41,7 +41,6 @@ from ..tabular.cmdp import grid_hazard_cmdp
 from ..tabular.fisher import cnpg_direction
 from ..tabular.policy import softmax_policy
 from ..tabular.starts import safe_starts
-from ..tabular.surrogate import surrogate_check
 from ..tabular.values import evaluate
 from . import claims_figures as figures
 from .demo import trained_elsewhere
@@ -334,6 +333,8 @@ def has_truth(path) -> bool:
 def surrogate_experiment(steps, beta: float = 1.0, seed: int = 0):
     """Claim (b) on GridHazard-v0's exact model: a strictly safe random π_k and a unit direction v (the
     C-NPG direction, which moves cost as well as reward), at the step sizes ``steps``."""
+    from ..tabular.surrogate import surrogate_check  # torch: here, not on the Claims page's path
+
     cmdp = grid_hazard_cmdp()
     theta_k = safe_starts(cmdp, 1, seed=seed)[0]
     direction = cnpg_direction(evaluate(cmdp, softmax_policy(theta_k)), beta, cmdp.b)[0]

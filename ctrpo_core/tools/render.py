@@ -7,7 +7,10 @@ The built-in tasks are drawn with Pillow; Safety-Gymnasium tasks use MuJoCo's of
 from __future__ import annotations
 
 import io
+import json
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -144,3 +147,33 @@ def render_episode(
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
     return {"gif": buffer.getvalue(), "return": total_r, "cost": total_c, "steps": len(frames)}
+
+
+def main(argv=None) -> int:
+    """``python -m ctrpo_core.tools.render OUT_DIR SEED DETERMINISTIC MAX_STEPS FRAME_MS RUN [RUN ...]``: each
+    run's episode as OUT_DIR/<i>.gif, and one JSON line on stdout: per run {return, cost, steps, gif} or
+    {error} (what :mod:`ctrpo_core.tools.episodes` starts, so the app's server never loads torch)."""
+    args = sys.argv[1:] if argv is None else argv
+    out, seed, deterministic, max_steps, frame_ms, runs = (
+        Path(args[0]),
+        int(args[1]),
+        args[2] == "1",
+        int(args[3]),
+        int(args[4]),
+        args[5:],
+    )
+    results = []
+    for i, run in enumerate(runs):
+        try:
+            episode = render_episode(run, seed, deterministic, max_steps, frame_ms)
+        except Exception as exc:  # a damaged run or a missing renderer: said for that run alone
+            results.append({"error": f"{type(exc).__name__}: {exc}"})
+            continue
+        (out / f"{i}.gif").write_bytes(episode.pop("gif"))
+        results.append({**episode, "gif": f"{i}.gif"})
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
