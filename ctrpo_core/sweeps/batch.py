@@ -92,7 +92,7 @@ def classify(configs: list[TrainConfig]) -> tuple[dict[str, Outcome], list[Job]]
     settled, jobs = {}, []
     for cfg in configs:
         run = RunDir(Path(cfg.runs_dir) / cfg.name)
-        if not run.path.exists():
+        if not run.path.exists() or lifecycle.killed_creation(run.path):  # create clears what a kill left
             jobs.append(Job(cfg, "new"))
             continue
         try:

@@ -173,6 +173,20 @@ def test_a_folder_left_by_an_in_place_creation_is_recognised_and_cleared(tmp_pat
         assert files(root / name) == before
 
 
+def test_a_batch_trains_a_run_whose_name_holds_what_a_killed_creation_left(tmp_path):
+    """`ctrpo demo` and sweeps plan by name: such a leftover is a run to create, not a damaged one."""
+    from ctrpo_core.sweeps.batch import classify, create_new
+
+    root = tmp_path / "runs"
+    cfg = resolve(TASK, "c-trpo", runs_dir=str(root), name="left")
+    (root / "left").mkdir(parents=True)
+    (root / "left" / ".config.json.tmp4242").write_text('{"task": "Hazard')
+    settled, jobs = classify([cfg])
+    assert not settled and [job.how for job in jobs] == ["new"]
+    jobs, raced = create_new(jobs)
+    assert not raced and lifecycle.state(root / "left") == "queued"
+
+
 def test_only_stale_hidden_folders_of_the_same_name_are_removed(tmp_path):
     root = tmp_path / "runs"
     area = root / ".creating"
