@@ -8,6 +8,7 @@ partial line.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -93,13 +94,20 @@ def metric_columns(algo: str) -> list[str]:
 
 
 def package_versions() -> dict:
+    """The versions a run is created with (config.json's "versions"): looked up once per process, since each
+    look-up parses a package's metadata (15 ms for the five, per run of a sweep's grid)."""
+    return dict(_package_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _package_versions() -> tuple:
     versions = {"ctrpo_core": __version__, "python": platform.python_version()}
     for dist in ("torch", "numpy", "mujoco", "safety-gymnasium", "gymnasium"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
-    return versions
+    return tuple(versions.items())
 
 
 def _format(value) -> str:
