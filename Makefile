@@ -53,7 +53,7 @@ test-fast: $(TEST_STAMP)
 	$(PY) -m pytest -q tests/unit
 
 BENCHMARKS := env_throughput train_throughput epoch_time app_perf cnpg_toy navigation_speed sweep_fill learner_split \
-	sweep_cost demo_behaviour truth_cost notebook_defaults command_times
+	sweep_cost demo_behaviour truth_cost notebook_defaults command_times first_order_floor
 
 bench: $(TEST_STAMP)
 	set -e; for b in $(BENCHMARKS); do $(PY) benchmarks/$$b.py; done
