@@ -1,7 +1,7 @@
 import streamlit as st
 
 from ctrpo_core.results import pooling
-from ctrpo_core.results.catalog import default_runs_dir, load_curves, run_table
+from ctrpo_core.results.catalog import CURVE_COLUMNS, default_runs_dir, load_curves, run_table
 from ctrpo_core.results.plots import BAND_NOTE, ctrpo_only, curve_panels, final_values_figure
 from ctrpo_core.results.tables import CAPTION, one_seed_settings, selection_caption, unfinished_settings
 from ctrpo_core.ui.charts import PLOTLY_CONFIG
@@ -67,7 +67,7 @@ if counted.empty:
     )
     st.stop()
 
-curves = pooling.cut_curves(load_curves(counted.path.tolist()), steps)
+curves = pooling.cut_curves(load_curves(counted.path.tolist(), columns=CURVE_COLUMNS), steps)
 limits = counted.cost_limit.unique()
 st.plotly_chart(
     curve_panels(curves, pooled=True, cost_limit=limits[0] if len(limits) == 1 else None, log_y=log_y),

@@ -22,6 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import __version__
@@ -76,6 +77,7 @@ def is_complete(state, epoch, epochs) -> bool:
 
 CONFIG_KEYS = ["task", "algo", "seed", "beta", "bh", "delta", "cost_limit", "total_steps"]
 CURVE_KEYS = [k for k in CONFIG_KEYS if k != "total_steps"]  # total_steps is also a metric column: the steps so far
+CURVE_COLUMNS = ("epoch", "total_steps", "ep_return", "ep_cost", "cost_regret")  # what Compare's panels draw
 SUMMARY_COLUMNS = [
     "name",
     "path",
@@ -295,6 +297,7 @@ def _static_row(path: Path) -> dict:
             run = RunDir(path)
             config, status = run.read_config(), run.read_status()
             metrics = run.read_metrics(planned_epochs(config))
+            _keep_curve(path, _signature(path), config, metrics, CURVE_COLUMNS)  # Compare's, read once
         return _settings_row(path, config, status, metrics)
     except DamagedRunError as exc:
         return damaged_row(path, exc.reason)
@@ -382,25 +385,81 @@ def usable(table: pd.DataFrame) -> pd.DataFrame:
     return table[table.state != "damaged"] if len(table) else table
 
 
-def load_curves(paths) -> pd.DataFrame:
-    """Metrics of several runs in one long frame, with each run's name, label and settings (task, algo,
-    seed, β, b_H, δ, b; a setting the algorithm does not read, such as TRPO's β, is None: the figures
-    colour and name runs by these)."""
+def _curve_settings(path: Path, config: dict) -> dict:
+    """The columns each row of a run's curve carries: its name, label and settings (task, algo, seed, β, b_H, δ,
+    b; a setting the algorithm does not read, such as TRPO's β, is None: the figures colour and name runs by
+    these)."""
+    return {
+        "run": path.name,
+        "label": label(config),
+        "planned_steps": config.get("total_steps"),
+        **{k: config.get(k) if applies(config.get("algo"), k) else None for k in CURVE_KEYS},
+    }
+
+
+def load_curves(paths, columns=None) -> pd.DataFrame:
+    """Metrics of several runs in one long frame, with each run's name, label and settings
+    (:func:`_curve_settings`). ``columns``: only these metrics (and ``epoch``, ``total_steps``), kept per run
+    between calls in a compact cache that is read again only when a run's files change: Compare pools
+    thousands of runs' return, cost and Reg+; None: every column, through the cache of the runs on screen."""
+    if columns is not None:
+        return _compact_curves(paths, ("epoch", "total_steps", *[c for c in columns if c not in CURVE_BASE]))
     frames = []
     for path in paths:
         run = RunDir(path)
         try:
             config, _, metrics = read_run_files(run.path)
-            metrics = metrics.assign(
-                run=run.name,
-                label=label(config),
-                planned_steps=config.get("total_steps"),
-                **{k: config.get(k) if applies(config.get("algo"), k) else None for k in CURVE_KEYS},
-            )
+            metrics = metrics.assign(**_curve_settings(run.path, config))
         except Exception:
             continue
         frames.append(metrics)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# A run's curve in a few numbers: CURVE_BASE and the drawn metrics as float arrays (a 1M-step run: 50 rows),
+# so that comparing ten thousand runs holds megabytes, not a DataFrame each. Kept for at most CURVES_KEPT runs.
+CURVE_BASE = ("epoch", "total_steps")
+CURVES_KEPT = 20_000
+_CURVES: OrderedDict[str, tuple[list, tuple, dict, dict]] = OrderedDict()  # path -> (signature, columns, ...)
+
+
+def _keep_curve(path: Path, signature: list, config: dict, metrics: pd.DataFrame, columns: tuple) -> dict:
+    arrays = {c: metrics[c].to_numpy(dtype=float) for c in columns if c in metrics}
+    _CURVES[str(path)] = (signature, columns, _curve_settings(path, config), arrays)
+    _CURVES.move_to_end(str(path))
+    while len(_CURVES) > CURVES_KEPT:
+        _CURVES.popitem(last=False)
+    return arrays
+
+
+def _compact_curves(paths, columns: tuple) -> pd.DataFrame:
+    settings, arrays = [], []
+    for path in map(Path, paths):
+        signature = _signature(path)
+        hit = _CURVES.get(str(path))
+        if hit is not None and hit[0] == signature and set(columns) <= set(hit[1]):
+            settings.append(hit[2]), arrays.append(hit[3])
+            continue
+        try:
+            run = RunDir(path)
+            config = run.read_config()
+            metrics = run.read_metrics(planned_epochs(config))
+        except Exception:  # damaged or deleted since it was listed: no curve, as before
+            continue
+        arrays.append(_keep_curve(path, signature, config, metrics, tuple(dict.fromkeys((*columns, *CURVE_COLUMNS)))))
+        settings.append(_CURVES[str(path)][2])
+    if not arrays:
+        return pd.DataFrame()
+    lengths = [len(a["epoch"]) for a in arrays]
+    frame = {c: np.concatenate([a.get(c, np.full(n, np.nan)) for a, n in zip(arrays, lengths)]) for c in columns}
+    for c in CURVE_BASE:  # whole numbers (store.metrics_problem), as a full read gives them
+        frame[c] = frame[c].astype(np.int64)
+    for key in settings[0]:
+        values = [s[key] for s in settings]
+        column = pd.Series(np.repeat(np.array(values, dtype=object), lengths), dtype=object)
+        # numbers as numbers; a setting some algorithm does not read stays None beside them, as a full read has it
+        frame[key] = column if any(v is None for v in values) else column.infer_objects()
+    return pd.DataFrame(frame)
 
 
 def stop_run(path) -> bool:

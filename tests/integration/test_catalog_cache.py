@@ -56,6 +56,7 @@ def folder(tmp_path, trained):
 
 def fresh_process_memory():
     catalog._SUMMARIES.clear(), catalog._LOADED.clear(), catalog._FRAMES.clear(), catalog._CHANGED.clear()
+    catalog._CURVES.clear()
 
 
 def metrics_reads(reads):
@@ -156,3 +157,22 @@ def test_a_file_that_is_not_a_regular_one_makes_its_run_damaged(folder, kind, mo
         for page in ("views/home.py", "views/live.py", "views/compare.py"):
             at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=60).run().switch_page(page).run()
             assert not at.exception, (page, [e.value for e in at.exception])
+
+
+def test_compare_s_curves_are_kept_compact_and_read_once(folder, reads):
+    """load_curves(columns=...): what Compare pools over thousands of runs; the same numbers and settings as a
+    full read, each run's metrics read once while its files do not change."""
+    runs, later_rows = folder
+    fresh_process_memory()
+    paths = catalog.run_dirs(runs)
+    full = catalog.load_curves(paths)
+    reads.clear()
+    compact = catalog.load_curves(paths, columns=catalog.CURVE_COLUMNS)
+    assert full[list(compact.columns)].equals(compact)
+    reads.clear()
+    catalog.load_curves(paths, columns=catalog.CURVE_COLUMNS)
+    assert not metrics_reads(reads)
+    with open(runs / "growing" / "metrics.csv", "a") as f:
+        f.write(later_rows[0])
+    again = catalog.load_curves(paths, columns=catalog.CURVE_COLUMNS)
+    assert set(metrics_reads(reads)) == {"growing"} and len(again) == len(compact) + 1
