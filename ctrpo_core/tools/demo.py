@@ -23,7 +23,7 @@ import pandas as pd
 from ..config.algorithms import legend_rank
 from ..config.overrides import applies
 from ..config.schema import ConfigError, TrainConfig, format_value, resolve, result_settings, settings_key
-from ..results.catalog import final_values, read_run_files, run_dirs
+from ..results.catalog import final_values, run_dirs, run_table
 from ..results.figure_style import algo_name
 from ..results.plots import curve_panels
 from ..runs.ownership import effective_state, is_owned
@@ -69,9 +69,14 @@ def beta_runs(runs_dir="runs", seed: int = 0, **settings) -> dict[float, Path]:
     first by name; queued and training runs count (their curves grow), failed and stopped ones do not."""
     base = result_settings(resolve(TASK, "c-trpo", seed=seed, **settings), exclude=("beta",))
     found: dict[float, list[tuple[int, str, Path]]] = {}
-    for path in run_dirs(runs_dir):
+    listed = run_table(runs_dir)  # the kept summaries: only the C-TRPO runs of the task and seed are read here
+    if listed.empty:
+        return {}
+    mine = listed[(listed.task == TASK) & (listed.algo == "c-trpo") & (listed.seed == seed)]
+    for path in map(Path, mine.path):
         try:
-            config, status, _ = read_run_files(path)
+            run = RunDir(path)
+            config, status = run.read_config(), run.read_status()
             if (
                 config.get("task") != TASK
                 or config.get("algo") != "c-trpo"
