@@ -72,17 +72,8 @@ if str(BENCH) not in sys.path:
 
 import runs_folder  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from ctrpo_core.util.chromium import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
+
 VIEWPORT = {"width": 1280, "height": 720}
 LIVE_RUN = "live-training"
 LIVE_BUDGET = 10**9  # environment steps: never reached in a measurement

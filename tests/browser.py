@@ -12,17 +12,8 @@ from pathlib import Path
 
 from conftest import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from ctrpo_core.util.chromium import CHROMIUM, CHROMIUM_FLAGS  # noqa: F401  (the tests start Chromium so)
+
 OUTPUT = ROOT / "tests" / "output"
 
 

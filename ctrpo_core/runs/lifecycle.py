@@ -51,6 +51,7 @@ from .store import (
     CHECKPOINT,
     CONFIG,
     METRICS,
+    RESUME_RULE,
     STATUS,
     STOP_REQUEST,
     DamagedRunError,
@@ -65,10 +66,6 @@ LAUNCH_LOGS = ".launch"  # <runs-dir>/.launch/<name>.log: the output of detached
 CREATING = ".creating"  # <runs-dir>/.creating/<name>-<8 hex>: a run directory being written (create)
 STALE_CREATION_S = 60.0  # a creation takes milliseconds: a folder in .creating/ untouched this long was killed
 # a resume keeps the settings the run was trained with; this is what it may change (and how)
-RESUME_RULE = (
-    "a resume continues a run with the settings it was trained with and may only extend total_steps "
-    "(ctrpo train --resume RUN --total-steps N): restore config.json, or train a new run with the new settings"
-)
 
 
 class RunBusyError(ConfigError):

@@ -40,6 +40,11 @@ STOP_REQUEST = ".stop-request"  # asks the run's owner to stop at the next step 
 # of well under ROW_BYTES per epoch; anything larger was not written by a run, and is not read into memory.
 SMALL_FILE_BYTES = 1 << 20
 ROW_BYTES = 4096
+# What a resume may change (the trainer and the lifecycle refuse the rest, naming it)
+RESUME_RULE = (
+    "a resume continues a run with the settings it was trained with and may only extend total_steps "
+    "(ctrpo train --resume RUN --total-steps N): restore config.json, or train a new run with the new settings"
+)
 
 METRIC_COLUMNS = [
     # the contract's columns

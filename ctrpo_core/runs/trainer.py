@@ -29,8 +29,7 @@ from ..envs import make_vec_env
 from ..envs.truth import TruthLog
 from ..util import cores
 from ..util.signals import stop_signals
-from .lifecycle import RESUME_RULE
-from .store import RunDir
+from .store import RESUME_RULE, RunDir
 from .tensorboard import TensorBoardLog
 
 # 3: with the result settings it was trained with ("settings", a JSON string); 2: with the metrics rows so far
