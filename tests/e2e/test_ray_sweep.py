@@ -179,6 +179,23 @@ def test_sensitivity_page_launches_a_ray_sweep_and_live_shows_its_runs(tmp_path,
     assert not compare.exception and len(compare.get("plotly_chart")) >= 1
 
 
+def two_node_cluster(Cluster, tries: int = 3):
+    """A head without CPUs (the driver's node) and a worker node with 2. Ray gives a starting node 30 s to
+    register, which a loaded 2-core machine (the other test worker training) can miss: that is Ray's start-up,
+    not what is tested here, so a node that timed out is started again."""
+    for attempt in range(tries):
+        cluster = None
+        try:
+            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+            cluster.add_node(num_cpus=2)  # a worker node: every task runs there
+            return cluster
+        except Exception as exc:
+            if cluster is not None:
+                cluster.shutdown()
+            if "timed out during startup" not in str(exc) or attempt == tries - 1:
+                raise
+
+
 def test_a_sweep_joins_a_cluster_by_address_and_its_runs_come_home_from_another_node(tmp_path, monkeypatch):
     from ray._private import ray_constants
     from ray.cluster_utils import Cluster
@@ -186,9 +203,8 @@ def test_a_sweep_joins_a_cluster_by_address_and_its_runs_come_home_from_another_
     monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # every node on the loopback address
     monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})  # the driver's node: no CPUs
+    cluster = two_node_cluster(Cluster)
     try:
-        cluster.add_node(num_cpus=2)  # a worker node: every task runs there
         address = cluster.address
         result = run_cli(*GRID[:-1], tmp_path / "runs", "--backend", "ray", "--address", address, timeout=180)
     finally:
