@@ -4,7 +4,6 @@ every session shows them without a traceback; the late ones say the runs were al
 import json
 import subprocess
 import sys
-import time
 
 from conftest import ROOT
 
@@ -12,13 +11,17 @@ from ctrpo_core.runs import lifecycle
 from ctrpo_core.tools import demo
 
 SESSIONS = 4
-# One browser session in its own process (AppTest is not thread-safe): it opens the Demo, waits for the
-# common instant, presses "Run the demo" and prints what the page shows.
+# One browser session in its own process (AppTest is not thread-safe): it opens the Demo, says so with a file,
+# waits until every session has, presses "Run the demo" and prints what the page shows.
 SESSION = """
 import json, sys, time
+from pathlib import Path
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file(sys.argv[1], default_timeout=180).run().switch_page("views/demo.py").run()
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+ready = Path(sys.argv[2])
+(ready / sys.argv[3]).touch()
+while len(list(ready.iterdir())) < int(sys.argv[4]):
+    time.sleep(0.01)
 at.button[0].click().run()
 print(json.dumps({"exceptions": [str(e.value) for e in at.exception], "info": [i.value for i in at.info]}))
 """
@@ -28,15 +31,16 @@ def test_four_sessions_start_the_demo_at_once(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     monkeypatch.setenv("CTRPO_RUNS_DIR", str(runs))
     monkeypatch.setenv(demo.STEPS_ENV, "2000")  # short runs: the race is at their start
-    at = time.time() + 40  # every session has opened the page by then
+    ready = tmp_path / "ready"  # the barrier: a file per session that has opened the page
+    ready.mkdir()
     sessions = [
         subprocess.Popen(
-            [sys.executable, "-c", SESSION, str(ROOT / "app" / "main.py"), str(at)],
+            [sys.executable, "-c", SESSION, str(ROOT / "app" / "main.py"), str(ready), str(i), str(SESSIONS)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(SESSIONS)
+        for i in range(SESSIONS)
     ]
     pages = []
     for proc in sessions:
