@@ -283,13 +283,13 @@ def summarize_run(path) -> dict:
     key, signature = str(path), _signature(path)
     cached = _SUMMARIES.get(key)
     if cached is None or cached[0] != signature:
-        cached = (signature, _static_row(path))
+        cached = (signature, _static_row(path, signature))
         _SUMMARIES[key] = cached
         _CHANGED.add(str(path.parent))
     return _with_state(path, dict(cached[1]))
 
 
-def _static_row(path: Path) -> dict:
+def _static_row(path: Path, signature: list) -> dict:
     try:
         if str(path) in _FRAMES:
             config, status, metrics = read_run_files(path)  # on screen: its appended rows alone
@@ -297,7 +297,7 @@ def _static_row(path: Path) -> dict:
             run = RunDir(path)
             config, status = run.read_config(), run.read_status()
             metrics = run.read_metrics(planned_epochs(config))
-            _keep_curve(path, _signature(path), config, metrics, CURVE_COLUMNS)  # Compare's, read once
+            _keep_curve(path, signature, config, metrics, CURVE_COLUMNS)  # Compare's, read once
         return _settings_row(path, config, status, metrics)
     except DamagedRunError as exc:
         return damaged_row(path, exc.reason)
@@ -423,31 +423,31 @@ CURVES_KEPT = 20_000
 _CURVES: OrderedDict[str, tuple[list, tuple, dict, dict]] = OrderedDict()  # path -> (signature, columns, ...)
 
 
-def _keep_curve(path: Path, signature: list, config: dict, metrics: pd.DataFrame, columns: tuple) -> dict:
+def _keep_curve(path: Path, signature: list, config: dict, metrics: pd.DataFrame, columns: tuple) -> tuple:
+    """Keep the run's curve; returns its cache entry (signature, columns, settings, arrays)."""
     arrays = {c: metrics[c].to_numpy(dtype=float) for c in columns if c in metrics}
-    _CURVES[str(path)] = (signature, columns, _curve_settings(path, config), arrays)
+    entry = _CURVES[str(path)] = (signature, columns, _curve_settings(path, config), arrays)
     _CURVES.move_to_end(str(path))
     while len(_CURVES) > CURVES_KEPT:
         _CURVES.popitem(last=False)
-    return arrays
+    return entry
 
 
 def _compact_curves(paths, columns: tuple) -> pd.DataFrame:
     settings, arrays = [], []
     for path in map(Path, paths):
         signature = _signature(path)
-        hit = _CURVES.get(str(path))
-        if hit is not None and hit[0] == signature and set(columns) <= set(hit[1]):
-            settings.append(hit[2]), arrays.append(hit[3])
-            continue
-        try:
-            run = RunDir(path)
-            config = run.read_config()
-            metrics = run.read_metrics(planned_epochs(config))
-        except Exception:  # damaged or deleted since it was listed: no curve, as before
-            continue
-        arrays.append(_keep_curve(path, signature, config, metrics, tuple(dict.fromkeys((*columns, *CURVE_COLUMNS)))))
-        settings.append(_CURVES[str(path)][2])
+        entry = _CURVES.get(str(path))
+        if entry is None or entry[0] != signature or not set(columns) <= set(entry[1]):
+            try:
+                run = RunDir(path)
+                config = run.read_config()
+                metrics = run.read_metrics(planned_epochs(config))
+            except Exception:  # damaged or deleted since it was listed: no curve, as before
+                continue
+            entry = _keep_curve(path, signature, config, metrics, tuple(dict.fromkeys((*columns, *CURVE_COLUMNS))))
+        settings.append(entry[2])
+        arrays.append(entry[3])
     if not arrays:
         return pd.DataFrame()
     lengths = [len(a["epoch"]) for a in arrays]
