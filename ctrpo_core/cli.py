@@ -299,6 +299,52 @@ def _cmd_sweep(args) -> int:
     return _run_and_report(plan, backend)
 
 
+def _cmd_benchmark(args) -> int:
+    """The paper's protocol as one sweep: its plan and cost first, then every run not finished, with progress."""
+    from .config.schema import ConfigError
+    from .sweeps import cost
+    from .sweeps.benchmark import plan_benchmark, plan_lines
+    from .sweeps.plan import parse_list
+    from .util import cores as machine
+
+    for key in ("parallel", "max_retries", "cpus_per_run"):
+        rules.check(key, getattr(args, key))
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    algos = [a.strip() for a in args.algos.split(",") if a.strip()] if args.algos is not None else None
+    if not tasks or algos == []:
+        raise UsageError(f"--{'tasks' if not tasks else 'algos'}: the list is empty")
+    settings = {"cost_limit": args.cost_limit} if args.cost_limit is not None else {}
+    folder = runs_dir(args.runs_dir)
+    seeds = parse_list("--seeds", args.seeds, int)
+    try:
+        plan = plan_benchmark(tasks, algos, seeds, folder, steps=args.steps, name=args.name, **settings)
+    except ConfigError as exc:  # the setting behind a flag of another name
+        flag = {"total_steps": "--steps", "seed": "--seeds", "cost_limit": "--cost-limit"}.get(exc.param)
+        if flag is None:
+            raise
+        raise ConfigError(flag, exc.message) from None
+    backend = _sweep_backend(args.backend, args.parallel, args.address, args.cpus_per_run, args.max_retries)
+    plan.launch = {k: getattr(args, k) for k in ("backend", "parallel", "address", "cpus_per_run", "max_retries")}
+    cores, where, joined = machine.available(), None, False
+    if args.backend == "ray":  # the wall time is the cluster's: join it first (the backend then reuses the connection)
+        from .sweeps.ray import import_ray, init_ray
+
+        joined = init_ray(args.address)
+        cpus = import_ray().cluster_resources().get("CPU", 0)
+        cores = max(1, int(cpus // (args.cpus_per_run or 1.0)))
+        where = f"on the Ray cluster's {cpus:g} CPUs"
+    try:
+        estimate = cost.estimate(plan.configs, cores=cores, runs_dir=folder, parallel=args.parallel)
+        for line in plan_lines(plan, estimate, where or f"on {cores} core{'s' if cores != 1 else ''}"):
+            print(line, flush=True)
+        if args.plan_only:
+            return 0
+        return _run_and_report(plan, backend)
+    finally:
+        if joined:
+            import_ray().shutdown()
+
+
 def _run_and_report(plan, backend) -> int:
     """Train the plan under the sweep's lock, then one line of outcomes and the table of its runs."""
     from .sweeps.execute import run_sweep
@@ -306,7 +352,7 @@ def _run_and_report(plan, backend) -> int:
     results = run_sweep(plan, backend, report=lambda line: print(line, flush=True))
     words = [outcome.state for outcome in results.values()]
     counts = {state: words.count(state) for state in sorted(set(words))}
-    print(f"sweep {plan.name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), flush=True)
+    print(f"{plan.kind} {plan.name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), flush=True)
     from .results import text as result_tables
 
     print(result_tables.table(result_tables.list_rows(plan.runs_dir, names={c.name for c in plan.configs})), flush=True)
@@ -580,6 +626,36 @@ RUNS_DIR_HELP = "runs folder (default: $CTRPO_RUNS_DIR, else the repository's ru
 LOOKUP_HELP = "where RUN is looked up by name (default: $CTRPO_RUNS_DIR, else the repository's runs/)"
 
 
+def _add_backend_options(parser) -> None:
+    """Where a batch of runs trains: --parallel, --backend, and Ray's --address, --cpus-per-run, --max-retries."""
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        help=f"runs at a time, {rules.help_range('parallel')} (default: number of cores; "
+        f"with ray: as the cluster's CPUs allow)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local: one process per run on this machine (default); ray: one Ray task per run "
+        "(needs the ray extra: pip install '.[ray]')",
+    )
+    parser.add_argument("--address", help="ray: join the cluster at HOST:PORT (default: start a local Ray instance)")
+    parser.add_argument(
+        "--cpus-per-run",
+        type=float,
+        help=f"ray: CPUs each run requests, {rules.help_range('cpus_per_run')} (default 1)",
+    )
+    parser.add_argument(
+        "--max-retries",
+        type=int,
+        default=3,
+        help=f"ray: retries of a run whose worker died, {rules.help_range('max_retries')}; it resumes from its last "
+        f"checkpoint (default 3)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ctrpo", description="C-TRPO Explorer command line")
     parser.add_argument("--version", action="version", version=f"ctrpo {__version__}")
@@ -789,33 +865,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_options(sweep, exclude=SWEEP_AXES)  # the grid's axes (lists, above) and the sweep's name
     _add_file_options(sweep)
     sweep.add_argument("--name", help="sweep name, the prefix of its run names (default sweep-TASK-ALGO)")
-    sweep.add_argument(
-        "--parallel",
-        type=int,
-        help=f"runs at a time, {rules.help_range('parallel')} (default: number of cores; "
-        f"with ray: as the cluster's CPUs allow)",
-    )
-    sweep.add_argument(
-        "--backend",
-        choices=["local", "ray"],
-        default="local",
-        help="local: one process per run on this machine (default); ray: one Ray task per run "
-        "(needs the ray extra: pip install '.[ray]')",
-    )
-    sweep.add_argument("--address", help="ray: join the cluster at HOST:PORT (default: start a local Ray instance)")
-    sweep.add_argument(
-        "--cpus-per-run",
-        type=float,
-        help=f"ray: CPUs each run requests, {rules.help_range('cpus_per_run')} (default 1)",
-    )
-    sweep.add_argument(
-        "--max-retries",
-        type=int,
-        default=3,
-        help=f"ray: retries of a run whose worker died, {rules.help_range('max_retries')}; it resumes from its last "
-        f"checkpoint (default 3)",
-    )
+    _add_backend_options(sweep)
     sweep.set_defaults(func=_cmd_sweep)
+
+    bench = sub.add_parser(
+        "benchmark",
+        help="the paper's benchmark: tasks × algorithms × seeds at a step budget, here or on a Ray cluster "
+        "(states its plan and CPU-hours first; reuses finished runs, resumes the others)",
+    )
+    bench.add_argument(
+        "--tasks",
+        default="paper",
+        help="comma list of task ids or sets: paper (the eight tasks of the paper), velocity, navigation "
+        "(default paper)",
+    )
+    bench.add_argument("--algos", help="comma list of algorithms (default: all of them); PPO and CPO are always added")
+    bench.add_argument("--seeds", default="0,1,2,3,4", help="comma list of seeds (default 0,1,2,3,4)")
+    bench.add_argument(
+        "--steps",
+        "--total-steps",
+        dest="steps",
+        type=int,
+        help="environment steps per run (default 10,000,000, the paper's)",
+    )
+    bench.add_argument("--cost-limit", type=float, help="the cost limit b of every task (default: each task's)")
+    bench.add_argument("--name", help="benchmark name (default paper-<steps>, e.g. paper-10M)")
+    bench.add_argument("--runs-dir", help=RUNS_DIR_HELP)
+    bench.add_argument("--plan-only", action="store_true", help="state the plan and its cost, train nothing")
+    _add_backend_options(bench)
+    bench.set_defaults(func=_cmd_benchmark)
     return parser
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from ..config.algorithms import legend_rank
 from .catalog import final_values, is_complete, read_run_files
 from .figure_style import short_labels
-from .stats import summarize
+from .intervals import column_intervals
 
 COMPARISON_VALUES = (("final_return", "return"), ("final_cost", "cost"), ("reg_plus", "Reg+"))
 ONE_SEED_NOTE = "1 seed: no CI"
@@ -140,18 +140,11 @@ def comparison_table(summaries: pd.DataFrame, reps: int = 2000, equal_steps: int
             if equal_steps is not None
             else "; ".join(where_it_stands(r) for r in group[~counted].sort_values("seed").itertuples()),
         }
-        for column, name in COMPARISON_VALUES:
-            values = pooled[column].to_numpy(dtype=float)
-            s = summarize(values, reps=reps) if len(values) else {"iqm": math.nan, "n": 0}
-            one = s["n"] < 2  # a bootstrap of one value is that value: no interval at all
-            row.update(
-                {
-                    f"{name} median": float(pd.Series(values).median()) if len(values) else math.nan,
-                    f"{name} IQM": s["iqm"],
-                    f"{name} CI low": math.nan if one else s["ci_low"],
-                    f"{name} CI high": math.nan if one else s["ci_high"],
-                }
-            )
+        cis = column_intervals(pooled[[column for column, _ in COMPARISON_VALUES]], reps=reps)
+        for column, name in COMPARISON_VALUES:  # one run has no interval (NaN ends)
+            point, low, high = cis[column]
+            median = float(pooled[column].median()) if len(pooled) else math.nan
+            row.update({f"{name} median": median, f"{name} IQM": point, f"{name} CI low": low, f"{name} CI high": high})
         row["note"] = NONE_FINISHED_NOTE if not seeds else ONE_SEED_NOTE if len(seeds) < 2 else ""
         if equal_steps is not None:
             row["cut at steps"] = int(equal_steps)

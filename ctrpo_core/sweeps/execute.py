@@ -16,6 +16,7 @@ from ..runs import lifecycle
 from ..util.launch import detached, reap_in_background
 from .backends import LocalBackend
 from .batch import Backend, Job, Outcome, train_all
+from .benchmark import KIND, replan_benchmark
 from .manifest import SWEEPS, own_sweep, stop_requested, sweep_manifest, sweep_running, write_manifest
 from .plan import SweepPlan, plan_sweep, replan
 from .ray import INSTALL_HINT, check_address
@@ -87,7 +88,7 @@ def run_sweep(plan: SweepPlan, backend: Backend | None = None, report=print) -> 
         def announce(jobs: list[Job], backend: Backend) -> str:
             progress.start([job.cfg.name for job in jobs])
             return (
-                f"sweep {plan.name}: {len(plan.configs)} runs, {len(plan.configs) - len(jobs)} already done "
+                f"{plan.kind} {plan.name}: {len(plan.configs)} runs, {len(plan.configs) - len(jobs)} already done "
                 f"or running, {len(jobs)} to run, {backend.describe()}"
             )
 
@@ -113,7 +114,7 @@ def resume_plan(runs_dir, name: str) -> SweepPlan:
             f"sweep {name} was run before sweeps kept their plan; run its `ctrpo sweep` "
             f"command again (finished runs are skipped)",
         )
-    plan = replan(request, runs_dir, name)
+    plan = replan_benchmark(request, runs_dir, name) if request.get("kind") == KIND else replan(request, runs_dir, name)
     launch = request.get("launch")
     plan.launch = dict(launch) if isinstance(launch, dict) else {}
     return plan

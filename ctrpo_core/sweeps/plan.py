@@ -80,9 +80,17 @@ class SweepPlan:
             "plan": {**self.request, "launch": self.launch},
         }
 
+    @property
+    def kind(self) -> str:
+        """'sweep', or 'benchmark' for a plan of sweeps/benchmark.py."""
+        return str(self.request.get("kind", "sweep"))
+
     def describe(self) -> str:
         """The grid in words, axes as given: 'β 0, 1, 10 × b_H 0.6, 1 × seeds 0, 1 on HazardEdge-v0' (δ only
         when it is swept: one δ is a setting like the others)."""
+        if self.request.get("kind") == "benchmark":  # sweeps/benchmark.py
+            r = self.request
+            return f"{len(r['tasks'])} tasks × {len(r['algos'])} algorithms × seeds {', '.join(map(str, r['seeds']))}"
         axes = [(label, self.request.get(key) or []) for label, key in AXIS_LABELS]
         shown = [
             f"{label} {', '.join(format_value(v) for v in values)}"

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, run_cli
 
 from ctrpo_core.config import ConfigError, resolve
-from ctrpo_core.results.analysis import benchmark_plan
+from ctrpo_core.sweeps.benchmark import benchmark_configs
 from ctrpo_core.runs import RunDir, lifecycle
 from ctrpo_core.sweeps.batch import classify
 from ctrpo_core.sweeps.plan import plan_sweep
@@ -293,7 +293,7 @@ def test_a_grid_beyond_ten_thousand_runs_is_refused_before_anything_is_written(t
     with pytest.raises(ConfigError, match="10,002 runs"):
         plan_sweep("GridHazard-v0", "c-trpo", [0.0, 1.0, 10.0], [1.0], [None], range(3_334), tmp_path)
     with pytest.raises(ConfigError, match="seeds: the grid would be"):
-        benchmark_plan(["c-trpo", "trpo"], ["GridHazard-v0"], range(5_001), tmp_path)
+        benchmark_configs(["c-trpo", "trpo"], ["GridHazard-v0"], range(5_001), tmp_path)
 
 
 def test_a_failed_run_s_line_names_what_failed(tmp_path):
