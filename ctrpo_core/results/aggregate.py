@@ -25,6 +25,8 @@ PER_TASK = [("final_return", "V_r"), ("final_cost", "V_c"), ("reg_plus", "Reg+")
 NORMALISED = [("return_norm", "return / PPO"), ("cost_norm", "V_c / b − 1"), ("regret_norm", "Reg+ / CPO's Reg+")]
 # the scores where lower is better (the probability of improvement and the profiles turn them around)
 LOWER_IS_BETTER = {"cost_norm", "regret_norm"}
+# the probability of improvement is asked of return and Reg+: a cost further below the limit is no improvement
+IMPROVEMENT_SCORES = ("return_norm", "regret_norm")
 
 
 # ------------------------------------------------------------------------------------------ per task
@@ -125,10 +127,12 @@ def aggregate_table(normalised: pd.DataFrame, reps: int = REPS, seed: int = 0) -
 def improvement_table(normalised: pd.DataFrame, algo: str = "c-trpo", reps: int = REPS, seed: int = 0):
     """P(``algo`` improves on each other algorithm) per score, rliable's probability of improvement (the chance that
     a run of ``algo`` on a random task of the shared tasks beats a run of the other, ties half) with its stratified
-    95% CI; for cost and Reg+ "improves" means lower."""
+    95% CI, for return and Reg+ (lower is better)."""
     library, metrics = rliable()
     rows: dict[str, dict] = {}
     for column, name in NORMALISED:
+        if column not in IMPROVEMENT_SCORES:
+            continue
         matrices, _, _ = score_matrices(normalised, column)
         if algo not in matrices or not matrices[algo].size:
             continue

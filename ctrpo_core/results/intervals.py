@@ -72,7 +72,25 @@ def intervals(groups: dict, statistic=None, reps: int = REPS, seed: int = 0, con
 
 
 def column_intervals(values: pd.DataFrame, reps: int = REPS, seed: int = 0) -> dict:
-    """{column: (IQM, CI low, CI high)} of each column of one group of runs (its finite values), one bootstrap per
-    column."""
-    groups = {column: values[column].to_numpy(dtype=float) for column in values}
-    return intervals({c: v[np.isfinite(v)] for c, v in groups.items()}, reps=reps, seed=seed)
+    """{column: (IQM, CI low, CI high)} of each column of one group of runs. One bootstrap serves every column
+    (the columns are its strata, so each column's replicates are those of a bootstrap of that column alone);
+    a column with non-finite values gets its own, of its finite values."""
+    columns = list(values.columns)
+    matrix = values.to_numpy(dtype=float).reshape(len(values), len(columns))
+    whole = [c for j, c in enumerate(columns) if np.isfinite(matrix[:, j]).all()]
+    out = {}
+    if whole and len(values) >= 2:
+        library, metrics = rliable()
+        block = values[whole].to_numpy(dtype=float)
+        with quiet():
+            points, cis = library.get_interval_estimates(
+                {"g": block},
+                lambda m: np.array([metrics.aggregate_iqm(m[:, j]) for j in range(m.shape[1])]),
+                reps=reps,
+                random_state=np.random.RandomState(seed),
+            )
+        for j, column in enumerate(whole):
+            out[column] = (float(points["g"][j]), float(cis["g"][0, j]), float(cis["g"][1, j]))
+    rest = {c: values[c].to_numpy(dtype=float) for c in columns if c not in out}
+    out.update(intervals({c: v[np.isfinite(v)] for c, v in rest.items()}, reps=reps, seed=seed))
+    return {c: out[c] for c in columns}

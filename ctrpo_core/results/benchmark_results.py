@@ -1,0 +1,132 @@
+"""Where a benchmark stands and what its finished runs say: the one source of the Benchmark page and report.
+
+A benchmark's plan comes from its manifest (``ctrpo benchmark``; ``sweeps/benchmark.py``): every planned run is
+listed, whether it exists yet or not. Only finished runs are counted (``pooling.finished``); the others are named
+per task and algorithm ("seed 2 running (epoch 12/50)", "seed 3 not started").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..config.algorithms import legend_rank
+from ..sweeps.benchmark import is_benchmark, replan_benchmark
+from ..sweeps.manifest import list_sweeps, sweep_manifest, sweep_running
+from ..sweeps.plan import SweepPlan
+from . import aggregate
+from .catalog import CURVE_COLUMNS, load_curves, summarize_run
+from .pooling import complete, finished, where_it_stands
+
+NOT_STARTED = "not started"
+
+
+def list_benchmarks(runs_dir) -> list[str]:
+    """The benchmarks of a runs folder (the sweeps whose manifest keeps a benchmark plan), by name."""
+    return [name for name in list_sweeps(runs_dir) if is_benchmark(sweep_manifest(runs_dir, name))]
+
+
+@dataclass
+class BenchmarkState:
+    name: str
+    plan: SweepPlan
+    summaries: pd.DataFrame  # one row per planned run that exists (catalog.summarize_run)
+    not_started: list[str] = field(default_factory=list)  # planned runs without a directory yet
+    driver: dict | None = None  # the process training it now, if any
+
+    @property
+    def request(self) -> dict:
+        return self.plan.request
+
+    @property
+    def counted(self) -> pd.DataFrame:
+        """The finished runs: the only ones any number or figure uses."""
+        return finished(self.summaries) if len(self.summaries) else self.summaries
+
+    @property
+    def planned(self) -> int:
+        return len(self.plan.configs)
+
+    def progress(self) -> dict:
+        """{"planned", "finished", "running", "other" (stopped, failed, queued, damaged), "not started"}."""
+        states = self.summaries.state.tolist() if len(self.summaries) else []
+        done = len(self.counted)
+        running = states.count("running")
+        return {
+            "planned": self.planned,
+            "finished": done,
+            "running": running,
+            "other": len(states) - done - running,
+            NOT_STARTED: len(self.not_started),
+        }
+
+    def missing(self) -> pd.DataFrame:
+        """One row per task × algorithm with runs that do not count yet: which, and where each stands."""
+        rows = []
+        by_name = {cfg.name: cfg for cfg in self.plan.configs}
+        absent = pd.DataFrame(
+            [{"task": by_name[n].task, "algo": by_name[n].algo, "seed": by_name[n].seed} for n in self.not_started],
+            columns=["task", "algo", "seed"],
+        )
+        rest = self.summaries[~complete(self.summaries)] if len(self.summaries) else self.summaries
+        keys = sorted(
+            {(r.task, r.algo) for r in rest.itertuples()} | {(r.task, r.algo) for r in absent.itertuples()},
+            key=lambda k: (k[0], legend_rank(k[1]), k[1]),
+        )
+        for task, algo in keys:
+            here = rest[(rest.task == task) & (rest.algo == algo)].sort_values("seed") if len(rest) else rest
+            lines = [where_it_stands(r) for r in here.itertuples()]
+            seeds = absent[(absent.task == task) & (absent.algo == algo)].seed
+            lines += [f"seed {int(s)} {NOT_STARTED}" for s in sorted(seeds)]
+            rows.append({"task": task, "algo": algo, "not counted": "; ".join(lines)})
+        return pd.DataFrame(rows, columns=["task", "algo", "not counted"])
+
+    def curves(self) -> pd.DataFrame:
+        """The learning curves (return, cost, Reg+ per epoch) of the finished runs."""
+        return load_curves(self.counted.path.tolist(), columns=CURVE_COLUMNS) if len(self.counted) else pd.DataFrame()
+
+
+def load(runs_dir, name: str) -> BenchmarkState:
+    """The benchmark ``name`` of ``runs_dir`` as its manifest plans it; ConfigError when there is none."""
+    manifest = sweep_manifest(runs_dir, name)
+    if not is_benchmark(manifest):
+        from ..config.schema import ConfigError  # noqa: PLC0415 (only on this error)
+
+        raise ConfigError("name", f"no benchmark {name!r} in {str(runs_dir)!r}; run `ctrpo benchmark` first")
+    plan = replan_benchmark(manifest["plan"], runs_dir, name)
+    paths = [Path(runs_dir) / cfg.name for cfg in plan.configs]
+    present = [p for p in paths if p.is_dir()]
+    summaries = pd.DataFrame([summarize_run(p) for p in present])
+    return BenchmarkState(
+        name, plan, summaries, [p.name for p in paths if not p.is_dir()], sweep_running(runs_dir, name)
+    )
+
+
+@dataclass
+class BenchmarkTables:
+    per_task: pd.DataFrame  # aggregate.per_task_table
+    normalised: pd.DataFrame  # one row per finished run with its normalised scores
+    aggregate: pd.DataFrame  # aggregate.aggregate_table
+    improvement: pd.DataFrame  # aggregate.improvement_table of C-TRPO
+    left_out: list[str]  # what the aggregate could not compare (tasks without every algorithm, seeds)
+
+
+def tables(state: BenchmarkState, reps: int = aggregate.REPS, seed: int = 0) -> BenchmarkTables:
+    """Every table of the benchmark from its finished runs (unfinished ones are listed in ``per_task``)."""
+    summaries = state.summaries
+    if summaries.empty:
+        empty = pd.DataFrame()
+        return BenchmarkTables(empty, empty, empty, empty, [])
+    normalised = aggregate.normalise(summaries)
+    left_out = []
+    for column, _ in aggregate.NORMALISED:
+        left_out += [line for line in aggregate.score_matrices(normalised, column)[2] if line not in left_out]
+    return BenchmarkTables(
+        aggregate.per_task_table(summaries, reps, seed),
+        normalised,
+        aggregate.aggregate_table(normalised, reps, seed),
+        aggregate.improvement_table(normalised, "c-trpo", reps, seed),
+        left_out,
+    )
