@@ -179,15 +179,15 @@ def test_sensitivity_page_launches_a_ray_sweep_and_live_shows_its_runs(tmp_path,
     assert not compare.exception and len(compare.get("plotly_chart")) >= 1
 
 
-def two_node_cluster(Cluster, tries: int = 3):
-    """A head without CPUs (the driver's node) and a worker node with 2. Ray gives a starting node 30 s to
-    register, which a loaded 2-core machine (the other test worker training) can miss: that is Ray's start-up,
-    not what is tested here, so a node that timed out is started again."""
+def two_node_cluster(Cluster, tries: int = 3, head_cpus: int = 0):
+    """A head with ``head_cpus`` CPUs (the driver's node; none by default) and a worker node with 2. Ray gives a
+    starting node 30 s to register, which a loaded 2-core machine (the other test worker training) can miss: that
+    is Ray's start-up, not what is tested here, so a node that timed out is started again."""
     for attempt in range(tries):
         cluster = None
         try:
-            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
-            cluster.add_node(num_cpus=2)  # a worker node: every task runs there
+            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": head_cpus})
+            cluster.add_node(num_cpus=2)  # a worker node (with a head of 0 CPUs, every task runs there)
             return cluster
         except Exception as exc:
             if cluster is not None:
@@ -217,6 +217,99 @@ def test_a_sweep_joins_a_cluster_by_address_and_its_runs_come_home_from_another_
         status = run.read_status()
         assert status["state"] == "finished" and run.read_metrics().epoch.tolist() == [1, 2]
         assert status["node"] != status["sink_node"]  # trained on one node, written home by another
+
+
+def statuses(runs) -> dict:
+    """{run name: status.json} of the runs that have written one so far."""
+    found = {}
+    for name in run_names(runs) if runs.exists() else []:
+        try:
+            found[name] = RunDir(runs / name).read_status()
+        except Exception:  # not written yet, or mid-write
+            pass
+    return found
+
+
+def test_a_sweep_across_a_two_node_cluster_survives_the_removal_of_its_worker_node(tmp_path, monkeypatch):
+    """Runs train on the worker node of a two-node cluster; that node is killed mid-run; Ray retries its runs on
+    the head (the driver's node), each resumes from the checkpoint the driver holds, every run ends finished with
+    each epoch once, and the app's run table says so."""
+    from ray._private import ray_constants
+    from ray.cluster_utils import Cluster
+
+    from ctrpo_core.results.text import list_rows
+
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # every node on the loopback address
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    epochs, runs = 30, tmp_path / "runs"
+    args = [*GRID[:-1], runs, "--backend", "ray", "--max-retries", "2"]
+    args[args.index("--steps-per-epoch") + 1] = "200"  # GridHazard-v0: about 0.1 s an epoch
+    args[args.index("--total-steps") + 1] = str(epochs * 200)
+    # the head (the driver's node, where the sink writes) has 1 CPU and the worker node 2: three runs start,
+    # at least two of them on the worker node; once it is gone, the head trains what is left, one at a time
+    cluster = two_node_cluster(Cluster, head_cpus=1)
+    out, err = tmp_path / "sweep.out", tmp_path / "sweep.err"
+    try:
+        address, head, worker = cluster.address, cluster.head_node.node_id, next(iter(cluster.worker_nodes))
+        with open(out, "w") as stdout, open(err, "w") as stderr:
+            sweep = subprocess.Popen(
+                [sys.executable, "-m", "ctrpo_core.cli", *map(str, args), "--address", address],
+                stdout=stdout,
+                stderr=stderr,
+                cwd=ROOT,
+            )
+        try:
+            deadline, victim = time.time() + 120, None
+            while time.time() < deadline and victim is None and sweep.poll() is None:
+                at_removal = statuses(runs)
+                on_worker = [
+                    name
+                    for name, s in at_removal.items()
+                    if s.get("node") == worker.node_id and s.get("state") == "running" and s.get("epoch", 0) >= 1
+                ]
+                if on_worker:
+                    victim = on_worker[0]
+                else:
+                    time.sleep(0.05)
+            assert victim is not None, (out.read_text(), err.read_text(), statuses(runs))
+            cluster.remove_node(worker, allow_graceful=False)  # the worker node dies: its raylet and workers killed
+            trained = RunDir(runs / victim).read_metrics().epoch.tolist()
+            assert trained == list(range(1, len(trained) + 1)) and 1 <= len(trained) < epochs  # killed mid-run
+            assert sweep.wait(timeout=240) == 0, (out.read_text(), err.read_text())
+        finally:
+            if sweep.poll() is None:
+                sweep.kill()
+                sweep.wait()
+    finally:
+        cluster.shutdown()
+    stdout = out.read_text()
+    assert f"on the Ray cluster at {address}" in stdout and "sweep grid: 4 finished" in stdout, stdout
+    names = run_names(runs)
+    assert [grid_point(n) for n in names] == POINTS
+    for name in names:
+        run = RunDir(runs / name)
+        status = run.read_status()
+        assert status["state"] == "finished" and status["sink_node"] == head, (name, status)
+        if at_removal.get(name, {}).get("state") != "finished":  # trained to its end after the removal: on the head
+            assert status["node"] == head, (name, status)
+        metrics = run.read_metrics()
+        assert metrics.epoch.tolist() == list(range(1, epochs + 1)), name  # each epoch exactly once
+        steps = metrics.total_steps.tolist()
+        assert steps == [steps[0] * e for e in range(1, epochs + 1)], name
+        assert run.load_checkpoint()["epoch"] == epochs
+    # the victim's task was retried (Ray: its node died) and resumed from the driver's checkpoint, not from scratch
+    assert re.search(rf"started {victim} \(resumed at epoch [1-9]\d*, attempt 2\)", stdout), stdout
+    log = (runs / victim / "train.log").read_text()
+    resumed = re.search(r"resuming from the driver's checkpoint at epoch (\d+)", log)
+    assert resumed and 1 <= int(resumed.group(1)) < epochs, log
+    after = [int(m) for m in re.findall(r"epoch (\d+)/", log[resumed.end() :])]
+    assert after == list(range(int(resumed.group(1)) + 1, epochs + 1))
+    # the app's run table lists every run finished: `ctrpo ls`'s rows, and the summary every page reads
+    rows = list_rows(runs)
+    assert [r["name"] for r in rows] == names
+    assert all(r["state"] == "finished" and r["finished"] and r["epoch"] == epochs for r in rows), rows
+    assert all(catalog.summarize_run(runs / name)["state"] == "finished" for name in names)
 
 
 def test_ray_sweep_writes_the_same_runs_as_the_local_backend(tmp_path, ray_cluster, monkeypatch, capsys):
