@@ -207,10 +207,21 @@ def test_a_sweep_joins_a_cluster_by_address_and_its_runs_come_home_from_another_
     try:
         address = cluster.address
         result = run_cli(*GRID[:-1], tmp_path / "runs", "--backend", "ray", "--address", address, timeout=180)
+        # the benchmark command on the same cluster, at a tiny budget: its plan is the cluster's, its runs come home
+        bench = ["--tasks", "GridHazard-v0", "--algos", "c-trpo", "--seeds", "0", "--steps", "2000"]
+        benchmark = run_cli(
+            "benchmark", *bench, "--runs-dir", tmp_path / "bench", "--backend", "ray", "--address", address, timeout=180
+        )
     finally:
         cluster.shutdown()
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"on the Ray cluster at {address}" in result.stdout and "sweep grid: 4 finished" in result.stdout
+    assert benchmark.returncode == 0, benchmark.stdout + benchmark.stderr
+    assert "wall time under a minute on the Ray cluster's 2 CPUs" in benchmark.stdout, benchmark.stdout
+    assert (
+        f"on the Ray cluster at {address}" in benchmark.stdout and "benchmark paper-2k: 3 finished" in benchmark.stdout
+    )
+    assert [n.split("_")[2] for n in run_names(tmp_path / "bench")] == ["c-trpo", "cpo", "ppo"]
     assert [grid_point(n) for n in run_names(tmp_path / "runs")] == POINTS
     for name in run_names(tmp_path / "runs"):
         run = RunDir(tmp_path / "runs" / name)
