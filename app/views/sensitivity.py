@@ -112,7 +112,7 @@ if st.button("Launch sweep", type="primary", key="sw_launch") and grid is not No
         st.session_state["sw_show"] = plan.name  # the Sweep box below shows the sweep just launched
         st.toast(f"Started sweep {plan.name}: {len(plan.configs)} run{'s' if len(plan.configs) != 1 else ''}.")
 
-sweeps = list_sweeps(runs_dir)
+sweeps = list_sweeps(runs_dir, kind="sweep")  # a benchmark has its own page
 if not sweeps:
     st.info("No sweep yet.")
     st.stop()

@@ -2,7 +2,7 @@
 exactly these): the interquartile mean (IQM), percentile 95% CIs from the stratified bootstrap (runs resampled
 within each task), the probability of improvement and performance profiles.
 
-The paper's protocol (its Section 6; docs/BENCHMARK.md): per task, the return of each finished run is divided by
+The paper's protocol (docs/BENCHMARK.md): per task, the return of each finished run is divided by
 the mean final return of unconstrained PPO on that task, the cost becomes V_c / b − 1 (0 at the limit, negative
 when safe) and Reg+ is divided by CPO's IQM Reg+ on the task. Across tasks, each algorithm's scores form rliable's
 runs × tasks matrix. Only finished runs count, and an aggregate only compares algorithms on the same tasks: the

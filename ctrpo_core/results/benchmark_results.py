@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config.algorithms import legend_rank
-from ..sweeps.benchmark import is_benchmark, replan_benchmark
+from ..sweeps.benchmark import KIND, is_benchmark, replan_benchmark
 from ..sweeps.manifest import list_sweeps, sweep_manifest, sweep_running
 from ..sweeps.plan import SweepPlan
 from . import aggregate
@@ -25,7 +25,7 @@ NOT_STARTED = "not started"
 
 def list_benchmarks(runs_dir) -> list[str]:
     """The benchmarks of a runs folder (the sweeps whose manifest keeps a benchmark plan), by name."""
-    return [name for name in list_sweeps(runs_dir) if is_benchmark(sweep_manifest(runs_dir, name))]
+    return list_sweeps(runs_dir, kind=KIND)
 
 
 @dataclass
@@ -85,7 +85,26 @@ class BenchmarkState:
 
     def curves(self) -> pd.DataFrame:
         """The learning curves (return, cost, Reg+ per epoch) of the finished runs."""
-        return load_curves(self.counted.path.tolist(), columns=CURVE_COLUMNS) if len(self.counted) else pd.DataFrame()
+        # the runs folder as it was given here: a summary from the folder's .catalog.json keeps the ``path`` of the
+        # process that wrote it (a relative one, "r/bench_...", when that process was started elsewhere)
+        paths = [str(self.plan.runs_dir / name) for name in self.counted.name] if len(self.counted) else []
+        return load_curves(paths, columns=CURVE_COLUMNS) if paths else pd.DataFrame()
+
+    def progress_line(self) -> str:
+        """'12 of 45 runs finished; 2 running, 3 stopped, 28 not started; its driver is running (pid 123)'."""
+        progress = self.progress()
+        rest = self.summaries[~complete(self.summaries)] if len(self.summaries) else self.summaries
+        states = rest.state.value_counts() if len(rest) else pd.Series(dtype=int)
+        parts = [f"{progress['running']} running"] if progress["running"] else []
+        parts += [f"{int(states[s])} {s}" for s in sorted(states.index) if s != "running"]  # stopped, queued, ...
+        if progress[NOT_STARTED]:
+            parts.append(f"{progress[NOT_STARTED]} {NOT_STARTED}")
+        line = f"{progress['finished']} of {progress['planned']} runs finished" + (
+            f"; {', '.join(parts)}" if parts else ""
+        )
+        if self.driver is not None:
+            return line + f"; its driver is running (pid {self.driver.get('pid', '?')})"
+        return line + ("; no driver is running" if progress["finished"] < progress["planned"] else "")
 
 
 def load(runs_dir, name: str) -> BenchmarkState:
@@ -113,9 +132,19 @@ class BenchmarkTables:
     left_out: list[str]  # what the aggregate could not compare (tasks without every algorithm, seeds)
 
 
-def tables(state: BenchmarkState, reps: int = aggregate.REPS, seed: int = 0) -> BenchmarkTables:
+def tables(
+    state: BenchmarkState, reps: int = aggregate.REPS, seed: int = 0, improvement_reps: int | None = None
+) -> BenchmarkTables:
     """Every table of the benchmark from its finished runs (unfinished ones are listed in ``per_task``)."""
-    summaries = state.summaries
+    return summary_tables(state.summaries, reps, seed, improvement_reps)
+
+
+def summary_tables(
+    summaries: pd.DataFrame, reps: int = aggregate.REPS, seed: int = 0, improvement_reps: int | None = None
+) -> BenchmarkTables:
+    """:func:`tables` of these summary rows: a page passes ``state.counted`` alone, so that what it caches
+    changes only when a run finishes (the others are ``state.missing()``'s). ``improvement_reps``: the
+    probability of improvement's replicates (default ``reps``; its bootstrap is the slow one)."""
     if summaries.empty:
         empty = pd.DataFrame()
         return BenchmarkTables(empty, empty, empty, empty, [])
@@ -127,6 +156,6 @@ def tables(state: BenchmarkState, reps: int = aggregate.REPS, seed: int = 0) -> 
         aggregate.per_task_table(summaries, reps, seed),
         normalised,
         aggregate.aggregate_table(normalised, reps, seed),
-        aggregate.improvement_table(normalised, "c-trpo", reps, seed),
+        aggregate.improvement_table(normalised, "c-trpo", improvement_reps or reps, seed),
         left_out,
     )

@@ -125,6 +125,12 @@ def sweep_manifest(runs_dir, name: str) -> dict | None:
     return read_manifest(Path(runs_dir) / SWEEPS / f"{name}.json")
 
 
-def list_sweeps(runs_dir) -> list[str]:
+def list_sweeps(runs_dir, kind: str | None = None) -> list[str]:
+    """The sweeps of a runs folder by name; ``kind`` 'sweep' or 'benchmark' keeps those whose manifest's plan is of
+    that kind (a manifest without a kept plan is a sweep's)."""
     folder = Path(runs_dir) / SWEEPS
-    return sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.is_dir() else []
+    names = sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.is_dir() else []
+    if kind is None:
+        return names
+    kinds = {name: ((sweep_manifest(runs_dir, name) or {}).get("plan") or {}).get("kind", "sweep") for name in names}
+    return [name for name in names if kinds[name] == kind]
