@@ -133,5 +133,10 @@ def plan_lines(plan: SweepPlan, estimate: cost.Estimate, where: str) -> list[str
     if left:
         lines.append(
             f"  total {estimate.cpu_s / 3600:.1f} CPU-hours; wall time {cost.approximate(estimate.wall_s)} {where}"
+            + (
+                f", {estimate.slots} run{'s' if estimate.slots != 1 else ''} at a time"
+                if estimate.slots < estimate.cores
+                else ""
+            )
         )
     return lines
