@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..config.algorithms import legend_rank
-from .intervals import REPS, column_intervals, intervals, iqm, quiet, rliable
+from .intervals import REPS, group_intervals, intervals, iqm, quiet, rliable
 from .pooling import complete, finished, where_it_stands
 
 PER_TASK = [("final_return", "V_r"), ("final_cost", "V_c"), ("reg_plus", "Reg+")]
@@ -33,22 +33,25 @@ IMPROVEMENT_SCORES = ("return_norm", "regret_norm")
 def per_task_table(summaries: pd.DataFrame, reps: int = REPS, seed: int = 0) -> pd.DataFrame:
     """The paper's per-task table: final V_r, final V_c and Reg+ per task × algorithm, the IQM over the finished
     seeds with its 95% CI; ``not counted`` names the runs of that task and algorithm that have not finished."""
-    rows = []
+    rows, values = [], {}
     summaries = summaries[summaries.state != "damaged"]
     for (task, algo), every in summaries.groupby(["task", "algo"], sort=True):
         done = finished(every)
-        row = {
-            "task": task,
-            "algo": algo,
-            "finished seeds": len(done),
-            "seed ids": ",".join(str(int(s)) for s in sorted(done.seed)),
-            "b": float(every.cost_limit.iloc[0]),
-            "not counted": "; ".join(where_it_stands(r) for r in every[~complete(every)].itertuples()),
-        }
-        cis = column_intervals(done[[c for c, _ in PER_TASK]], reps, seed)
+        rows.append(
+            {
+                "task": task,
+                "algo": algo,
+                "finished seeds": len(done),
+                "seed ids": ",".join(str(int(s)) for s in sorted(done.seed)),
+                "b": float(every.cost_limit.iloc[0]),
+                "not counted": "; ".join(where_it_stands(r) for r in every[~complete(every)].itertuples()),
+            }
+        )
+        values.update({(task, algo, column): done[column].to_numpy(dtype=float) for column, _ in PER_TASK})
+    cis = group_intervals(values, reps, seed)  # every cell's bootstrap at once
+    for row in rows:
         for column, name in PER_TASK:
-            row[f"{name} IQM"], row[f"{name} CI low"], row[f"{name} CI high"] = cis[column]
-        rows.append(row)
+            row[f"{name} IQM"], row[f"{name} CI low"], row[f"{name} CI high"] = cis[(row["task"], row["algo"], column)]
     table = pd.DataFrame(rows)
     return _algorithm_order(table, ["task"]) if len(table) else table
 

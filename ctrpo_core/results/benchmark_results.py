@@ -149,9 +149,12 @@ def summary_tables(
         empty = pd.DataFrame()
         return BenchmarkTables(empty, empty, empty, empty, [])
     normalised = aggregate.normalise(summaries)
-    left_out = []
-    for column, _ in aggregate.NORMALISED:
-        left_out += [line for line in aggregate.score_matrices(normalised, column)[2] if line not in left_out]
+    scores: dict[str, list[str]] = {}  # what is left out: of which scores (a line of every score is said once)
+    for column, name in aggregate.NORMALISED:
+        for line in aggregate.score_matrices(normalised, column)[2]:
+            scores.setdefault(line, []).append(name)
+    every = len(aggregate.NORMALISED)
+    left_out = [line if len(of) == every else f"{line} (of {', '.join(of)})" for line, of in scores.items()]
     return BenchmarkTables(
         aggregate.per_task_table(summaries, reps, seed),
         normalised,

@@ -124,12 +124,37 @@ def sensitivity(grid: pd.DataFrame, cost_limit: float) -> str:
     return "\n".join(lines)
 
 
-def benchmark(table: pd.DataFrame, scores: pd.DataFrame, best: str | None) -> str:
-    """Per task: the lowest Reg+, the highest return among the algorithms whose IQM cost is <= b; then
-    the across-task headline."""
-    lines = _thinner_than_planned(table, lambda r: f"{r.algo} on {r.task}")
-    table = table[table["finished seeds"] > 0] if "finished seeds" in table else table
-    for task, g in table.groupby("task", sort=True):
+def _improvement(p: float, low: float, high: float) -> str:
+    """What a probability of improvement with its CI says: better, worse, or no clear difference."""
+    if not all(math.isfinite(v) for v in (p, low, high)):
+        return "cannot be told (too few runs)"
+    if low > 0.5:
+        return "probably better"
+    if high < 0.5:
+        return "probably worse"
+    return "no clear difference at these seeds"
+
+
+def benchmark(
+    per_task: pd.DataFrame,
+    scores: pd.DataFrame,
+    improvement: pd.DataFrame,
+    best: str | None,
+    not_counted=(),
+    left_out=(),
+    algo: str = "c-trpo",
+) -> str:
+    """The benchmark's conclusion (``benchmark_results.tables``): what does not count; per task the lowest Reg+
+    and the highest return among the algorithms whose IQM cost is <= b; across tasks ``algo``'s normalised
+    scores, the probably-safe algorithm with the highest normalised return (``best``) and, per baseline,
+    whether the probability that ``algo`` improves on it is above 0.5 beyond its CI (return and Reg+)."""
+    from .aggregate import NORMALISED  # noqa: PLC0415 (aggregate imports rliable's helpers: only a report does)
+
+    lines = [f"Only finished runs count; not counted: {'; '.join(not_counted)}."] if len(not_counted) else []
+    done = per_task[per_task["finished seeds"] > 0] if "finished seeds" in per_task else per_task
+    if done.empty:
+        return "\n".join([*lines, "No finished runs: nothing to conclude."])
+    for task, g in done.groupby("task", sort=True):
         b = float(g.b.iloc[0])
         least = g.sort_values("Reg+ IQM").iloc[0]
         line = f"{task} (b = {b:g}): the lowest Reg+ is {least.algo}'s ({_num(least['Reg+ IQM'])})"
@@ -145,10 +170,40 @@ def benchmark(table: pd.DataFrame, scores: pd.DataFrame, best: str | None) -> st
                 f"highest return ({_num(top['V_r IQM'])})."
             )
         lines.append(line)
+    lines += [f"Left out of the aggregate: {line}." for line in left_out]
+    if scores.empty:
+        return "\n".join([*lines, "No task has a finished run of every algorithm: no aggregate yet."])
+    names = [name for _, name in NORMALISED]
+    mine = scores[scores.algo == algo]
+    if len(mine):
+        row = mine.iloc[0]
+        parts = [
+            f"{name} {_num(row[f'{name} IQM'])} [{_num(row[f'{name} CI low'])}, {_num(row[f'{name} CI high'])}]"
+            for name in names
+        ]
+        lines.append(
+            f"Across {int(row.tasks)} tasks ({int(row.runs)} runs), {algo}'s IQM scores are: "
+            + "; ".join(parts)
+            + f" ({'probably safe' if row['probably safe'] else 'not probably safe'})."
+        )
+    if all(_flat(scores[f"{name} IQM"]) for name in names):
+        lines.append(
+            "Every algorithm has the same normalised scores: the runs are probably too short for the algorithms "
+            "to differ, which is a finding, not a result."
+        )
     lines.append(
         f"Across tasks, the probably-safe algorithm with the highest normalised return: {best or 'none'} "
         f"(of {len(scores)} algorithms; probably safe = the upper end of the cost CI is at most 0)."
     )
+    for _, row in improvement.iterrows():
+        said = []
+        for name in names:
+            if f"P({name}) better" in row:
+                p, low, high = row[f"P({name}) better"], row[f"P({name}) CI low"], row[f"P({name}) CI high"]
+                score = "Reg+" if "Reg+" in name else "return"
+                said.append(f"{score}: P = {p:.2f} [{low:.2f}, {high:.2f}], {_improvement(p, low, high)}")
+        if said:
+            lines.append(f"{algo} against {row.versus}: " + "; ".join(said) + ".")
     return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from ..config.algorithms import legend_rank
 from .catalog import final_values, is_complete, read_run_files
 from .figure_style import short_labels
-from .intervals import column_intervals
+from .intervals import group_intervals
 
 COMPARISON_VALUES = (("final_return", "return"), ("final_cost", "cost"), ("reg_plus", "Reg+"))
 ONE_SEED_NOTE = "1 seed: no CI"
@@ -119,7 +119,7 @@ def comparison_table(summaries: pd.DataFrame, reps: int = 2000, equal_steps: int
     else the setting holds. With ``equal_steps`` (rows from :func:`at_equal_steps`) every row counts, cut at
     that step count (``seeds at equal steps``, ``cut at steps``). ``setting`` is a short name (only what
     differs among the labels shown); a setting of one seed has no CI (NaN) and says so in ``note``."""
-    rows = []
+    rows, values = [], {}
     summaries = summaries[summaries.label.notna()] if len(summaries) else summaries
     short = short_labels(summaries.label.unique()) if len(summaries) else {}
     count_column = COUNT_COLUMN if equal_steps is None else CUT_COUNT_COLUMN
@@ -140,15 +140,18 @@ def comparison_table(summaries: pd.DataFrame, reps: int = 2000, equal_steps: int
             if equal_steps is not None
             else "; ".join(where_it_stands(r) for r in group[~counted].sort_values("seed").itertuples()),
         }
-        cis = column_intervals(pooled[[column for column, _ in COMPARISON_VALUES]], reps=reps)
-        for column, name in COMPARISON_VALUES:  # one run has no interval (NaN ends)
-            point, low, high = cis[column]
-            median = float(pooled[column].median()) if len(pooled) else math.nan
-            row.update({f"{name} median": median, f"{name} IQM": point, f"{name} CI low": low, f"{name} CI high": high})
+        for column, name in COMPARISON_VALUES:
+            values[(key, column)] = pooled[column].to_numpy(dtype=float)
+            row[f"{name} median"] = float(pooled[column].median()) if len(pooled) else math.nan
         row["note"] = NONE_FINISHED_NOTE if not seeds else ONE_SEED_NOTE if len(seeds) < 2 else ""
         if equal_steps is not None:
             row["cut at steps"] = int(equal_steps)
         rows.append(row)
+    cis = group_intervals(values, reps=reps)  # every setting's bootstrap at once (one run: no interval)
+    for row in rows:
+        for column, name in COMPARISON_VALUES:
+            point, low, high = cis[(row["label"], column)]
+            row.update({f"{name} IQM": point, f"{name} CI low": low, f"{name} CI high": high})
     table = pd.DataFrame(rows)
     if len(table):  # C-TRPO first, by β and b_H, as the figures' legends list them
         keys = [table.algo.map(legend_rank), table.beta.fillna(-1.0), table.bh.fillna(-1.0), table.label]

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from ctrpo_core.results import aggregate, analysis
-from ctrpo_core.results.intervals import column_intervals, intervals, iqm
+from ctrpo_core.results.intervals import group_intervals, intervals, iqm
 
 
 def iqm_by_hand(values) -> float:
@@ -91,8 +91,14 @@ def test_intervals_of_one_run_none_and_columns():
     point, low, high = ci([4.0, 1.0, 3.0, 2.0], seed=3)
     assert point == pytest.approx(2.5) and low <= point <= high
     assert ci([4.0, 1.0, 3.0, 2.0], seed=3) == ci([4.0, 1.0, 3.0, 2.0], seed=3)  # seeded: reproducible
-    cols = column_intervals(pd.DataFrame({"a": [4.0, float("nan"), 1.0, 3.0, 2.0], "b": [1.0, 1.0, 1.0, 1.0, 1.0]}))
-    assert cols["a"][0] == pytest.approx(2.5) and cols["b"] == (1.0, 1.0, 1.0)
+    groups = {"a": [4.0, float("nan"), 1.0, 3.0, 2.0], "b": [1.0, 1.0, 1.0, 1.0], "c": [7.0], "d": [9.0, 1.0, 5.0, 3.0]}
+    cols = group_intervals(groups, reps=1000, seed=3)
+    assert cols["a"][0] == pytest.approx(2.5) and cols["b"] == (1.0, 1.0, 1.0) and cols["c"][0] == 7.0
+    assert math.isnan(cols["c"][1]) and cols["d"][0] == pytest.approx(4.0)
+    # groups bootstrapped together (one stratum each) have the intervals of a bootstrap of each alone
+    alone = ci([9.0, 1.0, 5.0, 3.0], reps=1000, seed=3)
+    assert cols["d"][0] == alone[0] and cols["d"][1] == pytest.approx(alone[1], abs=1.0)
+    assert cols["d"][2] == pytest.approx(alone[2], abs=1.0)
 
 
 # ------------------------------------------------------------------------------- normalised scores

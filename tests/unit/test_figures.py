@@ -11,7 +11,7 @@ import pytest
 from ctrpo_core import api
 from ctrpo_core.config.algorithms import ALGORITHMS
 from ctrpo_core.results import catalog, figure_style, plots, pooling, tables
-from ctrpo_core.results.stats import iqm
+from ctrpo_core.results.intervals import iqm
 
 SMALL = dict(total_steps=1500, steps_per_epoch=500, num_envs=4)
 RUNS = [
