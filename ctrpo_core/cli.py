@@ -309,15 +309,27 @@ def _cmd_benchmark(args) -> int:
 
     for key in ("parallel", "max_retries", "cpus_per_run"):
         rules.check(key, getattr(args, key))
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    algos = [a.strip() for a in args.algos.split(",") if a.strip()] if args.algos is not None else None
-    if not tasks or algos == []:
-        raise UsageError(f"--{'tasks' if not tasks else 'algos'}: the list is empty")
+    names = {
+        flag: [v.strip() for v in text.split(",") if v.strip()]
+        for flag, text in (("--tasks", args.tasks), ("--algos", args.algos))
+        if text is not None
+    }
+    for flag, values in names.items():
+        if not values:
+            raise UsageError(f"{flag}: the list is empty")
     settings = {"cost_limit": args.cost_limit} if args.cost_limit is not None else {}
     folder = runs_dir(args.runs_dir)
-    seeds = parse_list("--seeds", args.seeds, int)
+    given = {"tasks": names.get("--tasks"), "algos": names.get("--algos")}
+    if args.seeds is not None:
+        given["seeds"] = parse_list("--seeds", args.seeds, int)
     try:
-        plan = plan_benchmark(tasks, algos, seeds, folder, steps=args.steps, name=args.name, **settings)
+        plan = plan_benchmark(
+            runs_dir=folder,
+            steps=args.steps,
+            name=args.name,
+            **{k: v for k, v in given.items() if v is not None},
+            **settings,
+        )
     except ConfigError as exc:  # the setting behind a flag of another name
         flag = {"total_steps": "--steps", "seed": "--seeds", "cost_limit": "--cost-limit"}.get(exc.param)
         if flag is None:
@@ -875,18 +887,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--tasks",
-        default="paper",
         help="comma list of task ids or sets: paper (the eight tasks of the paper), velocity, navigation "
         "(default paper)",
     )
     bench.add_argument("--algos", help="comma list of algorithms (default: all of them); PPO and CPO are always added")
-    bench.add_argument("--seeds", default="0,1,2,3,4", help="comma list of seeds (default 0,1,2,3,4)")
+    bench.add_argument("--seeds", help="comma list of seeds (default: the paper's five, 0 to 4)")
     bench.add_argument(
         "--steps",
         "--total-steps",
         dest="steps",
         type=int,
-        help="environment steps per run (default 10,000,000, the paper's)",
+        help="environment steps per run (default: the paper's 10M)",
     )
     bench.add_argument("--cost-limit", type=float, help="the cost limit b of every task (default: each task's)")
     bench.add_argument("--name", help="benchmark name (default paper-<steps>, e.g. paper-10M)")

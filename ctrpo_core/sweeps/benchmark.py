@@ -27,6 +27,8 @@ NAVIGATION = [task for task, _, _ in PAPER_TASKS if "Velocity" not in task]
 TASK_SETS = {"paper": VELOCITY + NAVIGATION, "velocity": VELOCITY, "navigation": NAVIGATION}
 PAPER_STEPS = 10_000_000  # the paper's budget per run
 REFERENCES = ("ppo", "cpo")  # return / PPO's final return; Reg+ / CPO's Reg+
+DEFAULT_TASKS = ("paper",)
+DEFAULT_SEEDS = (0, 1, 2, 3, 4)  # the paper's five
 
 
 def paper_algos() -> list[str]:
@@ -76,6 +78,7 @@ def plan_benchmark(
     """The benchmark's plan (a :class:`SweepPlan` whose request has ``kind`` 'benchmark'); ConfigError naming
     the parameter on bad input, before anything is written."""
     tasks = expand_tasks(tasks)
+    seeds = list(seeds)
     algos = list(dict.fromkeys(algos or paper_algos()))
     for algo in algos:
         try:
