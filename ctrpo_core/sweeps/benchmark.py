@@ -67,9 +67,9 @@ def expand_tasks(tasks) -> list[str]:
 
 
 def plan_benchmark(
-    tasks=("paper",),
+    tasks=DEFAULT_TASKS,
     algos=None,
-    seeds=(0, 1, 2, 3, 4),
+    seeds=DEFAULT_SEEDS,
     runs_dir="runs",
     steps: int | None = None,
     name=None,
