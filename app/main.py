@@ -30,6 +30,7 @@ else:
         st.Page("views/live.py", title="Live", icon=":material/monitoring:"),
         st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
         st.Page("views/sensitivity.py", title="Sensitivity", icon=":material/grid_on:"),
+        st.Page("views/benchmark.py", title="Benchmark", icon=":material/leaderboard:"),
         st.Page("views/geometry.py", title="Geometry", icon=":material/architecture:"),
         st.Page("views/claims.py", title="Claims", icon=":material/fact_check:"),
         st.Page("views/rollout.py", title="Rollout", icon=":material/movie:"),

@@ -109,7 +109,7 @@ def prepare(name: str, values: dict, runs_dir, texts: dict | None = None) -> Pat
     """Validate, then create the report folder with params.json and a 'queued' status. A failure after the
     folder was made (a full disk: WriteError names the file) removes it, and the folders made for it."""
     source = notebook_path(name)
-    values = check_parameters(name, values, texts)
+    values = check_parameters(name, values, texts, runs_dir=runs_dir)  # a benchmark's name: one of this folder's
     check_settings(name, values)
     known = parameters(name)
     runs_dir = Path(runs_dir).resolve()

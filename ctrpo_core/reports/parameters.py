@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..config.algorithms import ALL_SETTINGS
 from ..config.rules import INF, MAX_GRID, MAX_MAGNITUDE, RANGES, Range, check_grid
-from ..config.schema import ALGORITHM_IDS, ConfigError, resolve
+from ..config.schema import ALGORITHM_IDS, ConfigError, resolve, validate_name
 from ..envs import TASKS, UnknownTaskError
 from ..util.paths import REPOSITORY
 
@@ -119,8 +119,9 @@ MAX_FLOW_TIME = 1_000.0  # cnpg_geometry's flow time of the exact flows (they co
 
 @dataclass(frozen=True)
 class Param:
-    """What one report parameter accepts. ``kind``: "int", "float", "str", "task" (a task id), "widths" (a
-    list of positive layer widths, as the setting ``hidden``) or "list" (of ``item``s, ``length`` values,
+    """What one report parameter accepts. ``kind``: "int", "float", "str", "task" (a task id), "benchmark" (the
+    name of a benchmark of the runs folder), "widths" (a list of positive layer widths, as the setting ``hidden``)
+    or "list" (of ``item``s, ``length`` values,
     ``order`` "increasing" or "non-decreasing" where the notebook reads them so); ``optional``: null is
     accepted too (the task's default, a process per core); ``truth``: a task must have a ground truth."""
 
@@ -148,6 +149,8 @@ class Param:
             text += " (the tasks with a ground truth)" if self.truth else " (see `ctrpo tasks`)"
         elif self.kind == "widths":
             text = "a JSON list of positive integers (layer widths, e.g. [64, 64])"
+        elif self.kind == "benchmark":
+            text = "the name of a benchmark of the runs folder (`ctrpo benchmark` prints it, e.g. paper-1M)"
         elif self.range is not None:
             text = self.range.describe()
         else:
@@ -229,13 +232,12 @@ DECLARED: dict[str, dict[str, Param]] = {
         "runs_dir": RUNS_DIR,
     },
     "benchmark": {
-        "algos": grid(ALGO),
+        "name": Param("benchmark", optional=True, note="train and report the small benchmark of the other parameters"),
         "tasks": grid(TASK),
+        "algos": grid(ALGO),
         "seeds": grid(setting("seed")),
-        "total_steps": TOTAL_STEPS,
-        "cost_limit": COST_LIMIT,
-        "reference": ALGO,
-        "regret_reference": ALGO,
+        "total_steps": setting("total_steps", optional=True, note="the paper's 10M"),
+        "cost_limit": setting("cost_limit", optional=True, note=DEFAULT_OF_TASK),
         "reps": Param("int", range=Range(1, MAX_REPS, integer=True)),
         "parallel": PARALLEL,
         "runs_dir": RUNS_DIR,
@@ -316,6 +318,14 @@ def _valid(spec: Param, value):
         if not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
             raise ValueError
         return widths
+    if spec.kind == "benchmark":  # a sweep's name (its manifest's file name); that it exists: check_parameters
+        if not isinstance(value, str):
+            raise ValueError
+        try:
+            validate_name(value)
+        except ConfigError:
+            raise ValueError from None
+        return value
     if spec.kind in ("str", "task"):
         if not isinstance(value, str) or (spec.choices is not None and value not in spec.choices):
             raise ValueError
@@ -381,11 +391,11 @@ def _coerce(key: str, value, text: str | None, default):
     return value
 
 
-def check_parameters(name: str, values: dict, texts: dict | None = None) -> dict:
+def check_parameters(name: str, values: dict, texts: dict | None = None, runs_dir=None) -> dict:
     """Validate parameter values for report ``name``: unknown or reserved names, then each value against its
     declaration (type, range, choices; :data:`DECLARED`). Returns the values as the notebook gets them (an
     int for a float parameter becomes a float). A string parameter given as other JSON (``-p task 5``) is
-    taken as the text typed."""
+    taken as the text typed. With ``runs_dir``, a benchmark's name must be one of that folder's."""
     known = parameters(name)
     specs = declared(name)
     texts = texts or {}
@@ -404,9 +414,20 @@ def check_parameters(name: str, values: dict, texts: dict | None = None) -> dict
         if spec is None:
             out[key] = _coerce(key, value, text, known[key]["value"])
             continue
-        if spec.kind in ("str", "task") and value is not None and not isinstance(value, str):
+        if spec.kind in ("str", "task", "benchmark") and value is not None and not isinstance(value, str):
             value = text if text is not None else json.dumps(value)
         out[key] = check_value(key, spec, value, text)
+        if spec.kind == "benchmark" and out[key] is not None and runs_dir is not None:
+            from ..sweeps.manifest import list_sweeps  # noqa: PLC0415 (it loads pandas: only a benchmark's name needs it)
+
+            there = list_sweeps(runs_dir, kind="benchmark")
+            if out[key] not in there:
+                raise ConfigError(
+                    f"-p {key}",
+                    f"must be {spec.allowed()}; {str(runs_dir)!r} has "
+                    + (", ".join(there) if there else "none (`ctrpo benchmark` trains one)")
+                    + f", got {_shown(out[key], text)}",
+                )
     return out
 
 

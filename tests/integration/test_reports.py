@@ -106,7 +106,7 @@ def test_html_exports_carry_their_figures_and_load_nothing_from_outside(executed
     figures = {
         "quickstart": 3,
         "barrier_sensitivity": 7,
-        "benchmark": 3,
+        "benchmark": 4,  # the aggregate, the probability of improvement, the performance profile, the curve grid
         "cnpg_geometry": 3,  # one curve figure per task
         "claims": 6,
     }  # (a) two, (b), (c), (d), (e) one each, on its one task
@@ -207,22 +207,47 @@ def test_cnpg_invariance_and_convergence(executed):
     assert r["fixed_steps"]["betas"][0] == 0.0 and r["fixed_steps"]["crossed"][0] > 0
 
 
-def test_benchmark_table_and_normalised_scores(executed):
+def test_benchmark_trains_its_small_benchmark_and_aggregates_it(executed):
+    """Without -p name the report plans and trains its own benchmark (PPO and CPO added) and reports it."""
     _, r, _ = executed["benchmark"]
     params = CI_PARAMETERS["benchmark"]
-    assert r["runs"] == len(params["algos"]) * len(params["tasks"]) * len(params["seeds"])
-    assert sorted(row["algo"] for row in r["normalised"]) == sorted(params["algos"])  # one row per algorithm
-    assert len(r["table"]) == len(params["algos"]) * len(params["tasks"])  # one per task × algorithm
-    for row in r["table"]:
+    algos = list(dict.fromkeys([*params["algos"], "ppo", "cpo"]))
+    assert r["name"].startswith("report-") and r["algos"] == algos and r["tasks"] == params["tasks"]
+    assert r["planned"] == r["finished"] == len(algos) * len(params["tasks"]) * len(params["seeds"])
+    assert r["not_counted"] == 0 and r["reps"] == params["reps"] and r["steps"] == params["total_steps"]
+    assert len(r["per_task"]) == len(algos) * len(params["tasks"])  # one per task × algorithm
+    for row in r["per_task"]:
+        assert row["finished seeds"] == len(params["seeds"]) and row["not counted"] == ""
         for name in ("V_r", "V_c", "Reg+"):
             assert row[f"{name} CI low"] <= row[f"{name} IQM"] <= row[f"{name} CI high"]
-    trpo = next(row for row in r["normalised"] if row["algo"] == "trpo")
-    assert trpo["tasks"] == 2 and trpo["runs"] == 4
+    assert [row["algo"] for row in r["aggregate"]] == ["c-trpo", "cpo", "trpo", "ppo"]  # the legends' order
+    for row in r["aggregate"]:
+        assert row["tasks"] == 2 and row["runs"] == 4
+        for name in ("return / PPO", "V_c / b − 1", "Reg+ / CPO's Reg+"):
+            assert row[f"{name} CI low"] <= row[f"{name} IQM"] <= row[f"{name} CI high"]
+    ppo = next(row for row in r["aggregate"] if row["algo"] == "ppo")
     # the reference's own normalised return has mean 1 per task, so its IQM over 2 tasks × 2 seeds is near 1
-    assert 0.5 < trpo["return / reference IQM"] < 1.5
-    cpo = next(row for row in r["normalised"] if row["algo"] == "cpo")
+    assert 0.5 < ppo["return / PPO IQM"] < 1.5
+    cpo = next(row for row in r["aggregate"] if row["algo"] == "cpo")
     assert cpo["Reg+ / CPO's Reg+ CI low"] <= 1.0 <= cpo["Reg+ / CPO's Reg+ CI high"]
-    assert all(row["algo"] in r["probably_safe"] for row in r["normalised"] if row["probably safe"])
+    assert r["probably_safe"] == [row["algo"] for row in r["aggregate"] if row["probably safe"]]
+    assert [row["versus"] for row in r["improvement"]] == ["cpo", "trpo", "ppo"]
+    for row in r["improvement"]:
+        for name in ("return / PPO", "Reg+ / CPO's Reg+"):
+            assert 0 <= row[f"P({name}) CI low"] <= row[f"P({name}) better"] <= row[f"P({name}) CI high"] <= 1
+
+
+def test_benchmark_reports_a_benchmark_by_name_and_trains_nothing(executed, runs):
+    """-p name: the benchmark the first report trained, reported again: the same tables, nothing trained."""
+    _, first, _ = executed["benchmark"]
+    result, folder = report_cli("benchmark", runs, {"name": first["name"], "reps": 500})
+    assert result.returncode == 0, result.stderr[-2000:]
+    again = json.loads((folder / "results.json").read_text())
+    assert again["name"] == first["name"] and again["finished"] == first["finished"]
+    assert again["aggregate"] == first["aggregate"] and again["per_task"] == first["per_task"]
+    nb = read_notebook(folder / "benchmark.ipynb")
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "to run" not in printed  # no sweep ran
 
 
 def test_sensitivity_grid_and_reuse(executed, runs):
@@ -275,6 +300,7 @@ def test_a_failing_cell_fails_the_report(runs):
         (["benchmark", "-p", "parallel", "0"], "-p parallel"),
         (["barrier_sensitivity", "-p", "seeds", json.dumps(list(range(3_400)))], "-p seeds"),  # 40,800 runs
         (["benchmark", "-p", "runs_dir", "/tmp"], "-p runs_dir"),
+        (["benchmark", "-p", "name", "paper-10M"], "-p name"),  # no such benchmark in the runs folder
         ([], "report"),
     ],
 )

@@ -370,9 +370,9 @@ def test_runs_folder_given_twice_is_refused(tmp_path, capsys):
     assert "--beta" in one_line_error(status, err)
 
 
-def test_benchmark_reference_is_checked_before_anything_runs(tmp_path, capsys):
-    for key in ("reference", "regret_reference"):
-        status, _, err = run_main(capsys, "report", "benchmark", "-p", key, "sac", "--runs-dir", tmp_path)
+def test_benchmark_algorithms_and_tasks_are_checked_before_anything_runs(tmp_path, capsys):
+    for key, value in (("algos", '["c-trpo", "sac"]'), ("tasks", '["Nope-v0"]')):
+        status, _, err = run_main(capsys, "report", "benchmark", "-p", key, value, "--runs-dir", tmp_path)
         assert f"-p {key}" in one_line_error(status, err)
     assert list(tmp_path.iterdir()) == []
 
