@@ -138,14 +138,15 @@ def train_edge_runs(runs_dir: Path, betas=(), bhs=(), baselines=(), **settings) 
     """C-TRPO over ``betas`` (at the task's b_H) and ``bhs`` (at the task's β), and the ``baselines`` (with
     ``settings`` such as a shorter total_steps), each over SEEDS, trained where not finished yet;
     {(algo, beta, bh, seed): run directory}."""
-    from ctrpo_core.results.analysis import benchmark_plan, run_configs, sensitivity_plan
+    from ctrpo_core.results.analysis import run_configs, sensitivity_plan
+    from ctrpo_core.sweeps.benchmark import benchmark_configs
 
     configs = []
     if betas:
         configs += sensitivity_plan(EDGE, betas, [None], SEEDS, runs_dir).configs
     if bhs:
         configs += sensitivity_plan(EDGE, [None], bhs, SEEDS, runs_dir).configs
-    configs += benchmark_plan(list(baselines), [EDGE], SEEDS, runs_dir, **settings) if baselines else []
+    configs += benchmark_configs(list(baselines), [EDGE], SEEDS, runs_dir, **settings) if baselines else []
     configs = list({c.name: c for c in configs}.values())
     with one_worker_at_a_time(runs_dir.parent):  # the other worker's runs are reused once finished
         states = run_configs(configs, parallel=None, report=lambda line: None)

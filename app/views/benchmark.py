@@ -10,7 +10,7 @@ from ctrpo_core.results.benchmark_plots import (
     per_task_view,
     profile_figure,
 )
-from ctrpo_core.results.benchmark_results import list_benchmarks, load, reference_notes, summary_tables
+from ctrpo_core.results.benchmark_results import list_benchmarks, load, summary_tables
 from ctrpo_core.results.catalog import default_runs_dir
 from ctrpo_core.results.figure_style import algo_name
 from ctrpo_core.results.plots import BAND_NOTE
@@ -98,8 +98,6 @@ def benchmark_view():
     )
     for line in tables.left_out:
         st.caption(f"Left out of the aggregate: {line}.")
-    for line in reference_notes(tables.normalised):
-        st.warning(f"{line}.")
     if tables.aggregate.empty:
         st.info("Nothing to aggregate yet: no task has a finished run of every algorithm.")
     else:

@@ -67,14 +67,16 @@ def _algorithm_order(table: pd.DataFrame, first=()) -> pd.DataFrame:
 def normalise(summaries: pd.DataFrame, reference: str = "ppo", regret_reference: str = "cpo") -> pd.DataFrame:
     """Per finished run (the others never count) the paper's across-task scores: return / the mean final return of
     ``reference`` (PPO) on the task, cost V_c / b − 1, and Reg+ / the IQM Reg+ of ``regret_reference`` (CPO) on
-    the task. A reference missing on a task (or zero) gives NaN there."""
+    the task. No ratio (NaN) where the reference has no finished run on the task, PPO's mean final return is at or
+    below 0 (dividing by it would rank the algorithms backwards) or CPO's Reg+ is 0 (:func:`why_left_out`)."""
     frames = []
     for _, g in finished(summaries).groupby("task", sort=True):
         ref = g[g.algo == reference].final_return
         ref_return = float(ref.mean()) if len(ref) else math.nan
         ref_regret = iqm(g[g.algo == regret_reference].reg_plus)
         g = g.copy()
-        g["return_norm"] = g.final_return / ref_return if ref_return != 0.0 else math.nan
+        # a ratio to a reference at or below 0 ranks the algorithms backwards (a lower return, a larger ratio)
+        g["return_norm"] = g.final_return / ref_return if ref_return > 0.0 else math.nan
         g["cost_norm"] = g.final_cost / g.cost_limit - 1.0
         g["regret_norm"] = g.reg_plus / ref_regret if ref_regret != 0.0 else math.nan
         g["reference_return"], g["reference_regret"] = ref_return, ref_regret
@@ -82,6 +84,25 @@ def normalise(summaries: pd.DataFrame, reference: str = "ppo", regret_reference:
     if frames:
         return pd.concat(frames, ignore_index=True)
     return summaries.iloc[0:0].assign(return_norm=[], cost_norm=[], regret_norm=[])
+
+
+def why_left_out(task_runs: pd.DataFrame, column: str) -> str:
+    """Why a task has no ``column`` score for some algorithm (its normalised finished runs)."""
+    if column == "return_norm":
+        ref = task_runs.reference_return.iloc[0] if len(task_runs) else math.nan
+        if not np.isfinite(ref):
+            return "PPO has no finished run there, so no return is normalised"
+        if ref <= 0:
+            return (
+                f"PPO's mean final return there is {ref:.3g}; a ratio to a reference at or below 0 would rank backwards"
+            )
+    if column == "regret_norm":
+        ref = task_runs.reference_regret.iloc[0] if len(task_runs) else math.nan
+        if not np.isfinite(ref):
+            return "CPO has no finished run there, so no Reg+ is normalised"
+        if ref == 0:
+            return "CPO's Reg+ there is 0, so no Reg+ can be divided by it"
+    return "not every algorithm has a finished run there"
 
 
 def score_matrices(normalised: pd.DataFrame, column: str) -> tuple[dict, list[str], list[str]]:
@@ -93,8 +114,7 @@ def score_matrices(normalised: pd.DataFrame, column: str) -> tuple[dict, list[st
     algos = sorted(normalised.algo.unique(), key=lambda a: (legend_rank(a), a)) if len(normalised) else []
     every_task = sorted(normalised.task.unique()) if len(normalised) else []
     tasks = [t for t in every_task if all(((scored.task == t) & (scored.algo == a)).any() for a in algos)]
-    missing = "not every algorithm has a finished run with this score there"
-    left_out = [f"{t}: {missing}" for t in every_task if t not in tasks]
+    left_out = [f"{t}: {why_left_out(normalised[normalised.task == t], column)}" for t in every_task if t not in tasks]
     matrices = {}
     for algo in algos:
         mine = scored[(scored.algo == algo) & scored.task.isin(tasks)]
@@ -104,7 +124,7 @@ def score_matrices(normalised: pd.DataFrame, column: str) -> tuple[dict, list[st
             left_out.append(f"{algo}: seed(s) {', '.join(str(int(s)) for s in dropped)} not finished on every task")
         by_seed = mine.set_index(["seed", "task"])[column]
         rows = [[by_seed[(s, t)] for t in tasks] for s in seeds]
-        matrices[algo] = np.array(rows, dtype=float).reshape(-1, len(tasks))
+        matrices[algo] = np.array(rows, dtype=float).reshape(-1, len(tasks)) if tasks else np.empty((0, 0))
     return matrices, tasks, left_out
 
 
@@ -158,9 +178,13 @@ def improvement_table(normalised: pd.DataFrame, algo: str = "c-trpo", reps: int 
     return table.iloc[sorted(range(len(table)), key=lambda i: keys.iloc[i])].reset_index(drop=True)
 
 
-def performance_profiles(normalised: pd.DataFrame, column: str = "return_norm", taus=None, reps: int = REPS):
+def performance_profiles(
+    normalised: pd.DataFrame, column: str = "return_norm", taus=None, reps: int = REPS, seed: int = 0
+) -> pd.DataFrame:
     """rliable's performance profile of one score: per algorithm and threshold τ the fraction of its runs × tasks
-    scores above τ (below τ for cost and Reg+), with a 95% CI; a long table (algo, tau, fraction, CI low, CI high)."""
+    scores above τ (below τ for cost and Reg+), with a 95% CI; a long table (algo, tau, fraction, CI low, CI high).
+    rliable's ``create_performance_profile`` without its unseeded bootstrap: the same score distribution, its CIs
+    drawn from ``seed`` (the same runs give the same bands)."""
     library, _ = rliable()
     matrices, _, _ = score_matrices(normalised, column)
     matrices = {a: m for a, m in matrices.items() if m.size}
@@ -172,10 +196,11 @@ def performance_profiles(normalised: pd.DataFrame, column: str = "return_norm", 
         taus = np.linspace(min(low, 0.0), max(high, 1.0), 41)
     taus = np.asarray(taus, dtype=float)
     sign = -1.0 if column in LOWER_IS_BETTER else 1.0
+    flipped = {a: sign * m for a, m in matrices.items()}
+    profile = lambda scores: library.score_distributions(scores, sign * taus)  # noqa: E731
+    fractions = {a: profile(m) for a, m in flipped.items()}
     with quiet():
-        fractions, cis = library.create_performance_profile(
-            {a: sign * m for a, m in matrices.items()}, sign * taus, reps=reps
-        )
+        _, cis = library.get_interval_estimates(flipped, profile, reps=reps, random_state=np.random.RandomState(seed))
     rows = [
         {"algo": a, "tau": t, "fraction": fractions[a][i], "CI low": cis[a][0][i], "CI high": cis[a][1][i]}
         for a in matrices

@@ -7,7 +7,6 @@ per task and algorithm ("seed 2 running (epoch 12/50)", "seed 3 not started").
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,19 +162,3 @@ def summary_tables(
         aggregate.improvement_table(normalised, "c-trpo", improvement_reps or reps, seed),
         left_out,
     )
-
-
-def reference_notes(normalised: pd.DataFrame) -> list[str]:
-    """A line per task where PPO's mean final return (the return's reference) is negative: dividing by it turns
-    the order around there (a run with a lower return gets a larger "return / PPO"), so the aggregate of the
-    normalised return and its probability of improvement mislead on such a task."""
-    if normalised.empty or "reference_return" not in normalised:
-        return []
-    references = normalised.groupby("task", sort=True).reference_return.first()
-    return [
-        f"{task}: PPO's mean final return is {value:.3g} (below 0), so there a lower return gives a larger "
-        "return / PPO: this task ranks the algorithms backwards in the normalised return's aggregate, profile "
-        "and probability of improvement"
-        for task, value in references.items()
-        if math.isfinite(value) and value < 0
-    ]

@@ -286,7 +286,9 @@ def summarize_run(path) -> dict:
         cached = (signature, _static_row(path, signature))
         _SUMMARIES[key] = cached
         _CHANGED.add(str(path.parent))
-    return _with_state(path, dict(cached[1]))
+    # the path as asked now: a row from the catalog file was written by a process that may have named the folder
+    # otherwise (relative to another working directory)
+    return _with_state(path, {**cached[1], "path": str(path)})
 
 
 def _static_row(path: Path, signature: list) -> dict:

@@ -142,14 +142,13 @@ def benchmark(
     best: str | None,
     not_counted=(),
     left_out=(),
-    notes=(),
     algo: str = "c-trpo",
 ) -> str:
     """The benchmark's conclusion (``benchmark_results.tables``): what does not count; per task the lowest Reg+
     and the highest return among the algorithms whose IQM cost is <= b; across tasks ``algo``'s normalised
     scores, the probably-safe algorithm with the highest normalised return (``best``) and, per baseline,
     whether the probability that ``algo`` improves on it is above 0.5 beyond its CI (return and Reg+).
-    ``not_counted``, ``left_out`` and ``notes`` (e.g. ``benchmark_results.reference_notes``): lines said first."""
+    ``not_counted`` and ``left_out`` (what the aggregate could not compare, and why): lines said first."""
     from .aggregate import NORMALISED  # noqa: PLC0415 (aggregate imports rliable's helpers: only a report does)
 
     lines = [f"Only finished runs count; not counted: {'; '.join(not_counted)}."] if len(not_counted) else []
@@ -175,7 +174,7 @@ def benchmark(
             else:
                 line += f"; only {top.algo} ended with an IQM cost at or below b (return {_num(top['V_r IQM'])})."
         lines.append(line)
-    lines += [f"Left out of the aggregate: {line}." for line in left_out] + [f"Note: {line}." for line in notes]
+    lines += [f"Left out of the aggregate: {line}." for line in left_out]
     if scores.empty:
         return "\n".join([*lines, "No task has a finished run of every algorithm: no aggregate yet."])
     names = [name for _, name in NORMALISED]

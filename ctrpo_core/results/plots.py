@@ -985,40 +985,6 @@ def recovery_figure(grid) -> go.Figure:
     return _readable(fig)
 
 
-def normalised_figure(table, names, height: int = 360) -> go.Figure:
-    """IQM with 95% CI per algorithm, one panel per normalised score (``analysis.normalised_table``)."""
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=list(names), horizontal_spacing=0.1)
-    for col, name in enumerate(names, start=1):
-        if len(table):
-            mid, low, high = table[f"{name} IQM"], table[f"{name} CI low"], table[f"{name} CI high"]
-            colors = [color_of(a) for a in table["algo"]]
-            fig.add_trace(
-                go.Scatter(
-                    x=mid,
-                    y=table["algo"],
-                    mode="markers",
-                    marker=dict(size=11, color=colors),
-                    showlegend=False,
-                    hovertemplate="%{y}: IQM %{x:.3g} (95% CI bar)<extra></extra>",
-                    error_x=dict(
-                        type="data", symmetric=False, array=(high - mid).fillna(0), arrayminus=(mid - low).fillna(0)
-                    ),
-                ),
-                row=1,
-                col=col,
-            )
-        fig.add_vline(x=0.0 if "b − 1" in name else 1.0, line_dash="dot", line_color="grey", row=1, col=col)
-    fig.update_annotations(font=FONT)
-    fig.update_layout(
-        title="across tasks: IQM over seeds × tasks, bars: 95% stratified-bootstrap CIs",
-        height=height,
-        font=FONT,
-        margin=dict(l=10, r=10, t=80, b=30),
-    )
-    return _readable(fig)
-
-
-# ---------------------------------------------------------------- final values per setting
 FINAL_METRICS = [
     ("return", "return"),
     ("cost", "cost"),

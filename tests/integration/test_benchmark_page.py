@@ -62,7 +62,9 @@ def test_the_page_shows_progress_names_what_does_not_count_and_counts_only_finis
 
     # only the finished seeds 0 and 1 count: in the aggregate, the probabilities and every per-task table
     aggregate = at.dataframe[1].value
-    assert aggregate.algo.tolist() == ["C-TRPO", "CPO", "PPO"] and set(aggregate.runs) == {"4 (2 tasks)"}
+    # at 4k steps PPO's return on GridHazard-v0 is below 0: no ratio there, and the page says why
+    assert aggregate.algo.tolist() == ["C-TRPO", "CPO", "PPO"] and set(aggregate.runs) == {"2 (1 task)"}
+    assert any("GridHazard-v0: PPO's mean final return there is -" in c.value for c in at.caption)
     assert at.dataframe[2].value.versus.tolist() == ["CPO", "PPO"]
     per_task = [d.value for d in at.dataframe[3:]]
     assert len(per_task) == 2 and all(set(t["seed ids"]) == {"0,1"} for t in per_task)

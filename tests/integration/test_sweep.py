@@ -11,9 +11,9 @@ import pytest
 from conftest import ROOT, run_cli
 
 from ctrpo_core.config import ConfigError, resolve
-from ctrpo_core.sweeps.benchmark import benchmark_configs
 from ctrpo_core.runs import RunDir, lifecycle
 from ctrpo_core.sweeps.batch import classify
+from ctrpo_core.sweeps.benchmark import benchmark_configs
 from ctrpo_core.sweeps.plan import plan_sweep
 
 SMALL = ["--steps-per-epoch", "500", "--num-envs", "4"]

@@ -263,3 +263,27 @@ def test_grid_table_and_barrier_onset():
     grid = analysis.grid_table(pd.DataFrame(rows))
     assert len(grid) == 6 and (grid.seeds == 2).all()
     assert analysis.barrier_onset(grid, drop=0.1) == {0.5: 10.0, 1.0: None}
+
+
+def test_no_ratio_to_a_reference_at_or_below_zero_and_the_reason_is_said():
+    summaries = synthetic_summaries()
+    summaries.loc[(summaries.task == "B") & (summaries.algo == "ppo"), "final_return"] = [-1.0, -3.0]  # mean −2
+    summaries.loc[(summaries.task == "A") & (summaries.algo == "cpo"), "reg_plus"] = 0.0
+    norm = aggregate.normalise(summaries)
+    assert norm[norm.task == "B"].return_norm.isna().all() and norm[norm.task == "A"].return_norm.notna().all()
+    assert norm[norm.task == "A"].regret_norm.isna().all()
+    _, tasks, left_out = aggregate.score_matrices(norm, "return_norm")
+    assert tasks == ["A"] and left_out == [
+        "B: PPO's mean final return there is -2; a ratio to a reference at or below 0 would rank backwards"
+    ]
+    _, tasks, left_out = aggregate.score_matrices(norm, "regret_norm")
+    assert tasks == ["B"] and left_out == ["A: CPO's Reg+ there is 0, so no Reg+ can be divided by it"]
+    _, _, left_out = aggregate.score_matrices(aggregate.normalise(summaries[summaries.algo != "ppo"]), "return_norm")
+    assert left_out == [f"{t}: PPO has no finished run there, so no return is normalised" for t in ("A", "B")]
+
+
+def test_the_performance_profile_is_seeded():
+    norm = aggregate.normalise(synthetic_summaries())
+    a = aggregate.performance_profiles(norm, "return_norm", reps=200, seed=1)
+    assert a.equals(aggregate.performance_profiles(norm, "return_norm", reps=200, seed=1))
+    assert (a["CI low"] <= a.fraction + 1e-12).all() and (a.fraction <= a["CI high"] + 1e-12).all()
