@@ -33,7 +33,7 @@ from .figure_style import (
     band_color,
     color_of,
 )
-from .plots import X_TITLE, _legend_layout, _readable, curve_panels
+from .plots import X_TITLE, _legend_layout, _log_ticks, _readable, _tick_text, curve_panels
 
 # the normalised scores' names (aggregate.NORMALISED) and what each panel is titled
 RETURN, COST, REGRET = (name for _, name in NORMALISED)
@@ -203,7 +203,9 @@ def aggregate_figure(table: pd.DataFrame, log_regret: bool | None = None) -> go.
     fig.add_vline(x=0.0, line=dict(color=LIMIT_COLOR, dash=LIMIT_DASH, width=2), row=1, col=2)
     fig.add_vline(x=0.0 if log else 1.0, line=dict(color=REFERENCE_COLOR, dash=REFERENCE_DASH, width=2), row=1, col=3)
     if log:  # add_vline draws x = 1 at log10(1) = 0 on a log axis
-        fig.update_xaxes(type="log", title_text="log scale", row=1, col=3)
+        ticks = _log_ticks([[*ends, 1.0]])  # 0.5, 1, 2, 5, 10: Plotly's own label 0.5 as a small "5"
+        log_ticks = {"tickvals": ticks, "ticktext": [_tick_text(t) for t in ticks]} if ticks else {}
+        fig.update_xaxes(type="log", title_text="log scale", row=1, col=3, **log_ticks)
     names = _key_traces(
         fig,
         [(IQM_LEGEND, DOT), (CI_LEGEND, BAR), (LIMIT_LEGEND, LIMIT), (REFERENCE_LEGEND, REFERENCE)],
