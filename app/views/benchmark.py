@@ -23,6 +23,16 @@ from ctrpo_core.ui.charts import PLOTLY_CONFIG
 REPS, IMPROVEMENT_REPS, PROFILE_REPS = 500, 200, 500
 REFRESH_S = 10.0  # while a driver trains the benchmark, the page looks again this often
 
+
+def figure_and_table(table, figure, view, key: str, empty: str) -> None:
+    """A table's figure and its printable copy, or a line saying why there is nothing yet."""
+    if table.empty:
+        st.info(empty)
+        return
+    st.plotly_chart(figure(table), key=key, config=PLOTLY_CONFIG)
+    st.dataframe(view(table), hide_index=True, width="stretch")
+
+
 st.title("Benchmark")
 st.caption(
     "The paper's protocol over a benchmark of this runs folder (`ctrpo benchmark`: tasks × algorithms × seeds "
@@ -98,11 +108,13 @@ def benchmark_view():
     )
     for line in tables.left_out:
         st.caption(f"Left out of the aggregate: {line}.")
-    if tables.aggregate.empty:
-        st.info("Nothing to aggregate yet: no task has a finished run of every algorithm.")
-    else:
-        st.plotly_chart(aggregate_figure(tables.aggregate), key="bm_aggregate", config=PLOTLY_CONFIG)
-        st.dataframe(aggregate_view(tables.aggregate), hide_index=True, width="stretch")
+    figure_and_table(
+        tables.aggregate,
+        aggregate_figure,
+        aggregate_view,
+        "bm_aggregate",
+        "Nothing to aggregate yet: no task has a finished run of every algorithm.",
+    )
 
     st.subheader("Probability of improvement")
     st.caption(
@@ -110,11 +122,13 @@ def benchmark_view():
         "for return (higher) and Reg+ (lower), with 95% CIs "
         f"({IMPROVEMENT_REPS} resamples here, 2,000 in the report). Above 0.5: C-TRPO is more often better."
     )
-    if tables.improvement.empty:
-        st.info("No probability of improvement yet: C-TRPO and a baseline need finished runs on the same tasks.")
-    else:
-        st.plotly_chart(improvement_figure(tables.improvement), key="bm_improvement", config=PLOTLY_CONFIG)
-        st.dataframe(improvement_view(tables.improvement), hide_index=True, width="stretch")
+    figure_and_table(
+        tables.improvement,
+        improvement_figure,
+        improvement_view,
+        "bm_improvement",
+        "No probability of improvement yet: C-TRPO and a baseline need finished runs on the same tasks.",
+    )
 
     st.subheader("Learning curves")
     log_y = st.toggle("Log cost, Reg+", key="bm_log", help="Cost and Reg+ on log axes (a value of 0 is not drawn).")
