@@ -26,16 +26,18 @@ STARTED_WAIT_S = 60.0  # launch_sweep returns once its driver owns the sweep, or
 
 
 class SweepProgress:
-    """The backends' report lines, with "[k of N, ETA m:ss]" added to the line of each run that ends; the
-    ETA assumes the remaining runs take as long as the finished ones did at the same parallelism."""
+    """The backends' report lines, with "[k of N, ETA m:ss]" added to the line of each run that ends (N: the runs
+    this launch trains; when a plan of P runs had ``before`` finished already, also "; D of P planned finished");
+    the ETA assumes the remaining runs take as long as the finished ones did at the same parallelism."""
 
     def __init__(self, report, names, clock=time.monotonic):
         self.report, self.clock = report, clock
         self.start(names)
 
-    def start(self, names) -> None:
-        """Count from now, for the runs ``names``."""
+    def start(self, names, planned: int | None = None, before: int = 0) -> None:
+        """Count from now, for the runs ``names`` (of ``planned`` runs, ``before`` of them finished already)."""
         self.pending, self.total, self.started = set(names), len(names), self.clock()
+        self.planned, self.before, self.finished = planned, before, 0
 
     def __call__(self, line: str) -> None:
         ended = next(
@@ -43,9 +45,13 @@ class SweepProgress:
         )
         if ended is not None:
             self.pending.discard(ended)
+            self.finished += line.startswith("finished ")
             done = self.total - len(self.pending)
             eta = (self.clock() - self.started) / done * len(self.pending)
-            line += f"  [{done} of {self.total}" + (f", ETA {format_duration(eta)}]" if self.pending else "]")
+            line += f"  [{done} of {self.total}" + (f", ETA {format_duration(eta)}" if self.pending else "")
+            if self.planned is not None and self.planned != self.total:  # some were done before: of the plan too
+                line += f"; {self.before + self.finished} of {self.planned} planned finished"
+            line += "]"
         self.report(line)
 
 
@@ -86,7 +92,9 @@ def run_sweep(plan: SweepPlan, backend: Backend | None = None, report=print) -> 
         progress = SweepProgress(report, [])
 
         def announce(jobs: list[Job], backend: Backend) -> str:
-            progress.start([job.cfg.name for job in jobs])
+            settled = [cfg.name for cfg in plan.configs if cfg.name not in {job.cfg.name for job in jobs}]
+            before = sum(lifecycle.state(Path(plan.runs_dir) / name) == "finished" for name in settled)
+            progress.start([job.cfg.name for job in jobs], planned=len(plan.configs), before=before)
             return (
                 f"{plan.kind} {plan.name}: {len(plan.configs)} runs, {len(plan.configs) - len(jobs)} already done "
                 f"or running, {len(jobs)} to run, {backend.describe()}"

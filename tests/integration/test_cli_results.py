@@ -284,6 +284,16 @@ def test_sweep_progress_eta_is_the_mean_run_time_times_what_is_left():
     progress("failed (NaN) b")
     assert lines[1].endswith("[1 of 4, ETA 1:30]") and lines[2].endswith("[2 of 4, ETA 1:00]")
     assert lines[0] == "started a (new)" and not math.isnan(len(lines))
+    # a plan of 6 runs, 2 of them finished before this launch: the plan's count too (a failed run is not finished)
+    lines.clear()
+    progress.start(["c", "d"], planned=6, before=2)
+    now[0] = 90.0
+    progress("finished c")
+    progress("failed (NaN) d")
+    assert lines == [
+        "finished c  [1 of 2, ETA 0:30; 3 of 6 planned finished]",
+        "failed (NaN) d  [2 of 2; 3 of 6 planned finished]",
+    ]
 
 
 def test_a_file_given_as_the_runs_folder_is_refused_by_name(tmp_path):
