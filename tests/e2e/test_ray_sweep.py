@@ -180,28 +180,18 @@ def test_sensitivity_page_launches_a_ray_sweep_and_live_shows_its_runs(tmp_path,
 
 
 def two_node_cluster(Cluster, tries: int = 3):
-    """A head without CPUs for runs (the driver's node) and a worker node with 2. Ray gives a
+    """A head with 1 CPU (the driver's node, where the sink writes) and a worker node with 2. Ray gives a
     starting node 30 s to register, which a loaded 2-core machine (the other test worker training) can miss: that
     is Ray's start-up, not what is tested here, so a node that timed out is started again."""
     for attempt in range(tries):
         cluster = None
         try:
-            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
-            cluster.add_node(num_cpus=2)  # a worker node (with a head of 0 CPUs, every task runs there)
+            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+            cluster.add_node(num_cpus=2)  # a worker node: two of the first three runs train there
             return cluster
         except Exception as exc:
             if cluster is not None:
                 cluster.shutdown()
-            if "timed out during startup" not in str(exc) or attempt == tries - 1:
-                raise
-
-
-def add_node(cluster, tries: int = 3):
-    """A worker node with 2 CPUs joins ``cluster`` (started again when it misses Ray's registration window)."""
-    for attempt in range(tries):
-        try:
-            return cluster.add_node(num_cpus=2)
-        except Exception as exc:
             if "timed out during startup" not in str(exc) or attempt == tries - 1:
                 raise
 
@@ -220,11 +210,11 @@ def statuses(runs) -> dict:
 def test_a_two_node_cluster_trains_a_benchmark_and_a_sweep_that_survives_the_loss_of_its_worker_node(
     tmp_path, monkeypatch
 ):
-    """One cluster of Ray's own multi-node utility: a head (the driver's node, no CPU for runs) and a worker node
-    with 2 CPUs. First `ctrpo benchmark --address`: its plan states the cluster's CPUs, its runs train on the worker
-    node and come home to the head. Then a sweep trains on the worker node, which is killed mid-run; a replacement
-    node joins, Ray retries the lost runs there and each resumes from the checkpoint the driver holds; every run
-    ends finished with each epoch once, and the app's run table says so."""
+    """One cluster of Ray's own multi-node utility: a head (the driver's node) with 1 CPU and a worker node with 2.
+    First `ctrpo benchmark --address`: its plan states the cluster's CPUs, its runs train on both nodes and all
+    come home to the head. Then a sweep trains on both nodes and the worker node is killed mid-run; Ray retries
+    its runs on the head, each resumes from the checkpoint the driver holds; every run ends finished with each
+    epoch once, and the app's run table says so."""
     from ray._private import ray_constants
     from ray.cluster_utils import Cluster
 
@@ -270,7 +260,6 @@ def test_a_two_node_cluster_trains_a_benchmark_and_a_sweep_that_survives_the_los
             cluster.remove_node(worker, allow_graceful=False)  # the worker node dies: its raylet and workers killed
             trained = RunDir(runs / victim).read_metrics().epoch.tolist()
             assert trained == list(range(1, len(trained) + 1)) and 1 <= len(trained) < epochs  # killed mid-run
-            replacement = add_node(cluster).node_id  # a node joins in its place (the head has no CPU for runs)
             assert sweep.wait(timeout=240) == 0, (out.read_text(), err.read_text())
         finally:
             if sweep.poll() is None:
@@ -278,15 +267,15 @@ def test_a_two_node_cluster_trains_a_benchmark_and_a_sweep_that_survives_the_los
                 sweep.wait()
     finally:
         cluster.shutdown()
-    # the benchmark: planned for the cluster's CPUs, trained on the worker node, written home by the head
-    assert "wall time under a minute on the Ray cluster's 2 CPUs" in benchmark.stdout, benchmark.stdout
+    # the benchmark: planned for the cluster's CPUs, trained on both nodes, written home by the head
+    assert "wall time under a minute on the Ray cluster's 3 CPUs" in benchmark.stdout, benchmark.stdout
     assert (
         f"on the Ray cluster at {address}" in benchmark.stdout and "benchmark paper-2k: 3 finished" in benchmark.stdout
     )
     assert [n.split("_")[2] for n in run_names(bench)] == ["c-trpo", "cpo", "ppo"]
-    for name in run_names(bench):
-        status = RunDir(bench / name).read_status()
-        assert status["state"] == "finished" and (status["node"], status["sink_node"]) == (worker.node_id, head)
+    statuses_of_bench = [RunDir(bench / name).read_status() for name in run_names(bench)]
+    assert all(s["state"] == "finished" and s["sink_node"] == head for s in statuses_of_bench)
+    assert worker.node_id in {s["node"] for s in statuses_of_bench}  # trained on another node, written home here
     stdout = out.read_text()
     assert f"on the Ray cluster at {address}" in stdout and "sweep grid: 4 finished" in stdout, stdout
     names = run_names(runs)
@@ -295,8 +284,8 @@ def test_a_two_node_cluster_trains_a_benchmark_and_a_sweep_that_survives_the_los
         run = RunDir(runs / name)
         status = run.read_status()
         assert status["state"] == "finished" and status["sink_node"] == head, (name, status)
-        if at_removal.get(name, {}).get("state") != "finished":  # trained to its end after the removal: elsewhere
-            assert status["node"] == replacement, (name, status)
+        if at_removal.get(name, {}).get("state") != "finished":  # trained to its end after the removal: on the head
+            assert status["node"] == head, (name, status)
         metrics = run.read_metrics()
         assert metrics.epoch.tolist() == list(range(1, epochs + 1)), name  # each epoch exactly once
         steps = metrics.total_steps.tolist()
