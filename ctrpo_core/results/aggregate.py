@@ -56,9 +56,9 @@ def per_task_table(summaries: pd.DataFrame, reps: int = REPS, seed: int = 0) -> 
     return _algorithm_order(table, ["task"]) if len(table) else table
 
 
-def _algorithm_order(table: pd.DataFrame, first=()) -> pd.DataFrame:
-    """Rows ordered as the figures' legends list the algorithms (C-TRPO first), within ``first``."""
-    keys = [*(table[c] for c in first), table.algo.map(legend_rank), table.algo]
+def _algorithm_order(table: pd.DataFrame, first=(), column: str = "algo") -> pd.DataFrame:
+    """Rows ordered as the figures' legends list the algorithms of ``column`` (C-TRPO first), within ``first``."""
+    keys = [*(table[c] for c in first), table[column].map(legend_rank), table[column]]
     order = sorted(range(len(table)), key=lambda i: tuple(k.iloc[i] for k in keys))
     return table.iloc[order].reset_index(drop=True)
 
@@ -153,9 +153,7 @@ def improvement_table(normalised: pd.DataFrame, algo: str = "c-trpo", reps: int 
     95% CI, for return and Reg+ (lower is better)."""
     library, metrics = rliable()
     rows: dict[str, dict] = {}
-    for column, name in NORMALISED:
-        if column not in IMPROVEMENT_SCORES:
-            continue
+    for column, name in [(c, n) for c, n in NORMALISED if c in IMPROVEMENT_SCORES]:
         matrices, _, _ = score_matrices(normalised, column)
         if algo not in matrices or not matrices[algo].size:
             continue
@@ -172,10 +170,7 @@ def improvement_table(normalised: pd.DataFrame, algo: str = "c-trpo", reps: int 
             row[f"P({name}) better"] = float(np.asarray(points[other]).ravel()[0])
             row[f"P({name}) CI low"], row[f"P({name}) CI high"] = (float(v) for v in np.asarray(cis[other]).ravel())
     table = pd.DataFrame(list(rows.values()))
-    if table.empty:
-        return table
-    keys = table.versus.map(lambda a: (legend_rank(a), a))
-    return table.iloc[sorted(range(len(table)), key=lambda i: keys.iloc[i])].reset_index(drop=True)
+    return _algorithm_order(table, column="versus") if len(table) else table
 
 
 def performance_profiles(

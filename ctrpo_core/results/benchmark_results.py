@@ -49,16 +49,18 @@ class BenchmarkState:
     def planned(self) -> int:
         return len(self.plan.configs)
 
+    @property
+    def uncounted(self) -> pd.DataFrame:
+        """The planned runs that exist and do not count (running, stopped, failed, queued, damaged)."""
+        return self.summaries[~complete(self.summaries)] if len(self.summaries) else self.summaries
+
     def progress(self) -> dict:
-        """{"planned", "finished", "running", "other" (stopped, failed, queued, damaged), "not started"}."""
-        states = self.summaries.state.tolist() if len(self.summaries) else []
-        done = len(self.counted)
-        running = states.count("running")
+        """{"planned", "finished", "running", "not started"}."""
+        uncounted = self.uncounted
         return {
             "planned": self.planned,
-            "finished": done,
-            "running": running,
-            "other": len(states) - done - running,
+            "finished": len(self.counted),
+            "running": int((uncounted.state == "running").sum()) if len(uncounted) else 0,
             NOT_STARTED: len(self.not_started),
         }
 
@@ -70,7 +72,7 @@ class BenchmarkState:
             [{"task": by_name[n].task, "algo": by_name[n].algo, "seed": by_name[n].seed} for n in self.not_started],
             columns=["task", "algo", "seed"],
         )
-        rest = self.summaries[~complete(self.summaries)] if len(self.summaries) else self.summaries
+        rest = self.uncounted
         keys = sorted(
             {(r.task, r.algo) for r in rest.itertuples()} | {(r.task, r.algo) for r in absent.itertuples()},
             key=lambda k: (k[0], legend_rank(k[1]), k[1]),
@@ -85,15 +87,12 @@ class BenchmarkState:
 
     def curves(self) -> pd.DataFrame:
         """The learning curves (return, cost, Reg+ per epoch) of the finished runs."""
-        # the runs folder as it was given here: a summary from the folder's .catalog.json keeps the ``path`` of the
-        # process that wrote it (a relative one, "r/bench_...", when that process was started elsewhere)
-        paths = [str(self.plan.runs_dir / name) for name in self.counted.name] if len(self.counted) else []
-        return load_curves(paths, columns=CURVE_COLUMNS) if paths else pd.DataFrame()
+        counted = self.counted
+        return load_curves(counted.path.tolist(), columns=CURVE_COLUMNS) if len(counted) else pd.DataFrame()
 
     def progress_line(self) -> str:
         """'12 of 45 runs finished; 2 running, 3 stopped, 28 not started; its driver is running (pid 123)'."""
-        progress = self.progress()
-        rest = self.summaries[~complete(self.summaries)] if len(self.summaries) else self.summaries
+        progress, rest = self.progress(), self.uncounted
         states = rest.state.value_counts() if len(rest) else pd.Series(dtype=int)
         parts = [f"{progress['running']} running"] if progress["running"] else []
         parts += [f"{int(states[s])} {s}" for s in sorted(states.index) if s != "running"]  # stopped, queued, ...

@@ -19,6 +19,7 @@ from ..config.rules import check_grid
 from ..config.schema import ConfigError, TrainConfig, resolve, settings_key, validate_name
 from ..envs.safety_gym import PAPER_TASKS
 from . import cost
+from .manifest import manifest_kind
 from .plan import SweepPlan
 
 KIND = "benchmark"  # the manifest's plan says what kind of sweep it is
@@ -78,7 +79,7 @@ def plan_benchmark(
     """The benchmark's plan (a :class:`SweepPlan` whose request has ``kind`` 'benchmark'); ConfigError naming
     the parameter on bad input, before anything is written."""
     tasks = expand_tasks(tasks)
-    seeds = list(seeds)
+    seeds = [int(s) for s in seeds]
     algos = list(dict.fromkeys(algos or paper_algos()))
     for algo in algos:
         try:
@@ -89,13 +90,13 @@ def plan_benchmark(
     steps = PAPER_STEPS if steps is None else int(steps)
     name = name or f"paper-{budget_text(steps)}"
     validate_name(name)
-    configs = benchmark_configs(planned, tasks, list(seeds), runs_dir, total_steps=steps, **settings)
+    configs = benchmark_configs(planned, tasks, seeds, runs_dir, total_steps=steps, **settings)
     notes = [f"also planned: {', '.join(a for a in planned if a not in algos)} (the normalisation's references)"]
     request = {
         "kind": KIND,
         "tasks": tasks,
         "algos": planned,
-        "seeds": [int(s) for s in seeds],
+        "seeds": seeds,
         "steps": steps,
         "settings": dict(settings),
     }
@@ -113,9 +114,7 @@ def replan_benchmark(request: dict, runs_dir, name: str) -> SweepPlan:
 
 
 def is_benchmark(manifest: dict | None) -> bool:
-    return (
-        isinstance(manifest, dict) and isinstance(manifest.get("plan"), dict) and manifest["plan"].get("kind") == KIND
-    )
+    return manifest_kind(manifest) == KIND
 
 
 def plan_lines(plan: SweepPlan, estimate: cost.Estimate, where: str) -> list[str]:

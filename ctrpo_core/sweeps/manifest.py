@@ -132,5 +132,13 @@ def list_sweeps(runs_dir, kind: str | None = None) -> list[str]:
     names = sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.is_dir() else []
     if kind is None:
         return names
-    kinds = {name: ((sweep_manifest(runs_dir, name) or {}).get("plan") or {}).get("kind", "sweep") for name in names}
-    return [name for name in names if kinds[name] == kind]
+    return [name for name in names if manifest_kind(sweep_manifest(runs_dir, name)) == kind]
+
+
+def manifest_kind(manifest: dict | None) -> str | None:
+    """What a manifest's kept plan is: 'sweep' (also a manifest that keeps no plan) or 'benchmark'; None when
+    there is no readable manifest."""
+    if manifest is None:
+        return None
+    plan = manifest.get("plan")
+    return str(plan.get("kind", "sweep")) if isinstance(plan, dict) else "sweep"
