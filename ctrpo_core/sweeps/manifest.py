@@ -135,10 +135,8 @@ def list_sweeps(runs_dir, kind: str | None = None) -> list[str]:
     return [name for name in names if manifest_kind(sweep_manifest(runs_dir, name)) == kind]
 
 
-def manifest_kind(manifest: dict | None) -> str | None:
-    """What a manifest's kept plan is: 'sweep' (also a manifest that keeps no plan) or 'benchmark'; None when
-    there is no readable manifest."""
-    if manifest is None:
-        return None
-    plan = manifest.get("plan")
+def manifest_kind(manifest: dict | None) -> str:
+    """What a manifest's kept plan is: 'benchmark', or 'sweep' (also a manifest that keeps no plan, or one that
+    cannot be read: the Sensitivity page lists it and says so)."""
+    plan = (manifest or {}).get("plan")
     return str(plan.get("kind", "sweep")) if isinstance(plan, dict) else "sweep"
