@@ -2,12 +2,14 @@
 
 Each run is costed at one core for its length: its environment steps still to train divided by a training
 speed, plus the start-up of its process (torch, the package, the envs: :data:`STARTUP_S`). The speed comes
-from the runs folder when it can: the median steps per second of the finished runs of the same task (most
-alike first: the same algorithm, steps per epoch, envs and network; then the same steps per epoch and
-envs; then the task), read from their status.json (``total_steps`` and ``elapsed``, the sum of the epochs'
-``time_s`` in metrics.csv). A task without history takes :data:`MEASURED_STEPS_PER_S`, training steps
-per CPU-second measured on this project's 2-core machine kind. So an estimate follows the machine it runs
-on as soon as a few runs finished there.
+from the runs folder when it can: the median steps per second of the finished runs of the same task, the
+most alike first (the same algorithm and settings; the same algorithm; the same family, since a first-order
+algorithm's 40 passes of minibatches cost several times a trust-region step; then any algorithm on the
+task). A run's speed is its steps per epoch over its median epoch time (metrics.csv's ``time_s``), so an
+epoch that spent hours paused (SIGSTOP, a suspended laptop) does not make the run look slow; status.json's
+``total_steps``/``elapsed`` stands in when metrics.csv cannot be read. A task without history takes
+:data:`MEASURED_STEPS_PER_S`, training steps per CPU-second measured on this project's 2-core machine kind.
+So an estimate follows the machine it runs on as soon as a few runs finished there.
 
 A planned run that already finished costs nothing; one stopped part-way costs the steps it has left. The
 wall time places the runs, longest first, on ``min(parallel, cores)`` slots (runs beyond the cores share
@@ -19,15 +21,18 @@ time and ETA, and a benchmark plan's CPU-hours per task alike.
 
 from __future__ import annotations
 
+import csv
 import heapq
 import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config.algorithms import algorithm
+from ..config.rules import ConfigError
 from ..config.schema import TrainConfig
 from ..runs import lifecycle
-from ..runs.store import CONFIG, STATUS
+from ..runs.store import CONFIG, METRICS, STATUS
 from ..util import cores as machine
 from .batch import settings_conflict
 
@@ -118,6 +123,29 @@ def steps_left(cfg: TrainConfig) -> int:
 _seen: dict[Path, tuple[int, dict | None]] = {}
 
 
+def _family(algo) -> str | None:
+    try:
+        return algorithm(algo).family
+    except (ConfigError, TypeError):
+        return None
+
+
+def _epoch_speed(path: Path) -> float | None:
+    """Steps per second of a run's median epoch (metrics.csv's cumulative ``total_steps`` and ``time_s``), or
+    None when its metrics cannot be read."""
+    try:
+        with open(path / METRICS, newline="") as f:
+            rows = [(float(r["total_steps"]), float(r["time_s"])) for r in csv.DictReader(f)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    previous, rates = (0.0, 0.0), []
+    for steps, seconds in rows:
+        if seconds > previous[1] and steps > previous[0]:
+            rates.append((steps - previous[0]) / (seconds - previous[1]))
+        previous = (steps, seconds)
+    return statistics.median(rates) if rates else None
+
+
 def _finished_record(path: Path) -> dict | None:
     """Task, settings and speed of a finished run (None for any other run or an unreadable one)."""
     try:
@@ -135,7 +163,8 @@ def _finished_record(path: Path) -> dict | None:
         if status.get("state") == "finished" and steps > 0 and elapsed > 0:
             record = {
                 "task": config["task"],
-                "steps_per_s": steps / elapsed,
+                "steps_per_s": _epoch_speed(path) or steps / elapsed,
+                "family": _family(config.get("algo")),
                 "alike": (
                     config.get("algo"),
                     config.get("steps_per_epoch"),
@@ -161,10 +190,12 @@ def history(runs_dir) -> list[dict]:
 def speed(cfg: TrainConfig, finished: list[dict], where: str = "the runs folder") -> tuple[float, str]:
     """(steps per second of one run of ``cfg``, where that number comes from)."""
     alike = (cfg.algo, cfg.steps_per_epoch, cfg.num_envs, tuple(cfg.hidden))
+    family = _family(cfg.algo)
     same_task = [r for r in finished if r["task"] == cfg.task]
     for matches in (
         [r for r in same_task if r["alike"] == alike],
-        [r for r in same_task if r["alike"][1:3] == alike[1:3]],
+        [r for r in same_task if r["alike"][0] == cfg.algo],
+        [r for r in same_task if r["family"] == family],
         same_task,
     ):
         if matches:

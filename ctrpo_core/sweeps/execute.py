@@ -17,7 +17,15 @@ from ..util.launch import detached, reap_in_background
 from .backends import LocalBackend
 from .batch import Backend, Job, Outcome, train_all
 from .benchmark import KIND, replan_benchmark
-from .manifest import SWEEPS, own_sweep, stop_requested, sweep_manifest, sweep_running, write_manifest
+from .manifest import (
+    SWEEPS,
+    own_sweep,
+    replaced_plan,
+    stop_requested,
+    sweep_manifest,
+    sweep_running,
+    write_manifest,
+)
 from .plan import SweepPlan, plan_sweep, replan
 from .ray import INSTALL_HINT, check_address
 
@@ -86,6 +94,13 @@ def run_sweep(plan: SweepPlan, backend: Backend | None = None, report=print) -> 
     """Run every point that is not finished; returns {run name: Outcome}."""
     backend = backend or LocalBackend()
     with own_sweep(plan.runs_dir, plan.name):
+        earlier = replaced_plan(plan)
+        if earlier is not None:
+            report(
+                f"{plan.kind} {plan.name}: this plan ({plan.describe()}) replaces the earlier one of that name "
+                f"({earlier.describe()}); pages and reports show this one, its finished runs are reused where "
+                f"planned again, and --name keeps the two apart"
+            )
         write_manifest(plan)
         for note in plan.notes:
             report(note)

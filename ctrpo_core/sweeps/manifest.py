@@ -121,6 +121,19 @@ def write_manifest(plan: SweepPlan) -> None:
     atomic_write_bytes(path, json.dumps(merged, indent=1).encode())
 
 
+def replaced_plan(plan: SweepPlan) -> SweepPlan | None:
+    """The earlier plan of ``plan``'s name that writing ``plan`` replaces (it asked for other runs: other tasks,
+    algorithms, seeds, steps or grid; how it trained aside), or None. Pages and reports show a name's latest
+    plan, so a replacement is said aloud, never silent."""
+    kept = (sweep_manifest(plan.runs_dir, plan.name) or {}).get("plan")
+    if not isinstance(kept, dict):
+        return None
+    before = {k: v for k, v in kept.items() if k != "launch"}
+    if before == json.loads(json.dumps(plan.request)):  # as the manifest keeps it: tuples are lists there
+        return None
+    return SweepPlan(plan.name, plan.runs_dir, [], request=before)
+
+
 def sweep_manifest(runs_dir, name: str) -> dict | None:
     return read_manifest(Path(runs_dir) / SWEEPS / f"{name}.json")
 

@@ -90,7 +90,9 @@ class SweepPlan:
         when it is swept: one δ is a setting like the others)."""
         if self.request.get("kind") == "benchmark":  # sweeps/benchmark.py
             r = self.request
-            return f"{len(r['tasks'])} tasks × {len(r['algos'])} algorithms × seeds {', '.join(map(str, r['seeds']))}"
+            tasks = f"{len(r['tasks'])} task{'s' if len(r['tasks']) != 1 else ''}"
+            seeds = ", ".join(map(str, r["seeds"]))
+            return f"{tasks} × {len(r['algos'])} algorithms × seeds {seeds} at {int(r['steps']):,} steps"
         axes = [(label, self.request.get(key) or []) for label, key in AXIS_LABELS]
         shown = [
             f"{label} {', '.join(format_value(v) for v in values)}"

@@ -1,9 +1,13 @@
 """The cost of planned runs (sweeps/cost.py) where no run exists yet: the measured table, the placement of
 runs on cores, the words of a duration, and the line the Sensitivity page shows before its button."""
 
+import itertools
+import json
+
 import pytest
 
 from ctrpo_core.sweeps import cost
+from ctrpo_core.sweeps.benchmark import benchmark_configs
 from ctrpo_core.sweeps.plan import parse_grid, plan_sweep
 
 
@@ -74,3 +78,40 @@ def test_a_bad_grid_field_names_itself(fields, param):
     with pytest.raises(ConfigError) as error:
         parse_grid(*fields)
     assert error.value.param == param
+
+
+def finished_run(runs, name: str, algo: str, epoch_seconds: list[float], steps_per_epoch: int = 1000) -> None:
+    """A finished run's three files as training writes them: config, status (elapsed = the epochs' sum) and
+    metrics.csv's cumulative total_steps and time_s."""
+    path = runs / name
+    path.mkdir(parents=True)
+    config = {"task": "HazardEdge-v0", "algo": algo, "steps_per_epoch": steps_per_epoch, "num_envs": 1}
+    (path / "config.json").write_text(json.dumps(config))
+    steps, seconds = steps_per_epoch * len(epoch_seconds), sum(epoch_seconds)
+    status = {"state": "finished", "total_steps": steps, "elapsed": seconds}
+    (path / "status.json").write_text(json.dumps(status))
+    rows = ["epoch,total_steps,time_s"]
+    for epoch, elapsed in enumerate(itertools.accumulate(epoch_seconds), start=1):
+        rows.append(f"{epoch},{epoch * steps_per_epoch},{elapsed}")
+    (path / "metrics.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_a_run_is_priced_by_its_family_and_a_paused_epoch_does_not_count(tmp_path):
+    """A first-order algorithm without runs of its own is priced by the first-order runs of its task, not by
+    the several-times-faster trust-region ones; a run's speed is its median epoch's, so the epoch it spent
+    paused for an hour does not make it look slow."""
+    runs = tmp_path / "runs"
+    finished_run(runs, "ppo", "ppo", [2.0, 2.0, 3600.0, 2.0])  # 500 steps/s, one epoch paused
+    finished_run(runs, "trpo", "trpo", [0.25, 0.25, 0.25])  # 4,000 steps/s
+    cppo, trpo_lag = (
+        benchmark_configs([algo], ["HazardEdge-v0"], [0], runs, total_steps=4000, steps_per_epoch=1000)[0]
+        for algo in ("cppo-pid", "trpo-lag")
+    )
+    finished = cost.history(runs)
+    where = f"the runs finished in {runs}"
+    assert cost.speed(cppo, finished, str(runs)) == (pytest.approx(500.0), where)
+    assert cost.speed(trpo_lag, finished, str(runs)) == (pytest.approx(4000.0), where)
+    other = tmp_path / "other"
+    finished_run(other, "ppo", "ppo", [2.0, 2.0, 3600.0, 2.0])
+    (other / "ppo" / "metrics.csv").unlink()  # unreadable metrics: status.json's average stands in
+    assert cost.speed(cppo, cost.history(other))[0] == pytest.approx(4000 / 3606.0)
