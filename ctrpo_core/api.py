@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,10 +70,17 @@ def launch(task: str, algo: str, wait: float = 60.0, **settings) -> RunDir:
 def launch_resume(run_dir, wait: float = 60.0) -> RunDir:
     """Continue a stopped, failed or queued run in a detached process; returns once that process owns
     the run (at most ``wait`` seconds), so a page that shows the run sees it running at once and keeps
-    refreshing. ConfigError if it is not a run."""
+    refreshing. ConfigError if it is not a run, or if its process refused it (exited with an error before it
+    owned the run: its config.json no longer matches its checkpoint, another process took it), with the
+    reason the process gave."""
     run, _ = open_run(run_dir)
     log_path = run.path.parent / lifecycle.LAUNCH_LOGS / f"{run.name}.resume.log"
-    _wait_until(reap_in_background(lifecycle.spawn(run.path, log_path)), lambda: lifecycle.is_owned(run.path), wait)
+    proc = reap_in_background(lifecycle.spawn(run.path, log_path))
+    if not _wait_until(proc, lambda: lifecycle.is_owned(run.path), wait) and proc.returncode:
+        # ended before it was seen owning the run: a run one epoch from its end may have finished (exit 0)
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] if log_path.exists() else []
+        reason = re.sub(r"^(ctrpo: error: )?(--)?resume: ", "", tail[0]) if tail else f"exit {proc.returncode}"
+        raise ConfigError("run", f"not resumed: {reason}")
     return run
 
 
@@ -92,7 +100,7 @@ def resume_runs(paths) -> list[tuple[str, bool, str]]:
             try:
                 launch_resume(path)
             except ConfigError as exc:
-                out.append((path.name, False, str(exc)))
+                out.append((path.name, False, exc.message))
             else:
                 out.append((path.name, True, f"resumed (was {state})"))
     return out

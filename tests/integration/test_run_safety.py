@@ -285,6 +285,19 @@ def test_resume_after_config_json_was_edited_exits_2_naming_the_settings(run_cop
     assert_refused(run_copy, *named)
 
 
+def test_the_app_reports_a_refused_resume_as_not_resumed_with_its_reason(run_copy):
+    """The Live page's Resume (api.resume_runs) starts the run in a detached process; a process that refuses
+    the run (its config.json no longer matches the checkpoint) is reported as not resumed, naming why."""
+    from ctrpo_core import api
+
+    edit_config(run_copy, beta=5)
+    before = files(run_copy)
+    [(name, resumed, why)] = api.resume_runs([run_copy])
+    assert (name, resumed) == ("edited", False), why
+    assert why.startswith("not resumed: edited: config.json differs") and "beta 1 → 5" in why, why
+    assert files(run_copy) == before and lifecycle.state(run_copy) == "stopped"
+
+
 def test_a_longer_run_does_not_unlock_other_changes(run_copy):
     edit_config(run_copy, beta=5)
     assert_refused(run_copy, "beta 1 → 5", args=("--total-steps", "600"))
