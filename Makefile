@@ -42,7 +42,7 @@ lab: $(LAB_STAMP)
 # forms, the layers), tests/integration (real runs, the CLI, reports, the app's pages in process), tests/e2e (a real
 # browser, JupyterLab, Ray, the behaviour snapshot)
 test: $(TEST_STAMP) lint
-	$(PY) -m pytest -q -n 3 --dist loadfile --durations=30 tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=30 tests
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .

@@ -131,6 +131,14 @@ def test_cli_stop_and_resume_refuse_what_they_cannot_do(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- cost
+def median_epoch_speed(run: RunDir) -> float:
+    """A finished run's speed as estimates take it: steps per second of its median epoch (an epoch that
+    spent time paused does not count)."""
+    metrics = run.read_metrics()
+    steps = metrics.total_steps.diff().fillna(metrics.total_steps)
+    return statistics.median(steps / metrics.time_s.diff().fillna(metrics.time_s))
+
+
 def test_an_estimate_follows_the_speed_of_the_runs_finished_here(tmp_path):
     runs = tmp_path / "runs"
     plan = plan_sweep(
@@ -148,12 +156,7 @@ def test_an_estimate_follows_the_speed_of_the_runs_finished_here(tmp_path):
     )
     for cfg in plan.configs[:2]:
         assert lifecycle.train(lifecycle.create(cfg).path) == "finished"
-    metrics = [RunDir(runs / c.name).read_metrics() for c in plan.configs[:2]]
-    # each run's speed: its steps per epoch over its median epoch time (a paused epoch does not count)
-    measured = [
-        statistics.median(m.total_steps.diff().fillna(m.total_steps) / m.time_s.diff().fillna(m.time_s))
-        for m in metrics
-    ]
+    measured = [median_epoch_speed(RunDir(runs / c.name)) for c in plan.configs[:2]]
     third = lifecycle.create(plan.configs[2])  # stopped after its first epoch: it costs the steps it has left
     stop = threading.Event()
     assert lifecycle.train(third.path, callback=lambda row: stop.set(), stop_event=stop) == "stopped"
@@ -191,8 +194,7 @@ def test_claims_progress_counts_the_report_plans_runs_and_times_what_is_left(tmp
         row = claims.running_report(runs)
         assert row is not None and row["folder"] == folder.name
         progress = claims.report_progress(runs, row, cores=2)
-        status = RunDir(runs / configs[0].name).read_status()
-        one_run = 4000 / (status["total_steps"] / status["elapsed"]) + cost.STARTUP_S
+        one_run = 4000 / median_epoch_speed(RunDir(runs / configs[0].name)) + cost.STARTUP_S
         assert (progress.planned, progress.finished, progress.training) == (2, 1, 0)
         assert progress.elapsed_s is not None and progress.left_s == pytest.approx(
             one_run + claims.REPORT_FINISH_S + max(0.0, claims.REPORT_START_S - progress.elapsed_s), rel=1e-6
