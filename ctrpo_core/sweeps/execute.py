@@ -14,7 +14,8 @@ from pathlib import Path
 from ..config.schema import ConfigError
 from ..runs import lifecycle
 from ..util.launch import detached, reap_in_background
-from .backends import LocalBackend
+from . import cost
+from .backends import LocalBackend, PoolBackend
 from .batch import Backend, Job, Outcome, train_all
 from .benchmark import KIND, replan_benchmark
 from .manifest import (
@@ -35,11 +36,13 @@ STARTED_WAIT_S = 60.0  # launch_sweep returns once its driver owns the sweep, or
 
 class SweepProgress:
     """The backends' report lines, with "[k of N, ETA m:ss]" added to the line of each run that ends (N: the runs
-    this launch trains; when a plan of P runs had ``before`` finished already, also "; D of P planned finished");
-    the ETA assumes the remaining runs take as long as the finished ones did at the same parallelism."""
+    this launch trains; when a plan of P runs had ``before`` finished already, also "; D of P planned finished").
+    The ETA is ``remaining(names)``, the time the runs still pending take at the speed measured so far
+    (:func:`speed_eta`), where a backend has one; else the mean time of the runs that ended so far times the
+    runs left."""
 
-    def __init__(self, report, names, clock=time.monotonic):
-        self.report, self.clock = report, clock
+    def __init__(self, report, names, clock=time.monotonic, remaining=None):
+        self.report, self.clock, self.remaining = report, clock, remaining
         self.start(names)
 
     def start(self, names, planned: int | None = None, before: int = 0) -> None:
@@ -55,12 +58,33 @@ class SweepProgress:
             self.pending.discard(ended)
             self.finished += line.startswith("finished ")
             done = self.total - len(self.pending)
-            eta = (self.clock() - self.started) / done * len(self.pending)
-            line += f"  [{done} of {self.total}" + (f", ETA {format_duration(eta)}" if self.pending else "")
+            line += f"  [{done} of {self.total}" + (f", ETA {format_duration(self.eta(done))}" if self.pending else "")
             if self.planned is not None and self.planned != self.total:  # some were done before: of the plan too
                 line += f"; {self.before + self.finished} of {self.planned} planned finished"
             line += "]"
         self.report(line)
+
+    def eta(self, done: int) -> float:
+        measured = self.remaining(set(self.pending)) if self.remaining is not None else None
+        return measured if measured is not None else (self.clock() - self.started) / done * len(self.pending)
+
+
+def speed_eta(plan: SweepPlan, backend: Backend):
+    """``remaining(names)`` for :class:`SweepProgress` on this machine: the wall time of those runs' steps still to
+    train, at the speed of the runs finished in the runs folder (the runs just finished included, the most alike
+    first: sweeps/cost.py), on the backend's parallel slots. Runs of many lengths (a resumed half run, a
+    first-order run at several times a trust-region run's time, Humanoid beside Hopper) make a mean run time a
+    poor guide. None on a Ray cluster, whose CPUs this machine does not measure."""
+    parallel = getattr(backend, "parallel", None)
+    if parallel is None or not isinstance(backend, (LocalBackend, PoolBackend)):
+        return None
+    by_name = {cfg.name: cfg for cfg in plan.configs}
+
+    def remaining(names: set[str]) -> float:
+        configs = [by_name[name] for name in names if name in by_name]
+        return cost.estimate(configs, runs_dir=plan.runs_dir, parallel=parallel).wall_s
+
+    return remaining
 
 
 def format_duration(seconds: float) -> str:
@@ -104,7 +128,7 @@ def run_sweep(plan: SweepPlan, backend: Backend | None = None, report=print) -> 
         write_manifest(plan)
         for note in plan.notes:
             report(note)
-        progress = SweepProgress(report, [])
+        progress = SweepProgress(report, [], remaining=speed_eta(plan, backend))
 
         def announce(jobs: list[Job], backend: Backend) -> str:
             settled = [cfg.name for cfg in plan.configs if cfg.name not in {job.cfg.name for job in jobs}]

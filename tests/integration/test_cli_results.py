@@ -15,7 +15,7 @@ from conftest import ROOT, run_cli
 
 from ctrpo_core.config import overrides
 from ctrpo_core.runs import METRIC_COLUMNS, RunDir
-from ctrpo_core.sweeps.execute import SweepProgress
+from ctrpo_core.sweeps.execute import SweepProgress, format_duration
 
 SMALL = ["--steps-per-epoch", "500", "--num-envs", "4"]
 LS_KEYS = {
@@ -294,6 +294,41 @@ def test_sweep_progress_eta_is_the_mean_run_time_times_what_is_left():
         "finished c  [1 of 2, ETA 0:30; 3 of 6 planned finished]",
         "failed (NaN) d  [2 of 2; 3 of 6 planned finished]",
     ]
+
+
+def test_sweep_progress_eta_is_the_time_the_pending_runs_take_at_the_measured_speed(tmp_path):
+    """Where a backend measures (this machine): the ETA is the wall time of the pending runs' steps left at the
+    speed of the runs finished in the folder, not the mean time of the runs that ended (a resumed half run
+    ends quickly, a first-order run takes several times a trust-region one)."""
+    from ctrpo_core.sweeps import cost
+    from ctrpo_core.sweeps.backends import LocalBackend
+    from ctrpo_core.sweeps.execute import speed_eta
+    from ctrpo_core.sweeps.plan import plan_sweep
+
+    runs = tmp_path / "runs"
+    plan = plan_sweep(
+        "GridHazard-v0",
+        "c-trpo",
+        [1.0],
+        [0.8],
+        [None],
+        [0, 1, 2],
+        runs_dir=runs,
+        name="eta",
+        total_steps=1000,
+        steps_per_epoch=500,
+    )
+    remaining = speed_eta(plan, LocalBackend(parallel=2))
+    names = {cfg.name for cfg in plan.configs}
+    assert remaining(names) == pytest.approx(cost.estimate(plan.configs, parallel=2).wall_s)
+    lines, now = [], [0.0]
+    progress = SweepProgress(lines.append, sorted(names), clock=lambda: now[0], remaining=remaining)
+    first = sorted(names)[0]
+    now[0] = 1000.0  # a mean of 1000 s a run would say 33:20
+    progress(f"finished {first}")
+    left = cost.estimate([c for c in plan.configs if c.name != first], parallel=2).wall_s  # no run of it exists yet
+    assert lines[0] == f"finished {first}  [1 of 3, ETA {format_duration(left)}]"
+    assert speed_eta(plan, object()) is None  # a Ray cluster's CPUs are not this machine's: the mean time then
 
 
 def test_a_file_given_as_the_runs_folder_is_refused_by_name(tmp_path):
