@@ -89,10 +89,11 @@ class SweepPlan:
         """The grid in words, axes as given: 'β 0, 1, 10 × b_H 0.6, 1 × seeds 0, 1 on HazardEdge-v0' (δ only
         when it is swept: one δ is a setting like the others)."""
         if self.request.get("kind") == "benchmark":  # sweeps/benchmark.py
-            r = self.request
-            tasks = f"{len(r['tasks'])} task{'s' if len(r['tasks']) != 1 else ''}"
-            seeds = ", ".join(map(str, r["seeds"]))
-            return f"{tasks} × {len(r['algos'])} algorithms × seeds {seeds} at {int(r['steps']):,} steps"
+            r = self.request  # .get: an earlier plan read back from a manifest may lack a field
+            tasks, algos, steps = list(r.get("tasks") or []), list(r.get("algos") or []), r.get("steps")
+            seeds = ", ".join(map(str, r.get("seeds") or []))
+            at = f" at {int(steps):,} steps" if isinstance(steps, (int, float)) else ""
+            return f"{len(tasks)} task{'s' if len(tasks) != 1 else ''} × {len(algos)} algorithms × seeds {seeds}{at}"
         axes = [(label, self.request.get(key) or []) for label, key in AXIS_LABELS]
         shown = [
             f"{label} {', '.join(format_value(v) for v in values)}"

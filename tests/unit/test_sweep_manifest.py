@@ -19,3 +19,15 @@ def test_a_plan_that_replaces_an_earlier_one_of_its_name_is_told(tmp_path):
     earlier = replaced_plan(other)
     assert earlier.describe() == "1 task × 3 algorithms × seeds 0, 1 at 4,000 steps"
     assert other.describe() == "1 task × 3 algorithms × seeds 0, 1 at 8,000 steps"
+
+
+def test_an_earlier_plan_missing_fields_is_still_described(tmp_path):
+    """A manifest written by hand or by another version may lack a field: the driver's line still reads."""
+    import json
+
+    runs = tmp_path / "runs"
+    (runs / ".sweeps").mkdir(parents=True)
+    kept = {"name": "b", "runs": [], "grid": [], "plan": {"kind": "benchmark", "tasks": ["HazardEdge-v0"]}}
+    (runs / ".sweeps" / "b.json").write_text(json.dumps(kept))
+    plan = plan_benchmark(["HazardEdge-v0"], ["c-trpo"], [0], runs, steps=4000, name="b")
+    assert replaced_plan(plan).describe() == "1 task × 0 algorithms × seeds "
