@@ -1,5 +1,7 @@
 """A sweep's or benchmark's manifest (sweeps/manifest.py): what a plan of the same name replaces."""
 
+import json
+
 from ctrpo_core.sweeps.benchmark import plan_benchmark
 from ctrpo_core.sweeps.manifest import replaced_plan, write_manifest
 
@@ -23,8 +25,6 @@ def test_a_plan_that_replaces_an_earlier_one_of_its_name_is_told(tmp_path):
 
 def test_an_earlier_plan_missing_fields_is_still_described(tmp_path):
     """A manifest written by hand or by another version may lack a field: the driver's line still reads."""
-    import json
-
     runs = tmp_path / "runs"
     (runs / ".sweeps").mkdir(parents=True)
     kept = {"name": "b", "runs": [], "grid": [], "plan": {"kind": "benchmark", "tasks": ["HazardEdge-v0"]}}
