@@ -303,20 +303,12 @@ def test_sweep_progress_eta_is_the_time_the_pending_runs_take_at_the_measured_sp
     from ctrpo_core.sweeps import cost
     from ctrpo_core.sweeps.backends import LocalBackend
     from ctrpo_core.sweeps.execute import speed_eta
-    from ctrpo_core.sweeps.plan import plan_sweep
+    from ctrpo_core.sweeps.plan import parse_grid, plan_sweep
 
     runs = tmp_path / "runs"
+    grid = parse_grid("1", "0.8", "", "0, 1, 2")
     plan = plan_sweep(
-        "GridHazard-v0",
-        "c-trpo",
-        [1.0],
-        [0.8],
-        [None],
-        [0, 1, 2],
-        runs_dir=runs,
-        name="eta",
-        total_steps=1000,
-        steps_per_epoch=500,
+        "GridHazard-v0", "c-trpo", **grid, runs_dir=runs, name="eta", total_steps=1000, steps_per_epoch=500
     )
     remaining = speed_eta(plan, LocalBackend(parallel=2))
     names = {cfg.name for cfg in plan.configs}
