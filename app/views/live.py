@@ -2,7 +2,7 @@ import pandas as pd
 import streamlit as st
 
 from ctrpo_core import api
-from ctrpo_core.results.catalog import default_runs_dir, load_curves, resolve_run, run_table
+from ctrpo_core.results.catalog import active_runs, default_runs_dir, load_curves, resolve_run, run_table
 from ctrpo_core.results.plots import (
     SHRINKAGE_PANEL_NOTES,
     ctrpo_only,
@@ -14,7 +14,6 @@ from ctrpo_core.results.plots import (
 from ctrpo_core.results.tables import live_view
 from ctrpo_core.ui.charts import PLOTLY_CONFIG
 
-ACTIVE = ("queued", "running")
 FAST_S, IDLE_S = 1.0, 5.0  # refresh while a run trains; otherwise only look for runs that start
 
 st.title("Live")
@@ -47,20 +46,17 @@ for name, acted, why in st.session_state.get("live_notes", []):  # until the nex
     (st.success if acted else st.info)(f"{name}: {why}")
 
 
-def active_runs() -> list[str]:
-    current = run_table(runs_dir)
-    return sorted(current.name[current.state.isin(ACTIVE)]) if len(current) else []
-
-
 # The whole runs folder is looked at every IDLE_S (a run that starts, stops or finishes reruns the page); each second
 # only the watched runs are read, and of those only the rows appended since the last read.
-active = active_runs()  # read after the buttons acted, so a resumed run keeps this page refreshing
+# Active: training now or about to (a queued run of a sweep whose driver is gone is neither); read after the buttons
+# acted, so a resumed run keeps this page refreshing.
+active = active_runs(runs_dir)
 watched = sorted(set(selected) | set(active))
 
 
 @st.fragment(run_every=IDLE_S)
 def watch():
-    if active_runs() != active:
+    if active_runs(runs_dir) != active:
         st.session_state.pop("live_notes", None)  # "resumed", "stop requested": no longer what is happening
         st.rerun()  # a run started, stopped or finished: the whole page follows, without a reload
 

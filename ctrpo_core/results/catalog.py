@@ -41,6 +41,7 @@ from ..runs.store import (  # noqa: F401  (catalog's API)
     planned_epochs,
     resolve_run,
 )
+from ..sweeps.manifest import driven_runs
 from ..util.atomic import atomic_write_bytes
 from ..util.safe_read import read_regular
 
@@ -358,6 +359,19 @@ def run_dirs(runs_dir) -> list[Path]:
         except (OSError, ValueError):  # a broken link, a folder we may not read
             continue
     return out
+
+
+def active_runs(runs_dir=None, table: pd.DataFrame | None = None) -> list[str]:
+    """The runs training now and the queued ones that a live driver is about to start, by name. A sweep or a
+    benchmark creates all its runs queued up front; once its driver is gone (stopped, killed, the machine
+    restarted) they wait for ``ctrpo sweep --resume`` and nothing will happen to them, so a page must not
+    keep refreshing for them. ``table``: ``run_table(runs_dir)`` when the caller has it."""
+    table = run_table(runs_dir) if table is None else table
+    if table.empty:
+        return []
+    queued = table.state == "queued"
+    due = driven_runs(runs_dir or default_runs_dir()) if queued.any() else set()
+    return sorted(table.name[(table.state == "running") | (queued & table.name.isin(due))])
 
 
 def run_table(runs_dir=None, names=None) -> pd.DataFrame:

@@ -85,6 +85,16 @@ def sweep_running(runs_dir, name: str) -> dict | None:
     return read_holder(folder, f".{name}.lock") if is_owned(folder, f".{name}.lock") else None
 
 
+def driven_runs(runs_dir) -> set[str]:
+    """The runs of every sweep (benchmarks included) whose driver runs now: those it will train."""
+    due: set[str] = set()
+    for name in list_sweeps(runs_dir):
+        if sweep_running(runs_dir, name) is not None:
+            runs = (sweep_manifest(runs_dir, name) or {}).get("runs")
+            due.update(r for r in runs or [] if isinstance(r, str))
+    return due
+
+
 def read_manifest(path: Path) -> dict | None:
     """A sweep manifest, or None when it is missing or not a manifest."""
     try:

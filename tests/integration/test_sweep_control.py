@@ -16,11 +16,12 @@ from streamlit.testing.v1 import AppTest
 
 from ctrpo_core import reports
 from ctrpo_core.config import resolve
+from ctrpo_core.results.catalog import active_runs
 from ctrpo_core.runs import RunDir, lifecycle
 from ctrpo_core.runs.ownership import Ownership
 from ctrpo_core.sweeps import cost
-from ctrpo_core.sweeps.manifest import sweep_running, sweep_status
-from ctrpo_core.sweeps.plan import plan_sweep
+from ctrpo_core.sweeps.manifest import own_sweep, sweep_running, sweep_status, write_manifest
+from ctrpo_core.sweeps.plan import parse_grid, plan_sweep
 from ctrpo_core.tools import claims
 
 MAIN = str(ROOT / "app" / "main.py")
@@ -128,6 +129,28 @@ def test_cli_stop_and_resume_refuse_what_they_cannot_do(tmp_path):
     (old / "old.json").write_text(json.dumps({"name": "old", "runs": [], "grid": []}))  # before plans were kept
     before = run_cli("sweep", "--resume", "old", "--runs-dir", runs)
     assert before.returncode == 2 and "run its `ctrpo sweep` command again" in before.stderr
+
+
+def test_queued_runs_of_a_sweep_whose_driver_is_gone_are_not_active(tmp_path, monkeypatch):
+    """A sweep (a benchmark too) creates its runs queued up front. While its driver runs they are about to
+    train; once it is gone nothing will start them, so the Live page neither keeps refreshing for them nor
+    lists them as training."""
+    runs = tmp_path / "runs"
+    plan = plan_sweep("GridHazard-v0", "c-trpo", **parse_grid("1", "0.8", "", "0, 1"), runs_dir=runs, name="up")
+    for cfg in plan.configs:
+        lifecycle.create(cfg)
+    write_manifest(plan)
+    names = sorted(cfg.name for cfg in plan.configs)
+    assert [lifecycle.state(runs / n) for n in names] == ["queued", "queued"]
+    assert active_runs(runs) == []  # no driver: nothing is about to happen to them
+    with own_sweep(runs, "up"):  # a driver owns the sweep: its queued runs are next
+        assert active_runs(runs) == names
+        monkeypatch.setenv("CTRPO_RUNS_DIR", str(runs))
+        page = AppTest.from_file(MAIN, default_timeout=60).run().switch_page("views/live.py").run()
+        assert not page.exception, [e.value for e in page.exception]
+    page.run()  # the driver is gone
+    assert not page.exception, [e.value for e in page.exception]
+    assert active_runs(runs) == []
 
 
 # ---------------------------------------------------------------------------------------------- cost
