@@ -14,7 +14,7 @@ from ctrpo_core.results.benchmark_results import list_benchmarks, load, summary_
 from ctrpo_core.results.catalog import default_runs_dir
 from ctrpo_core.results.figure_style import algo_name
 from ctrpo_core.results.plots import BAND_NOTE
-from ctrpo_core.sweeps.benchmark import budget_text
+from ctrpo_core.sweeps.benchmark import scope_text
 from ctrpo_core.sweeps.manifest import sweep_running
 from ctrpo_core.ui.charts import PLOTLY_CONFIG
 
@@ -69,11 +69,7 @@ def statistics(counted, reps: int, improvement_reps: int, profile_reps: int):
 def benchmark_view():
     state = load(runs_dir, chosen)
     request = state.request
-    st.markdown(
-        f"**{chosen}**: {len(request['tasks'])} tasks ({', '.join(request['tasks'])}) × "
-        f"{len(request['algos'])} algorithms ({', '.join(algo_name(a) for a in request['algos'])}) × "
-        f"{len(request['seeds'])} seeds at {budget_text(request['steps'])} steps per run."
-    )
+    st.markdown(f"**{chosen}**: {scope_text(request, name_task=str, name_algo=algo_name)} per run.")
     progress = state.progress()
     st.progress(progress["finished"] / max(1, progress["planned"]), text=state.progress_line())
     missing = state.missing()

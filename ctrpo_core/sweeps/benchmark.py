@@ -117,14 +117,30 @@ def is_benchmark(manifest: dict | None) -> bool:
     return manifest_kind(manifest) == KIND
 
 
+def counted(n: int, word: str) -> str:
+    """'1 task', '4 tasks'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def scope_text(request: dict, name_task=None, name_algo=None) -> str:
+    """What a benchmark plans, in words: '4 tasks × 12 algorithms × 3 seeds at 1M steps'; ``name_task`` and
+    ``name_algo`` (functions giving a display name) also list them: '1 task (SafetyHopperVelocity-v1) × ...'."""
+    tasks, algos, seeds = request["tasks"], request["algos"], request["seeds"]
+    listed = lambda items, name: f" ({', '.join(map(name, items))})" if name else ""  # noqa: E731
+    return (
+        f"{counted(len(tasks), 'task')}{listed(tasks, name_task)} × "
+        f"{counted(len(algos), 'algorithm')}{listed(algos, name_algo)} × "
+        f"{counted(len(seeds), 'seed')} at {budget_text(request['steps'])} steps"
+    )
+
+
 def plan_lines(plan: SweepPlan, estimate: cost.Estimate, where: str) -> list[str]:
     """What the benchmark will do, before it starts: its runs, what is reused, the CPU-hours per task (from the
     measured speed of each task) and the wall time for the cores it has (``where``: 'on 2 cores')."""
     request = plan.request
     left = estimate.planned - estimate.done
     lines = [
-        f"benchmark {plan.name}: {len(request['tasks'])} tasks × {len(request['algos'])} algorithms × "
-        f"{len(request['seeds'])} seeds at {budget_text(request['steps'])} steps = {estimate.planned} runs",
+        f"benchmark {plan.name}: {scope_text(request)} = {estimate.planned} runs",
         f"  {estimate.done} finished (reused), {left} to train or resume",
     ]
     for task, part in estimate.per_task.items():

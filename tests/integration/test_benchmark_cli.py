@@ -45,7 +45,7 @@ def test_a_benchmark_trains_with_progress_and_a_second_call_reuses_every_run(tmp
     first = run_cli("benchmark", *TINY, "--runs-dir", runs, timeout=240)
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout
-    assert "benchmark paper-4k: 1 tasks × 3 algorithms × 1 seeds at 4k steps = 3 runs" in out
+    assert "benchmark paper-4k: 1 task × 3 algorithms × 1 seed at 4k steps = 3 runs" in out
     assert "[3 of 3]" in out and "[1 of 3, ETA" in out and "benchmark paper-4k: 3 finished" in out
     assert [n.split("_")[2] for n in runs_of(runs)] == ["c-trpo", "cpo", "ppo"]
     manifest = json.loads((runs / ".sweeps" / "paper-4k.json").read_text())
