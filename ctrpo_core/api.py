@@ -76,8 +76,17 @@ def launch_resume(run_dir, wait: float = 60.0) -> RunDir:
     run, _ = open_run(run_dir)
     log_path = run.path.parent / lifecycle.LAUNCH_LOGS / f"{run.name}.resume.log"
     proc = reap_in_background(lifecycle.spawn(run.path, log_path))
-    if not _wait_until(proc, lambda: lifecycle.is_owned(run.path), wait) and proc.returncode:
-        # ended before it was seen owning the run: a run one epoch from its end may have finished (exit 0)
+
+    def training() -> bool:  # past the checks: the process owns the run and its status says it trains
+        try:
+            status = run.read_status()
+        except DamagedRunError:
+            return False
+        return status.get("state") == "running" and status.get("pid") == proc.pid and lifecycle.is_owned(run.path)
+
+    # owning the run is not enough: the process takes the run before it compares config.json with the checkpoint
+    if not _wait_until(proc, training, wait) and proc.returncode:
+        # ended before it was seen training: a run one epoch from its end may have finished (exit 0)
         tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] if log_path.exists() else []
         reason = re.sub(r"^(ctrpo: error: )?(--)?resume: ", "", tail[0]) if tail else f"exit {proc.returncode}"
         raise ConfigError("run", f"not resumed: {reason}")

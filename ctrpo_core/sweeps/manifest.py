@@ -139,9 +139,15 @@ def replaced_plan(plan: SweepPlan) -> SweepPlan | None:
     if not isinstance(kept, dict):
         return None
     before = {k: v for k, v in kept.items() if k != "launch"}
-    if before == json.loads(json.dumps(plan.request)):  # as the manifest keeps it: tuples are lists there
+    if _as_sets(before) == _as_sets(json.loads(json.dumps(plan.request))):  # tuples are lists in a manifest
         return None
     return SweepPlan(plan.name, plan.runs_dir, [], request=before)
+
+
+def _as_sets(request: dict) -> dict:
+    """A plan's request with its lists unordered: tasks, algorithms or seeds given in another order plan the
+    same runs."""
+    return {k: sorted(map(json.dumps, v)) if isinstance(v, list) else v for k, v in request.items()}
 
 
 def sweep_manifest(runs_dir, name: str) -> dict | None:

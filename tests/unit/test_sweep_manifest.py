@@ -17,6 +17,8 @@ def test_a_plan_that_replaces_an_earlier_one_of_its_name_is_told(tmp_path):
     again = plan_benchmark(["HazardEdge-v0"], ["c-trpo"], [0, 1], runs, steps=4000, name="b")
     again.launch = {"parallel": 2}
     assert replaced_plan(again) is None
+    reordered = plan_benchmark(["HazardEdge-v0"], ["c-trpo"], [1, 0], runs, steps=4000, name="b")
+    assert replaced_plan(reordered) is None  # the same runs
     other = plan_benchmark(["GridHazard-v0"], ["c-trpo"], [0, 1], runs, steps=8000, name="b")
     earlier = replaced_plan(other)
     assert earlier.describe() == "1 task × 3 algorithms × seeds 0, 1 at 4,000 steps"
