@@ -361,12 +361,12 @@ def run_dirs(runs_dir) -> list[Path]:
     return out
 
 
-def active_runs(runs_dir=None, table: pd.DataFrame | None = None) -> list[str]:
+def active_runs(runs_dir=None) -> list[str]:
     """The runs training now and the queued ones that a live driver is about to start, by name. A sweep or a
     benchmark creates all its runs queued up front; once its driver is gone (stopped, killed, the machine
     restarted) they wait for ``ctrpo sweep --resume`` and nothing will happen to them, so a page must not
-    keep refreshing for them. ``table``: ``run_table(runs_dir)`` when the caller has it."""
-    table = run_table(runs_dir) if table is None else table
+    keep refreshing for them."""
+    table = run_table(runs_dir)
     if table.empty:
         return []
     queued = table.state == "queued"
